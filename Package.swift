@@ -1,0 +1,79 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let package = Package(
+    name: "kimera",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "kimera", targets: ["kimera"]),
+        .executable(name: "kimera-baseline", targets: ["kimera-baseline"]),
+        .library(name: "KimeraModels", targets: ["KimeraModels"]),
+        .library(name: "KimeraServer", targets: ["KimeraServer"]),
+        .library(name: "KimeraClient", targets: ["KimeraClient"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(
+            url: "https://github.com/apple/swift-configuration", from: "1.4.0",
+            traits: [.defaults, "Reloading"]),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
+    ],
+    targets: [
+        .target(name: "KimeraModels"),
+        .target(
+            name: "KimeraServer",
+            dependencies: [
+                "KimeraModels",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Configuration", package: "swift-configuration"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            exclude: ["Core", "Vault"]),
+        .target(
+            name: "KimeraClient",
+            dependencies: [
+                "KimeraModels",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]),
+        .systemLibrary(name: "CLibEdit", providers: [.apt(["libedit-dev"])]),
+        .executableTarget(
+            name: "kimera",
+            dependencies: [
+                "KimeraServer", "KimeraClient", "KimeraModels", "CLibEdit",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Configuration", package: "swift-configuration"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ]),
+        .executableTarget(
+            name: "kimera-baseline",
+            dependencies: [.product(name: "Hummingbird", package: "hummingbird")]),
+        .testTarget(name: "KimeraModelsTests", dependencies: ["KimeraModels"]),
+        .testTarget(
+            name: "KimeraServerTests",
+            dependencies: [
+                "KimeraServer", "KimeraModels",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            exclude: ["Core", "Vault"]),
+        .testTarget(
+            name: "KimeraEndToEndTests",
+            dependencies: ["KimeraModels", "KimeraClient"]),
+    ]
+)

@@ -1,0 +1,268 @@
+/// Where a log call was made.
+public struct SourceLocation: Codable, Sendable, Equatable {
+    public var file: String
+    public var function: String
+    public var line: UInt
+
+    public init(file: String, function: String, line: UInt) {
+        self.file = file
+        self.function = function
+        self.line = line
+    }
+}
+
+/// One structured log record as the ring keeps it (API.md §3 LogRecord).
+public struct LogRecord: Codable, Sendable, Equatable {
+    public var seq: UInt64
+    /// ISO-8601 UTC with microseconds.
+    public var timestamp: String
+    public var level: String
+    public var module: String
+    public var message: String
+    public var requestID: String?
+    public var metadata: [String: String]
+    public var source: SourceLocation
+
+    public init(
+        seq: UInt64, timestamp: String, level: String, module: String, message: String, requestID: String?,
+        metadata: [String: String], source: SourceLocation
+    ) {
+        self.seq = seq
+        self.timestamp = timestamp
+        self.level = level
+        self.module = module
+        self.message = message
+        self.requestID = requestID
+        self.metadata = metadata
+        self.source = source
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case seq, timestamp, level, module, message, metadata, source
+        case requestID = "request_id"
+    }
+}
+
+/// A line of `/debug/logs/stream` that says records were lost to this reader.
+public struct StreamGap: Codable, Sendable, Equatable {
+    public struct Range: Codable, Sendable, Equatable {
+        public var fromSeq: UInt64
+        public var toSeq: UInt64
+        public init(fromSeq: UInt64, toSeq: UInt64) {
+            self.fromSeq = fromSeq
+            self.toSeq = toSeq
+        }
+        enum CodingKeys: String, CodingKey {
+            case fromSeq = "from_seq"
+            case toSeq = "to_seq"
+        }
+    }
+    public var gap: Range
+    public init(gap: Range) { self.gap = gap }
+}
+
+/// One request as the tracer recorded it (API.md §3 Trace).
+public struct Trace: Codable, Sendable, Equatable {
+    public var requestID: String
+    public var method: String
+    public var path: String
+    public var route: String
+    public var query: String?
+    public var status: Int
+    public var durationMs: Double
+    public var startedAt: String
+    public var bytesIn: Int
+    public var bytesOut: Int
+    public var cache: String?
+    public var slow: Bool
+    public var error: String?
+    public var logCount: Int
+    public var requestHeaders: [String: String]?
+    public var responseHeaders: [String: String]?
+
+    public init(
+        requestID: String, method: String, path: String, route: String, query: String?, status: Int,
+        durationMs: Double, startedAt: String, bytesIn: Int, bytesOut: Int, cache: String?, slow: Bool,
+        error: String?, logCount: Int, requestHeaders: [String: String]? = nil,
+        responseHeaders: [String: String]? = nil
+    ) {
+        self.requestID = requestID
+        self.method = method
+        self.path = path
+        self.route = route
+        self.query = query
+        self.status = status
+        self.durationMs = durationMs
+        self.startedAt = startedAt
+        self.bytesIn = bytesIn
+        self.bytesOut = bytesOut
+        self.cache = cache
+        self.slow = slow
+        self.error = error
+        self.logCount = logCount
+        self.requestHeaders = requestHeaders
+        self.responseHeaders = responseHeaders
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case method, path, route, query, status, cache, slow, error
+        case requestID = "request_id"
+        case durationMs = "duration_ms"
+        case startedAt = "started_at"
+        case bytesIn = "bytes_in"
+        case bytesOut = "bytes_out"
+        case logCount = "log_count"
+        case requestHeaders = "request_headers"
+        case responseHeaders = "response_headers"
+    }
+}
+
+/// Latency summary of a series of timed events (API.md §3 TimingStats).
+public struct TimingStats: Codable, Sendable, Equatable {
+    public var count: Int
+    public var avgTimeMs: Double
+    public var minTimeMs: Double
+    public var maxTimeMs: Double
+    public var p50Ms: Double
+    public var p90Ms: Double
+    public var p95Ms: Double
+    public var p99Ms: Double
+    public var p999Ms: Double
+
+    public init(
+        count: Int, avgTimeMs: Double, minTimeMs: Double, maxTimeMs: Double, p50Ms: Double, p90Ms: Double,
+        p95Ms: Double, p99Ms: Double, p999Ms: Double
+    ) {
+        self.count = count
+        self.avgTimeMs = avgTimeMs
+        self.minTimeMs = minTimeMs
+        self.maxTimeMs = maxTimeMs
+        self.p50Ms = p50Ms
+        self.p90Ms = p90Ms
+        self.p95Ms = p95Ms
+        self.p99Ms = p99Ms
+        self.p999Ms = p999Ms
+    }
+
+    public static let empty = TimingStats(
+        count: 0, avgTimeMs: 0, minTimeMs: 0, maxTimeMs: 0, p50Ms: 0, p90Ms: 0, p95Ms: 0, p99Ms: 0, p999Ms: 0)
+
+    enum CodingKeys: String, CodingKey {
+        case count
+        case avgTimeMs = "avg_time_ms"
+        case minTimeMs = "min_time_ms"
+        case maxTimeMs = "max_time_ms"
+        case p50Ms = "p50_ms"
+        case p90Ms = "p90_ms"
+        case p95Ms = "p95_ms"
+        case p99Ms = "p99_ms"
+        case p999Ms = "p999_ms"
+    }
+}
+
+/// Per route template: its timing plus errors and the per-method breakdown.
+public struct EndpointStatistics: Codable, Sendable, Equatable {
+    public var timing: TimingStats
+    public var errors: Int
+    public var errorRate: Double
+    public var methods: [String: TimingStats]
+
+    public init(timing: TimingStats, errors: Int, errorRate: Double, methods: [String: TimingStats]) {
+        self.timing = timing
+        self.errors = errors
+        self.errorRate = errorRate
+        self.methods = methods
+    }
+
+    // TimingStats' fields are flattened into the endpoint object, as the guide shows.
+    enum CodingKeys: String, CodingKey {
+        case errors, methods
+        case errorRate = "error_rate"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        timing = try TimingStats(from: decoder)
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        errors = try container.decode(Int.self, forKey: .errors)
+        errorRate = try container.decode(Double.self, forKey: .errorRate)
+        methods = try container.decode([String: TimingStats].self, forKey: .methods)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        try timing.encode(to: encoder)
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(errors, forKey: .errors)
+        try container.encode(errorRate, forKey: .errorRate)
+        try container.encode(methods, forKey: .methods)
+    }
+}
+
+/// The tracer's aggregate view (API.md §3 RequestStatistics).
+public struct RequestStatistics: Codable, Sendable, Equatable {
+    public var totalRequests: Int
+    public var activeRequests: Int
+    public var requestsPerSecond: Double
+    public var errorRate: Double
+    public var slowRequests: Int
+    public var slowThresholdMs: Double
+    public var series: Int
+    public var seriesLimit: Int
+    public var endpoints: [String: EndpointStatistics]
+
+    public init(
+        totalRequests: Int, activeRequests: Int, requestsPerSecond: Double, errorRate: Double, slowRequests: Int,
+        slowThresholdMs: Double, series: Int, seriesLimit: Int, endpoints: [String: EndpointStatistics]
+    ) {
+        self.totalRequests = totalRequests
+        self.activeRequests = activeRequests
+        self.requestsPerSecond = requestsPerSecond
+        self.errorRate = errorRate
+        self.slowRequests = slowRequests
+        self.slowThresholdMs = slowThresholdMs
+        self.series = series
+        self.seriesLimit = seriesLimit
+        self.endpoints = endpoints
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case series, endpoints
+        case totalRequests = "total_requests"
+        case activeRequests = "active_requests"
+        case requestsPerSecond = "requests_per_second"
+        case errorRate = "error_rate"
+        case slowRequests = "slow_requests"
+        case slowThresholdMs = "slow_threshold_ms"
+        case seriesLimit = "series_limit"
+    }
+}
+
+/// One profiled call (API.md §3 Profile).
+public struct Profile: Codable, Sendable, Equatable {
+    public var name: String
+    public var requestID: String?
+    public var startedAt: String
+    public var durationMs: Double
+    public var memoryDeltaBytes: Int64
+    public var peakRSSBytes: Int64
+
+    public init(
+        name: String, requestID: String?, startedAt: String, durationMs: Double, memoryDeltaBytes: Int64,
+        peakRSSBytes: Int64
+    ) {
+        self.name = name
+        self.requestID = requestID
+        self.startedAt = startedAt
+        self.durationMs = durationMs
+        self.memoryDeltaBytes = memoryDeltaBytes
+        self.peakRSSBytes = peakRSSBytes
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case name
+        case requestID = "request_id"
+        case startedAt = "started_at"
+        case durationMs = "duration_ms"
+        case memoryDeltaBytes = "memory_delta_bytes"
+        case peakRSSBytes = "peak_rss_bytes"
+    }
+}

@@ -1,0 +1,267 @@
+import Configuration
+import Foundation
+import Logging
+
+/// A setting that stops startup, with a message naming the variable, flag or key at fault.
+public struct ConfigurationError: Error, CustomStringConvertible, Sendable {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// Values given on the command line; nil means "not given", so that lower layers may decide.
+public struct ServeFlags: Sendable {
+    public var debug: Bool?
+    public var performance: Bool?
+    public var host: String?
+    public var port: Int?
+    public var workers: Int?
+    public var configFile: String?
+    public var dataDirectory: String?
+    public var logFile: String?
+    public var reload: Bool = false
+
+    public init() {}
+}
+
+/// Settings that may change while the server runs (config file reload, debug API).
+public struct LiveSettings: Sendable, Equatable {
+    /// Root console level; nil means "as the mode says".
+    public var rootLevel: Logger.Level?
+    public var moduleLevels: [String: Logger.Level] = [:]
+    public var cacheTTLSeconds: Double = 1
+    /// Per route template TTLs, overriding `cacheTTLSeconds`.
+    public var routeTTLSeconds: [String: Double] = [:]
+    public var slowThresholdMs: Double = 100
+
+    public init() {}
+}
+
+/// The bounds of every in-memory store, declared in one place.
+public struct StoreLimits: Sendable, Equatable {
+    public var logRecords = 5000
+    public var logBytes = 8 * 1024 * 1024
+    public var traces = 2000
+    public var traceBytes = 4 * 1024 * 1024
+    public var slowTraces = 200
+    public var series = 1000
+    public var profiles = 1000
+    public var profileNames = 256
+    public var cacheEntries = 1000
+    public var cacheBytes = 16 * 1024 * 1024
+    public var sinkQueue = 10_000
+    public var streamSubscriberBuffer = 1000
+    public var streamSubscribers = 64
+    public var logFileBytes = 16 * 1024 * 1024
+    public var logFileCount = 5
+    public var maxBodyBytes = 1024 * 1024
+
+    public init() {}
+}
+
+/// Everything `kimera serve` starts with, resolved by precedence: flag > environment > file > default.
+public struct ServerConfiguration: Sendable {
+    public var host = "127.0.0.1"
+    public var port = 8001
+    public var workers = ProcessInfo.processInfo.activeProcessorCount
+    public var debug = false
+    public var performance = true
+    public var dataDirectory = "./kimera-data"
+    public var logFile: String?
+    public var configFile: String?
+    public var reload = false
+    public var live = LiveSettings()
+    public var limits = StoreLimits()
+    /// Where each setting came from, for the banner and `/debug/info`.
+    public var sources: [String: String] = [:]
+
+    public init() {}
+
+    public var mode: ServerMode { ServerMode(debug: debug, performance: performance) }
+
+    /// Resolves the configuration. `environment` is the process environment (only `KIMERA_*` is read);
+    /// `file` is a snapshot of the JSON config file, if one was given.
+    public static func resolve(
+        flags: ServeFlags, environment: [String: String], file: ConfigSnapshotReader?
+    ) throws -> ServerConfiguration {
+        var config = ServerConfiguration()
+        config.configFile = flags.configFile ?? environment["KIMERA_CONFIG"]
+        config.reload = flags.reload
+
+        // File layer.
+        if let file {
+            try config.applyFile(file)
+        }
+        // Environment layer.
+        if let value = try environmentBool("KIMERA_DEBUG", environment) {
+            config.debug = value
+            config.sources["debug"] = "env KIMERA_DEBUG"
+        }
+        if let value = try environmentBool("KIMERA_PERFORMANCE", environment) {
+            config.performance = value
+            config.sources["performance"] = "env KIMERA_PERFORMANCE"
+        }
+        if let value = environment["KIMERA_HOST"], !value.isEmpty {
+            config.host = value
+            config.sources["host"] = "env KIMERA_HOST"
+        }
+        if let value = environment["KIMERA_PORT"], !value.isEmpty {
+            guard let port = Int(value), (0...65535).contains(port) else {
+                throw ConfigurationError("KIMERA_PORT=\(value) is not a port number (0-65535)")
+            }
+            config.port = port
+            config.sources["port"] = "env KIMERA_PORT"
+        }
+        if let value = environment["KIMERA_DATA_DIR"], !value.isEmpty {
+            config.dataDirectory = value
+            config.sources["data_dir"] = "env KIMERA_DATA_DIR"
+        }
+        // Flag layer.
+        if let value = flags.debug {
+            config.debug = value
+            config.sources["debug"] = "flag"
+        }
+        if let value = flags.performance {
+            config.performance = value
+            config.sources["performance"] = "flag"
+        }
+        if let value = flags.host {
+            config.host = value
+            config.sources["host"] = "flag"
+        }
+        if let value = flags.port {
+            config.port = value
+            config.sources["port"] = "flag"
+        }
+        if let value = flags.workers { config.workers = value }
+        if let value = flags.dataDirectory {
+            config.dataDirectory = value
+            config.sources["data_dir"] = "flag"
+        }
+        if let value = flags.logFile { config.logFile = value }
+        guard (1...256).contains(config.workers) else {
+            throw ConfigurationError("--workers \(config.workers) is out of range (1-256)")
+        }
+        guard (0...65535).contains(config.port) else {
+            throw ConfigurationError("port \(config.port) is out of range (0-65535)")
+        }
+        return config
+    }
+
+    static func environmentBool(_ name: String, _ environment: [String: String]) throws -> Bool? {
+        guard let raw = environment[name] else { return nil }
+        let trimmed = raw.trimmingCharacters(in: .whitespaces)
+        if trimmed.isEmpty { return nil }
+        guard let value = BooleanValue.parse(trimmed) else {
+            throw ConfigurationError(
+                "\(name)=\(raw) is not a boolean; use one of \(BooleanValue.allowed.joined(separator: ", "))")
+        }
+        return value
+    }
+
+    mutating func applyFile(_ file: ConfigSnapshotReader) throws {
+        let source = "file \(configFile ?? "")"
+        if let value = file.bool(forKey: "debug") {
+            debug = value
+            sources["debug"] = source
+        }
+        if let value = file.bool(forKey: "performance") {
+            performance = value
+            sources["performance"] = source
+        }
+        if let value = file.string(forKey: "host") {
+            host = value
+            sources["host"] = source
+        }
+        if let value = file.int(forKey: "port") {
+            port = value
+            sources["port"] = source
+        }
+        if let value = file.int(forKey: "workers") { workers = value }
+        if let value = file.string(forKey: "data_dir") {
+            dataDirectory = value
+            sources["data_dir"] = source
+        }
+        if let value = file.string(forKey: "log_file") { logFile = value }
+        if let value = file.int(forKey: "limits.max_body_bytes"), value > 0 { limits.maxBodyBytes = value }
+        if let value = file.int(forKey: "logging.ring_capacity"), value > 0 { limits.logRecords = value }
+        if let value = file.int(forKey: "logging.ring_bytes"), value > 0 { limits.logBytes = value }
+        if let value = file.int(forKey: "tracing.series_limit"), value > 0 { limits.series = value }
+        if let value = file.int(forKey: "tracing.trace_capacity"), value > 0 { limits.traces = value }
+        if let value = file.int(forKey: "cache.max_entries"), value > 0 { limits.cacheEntries = value }
+        if let value = file.int(forKey: "cache.max_bytes"), value > 0 { limits.cacheBytes = value }
+        live = try Self.liveSettings(from: file)
+    }
+
+    /// The settings of the file that can change without a restart.
+    public static func liveSettings(from file: ConfigSnapshotReader) throws -> LiveSettings {
+        var live = LiveSettings()
+        if let name = file.string(forKey: "logging.level") {
+            guard let level = LogLevelName.parse(name) else {
+                throw ConfigurationError(
+                    "logging.level \"\(name)\" is not a level; use one of \(LogLevelName.allowed.joined(separator: ", "))")
+            }
+            live.rootLevel = level
+        }
+        for entry in file.stringArray(forKey: "logging.modules") ?? [] {
+            let parts = entry.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            guard parts.count == 2, !parts[0].isEmpty, let level = LogLevelName.parse(parts[1]) else {
+                throw ConfigurationError(
+                    "logging.modules entry \"\(entry)\" must be MODULE=LEVEL with LEVEL one of \(LogLevelName.allowed.joined(separator: ", "))")
+            }
+            live.moduleLevels[parts[0]] = level
+        }
+        if let value = file.double(forKey: "cache.ttl_s") {
+            guard value >= 0, value <= 86400 else {
+                throw ConfigurationError("cache.ttl_s \(value) is out of range (0-86400)")
+            }
+            live.cacheTTLSeconds = value
+        }
+        for entry in file.stringArray(forKey: "cache.routes") ?? [] {
+            let parts = entry.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            guard parts.count == 2, let ttl = Double(parts[1]), ttl >= 0, ttl <= 86400 else {
+                throw ConfigurationError("cache.routes entry \"\(entry)\" must be ROUTE=SECONDS")
+            }
+            live.routeTTLSeconds[parts[0]] = ttl
+        }
+        if let value = file.double(forKey: "tracing.slow_threshold_ms") {
+            guard value > 0 else {
+                throw ConfigurationError("tracing.slow_threshold_ms must be greater than 0")
+            }
+            live.slowThresholdMs = value
+        }
+        return live
+    }
+
+    /// The settings in `file` that differ from the running ones but only take effect on restart.
+    public func restartOnlyChanges(in file: ConfigSnapshotReader) -> [String] {
+        var changed: [String] = []
+        if let value = file.string(forKey: "host"), value != host, sources["host"]?.hasPrefix("file") ?? true {
+            changed.append("host")
+        }
+        if let value = file.int(forKey: "port"), value != port, sources["port"]?.hasPrefix("file") ?? true {
+            changed.append("port")
+        }
+        if let value = file.string(forKey: "data_dir"), value != dataDirectory {
+            changed.append("data_dir")
+        }
+        return changed
+    }
+
+    /// The effective configuration as `/debug/info` shows it.
+    public func describe() -> [String: JSONValue] {
+        var config: [String: JSONValue] = [
+            "host": .string(host), "port": .number(Double(port)), "workers": .number(Double(workers)),
+            "debug": .bool(debug), "performance": .bool(performance), "data_dir": .string(dataDirectory),
+            "log_file": logFile.map(JSONValue.string) ?? .null, "config_file": configFile.map(JSONValue.string) ?? .null,
+            "reload": .bool(reload), "mode": .string(mode.rawValue),
+        ]
+        config["sources"] = .object(sources.mapValues(JSONValue.string))
+        config["limits"] = .object([
+            "log_records": .number(Double(limits.logRecords)), "log_bytes": .number(Double(limits.logBytes)),
+            "traces": .number(Double(limits.traces)), "trace_bytes": .number(Double(limits.traceBytes)),
+            "series": .number(Double(limits.series)), "cache_entries": .number(Double(limits.cacheEntries)),
+            "cache_bytes": .number(Double(limits.cacheBytes)), "max_body_bytes": .number(Double(limits.maxBodyBytes)),
+        ])
+        return config
+    }
+}

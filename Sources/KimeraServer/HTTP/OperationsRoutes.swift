@@ -1,0 +1,52 @@
+import Foundation
+import Hummingbird
+import Synchronization
+
+/// Whether the server can take traffic: the vault is open and the server is not draining.
+public final class Readiness: Sendable {
+    private let vaultOpen = Atomic<Bool>(false)
+    private let draining = Atomic<Bool>(false)
+
+    public init() {}
+
+    public func setVaultOpen(_ open: Bool) { vaultOpen.store(open, ordering: .relaxed) }
+    public func setDraining() { draining.store(true, ordering: .relaxed) }
+
+    /// Nil when ready, else why not.
+    public var problem: String? {
+        if draining.load(ordering: .relaxed) { return "The server is shutting down." }
+        if !vaultOpen.load(ordering: .relaxed) { return "The vault is not open yet." }
+        return nil
+    }
+}
+
+/// `GET /health`, `GET /ready`, `GET /`.
+enum OperationsRoutes {
+    static func register<Context: RequestContext>(
+        on routes: RouteTable<Context>, engine: ObservabilityEngine, readiness: Readiness
+    ) {
+        routes.get("/health") { _, _ in
+            JSONBody.response(
+                HealthResponse(
+                    status: "healthy", timestamp: Timestamp.wallNanos() / 1_000_000, service: "kimera",
+                    version: KimeraVersion.current, uptimeS: engine.uptimeSeconds))
+        }
+        routes.get("/ready") { _, _ in
+            if let problem = readiness.problem { throw APIError.unavailable(problem) }
+            return JSONBody.response(ReadyResponse(status: "ready"))
+        }
+        routes.get("/", cacheable: true) { request, _ in
+            _ = try QueryReader(request).bool("bypass_cache")
+            let runtime = engine.runtime
+            let mode = runtime.mode
+            return JSONBody.response(
+                RootResponse(
+                    message: "Kimera SWM hybrid server", kimeraStatus: readiness.problem == nil ? "operational" : "starting",
+                    timestamp: Double(Timestamp.wallNanos()) / 1e9,
+                    mode: ModeFlags(debug: mode.debug, performance: mode.performance, profiling: runtime.profiling, name: mode.rawValue),
+                    features: FeatureFlags(
+                        cacheEnabled: mode.performance, compressionEnabled: false, asyncEnabled: mode.asynchronousSinks,
+                        debugAPI: true, requestTracing: true)))
+        }
+    }
+}

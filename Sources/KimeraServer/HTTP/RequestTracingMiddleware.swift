@@ -1,0 +1,110 @@
+import HTTPTypes
+import Hummingbird
+import Logging
+
+extension HTTPField.Name {
+    static let requestID = Self("X-Request-ID")!
+    static let traceparent = Self("traceparent")!
+    static let processTime = Self("X-Process-Time-Microseconds")!
+    static let debugMode = Self("X-Debug-Mode")!
+    static let performanceMode = Self("X-Performance-Mode")!
+    static let xCache = Self("X-Cache")!
+    static let xCacheAge = Self("X-Cache-Age")!
+    /// Internal: the route template of a cached response, read and removed by the tracer.
+    static let kimeraRoute = Self("X-Kimera-Route")!
+}
+
+/// Gives each request its id, runs it with that id in scope (so every log line carries it), turns
+/// every error into the JSON error body, stamps the Kimera headers, and records the request in the
+/// tracer: latency by route template × method, the trace ring, slow-request detection.
+///
+/// It records the raw path and the redacted query; request and response headers only in the debug
+/// modes, with secret-bearing values masked. It never records bodies.
+struct RequestTracingMiddleware<Context: RequestContext>: RouterMiddleware {
+    let engine: ObservabilityEngine
+    let accessLog: Logger
+    let errorLog: Logger
+
+    init(engine: ObservabilityEngine) {
+        self.engine = engine
+        accessLog = engine.logger("kimera.http.access")
+        errorLog = engine.logger("kimera.http")
+    }
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+        -> Response
+    {
+        let start = Timestamp.monotonicNanos()
+        let startedWall = Timestamp.wallNanos()
+        let id = RequestIdentity.resolve(
+            requestID: request.headers[.requestID], traceparent: request.headers[.traceparent])
+        let runtime = engine.runtime
+        let debug = runtime.debug
+        let performance = runtime.performance
+        engine.tracer.begin()
+
+        var response: Response
+        var errorText: String?
+        do {
+            response = try await RequestScope.$requestID.withValue(id) {
+                try await next(request, context)
+            }
+        } catch {
+            let apiError = APIError.from(error, method: request.method, path: request.uri.path)
+            if apiError.status.code >= 500 {
+                RequestScope.$requestID.withValue(id) {
+                    errorLog.error("request failed: \(String(describing: error))", metadata: ["route": .string(context.endpointPath ?? RequestTracer.unmatched)])
+                }
+            }
+            errorText = apiError.code
+            response = apiError.response(requestID: id)
+        }
+
+        var route = context.endpointPath ?? RequestTracer.unmatched
+        if let cachedRoute = response.headers[.kimeraRoute] {
+            route = cachedRoute
+            response.headers[.kimeraRoute] = nil
+        }
+        let duration = Timestamp.monotonicNanos() - start
+        response.headers[.requestID] = id
+        response.headers[.processTime] = String(duration / 1000)
+        response.headers[.debugMode] = debug ? "true" : "false"
+        response.headers[.performanceMode] = performance ? "true" : "false"
+
+        let status = Int(response.status.code)
+        let slow = duration >= runtime.slowThresholdNs
+        var trace = CompactTrace(
+            requestID: id, method: request.method.rawValue, path: request.uri.path,
+            query: request.uri.query.map(Redaction.query), route: route, status: status, durationNanos: duration,
+            startedWallNanos: startedWall, bytesIn: request.headers[.contentLength].flatMap { Int($0) } ?? 0,
+            bytesOut: response.body.contentLength ?? 0, cache: response.headers[.xCache], slow: slow,
+            error: errorText ?? (status >= 400 ? APIError.code(for: response.status) : nil))
+        if debug {
+            trace.requestHeaders = Self.redacted(request.headers)
+            trace.responseHeaders = Self.redacted(response.headers)
+        }
+        engine.tracer.finish(trace)
+        if debug && !performance {
+            RequestScope.$requestID.withValue(id) {
+                accessLog.info(
+                    "\(request.method.rawValue) \(request.uri.path) \(status) \(Double(duration) / 1e6)ms",
+                    metadata: ["route": .string(route)])
+            }
+        }
+        return response
+    }
+
+    static func redacted(_ fields: HTTPFields) -> [String: String] {
+        var result: [String: String] = [:]
+        for field in fields {
+            let name = field.name.canonicalName
+            let value = Redaction.header(name: name, value: field.value)
+            if let existing = result[name] {
+                result[name] = existing + ", " + value
+            } else {
+                result[name] = value
+            }
+        }
+        return result
+    }
+}

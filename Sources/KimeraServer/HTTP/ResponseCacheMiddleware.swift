@@ -1,0 +1,86 @@
+import Hummingbird
+import Synchronization
+
+/// Serves cacheable GET routes from the response cache while the performance flag is on
+/// (API.md §4): `X-Cache: HIT|MISS|BYPASSED`, `X-Cache-Age` on hits, `Cache-Control` on cacheable
+/// routes, `?bypass_cache=true` to skip it. Only 200 responses are stored, keyed by path and query.
+struct ResponseCacheMiddleware<Context: RequestContext>: RouterMiddleware {
+    let cache: ResponseCache
+    let runtime: RuntimeConfiguration
+    /// Route templates whose GET responses may be cached.
+    let cacheableRoutes: CacheableRoutes
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+        -> Response
+    {
+        // Cheap test first: only `/` and `/kimera/...` hold cacheable routes.
+        let path = request.uri.path
+        guard request.method == .get, runtime.performance, path == "/" || path.hasPrefix("/kimera/") else {
+            return try await next(request, context)
+        }
+        let bypass = request.uri.queryParameters.get("bypass_cache").flatMap(BooleanValue.parse) ?? false
+        if bypass {
+            var response = try await next(request, context)
+            if let route = context.endpointPath, cacheableRoutes.contains(route) {
+                response.headers[.xCache] = "BYPASSED"
+                response.headers[.cacheControl] = cacheControl(route)
+            }
+            return response
+        }
+        let key = request.uri.description
+        if let hit = cache.lookup(key) {
+            var headers = hit.headers
+            headers[.xCache] = "HIT"
+            headers[.xCacheAge] = Self.seconds(hit.ageNanos)
+            return Response(status: hit.status, headers: headers, body: ResponseBody(byteBuffer: hit.body))
+        }
+        let response = try await next(request, context)
+        guard response.status == .ok, let route = context.endpointPath, cacheableRoutes.contains(route) else {
+            return response
+        }
+        cache.recordMiss()
+        let collected = CollectedBody()
+        try await response.body.write(CollectingWriter(target: collected))
+        let body = collected.buffer.withLock { $0 }
+        var headers = response.headers
+        headers[.xCache] = "MISS"
+        headers[.cacheControl] = cacheControl(route)
+        var stored = headers
+        stored[.kimeraRoute] = route
+        stored[.xCache] = nil
+        cache.store(key, status: response.status, headers: stored, body: body, ttlSeconds: runtime.cacheTTL(for: route))
+        return Response(status: response.status, headers: headers, body: ResponseBody(byteBuffer: body))
+    }
+
+    private func cacheControl(_ route: String) -> String {
+        let ttl = runtime.cacheTTL(for: route)
+        return "public, max-age=\(Int(ttl.rounded(.up)))"
+    }
+
+    /// Seconds with 3 decimals.
+    static func seconds(_ nanos: Int64) -> String {
+        let millis = max(0, nanos / 1_000_000)
+        let fraction = String(millis % 1000)
+        return "\(millis / 1000).\(String(repeating: "0", count: 3 - fraction.count))\(fraction)"
+    }
+}
+
+/// Where a `CollectingWriter` puts the bytes (the writer itself is consumed by `ResponseBody.write`).
+final class CollectedBody: Sendable {
+    /// Protects the collected bytes.
+    let buffer = Mutex<ByteBuffer>(ByteBuffer())
+}
+
+/// Collects a response body into one buffer (for storing a response in the cache).
+struct CollectingWriter: ResponseBodyWriter {
+    let target: CollectedBody
+
+    mutating func write(_ buffer: ByteBuffer) async throws {
+        target.buffer.withLock { collected in
+            var copy = buffer
+            collected.writeBuffer(&copy)
+        }
+    }
+
+    consuming func finish(_ trailingHeaders: HTTPFields?) async throws {}
+}

@@ -1,0 +1,252 @@
+import Foundation
+import Logging
+import Synchronization
+
+/// A destination for log records beyond the ring: the console or a file.
+protocol LogSink: Sendable {
+    var name: String { get }
+    var path: String? { get }
+    /// Writes one record now; throws when the destination fails.
+    func write(_ line: String) throws
+}
+
+/// The sinks of the process and how they are written: inline (full debug, basic) or through a
+/// bounded queue drained by one writer thread (performance modes), so the request path never blocks
+/// on I/O. When the queue is full, records are dropped and counted.
+public final class SinkSet: Sendable {
+    struct Counters: Sendable {
+        var written: UInt64 = 0
+        var dropped: UInt64 = 0
+        var failures: UInt64 = 0
+        var lastError: String?
+    }
+
+    let sinks: [any LogSink]
+    let runtime: RuntimeConfiguration
+    let queueLimit: Int
+    let humanReadableConsole: Bool
+    /// Per-sink counters, indexed like `sinks`.
+    private let counters: Mutex<[Counters]>
+    private let queue: BoundedQueue<CapturedLog>
+
+    init(sinks: [any LogSink], runtime: RuntimeConfiguration, queueLimit: Int, humanReadableConsole: Bool) {
+        self.sinks = sinks
+        self.runtime = runtime
+        self.queueLimit = queueLimit
+        self.humanReadableConsole = humanReadableConsole
+        counters = Mutex(Array(repeating: Counters(), count: sinks.count))
+        queue = BoundedQueue(limit: queueLimit)
+        if !sinks.isEmpty {
+            let thread = Thread { [queue, weak self] in
+                while let batch = queue.takeAll() {
+                    guard let self else { return }
+                    for log in batch { self.writeNow(log) }
+                }
+            }
+            thread.name = "kimera-log-writer"
+            thread.start()
+        }
+    }
+
+    func write(_ log: CapturedLog) {
+        guard !sinks.isEmpty else { return }
+        if runtime.mode.asynchronousSinks {
+            if !queue.offer(log) {
+                counters.withLock { counters in
+                    for index in counters.indices { counters[index].dropped += 1 }
+                }
+            }
+        } else {
+            writeNow(log)
+        }
+    }
+
+    private func writeNow(_ log: CapturedLog) {
+        for (index, sink) in sinks.enumerated() {
+            let line = sink.name == "console" && humanReadableConsole ? LogLine.human(log) : LogLine.json(log)
+            do {
+                try sink.write(line)
+                counters.withLock { $0[index].written += 1 }
+            } catch {
+                counters.withLock { counters in
+                    counters[index].failures += 1
+                    counters[index].dropped += 1
+                    counters[index].lastError = "\(error)"
+                }
+            }
+        }
+    }
+
+    /// Waits until the writer has drained the queue (shutdown, tests).
+    func flush(timeout: Duration = .seconds(2)) {
+        let deadline = ContinuousClock.now + timeout
+        while queue.pending > 0 && ContinuousClock.now < deadline { usleep(1000) }
+    }
+
+    var statuses: [SinkStatus] {
+        let counters = self.counters.withLock { $0 }
+        let mode = runtime.mode
+        let level = LogLevelName.name(runtime.rootLevel)
+        return sinks.enumerated().map { index, sink in
+            SinkStatus(
+                name: sink.name, level: level, asynchronous: mode.asynchronousSinks,
+                written: counters[index].written, dropped: counters[index].dropped,
+                failures: counters[index].failures, lastError: counters[index].lastError, path: sink.path)
+        }
+    }
+
+    var totalDropped: UInt64 { counters.withLock { $0.reduce(0) { $0 + $1.dropped } } }
+}
+
+/// A bounded multi-producer queue with one consumer thread that sleeps while it is empty.
+final class BoundedQueue<Element: Sendable>: Sendable {
+    let limit: Int
+    /// Protects the queued elements.
+    private let items = Mutex<[Element]>([])
+    /// Elements taken by the consumer and not yet finished.
+    private let inFlight = Atomic<Int>(0)
+    private let wakeup = DispatchSemaphore(value: 0)
+
+    init(limit: Int) { self.limit = max(1, limit) }
+
+    /// Adds an element; false when the queue is full (the caller counts the drop).
+    func offer(_ element: Element) -> Bool {
+        let added = items.withLock { items -> Bool in
+            guard items.count < limit else { return false }
+            items.append(element)
+            return true
+        }
+        if added { wakeup.signal() }
+        return added
+    }
+
+    /// Blocks until there is something, then takes everything. The previous batch counts as done.
+    func takeAll() -> [Element]? {
+        inFlight.store(0, ordering: .relaxed)
+        while true {
+            let batch = items.withLock { items -> [Element] in
+                let batch = items
+                items.removeAll(keepingCapacity: true)
+                return batch
+            }
+            if !batch.isEmpty {
+                inFlight.store(batch.count, ordering: .relaxed)
+                return batch
+            }
+            wakeup.wait()
+        }
+    }
+
+    var pending: Int { items.withLock { $0.count } + inFlight.load(ordering: .relaxed) }
+}
+
+/// Standard error, written with one write(2) per line.
+struct ConsoleSink: LogSink {
+    let name = "console"
+    var path: String? { nil }
+    func write(_ line: String) throws {
+        var text = line
+        text.append("\n")
+        let written = text.withUTF8 { buffer in
+            Foundation.write(2, buffer.baseAddress, buffer.count)
+        }
+        if written < 0 { throw SinkError("stderr write failed (errno \(errno))") }
+    }
+}
+
+public struct SinkError: Error, CustomStringConvertible {
+    public var description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// JSON lines in a file, rotated by size (`file`, `file.1`, … `file.N`). A file that cannot be opened
+/// or written is reported and retried on later records; serving goes on.
+final class FileSink: LogSink {
+    struct State {
+        var descriptor: Int32 = -1
+        var size = 0
+        var lastAttempt: Int64 = 0
+    }
+    let name = "file"
+    let filePath: String
+    let maxBytes: Int
+    let keepFiles: Int
+    /// Protects the open descriptor and the byte count of the current file.
+    private let state = Mutex<State>(State())
+
+    var path: String? { filePath }
+
+    init(path: String, maxBytes: Int, keepFiles: Int) {
+        filePath = path
+        self.maxBytes = max(4096, maxBytes)
+        self.keepFiles = max(1, keepFiles)
+    }
+
+    func write(_ line: String) throws {
+        var text = line
+        text.append("\n")
+        try state.withLock { state in
+            if state.descriptor < 0 {
+                let now = Timestamp.monotonicNanos()
+                // Retry a failed open at most once a second, so a bad path costs nothing per record.
+                if state.lastAttempt != 0 && now - state.lastAttempt < 1_000_000_000 {
+                    throw SinkError("log file \(filePath) is not writable")
+                }
+                state.lastAttempt = now
+                try open(&state)
+            }
+            if state.size + text.utf8.count > maxBytes {
+                rotate(&state)
+                try open(&state)
+            }
+            let written = text.withUTF8 { Foundation.write(state.descriptor, $0.baseAddress, $0.count) }
+            if written < 0 {
+                let code = errno
+                Foundation.close(state.descriptor)
+                state.descriptor = -1
+                throw SinkError("write to \(filePath) failed: \(String(cString: strerror(code)))")
+            }
+            state.size += written
+        }
+    }
+
+    private func open(_ state: inout State) throws {
+        let descriptor = Foundation.open(filePath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o640)
+        guard descriptor >= 0 else {
+            throw SinkError("cannot open log file \(filePath): \(String(cString: strerror(errno)))")
+        }
+        var info = stat()
+        fstat(descriptor, &info)
+        state.descriptor = descriptor
+        state.size = Int(info.st_size)
+    }
+
+    private func rotate(_ state: inout State) {
+        if state.descriptor >= 0 { Foundation.close(state.descriptor) }
+        state.descriptor = -1
+        for index in stride(from: keepFiles - 1, through: 1, by: -1) {
+            Foundation.rename("\(filePath).\(index)", "\(filePath).\(index + 1)")
+        }
+        Foundation.rename(filePath, "\(filePath).1")
+        Foundation.unlink("\(filePath).\(keepFiles + 1)")
+    }
+}
+
+/// The two line formats: JSON (files, non-terminals) and a compact human form (terminals).
+enum LogLine {
+    static func json(_ log: CapturedLog) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        guard let data = try? encoder.encode(log.record) else { return "{}" }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    static func human(_ log: CapturedLog) -> String {
+        var line = "\(Timestamp.iso8601(nanos: log.timeNanos)) \(LogLevelName.name(log.level)) \(log.module): \(log.message)"
+        if let id = log.requestID { line += " [request_id=\(id)]" }
+        if !log.metadata.isEmpty {
+            line += " " + log.metadata.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+        }
+        return line
+    }
+}

@@ -1,0 +1,43 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Clocks and the ISO-8601 form used on the wire, without Foundation's formatters on the hot path.
+enum Timestamp {
+    /// Wall clock, nanoseconds since the epoch.
+    @inline(__always)
+    static func wallNanos() -> Int64 {
+        var spec = timespec()
+        clock_gettime(CLOCK_REALTIME, &spec)
+        return Int64(spec.tv_sec) * 1_000_000_000 + Int64(spec.tv_nsec)
+    }
+
+    /// Monotonic clock, nanoseconds; for durations.
+    @inline(__always)
+    static func monotonicNanos() -> Int64 {
+        var spec = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &spec)
+        return Int64(spec.tv_sec) * 1_000_000_000 + Int64(spec.tv_nsec)
+    }
+
+    /// `2026-11-26T19:00:00.123456Z`.
+    static func iso8601(nanos: Int64) -> String {
+        var seconds = time_t(nanos / 1_000_000_000)
+        let micros = Int((nanos % 1_000_000_000) / 1000)
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        return "\(pad(Int(parts.tm_year) + 1900, 4))-\(pad(Int(parts.tm_mon) + 1, 2))-\(pad(Int(parts.tm_mday), 2))T"
+            + "\(pad(Int(parts.tm_hour), 2)):\(pad(Int(parts.tm_min), 2)):\(pad(Int(parts.tm_sec), 2)).\(pad(micros, 6))Z"
+    }
+
+    static func iso8601(secondsSince1970 seconds: Double) -> String {
+        iso8601(nanos: Int64(seconds * 1_000_000_000))
+    }
+
+    private static func pad(_ value: Int, _ width: Int) -> String {
+        let text = String(value)
+        return text.count >= width ? text : String(repeating: "0", count: width - text.count) + text
+    }
+}

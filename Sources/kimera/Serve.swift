@@ -1,0 +1,163 @@
+import ArgumentParser
+import Configuration
+import Foundation
+import KimeraServer
+import Logging
+import SystemPackage
+
+/// `kimera serve`: runs the hybrid server.
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the hybrid server.",
+        discussion: """
+            Modes (API.md §2):
+              kimera serve                          pure performance (default)
+              kimera serve --debug                  performance + debug
+              kimera serve --debug --no-performance full debug
+              kimera serve --no-performance         basic
+            Environment: KIMERA_DEBUG, KIMERA_PERFORMANCE (true/false/1/0/yes/no/on/off), KIMERA_HOST,
+            KIMERA_PORT, KIMERA_DATA_DIR, KIMERA_CONFIG. Precedence: flag > environment > config file > default.
+            """)
+
+    @Flag(inversion: .prefixedNo, help: "Debug mode: ring captures DEBUG, traces carry redacted headers.")
+    var debug: Bool?
+
+    @Flag(inversion: .prefixedNo, help: "Performance mode: asynchronous logging, response cache (default on).")
+    var performance: Bool?
+
+    @Option(help: "Address to listen on (default 127.0.0.1).")
+    var host: String?
+
+    @Option(help: "Port to listen on (default 8001; 0 picks a free one).")
+    var port: Int?
+
+    @Option(help: "Event-loop threads (default: the number of cores).")
+    var workers: Int?
+
+    @Option(help: "A JSON configuration file.")
+    var config: String?
+
+    @Option(name: .customLong("data-dir"), help: "Where the SQLite vault lives (default ./kimera-data, created when missing).")
+    var dataDir: String?
+
+    @Option(name: .customLong("log-file"), help: "Also write JSON-lines logs to this file (rotated by size).")
+    var logFile: String?
+
+    @Flag(help: "Watch the config file and apply log levels, cache TTLs and the slow threshold without a restart (also on SIGHUP).")
+    var reload = false
+
+    func run() async throws {
+        var flags = ServeFlags()
+        flags.debug = debug
+        flags.performance = performance
+        flags.host = host
+        flags.port = port
+        flags.workers = workers
+        flags.configFile = config
+        flags.dataDirectory = dataDir
+        flags.logFile = logFile
+        flags.reload = reload
+        let environment = ProcessInfo.processInfo.environment
+
+        let configPath = config ?? environment["KIMERA_CONFIG"].flatMap { $0.isEmpty ? nil : $0 }
+        var snapshot: ConfigSnapshotReader?
+        var reloading: ReloadingFileProvider<JSONSnapshot>?
+        if let configPath {
+            guard FileManager.default.fileExists(atPath: configPath) else {
+                fail("config file \(configPath) does not exist", code: 64)
+            }
+            do {
+                if reload {
+                    let provider = try await ReloadingFileProvider<JSONSnapshot>(
+                        filePath: FilePath(configPath), pollInterval: .seconds(1), logger: Logger(label: "kimera.config"))
+                    reloading = provider
+                    snapshot = ConfigReader(provider: provider).snapshot()
+                } else {
+                    let provider = try await FileProvider<JSONSnapshot>(filePath: FilePath(configPath))
+                    snapshot = ConfigReader(provider: provider).snapshot()
+                }
+            } catch {
+                fail("config file \(configPath) is not valid JSON: \(error)", code: 64)
+            }
+        }
+
+        var configuration: ServerConfiguration
+        do {
+            flags.configFile = configPath
+            configuration = try ServerConfiguration.resolve(flags: flags, environment: environment, file: snapshot)
+        } catch {
+            fail("\(error)", code: 64)
+        }
+        if reload && configPath == nil {
+            FileHandle.standardError.write(Data("kimera: --reload has no effect without --config FILE\n".utf8))
+        }
+
+        do {
+            try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
+        } catch {
+            fail("cannot create data directory \(configuration.dataDirectory): \(error.localizedDescription)", code: 1)
+        }
+        if configuration.mode == .fullDebug && configuration.logFile == nil {
+            configuration.logFile = (configuration.dataDirectory as NSString).appendingPathComponent("kimera.log")
+        }
+
+        let runtime = RuntimeConfiguration(
+            debug: configuration.debug, performance: configuration.performance, live: configuration.live)
+        let engine = ObservabilityEngine(runtime: runtime, limits: configuration.limits, logFile: configuration.logFile)
+        LoggingSystem.bootstrap(engine.pipeline.makeHandler)
+        let app = KimeraApplication(configuration: configuration, engine: engine)
+        let banner = Banner(configuration: configuration)
+        do {
+            try await app.run(reloadingConfig: reloading) { address, port in
+                banner.print(boundPort: port)
+            }
+            engine.logger("kimera.server").notice("server stopped")
+            engine.flushSinks()
+        } catch {
+            fail("cannot listen on \(configuration.host):\(configuration.port): \(Banner.describe(error))", code: 1)
+        }
+    }
+
+    private func fail(_ message: String, code: Int32) -> Never {
+        FileHandle.standardError.write(Data("kimera: \(message)\n".utf8))
+        Foundation.exit(code)
+    }
+}
+
+/// The startup banner on stderr.
+struct Banner: Sendable {
+    let configuration: ServerConfiguration
+
+    func print(boundPort: Int) {
+        let mode = configuration.mode
+        let directory = URL(fileURLWithPath: configuration.dataDirectory).standardizedFileURL.path
+        var source = "defaults"
+        if let file = configuration.configFile {
+            source = "file \(file)" + (configuration.reload ? " (reloading on change and SIGHUP)" : "")
+        }
+        let environment = configuration.sources.values.filter { $0.hasPrefix("env") }.sorted()
+        if !environment.isEmpty { source += "; " + environment.joined(separator: ", ") }
+        let base = "http://\(configuration.host.contains(":") ? "[\(configuration.host)]" : configuration.host):\(boundPort)"
+        var lines = [
+            "Kimera \(KimeraVersionText.current) hybrid server",
+            "  mode:      \(mode.rawValue) — \(mode.summary)",
+            "  listening: \(base)",
+            "  data dir:  \(directory)",
+            "  config:    \(source)",
+        ]
+        if let logFile = configuration.logFile { lines.append("  log file:  \(logFile)") }
+        lines.append("  debug API: \(base)/debug/info  /debug/logs  /debug/traces  /performance/stats  /metrics")
+        FileHandle.standardError.write(Data((lines.joined(separator: "\n") + "\n").utf8))
+    }
+
+    /// An error from binding, said in one line.
+    static func describe(_ error: any Error) -> String {
+        let text = "\(error)"
+        if text.contains("Address already in use") || text.contains("errno: 98") { return "address already in use" }
+        if text.contains("Cannot assign requested address") || text.contains("errno: 99") {
+            return "address not available on this machine"
+        }
+        if let range = text.range(of: "): ") { return String(text[range.upperBound...]) }
+        return text.replacingOccurrences(of: "\n", with: " ")
+    }
+}
