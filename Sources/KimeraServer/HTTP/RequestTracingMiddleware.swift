@@ -53,14 +53,15 @@ struct RequestTracingMiddleware<Context: RequestContext>: RouterMiddleware {
             let apiError = APIError.from(error, method: request.method, path: request.uri.path)
             if apiError.status.code >= 500 {
                 RequestScope.$requestID.withValue(id) {
-                    errorLog.error("request failed: \(String(describing: error))", metadata: ["route": .string(context.endpointPath ?? RequestTracer.unmatched)])
+                    errorLog.error("request failed: \(String(describing: error))", metadata: ["path": .string(request.uri.path)])
                 }
             }
             errorText = apiError.code
             response = apiError.response(requestID: id)
         }
 
-        var route = context.endpointPath ?? RequestTracer.unmatched
+        // Hummingbird names the not-found responder "NotFound"; real templates start with "/".
+        var route = context.endpointPath.flatMap { $0.hasPrefix("/") ? $0 : nil } ?? RequestTracer.unmatched
         if let cachedRoute = response.headers[.kimeraRoute] {
             route = cachedRoute
             response.headers[.kimeraRoute] = nil

@@ -20,19 +20,23 @@ public final class ObservabilityEngine: Sendable {
     /// - Parameters:
     ///   - consoleEnabled: write records to stderr (off in unit tests).
     ///   - logFile: a JSON-lines file sink, rotated by size.
-    public init(
+    public convenience init(
         runtime: RuntimeConfiguration, limits: StoreLimits, consoleEnabled: Bool = true, logFile: String? = nil
     ) {
-        self.runtime = runtime
-        self.limits = limits
-        ring = LogRing(
-            capacity: limits.logRecords, byteLimit: limits.logBytes, subscriberBuffer: limits.streamSubscriberBuffer,
-            maxSubscribers: limits.streamSubscribers)
         var sinkList: [any LogSink] = []
         if consoleEnabled { sinkList.append(ConsoleSink()) }
         if let logFile {
             sinkList.append(FileSink(path: logFile, maxBytes: limits.logFileBytes, keepFiles: limits.logFileCount))
         }
+        self.init(runtime: runtime, limits: limits, sinks: sinkList)
+    }
+
+    init(runtime: RuntimeConfiguration, limits: StoreLimits, sinks sinkList: [any LogSink]) {
+        self.runtime = runtime
+        self.limits = limits
+        ring = LogRing(
+            capacity: limits.logRecords, byteLimit: limits.logBytes, subscriberBuffer: limits.streamSubscriberBuffer,
+            maxSubscribers: limits.streamSubscribers)
         sinks = SinkSet(
             sinks: sinkList, runtime: runtime, queueLimit: limits.sinkQueue, humanReadableConsole: isatty(2) == 1)
         pipeline = LogPipeline(runtime: runtime, ring: ring, sinks: sinks)

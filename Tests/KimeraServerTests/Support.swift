@@ -1,0 +1,78 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import Synchronization
+import Testing
+
+@testable import KimeraServer
+
+/// A sink that keeps what it was given, to see what the console would have printed.
+final class RecordingSink: LogSink, Sendable {
+    let name = "console"
+    var path: String? { nil }
+    let lines = Mutex<[String]>([])
+    func write(_ line: String) throws { lines.withLock { $0.append(line) } }
+    var all: [String] { lines.withLock { $0 } }
+}
+
+/// A server assembled in-process, as `kimera serve` assembles it.
+struct TestServer {
+    let engine: ObservabilityEngine
+    let app: KimeraApplication
+    let console: RecordingSink
+
+    init(debug: Bool = false, performance: Bool = true, limits: StoreLimits = StoreLimits(), live: LiveSettings = LiveSettings()) {
+        let runtime = RuntimeConfiguration(debug: debug, performance: performance, live: live)
+        console = RecordingSink()
+        engine = ObservabilityEngine(runtime: runtime, limits: limits, sinks: [console])
+        var configuration = ServerConfiguration()
+        configuration.debug = debug
+        configuration.performance = performance
+        configuration.limits = limits
+        app = KimeraApplication(configuration: configuration, engine: engine)
+        app.readiness.setVaultOpen(true)
+    }
+
+    func application(extraRoutes: ((Router<BasicRequestContext>) -> Void)? = nil) -> some ApplicationProtocol {
+        let (router, _) = app.makeRouter()
+        extraRoutes?(router)
+        return Application(router: router, logger: engine.logger("kimera.http"))
+    }
+
+    /// Runs `body` with a client of the in-process router.
+    func test(
+        _ setup: TestingSetup = .router, extraRoutes: ((Router<BasicRequestContext>) -> Void)? = nil,
+        _ body: @Sendable (any TestClientProtocol) async throws -> Void
+    ) async throws {
+        try await application(extraRoutes: extraRoutes).test(setup, body)
+    }
+}
+
+extension TestResponse {
+    func json<T: Decodable>(_ type: T.Type) throws -> T {
+        try JSONDecoder().decode(T.self, from: Data(body.readableBytesView))
+    }
+
+    var object: [String: Any] {
+        (try? JSONSerialization.jsonObject(with: Data(body.readableBytesView))) as? [String: Any] ?? [:]
+    }
+
+    var text: String { String(buffer: body) }
+}
+
+/// Polls `condition` up to `timeout`; for behaviour that happens on another thread or timer.
+func eventually(timeout: Duration = .seconds(5), _ condition: () async throws -> Bool) async rethrows -> Bool {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if try await condition() { return true }
+        try? await Task.sleep(for: .milliseconds(20))
+    }
+    return try await condition()
+}
+
+func capturedLog(_ message: String, level: Logger.Level = .info, module: String = "kimera.test", requestID: String? = nil) -> CapturedLog {
+    CapturedLog(
+        seq: 0, timeNanos: Timestamp.wallNanos(), level: level, module: module, message: message, requestID: requestID,
+        metadata: [:], file: #fileID, function: #function, line: #line)
+}
