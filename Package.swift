@@ -70,6 +70,7 @@ let package = Package(
                 "KimeraServer", "KimeraModels",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             exclude: ["Core", "Vault"]),
         .testTarget(

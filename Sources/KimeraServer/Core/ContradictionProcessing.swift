@@ -108,18 +108,30 @@ public struct CognitiveCyclePlan: Sendable {
             operands.append(TensionOperand(geoid, interner: &interner))
         }
         let findings = ContradictionProcessing.tensions(among: operands, policy: policy)
-        // Strongest first; a stable sort keeps pair order among equal scores.
-        let strongest = findings.enumerated()
-            .sorted { $0.element.score.score != $1.element.score.score
-                ? $0.element.score.score > $1.element.score.score : $0.offset < $1.offset }
-            .prefix(Self.scarLimit).map(\.element)
+        let strongest = Self.strongest(findings, limit: Self.scarLimit)
         var stability = stability
         self.updates = updates
         self.entropyBefore = entropyBefore
         self.entropyAfter = entropyAfter
         self.tensionsDetected = findings.count
         self.resolutions = ContradictionProcessing.resolve(
-            Array(strongest), operands: operands, stability: &stability, forceCollapse: false,
+            strongest, operands: operands, stability: &stability, forceCollapse: false,
             provenance: .cognitiveCycle, embedder: embedder, now: now)
+    }
+
+    /// The `limit` highest-scoring findings, strongest first; among equal scores the earlier pair first.
+    /// A bounded insertion pass: the cycle can have ~125k findings and needs only 20.
+    static func strongest(_ findings: [TensionFinding], limit: Int) -> [TensionFinding] {
+        var best: [TensionFinding] = []
+        best.reserveCapacity(limit + 1)
+        for finding in findings {
+            // Strictly greater only: a later pair never displaces an earlier one with the same score.
+            if best.count == limit, let last = best.last, finding.score.score <= last.score.score { continue }
+            var position = best.count
+            while position > 0 && finding.score.score > best[position - 1].score.score { position -= 1 }
+            best.insert(finding, at: position)
+            if best.count > limit { best.removeLast() }
+        }
+        return best
     }
 }

@@ -120,7 +120,10 @@ public enum KimeraID {
         guard id.hasPrefix(prefix + "_") else { return false }
         let hexPart = id.utf8.dropFirst(prefix.utf8.count + 1)
         return hexPart.count == 32
-            && hexPart.allSatisfy { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains($0) }
+            && hexPart.allSatisfy {
+                (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0)
+                    || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains($0)
+            }
     }
 }
 

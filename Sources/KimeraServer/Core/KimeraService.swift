@@ -112,7 +112,8 @@ public final class KimeraService: Sendable {
         let policy = policy.withLock { $0 }
         let results = request.geoidPairs.map { pair -> DetectResult in
             guard pair.count == 2 else {
-                return DetectResult(pair: pair, error: "A pair must name exactly 2 geoids, this one names \(pair.count).")
+                return DetectResult(
+                    pair: pair, error: "A pair must name exactly 2 geoids, this one names \(pair.count).")
             }
             guard let a = operands[pair[0]] else {
                 return DetectResult(pair: pair, error: DomainError.notFound(.geoid, id: pair[0]).message)
@@ -121,7 +122,8 @@ public final class KimeraService: Sendable {
                 return DetectResult(pair: pair, error: DomainError.notFound(.geoid, id: pair[1]).message)
             }
             let score = TensionScore.between(a, b)
-            return DetectResult(pair: pair, isContradiction: policy.isTension(score), tension: score.wire(pair[0], pair[1]))
+            return DetectResult(
+                pair: pair, isContradiction: policy.isTension(score), tension: score.wire(pair[0], pair[1]))
         }
         return DetectResponse(results: results)
     }

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import Logging
+import ServiceLifecycle
 
 /// The debug API of API.md §3: `/debug/*` and `/performance/stats`.
 enum DebugRoutes {
@@ -220,7 +221,9 @@ enum LogStream {
         let body = ResponseBody { writer in
             defer { subscription.close() }
             var lastWrite = Timestamp.monotonicNanos()
-            try await withTaskCancellationHandler {
+            // A stream never ends by itself: end it when the server drains or the task is cancelled.
+            try await withGracefulShutdownHandler {
+              try await withTaskCancellationHandler {
                 while let batch = await subscription.next() {
                     var buffer = ByteBuffer()
                     for item in batch {
@@ -240,7 +243,10 @@ enum LogStream {
                     try await writer.write(buffer)
                     lastWrite = now
                 }
-            } onCancel: {
+              } onCancel: {
+                subscription.close()
+              }
+            } onGracefulShutdown: {
                 subscription.close()
             }
             try await writer.finish(nil)

@@ -41,8 +41,10 @@ public final class SQLiteVaultStore: VaultStore {
             try Self.migrator.migrate(pool)
             try Self.reembedIfNeeded(pool, embedder: embedder)
             let dimensions = embedder.dimensions
-            geoidVectors = Mutex(try pool.read { try Self.loadIndex($0, table: "geoids", id: "geoid_id", dimensions: dimensions) })
-            scarVectors = Mutex(try pool.read { try Self.loadIndex($0, table: "scars", id: "scar_id", dimensions: dimensions) })
+            geoidVectors = Mutex(
+                try pool.read { try Self.loadIndex($0, table: "geoids", id: "geoid_id", dimensions: dimensions) })
+            scarVectors = Mutex(
+                try pool.read { try Self.loadIndex($0, table: "scars", id: "scar_id", dimensions: dimensions) })
         } catch let error as VaultError {
             throw error
         } catch {
@@ -257,7 +259,8 @@ public final class SQLiteVaultStore: VaultStore {
         let found = try await run("read \(ids.count) geoids") {
             try await pool.read { db in
                 try Row.fetchAll(
-                    db, sql: "SELECT \(Self.geoidColumns) FROM geoids WHERE geoid_id IN (\(Self.placeholders(ids.count)))",
+                    db,
+                    sql: "SELECT \(Self.geoidColumns) FROM geoids WHERE geoid_id IN (\(Self.placeholders(ids.count)))",
                     arguments: StatementArguments(ids)
                 ).map(Self.geoid)
             }

@@ -123,7 +123,8 @@ public struct VectorIndex: Sendable {
                         let rowNorm = normBuffer[row]
                         var score: Float = 0
                         if queryNorm > 0 && rowNorm > 0 {
-                            score = VectorMath.dot(queryBase, base + row * dimensions, count: dimensions)
+                            score =
+                                VectorMath.dot(queryBase, base + row * dimensions, count: dimensions)
                                 / (queryNorm * rowNorm)
                         }
                         if best.count == wanted {

@@ -69,7 +69,9 @@ struct ProcessingTests {
 
     @Test("the pair is no tension above its score")
     func belowThreshold() throws {
-        #expect(ContradictionProcessing.tensions(among: DesignedPair.operands(), policy: try TensionPolicy(threshold: 0.57)).isEmpty)
+        #expect(
+            ContradictionProcessing.tensions(among: DesignedPair.operands(), policy: try TensionPolicy(threshold: 0.57))
+                .isEmpty)
     }
 
     @Test("each decision sees the SCARs drafted before it")
@@ -108,9 +110,24 @@ struct ProcessingTests {
         #expect(approximately(plan.entropyAfter, 8 * 1.558_147_366_359_047_5))
         #expect(plan.tensionsDetected == 28)
         #expect(plan.resolutions.count == 20)
-        #expect(plan.resolutions.allSatisfy { $0.scar.reason == "auto-cycle" && $0.scar.resolvedBy == "KimeraCognitiveCycle" })
+        #expect(
+            plan.resolutions.allSatisfy {
+                $0.scar.reason == "auto-cycle" && $0.scar.resolvedBy == "KimeraCognitiveCycle"
+            })
         // E = 1, L = 1, S = 0 → 0.7 for every pair: ties keep pair order.
         #expect(plan.resolutions.first?.tension.geoidsInvolved == ["geoid_0", "geoid_1"])
         #expect(approximately(plan.resolutions[0].tension.score, 0.7))
+    }
+
+    @Test("the cycle keeps the strongest tensions, earlier pairs first among equals")
+    func strongestSelection() {
+        let findings = [0.5, 0.9, 0.5, 0.9, 0.7].enumerated().map {
+            TensionFinding(
+                first: $0.offset, second: $0.offset + 1,
+                score: TensionScore(embeddingMisalignment: $0.element / 0.4, layerConflict: 0, symbolicOpposition: 0))
+        }
+        #expect(CognitiveCyclePlan.strongest(findings, limit: 3).map(\.first) == [1, 3, 4])
+        #expect(CognitiveCyclePlan.strongest(findings, limit: 0).isEmpty)
+        #expect(CognitiveCyclePlan.strongest(findings, limit: 10).map(\.first) == [1, 3, 4, 0, 2])
     }
 }

@@ -46,7 +46,8 @@ struct EchoformTests {
     func unclosed() {
         #expect(
             throws: DomainError.unbalancedEchoform(
-                position: EchoformPosition(offset: 3, line: 1, column: 4), problem: "the '(' here is never closed (2 are unclosed in all)")
+                position: EchoformPosition(offset: 3, line: 1, column: 4),
+                problem: "the '(' here is never closed (2 are unclosed in all)")
         ) {
             try EchoformParser.parse("(a (b (c d)")
         }
@@ -58,20 +59,28 @@ struct EchoformTests {
             _ = try EchoformParser.parse("(a\n  b))")
             Issue.record("expected an error")
         } catch {
-            #expect(error == .unbalancedEchoform(
-                position: EchoformPosition(offset: 7, line: 2, column: 5), problem: "a ')' with no '(' before it"))
-            #expect(error.message == "echoform_text has unbalanced parentheses: a ')' with no '(' before it at line 2, column 5 (offset 7).")
+            #expect(
+                error
+                    == .unbalancedEchoform(
+                        position: EchoformPosition(offset: 7, line: 2, column: 5),
+                        problem: "a ')' with no '(' before it"))
+            #expect(
+                error.message
+                    == "echoform_text has unbalanced parentheses: a ')' with no '(' before it at line 2, column 5 (offset 7)."
+            )
             #expect(error.field == "echoform_text")
         }
     }
 
     @Test("an unterminated string and a dangling quote are malformed")
     func malformed() {
-        #expect(throws: DomainError.malformedEchoform(
-            position: EchoformPosition(offset: 3, line: 1, column: 4), problem: "a string that is never closed")
+        #expect(
+            throws: DomainError.malformedEchoform(
+                position: EchoformPosition(offset: 3, line: 1, column: 4), problem: "a string that is never closed")
         ) { try EchoformParser.parse(#"(a "b)"#) }
-        #expect(throws: DomainError.malformedEchoform(
-            position: EchoformPosition(offset: 3, line: 1, column: 4), problem: "a quote (') with nothing after it")
+        #expect(
+            throws: DomainError.malformedEchoform(
+                position: EchoformPosition(offset: 3, line: 1, column: 4), problem: "a quote (') with nothing after it")
         ) { try EchoformParser.parse("(a ')") }
     }
 
@@ -79,7 +88,9 @@ struct EchoformTests {
     func tooDeep() {
         let deep = String(repeating: "(", count: 100_000) + String(repeating: ")", count: 100_000)
         #expect(throws: DomainError.self) { try EchoformParser.parse(deep) }
-        let ok = String(repeating: "(", count: EchoformParser.maximumDepth) + String(repeating: ")", count: EchoformParser.maximumDepth)
+        let ok =
+            String(repeating: "(", count: EchoformParser.maximumDepth)
+            + String(repeating: ")", count: EchoformParser.maximumDepth)
         #expect((try? EchoformParser.parse(ok)) != nil)
     }
 }

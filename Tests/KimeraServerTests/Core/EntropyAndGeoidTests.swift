@@ -37,7 +37,8 @@ struct GeoidConstructionTests {
     @Test("text form: token shares of the non-stop words plus complexity = characters ÷ 100")
     func textForm() throws {
         // 35 characters; content tokens cat ×2, sat, mat → 2/4, 1/4, 1/4.
-        let draft = try GeoidConstruction.draft(from: CreateGeoidRequest(content: "the cat sat on the mat with the cat"))
+        let draft = try GeoidConstruction.draft(
+            from: CreateGeoidRequest(content: "the cat sat on the mat with the cat"))
         #expect(draft.semanticState == ["cat": 0.5, "sat": 0.25, "mat": 0.25, "complexity": 0.35])
         #expect(draft.symbolicState.isEmpty)
         #expect(draft.embeddedText == "the cat sat on the mat with the cat")
@@ -91,7 +92,8 @@ struct GeoidConstructionTests {
     @Test("echoform_text alone is parsed into symbolic_state and is also the text")
     func echoformOnly() throws {
         let draft = try GeoidConstruction.draft(from: CreateGeoidRequest(echoformText: "(assert (red apple))"))
-        #expect(draft.symbolicState["echoform"] == .array([.string("assert"), .array([.string("red"), .string("apple")])]))
+        #expect(
+            draft.symbolicState["echoform"] == .array([.string("assert"), .array([.string("red"), .string("apple")])]))
         #expect(draft.semanticState["assert"] == 1.0 / 3)
         #expect(draft.semanticState["complexity"] == 0.2)
     }

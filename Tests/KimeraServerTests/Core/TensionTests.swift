@@ -50,7 +50,9 @@ struct TensionTests {
     func embeddingEdges() {
         var geoid = DesignedPair.a
         geoid.embeddingVector = []
-        #expect(TensionScore.between(DesignedPair.operands([geoid, DesignedPair.b])[0], DesignedPair.operands()[1]).embeddingMisalignment == 0)
+        #expect(
+            TensionScore.between(DesignedPair.operands([geoid, DesignedPair.b])[0], DesignedPair.operands()[1])
+                .embeddingMisalignment == 0)
         geoid.embeddingVector = [0, 0, 0, 0]
         let zero = DesignedPair.operands([geoid, DesignedPair.b])
         #expect(TensionScore.embeddingMisalignment(zero[0], zero[1]) == 1)
@@ -85,7 +87,8 @@ struct TensionTests {
     func threshold() throws {
         let policy = try TensionPolicy(threshold: 0.56)
         let exact = TensionScore(embeddingMisalignment: 0.4, layerConflict: 2.0 / 3, symbolicOpposition: 2.0 / 3)
-        #expect(policy.isTension(TensionScore(embeddingMisalignment: 1, layerConflict: 0, symbolicOpposition: 0)) == false)
+        #expect(
+            policy.isTension(TensionScore(embeddingMisalignment: 1, layerConflict: 0, symbolicOpposition: 0)) == false)
         #expect(try TensionPolicy(threshold: exact.score).isTension(exact))
         #expect(throws: DomainError.self) { try TensionPolicy(threshold: 1.5) }
         #expect(throws: DomainError.self) { try TensionPolicy(threshold: -0.1) }
@@ -140,12 +143,15 @@ struct StabilityTests {
 
     @Test("empty vault: pressure 0, cohesion 1, entropic 0.5, stability 0.5; pressure caps at 1")
     func empty() {
-        let metrics = StabilityMetrics(StabilityInputs(scarsInLastHour: 0, newestScarDeltas: [], newestGeoidEmbeddings: []))
+        let metrics = StabilityMetrics(
+            StabilityInputs(scarsInLastHour: 0, newestScarDeltas: [], newestGeoidEmbeddings: []))
         #expect(metrics.vaultPressure == 0)
         #expect(metrics.semanticCohesion == 1)
         #expect(metrics.entropicStability == 0.5)
         #expect(metrics.stability == 0.5)
-        #expect(StabilityMetrics(StabilityInputs(scarsInLastHour: 25, newestScarDeltas: [], newestGeoidEmbeddings: [])).vaultPressure == 1)
+        #expect(
+            StabilityMetrics(StabilityInputs(scarsInLastHour: 25, newestScarDeltas: [], newestGeoidEmbeddings: []))
+                .vaultPressure == 1)
     }
 
     @Test("cohesion is clamped at 0 for opposite vectors; a zero vector is distance 1")
@@ -169,7 +175,9 @@ struct StabilityTests {
 @Suite("SCAR construction")
 struct ScarConstructionTests {
     // a = {x: .5, y: .5} (H 1, mean .5); b = {p, q, r, s: 1} (H 2, mean 1).
-    let a = Geoid(geoidID: "geoid_a", semanticState: ["x": 0.5, "y": 0.5], symbolicState: [:], metadata: [:], embeddingVector: [1, 0])
+    let a = Geoid(
+        geoidID: "geoid_a", semanticState: ["x": 0.5, "y": 0.5], symbolicState: [:], metadata: [:],
+        embeddingVector: [1, 0])
     let b = Geoid(
         geoidID: "geoid_b", semanticState: ["p": 1, "q": 1, "r": 1, "s": 1], symbolicState: [:], metadata: [:],
         embeddingVector: [0, 1])

@@ -37,7 +37,8 @@ struct VaultBalanceTests {
         let totals = VaultTotals(countA: 10, countB: 2, weightA: 10, weightB: 2)
         let direction = try #require(VaultBalance.direction(totals, byWeight: false))
         #expect(direction.from == .vaultA && direction.to == .vaultB)
-        let moved = VaultBalance.scarsToMove(Self.candidates(Array(repeating: 1, count: 10)), totals: totals, from: .vaultA, byWeight: false)
+        let moved = VaultBalance.scarsToMove(
+            Self.candidates(Array(repeating: 1, count: 10)), totals: totals, from: .vaultA, byWeight: false)
         #expect(moved == ["s0", "s1", "s2", "s3"])
     }
 
@@ -45,10 +46,13 @@ struct VaultBalanceTests {
     func byCountRounding() {
         let five = VaultTotals(countA: 2, countB: 5, weightA: 2, weightB: 5)
         #expect(VaultBalance.direction(five, byWeight: false)?.from == .vaultB)
-        #expect(VaultBalance.scarsToMove(Self.candidates([1, 1, 1, 1, 1]), totals: five, from: .vaultB, byWeight: false).count == 2)
+        #expect(
+            VaultBalance.scarsToMove(Self.candidates([1, 1, 1, 1, 1]), totals: five, from: .vaultB, byWeight: false)
+                .count == 2)
         let one = VaultTotals(countA: 1, countB: 0, weightA: 1, weightB: 0)
         #expect(VaultBalance.scarsToMove(Self.candidates([1]), totals: one, from: .vaultA, byWeight: false).count == 1)
-        #expect(VaultBalance.direction(VaultTotals(countA: 3, countB: 2, weightA: 3, weightB: 2), byWeight: false) == nil)
+        #expect(
+            VaultBalance.direction(VaultTotals(countA: 3, countB: 2, weightA: 3, weightB: 2), byWeight: false) == nil)
     }
 
     @Test("by weight: 7.5 vs 1.5 moves the lightest until 3 is reached: 0.5, 1, 2")
@@ -57,7 +61,8 @@ struct VaultBalanceTests {
         #expect(VaultBalance.direction(totals, byWeight: false) == nil)
         let direction = try #require(VaultBalance.direction(totals, byWeight: true))
         #expect(direction.from == .vaultA)
-        let moved = VaultBalance.scarsToMove(Self.candidates([0.5, 1, 2, 4]), totals: totals, from: .vaultA, byWeight: true)
+        let moved = VaultBalance.scarsToMove(
+            Self.candidates([0.5, 1, 2, 4]), totals: totals, from: .vaultA, byWeight: true)
         #expect(moved == ["s0", "s1", "s2"])
     }
 

@@ -66,9 +66,11 @@ struct KimeraServiceTests {
     func detect() async throws {
         try await Self.withService { service in
             let a = try await service.createGeoid(
-                CreateGeoidRequest(semanticFeatures: ["x": .number(1), "y": .number(1)], symbolicContent: ["ok": .bool(true)]))
+                CreateGeoidRequest(
+                    semanticFeatures: ["x": .number(1), "y": .number(1)], symbolicContent: ["ok": .bool(true)]))
             let b = try await service.createGeoid(
-                CreateGeoidRequest(semanticFeatures: ["z": .number(1), "w": .number(1)], symbolicContent: ["ok": .bool(false)]))
+                CreateGeoidRequest(
+                    semanticFeatures: ["z": .number(1), "w": .number(1)], symbolicContent: ["ok": .bool(false)]))
             let response = try await service.detect(
                 DetectRequest(geoidPairs: [[a.geoidID, b.geoidID], [a.geoidID], [a.geoidID, "geoid_missing"]]))
             #expect(response.results.count == 3)
@@ -85,7 +87,8 @@ struct KimeraServiceTests {
         try await Self.withService { service in
             let trigger = try await service.createGeoid(
                 CreateGeoidRequest(
-                    semanticFeatures: ["heat": .number(0.9), "light": .number(0.1)], symbolicContent: ["hot": .bool(true)]))
+                    semanticFeatures: ["heat": .number(0.9), "light": .number(0.1)],
+                    symbolicContent: ["hot": .bool(true)]))
             for index in 0..<4 {
                 _ = try await service.createGeoid(
                     CreateGeoidRequest(
@@ -116,7 +119,8 @@ struct KimeraServiceTests {
                 try await service.processContradictions(ProcessRequest(triggerGeoidID: "geoid_nope"))
             }
             await #expect(throws: DomainError.self) {
-                try await service.processContradictions(ProcessRequest(triggerGeoidID: trigger.geoidID, searchLimit: -1))
+                try await service.processContradictions(
+                    ProcessRequest(triggerGeoidID: trigger.geoidID, searchLimit: -1))
             }
         }
     }
@@ -124,9 +128,12 @@ struct KimeraServiceTests {
     @Test("vaults: contents newest first, unknown vault is not found, rebalance of a balanced pair moves nothing")
     func vaults() async throws {
         try await Self.withService { service in
-            let a = try await service.createGeoid(CreateGeoidRequest(semanticFeatures: ["p": .number(1)], symbolicContent: ["s": .number(1)]))
-            _ = try await service.createGeoid(CreateGeoidRequest(semanticFeatures: ["q": .number(1)], symbolicContent: ["s": .number(-1)]))
-            let result = try await service.processContradictions(ProcessRequest(triggerGeoidID: a.geoidID, forceCollapse: true))
+            let a = try await service.createGeoid(
+                CreateGeoidRequest(semanticFeatures: ["p": .number(1)], symbolicContent: ["s": .number(1)]))
+            _ = try await service.createGeoid(
+                CreateGeoidRequest(semanticFeatures: ["q": .number(1)], symbolicContent: ["s": .number(-1)]))
+            let result = try await service.processContradictions(
+                ProcessRequest(triggerGeoidID: a.geoidID, forceCollapse: true))
             #expect(result.scarsCreated == 1)
             let contents = try await service.vaultContents(vaultID: "vault_a")
             #expect(contents.contents.map(\.scarID) == [result.results[0].scarID])
@@ -134,7 +141,9 @@ struct KimeraServiceTests {
                 try await service.vaultContents(vaultID: "vault_z")
             }
             // 1 vs 0 counts as unbalanced (1 > 1.5 × 0): one SCAR moves.
-            #expect(try await service.rebalance(byWeight: false) == RebalanceResponse(status: "rebalanced", movedScars: 1, byWeight: false))
+            #expect(
+                try await service.rebalance(byWeight: false)
+                    == RebalanceResponse(status: "rebalanced", movedScars: 1, byWeight: false))
             #expect(try await service.scarCount() == ScarCountResponse(vaultA: 0, vaultB: 1, total: 1))
         }
     }
@@ -209,7 +218,8 @@ struct DomainWireTests {
             CreateGeoidRequest.self, from: Data(#"{"echoform_text":"(a)","metadata":{"m":1}}"#.utf8))
         #expect(text.echoformText == "(a)" && text.metadata == ["m": .number(1)])
         let features = try JSONDecoder().decode(
-            CreateGeoidRequest.self, from: Data(#"{"semantic_features":{"x":"bad"},"symbolic_content":{"s":true}}"#.utf8))
+            CreateGeoidRequest.self,
+            from: Data(#"{"semantic_features":{"x":"bad"},"symbolic_content":{"s":true}}"#.utf8))
         #expect(features.semanticFeatures == ["x": .string("bad")])
         #expect(features.symbolicContent == ["s": .bool(true)])
     }
@@ -225,12 +235,15 @@ struct DomainWireTests {
         #expect(object["scar_id"] as? String == "scar_1")
         #expect(object["vault_id"] as? String == "vault_a")
         #expect(object["similarity_score"] as? Double == 0.5)
-        #expect(try JSONDecoder().decode(ScarSearchResult.self, from: data) == ScarSearchResult(scar: scar, similarityScore: 0.5))
+        #expect(
+            try JSONDecoder().decode(ScarSearchResult.self, from: data)
+                == ScarSearchResult(scar: scar, similarityScore: 0.5))
     }
 
     @Test("a geoid encodes with snake_case keys")
     func geoidKeys() throws {
-        let geoid = Geoid(geoidID: "geoid_1", semanticState: ["a": 1], symbolicState: [:], metadata: [:], embeddingVector: [0.5])
+        let geoid = Geoid(
+            geoidID: "geoid_1", semanticState: ["a": 1], symbolicState: [:], metadata: [:], embeddingVector: [0.5])
         let object = try #require(try JSONSerialization.jsonObject(with: JSONEncoder().encode(geoid)) as? [String: Any])
         #expect(Set(object.keys) == ["geoid_id", "semantic_state", "symbolic_state", "metadata", "embedding_vector"])
     }

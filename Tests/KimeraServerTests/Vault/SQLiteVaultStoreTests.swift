@@ -65,7 +65,8 @@ struct SQLiteVaultStoreTests {
         #expect(after == before)
         #expect(after.count == 3)
         #expect(try await reopened.newestGeoids(limit: 2).map(\.geoidID) == ["geoid_4", "geoid_3"])
-        #expect(try await reopened.geoids(ids: ["geoid_3", "missing", "geoid_1"]).map(\.geoidID) == ["geoid_3", "geoid_1"])
+        #expect(
+            try await reopened.geoids(ids: ["geoid_3", "missing", "geoid_1"]).map(\.geoidID) == ["geoid_3", "geoid_1"])
     }
 
     @Test("one run stores its SCARs in one transaction, alternating vaults from a tie, and counts the cycle")
@@ -136,7 +137,8 @@ struct SQLiteVaultStoreTests {
         let reopened = try SQLiteVaultStore(directory: directory.path, embedder: Self.embedder)
         #expect(try await reopened.vaultTotals() == VaultTotals(countA: 3, countB: 3, weightA: 15, weightB: 6))
         // Weights 6…1 for scar_1…6: the lightest three are scar_4, 5, 6.
-        #expect(Set(try await reopened.vaultContents(.vaultB, limit: 10).map(\.scarID)) == ["scar_4", "scar_5", "scar_6"])
+        #expect(
+            Set(try await reopened.vaultContents(.vaultB, limit: 10).map(\.scarID)) == ["scar_4", "scar_5", "scar_6"])
     }
 
     @Test("rebalance by weight moves the lightest until half the difference")
@@ -187,9 +189,11 @@ struct SQLiteVaultStoreTests {
         let wider = FeatureHashingEmbedder(dimensions: 128)
         let store = try SQLiteVaultStore(directory: directory.path, embedder: wider)
         #expect(try await store.geoid(id: "geoid_1")?.embeddingVector == wider.embed("re-embed me please"))
-        let hit = try #require(store.nearestGeoids(to: wider.embed("re-embed me please"), limit: 1, excluding: []).first)
+        let hit = try #require(
+            store.nearestGeoids(to: wider.embed("re-embed me please"), limit: 1, excluding: []).first)
         #expect(hit.id == "geoid_1" && approximately(hit.score, 1, tolerance: 1e-6))
-        let scarHit = store.nearestScars(to: wider.embed("buffer contradiction between 'scar_1' and 'other'"), limit: 1).first
+        let scarHit = store.nearestScars(to: wider.embed("buffer contradiction between 'scar_1' and 'other'"), limit: 1)
+            .first
         #expect(scarHit.map { approximately($0.score, 1, tolerance: 1e-6) } == true)
     }
 }
