@@ -41,8 +41,7 @@ let package = Package(
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
-            ],
-            exclude: ["Core", "Vault"]),
+            ]),
         .target(
             name: "KimeraClient",
             dependencies: [
@@ -71,8 +70,7 @@ let package = Package(
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
-            ],
-            exclude: ["Core", "Vault"]),
+            ]),
         .testTarget(
             name: "KimeraEndToEndTests",
             dependencies: ["KimeraModels", "KimeraClient"]),

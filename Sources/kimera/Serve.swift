@@ -105,7 +105,13 @@ struct Serve: AsyncParsableCommand {
             debug: configuration.debug, performance: configuration.performance, live: configuration.live)
         let engine = ObservabilityEngine(runtime: runtime, limits: configuration.limits, logFile: configuration.logFile)
         LoggingSystem.bootstrap(engine.pipeline.makeHandler)
-        let app = KimeraApplication(configuration: configuration, engine: engine)
+        let service: KimeraService
+        do {
+            service = try KimeraService.open(dataDirectory: configuration.dataDirectory)
+        } catch {
+            fail("cannot open the vault in \(configuration.dataDirectory): \(error)", code: 1)
+        }
+        let app = KimeraApplication(configuration: configuration, engine: engine, service: service)
         let banner = Banner(configuration: configuration)
         do {
             try await app.run(reloadingConfig: reloading) { address, port in

@@ -11,11 +11,15 @@ public struct KimeraApplication: Sendable {
     public let configuration: ServerConfiguration
     public let engine: ObservabilityEngine
     public let readiness: Readiness
+    /// The SWM core; nil only in tests of the operations and debug API alone.
+    public let service: KimeraService?
+    public let jobs = ContradictionJobs()
     let logger: Logger
 
-    public init(configuration: ServerConfiguration, engine: ObservabilityEngine) {
+    public init(configuration: ServerConfiguration, engine: ObservabilityEngine, service: KimeraService? = nil) {
         self.configuration = configuration
         self.engine = engine
+        self.service = service
         readiness = Readiness()
         logger = engine.logger("kimera.server")
     }
@@ -34,6 +38,10 @@ public struct KimeraApplication: Sendable {
         DebugRoutes.register(
             on: table, engine: engine, configuration: configuration,
             kimeraStatus: { readiness.problem == nil ? "operational" : "starting" })
+        if let service {
+            KimeraRoutes.register(
+                on: table, service: service, engine: engine, jobs: jobs, bodyLimit: configuration.limits.maxBodyBytes)
+        }
         OpenAPIRoute.register(on: table)
         table.addMethodNotAllowed()
         return (router, table.routes.map { ($0.path, $0.methods.map(\.rawValue)) })

@@ -23,6 +23,7 @@ public final class Profiler: Sendable {
         self.nameLimit = max(1, nameLimit)
     }
 
+    @discardableResult
     public func profile<T>(_ name: String, _ body: () throws -> T) rethrows -> T {
         guard runtime.profiling else { return try body() }
         let start = Measurement.start()
@@ -30,6 +31,7 @@ public final class Profiler: Sendable {
         return try body()
     }
 
+    @discardableResult
     public func profile<T>(_ name: String, _ body: () async throws -> T) async rethrows -> T {
         guard runtime.profiling else { return try await body() }
         let start = Measurement.start()
