@@ -81,6 +81,14 @@ public struct ModuleLevel: Codable, Sendable, Equatable {
         case module, configured, effective
         case expiresAt = "expires_at"
     }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(module, forKey: .module)
+        try container.encode(configured, forKey: .configured)
+        try container.encode(effective, forKey: .effective)
+        try container.encode(expiresAt, forKey: .expiresAt)
+    }
 }
 
 /// `GET /debug/log-level`.

@@ -41,6 +41,18 @@ public struct LogRecord: Codable, Sendable, Equatable {
         case seq, timestamp, level, module, message, metadata, source
         case requestID = "request_id"
     }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(seq, forKey: .seq)
+        try container.encode(timestamp, forKey: .timestamp)
+        try container.encode(level, forKey: .level)
+        try container.encode(module, forKey: .module)
+        try container.encode(message, forKey: .message)
+        try container.encode(requestID, forKey: .requestID)  // null when the record has no request
+        try container.encode(metadata, forKey: .metadata)
+        try container.encode(source, forKey: .source)
+    }
 }
 
 /// A line of `/debug/logs/stream` that says records were lost to this reader.
@@ -114,6 +126,27 @@ public struct Trace: Codable, Sendable, Equatable {
         case logCount = "log_count"
         case requestHeaders = "request_headers"
         case responseHeaders = "response_headers"
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(requestID, forKey: .requestID)
+        try container.encode(method, forKey: .method)
+        try container.encode(path, forKey: .path)
+        try container.encode(route, forKey: .route)
+        // query, cache and error are null when absent (API.md §3); headers only exist in debug modes.
+        try container.encode(query, forKey: .query)
+        try container.encode(status, forKey: .status)
+        try container.encode(durationMs, forKey: .durationMs)
+        try container.encode(startedAt, forKey: .startedAt)
+        try container.encode(bytesIn, forKey: .bytesIn)
+        try container.encode(bytesOut, forKey: .bytesOut)
+        try container.encode(cache, forKey: .cache)
+        try container.encode(slow, forKey: .slow)
+        try container.encode(error, forKey: .error)
+        try container.encode(logCount, forKey: .logCount)
+        try container.encodeIfPresent(requestHeaders, forKey: .requestHeaders)
+        try container.encodeIfPresent(responseHeaders, forKey: .responseHeaders)
     }
 }
 
@@ -264,5 +297,15 @@ public struct Profile: Codable, Sendable, Equatable {
         case durationMs = "duration_ms"
         case memoryDeltaBytes = "memory_delta_bytes"
         case peakRSSBytes = "peak_rss_bytes"
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(name, forKey: .name)
+        try container.encode(requestID, forKey: .requestID)  // null outside a request
+        try container.encode(startedAt, forKey: .startedAt)
+        try container.encode(durationMs, forKey: .durationMs)
+        try container.encode(memoryDeltaBytes, forKey: .memoryDeltaBytes)
+        try container.encode(peakRSSBytes, forKey: .peakRSSBytes)
     }
 }

@@ -22,7 +22,10 @@ struct TestServer {
     let app: KimeraApplication
     let console: RecordingSink
 
-    init(debug: Bool = false, performance: Bool = true, limits: StoreLimits = StoreLimits(), live: LiveSettings = LiveSettings()) {
+    init(
+        debug: Bool = false, performance: Bool = true, limits: StoreLimits = StoreLimits(), live: LiveSettings = LiveSettings(),
+        withVault: Bool = false
+    ) {
         let runtime = RuntimeConfiguration(debug: debug, performance: performance, live: live)
         console = RecordingSink()
         engine = ObservabilityEngine(runtime: runtime, limits: limits, sinks: [console])
@@ -30,7 +33,13 @@ struct TestServer {
         configuration.debug = debug
         configuration.performance = performance
         configuration.limits = limits
-        app = KimeraApplication(configuration: configuration, engine: engine)
+        var service: KimeraService?
+        if withVault {
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("kimera-unit-\(UUID().uuidString)")
+            try? FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            service = try? KimeraService.open(dataDirectory: directory.path)
+        }
+        app = KimeraApplication(configuration: configuration, engine: engine, service: service)
         app.readiness.setVaultOpen(true)
     }
 

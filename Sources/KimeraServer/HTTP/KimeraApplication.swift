@@ -74,6 +74,14 @@ public struct KimeraApplication: Sendable {
             eventLoopGroupProvider: .shared(eventLoopGroup),
             logger: engine.logger("kimera.http")
         )
+        // /ready reports draining from the moment a stop signal arrives (ServiceLifecycle handles the stop).
+        let drainSignals = [SIGTERM, SIGINT].map { signalNumber in
+            let source = DispatchSource.makeSignalSource(signal: signalNumber)
+            source.setEventHandler { readiness.setDraining() }
+            source.resume()
+            return source
+        }
+        defer { drainSignals.forEach { $0.cancel() } }
         do {
             try await app.runService(gracefulShutdownSignals: [.sigterm, .sigint])
         } catch {

@@ -46,7 +46,7 @@ enum KimeraRoutes {
         }
         routes.get("/kimera/geoids/search", cacheable: true) { request, _ in
             let query = QueryReader(request)
-            guard let text = query.string("query") else {
+            guard let text = query.string("query"), !text.allSatisfy(\.isWhitespace) else {
                 throw APIError.invalidParameter("query", "query is required: the text to search for.")
             }
             let limit = try query.limit(default: 5, maximum: maxSearchLimit)
@@ -93,7 +93,10 @@ enum KimeraRoutes {
         }
         routes.post("/kimera/contradiction/process/contradictions") { request, _ in
             let body = try await JSONBody.decode(ProcessRequest.self, from: request, limit: bodyLimit)
-            // Fail fast on an unknown trigger rather than accepting a job that cannot succeed.
+            // Fail fast on what the job would fail on, rather than accepting a job that cannot succeed.
+            guard body.searchLimit >= 1 else {
+                throw DomainError.invalidInput(field: "search_limit", problem: "must be at least 1 (at most \(maxSearchLimit); larger values are clamped)")
+            }
             _ = try await service.geoid(id: body.triggerGeoidID)
             guard let jobID = jobs.start(body, service: service, profiler: profiler, onFinish: { result in
                 invalidate()
@@ -119,7 +122,7 @@ enum KimeraRoutes {
 
         routes.get("/kimera/scars/search") { request, _ in
             let query = QueryReader(request)
-            guard let text = query.string("query") else {
+            guard let text = query.string("query"), !text.allSatisfy(\.isWhitespace) else {
                 throw APIError.invalidParameter("query", "query is required: the text to search for.")
             }
             let limit = try query.limit(default: 3, maximum: maxSearchLimit)

@@ -18,7 +18,7 @@ struct ResponseCacheMiddleware<Context: RequestContext>: RouterMiddleware {
         guard request.method == .get, runtime.performance, path == "/" || path.hasPrefix("/kimera/") else {
             return try await next(request, context)
         }
-        let bypass = request.uri.queryParameters.get("bypass_cache").flatMap(BooleanValue.parse) ?? false
+        let bypass = try QueryReader(request).bool("bypass_cache") ?? false
         if bypass {
             var response = try await next(request, context)
             if let route = context.endpointPath, cacheableRoutes.contains(route) {
