@@ -59,34 +59,38 @@ public final class RuntimeConfiguration: Sendable {
     public var slowThresholdNs: Int64 { slowThresholdNanos.load(ordering: .relaxed) }
     public var slowThresholdMs: Double { Double(slowThresholdNs) / 1_000_000 }
 
+    /// The runtime switches that can be flipped with a ttl.
+    public enum Switch: String, Sendable {
+        case debug, profiling
+    }
+
     /// Turns debug mode on or off; with a ttl it reverts to the previous value when the ttl ends.
     /// Returns when the change expires.
     @discardableResult
     public func setDebug(_ enabled: Bool, ttl: Duration? = nil, now: Date = Date()) -> Date? {
-        let previous = debugFlag.exchange(enabled, ordering: .relaxed)
-        let expiry = ttl.map { Expiry(at: now.addingTimeInterval($0.seconds), revertTo: previous) }
-        state.withLock { state in
-            // A new ttl change reverts to the value before the first pending one.
-            if let pending = state.debugExpiry, expiry != nil {
-                state.debugExpiry = Expiry(at: expiry!.at, revertTo: pending.revertTo)
-            } else {
-                state.debugExpiry = expiry
-            }
-        }
-        bump()
-        return expiry?.at
+        set(.debug, enabled, ttl: ttl, now: now)
     }
 
     @discardableResult
     public func setProfiling(_ enabled: Bool, ttl: Duration? = nil, now: Date = Date()) -> Date? {
-        let previous = profilingFlag.exchange(enabled, ordering: .relaxed)
+        set(.profiling, enabled, ttl: ttl, now: now)
+    }
+
+    /// Sets a switch. A ttl change reverts to the value before the first pending ttl change, so
+    /// stacked temporary changes still end where the operator started.
+    @discardableResult
+    public func set(_ toggle: Switch, _ enabled: Bool, ttl: Duration? = nil, now: Date = Date()) -> Date? {
+        let previous: Bool
+        switch toggle {
+        case .debug: previous = debugFlag.exchange(enabled, ordering: .relaxed)
+        case .profiling: previous = profilingFlag.exchange(enabled, ordering: .relaxed)
+        }
         let expiry = ttl.map { Expiry(at: now.addingTimeInterval($0.seconds), revertTo: previous) }
         state.withLock { state in
-            if let pending = state.profilingExpiry, expiry != nil {
-                state.profilingExpiry = Expiry(at: expiry!.at, revertTo: pending.revertTo)
-            } else {
-                state.profilingExpiry = expiry
-            }
+            let pending = toggle == .debug ? state.debugExpiry : state.profilingExpiry
+            var next = expiry
+            if let pending, let expiry { next = Expiry(at: expiry.at, revertTo: pending.revertTo) }
+            if toggle == .debug { state.debugExpiry = next } else { state.profilingExpiry = next }
         }
         bump()
         return expiry?.at

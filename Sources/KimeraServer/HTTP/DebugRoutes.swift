@@ -39,32 +39,21 @@ enum DebugRoutes {
             return JSONBody.response(info)
         }
 
-        routes.post("/debug/mode") { request, _ in
-            let query = QueryReader(request)
-            let enabled = try query.requiredBool("enabled")
-            let ttl = try query.ttl()
-            let expiresAt = runtime.setDebug(enabled, ttl: ttl)
-            engine.audit.notice(
-                "debug mode \(enabled ? "enabled" : "disabled")",
-                metadata: auditMetadata(setting: "debug", value: String(enabled), expiresAt: expiresAt))
-            return JSONBody.response(
-                ModeChangeResponse(
-                    status: enabled ? "Debug mode enabled" : "Debug mode disabled", debug: enabled,
-                    expiresAt: expiresAt.map(iso)))
-        }
-
-        routes.post("/debug/profiling") { request, _ in
-            let query = QueryReader(request)
-            let enabled = try query.requiredBool("enabled")
-            let ttl = try query.ttl()
-            let expiresAt = runtime.setProfiling(enabled, ttl: ttl)
-            engine.audit.notice(
-                "profiling \(enabled ? "enabled" : "disabled")",
-                metadata: auditMetadata(setting: "profiling", value: String(enabled), expiresAt: expiresAt))
-            return JSONBody.response(
-                ModeChangeResponse(
-                    status: enabled ? "Profiling enabled" : "Profiling disabled", profiling: enabled,
-                    expiresAt: expiresAt.map(iso)))
+        for (path, toggle, label) in [("/debug/mode", RuntimeConfiguration.Switch.debug, "Debug mode"), ("/debug/profiling", .profiling, "Profiling")] {
+            routes.post(path) { request, _ in
+                let query = QueryReader(request)
+                let enabled = try query.requiredBool("enabled")
+                let ttl = try query.ttl()
+                let expiresAt = runtime.set(toggle, enabled, ttl: ttl)
+                let status = "\(label) \(enabled ? "enabled" : "disabled")"
+                engine.audit.notice(
+                    "\(status.lowercased())",
+                    metadata: auditMetadata(setting: toggle.rawValue, value: String(enabled), expiresAt: expiresAt))
+                return JSONBody.response(
+                    ModeChangeResponse(
+                        status: status, debug: toggle == .debug ? enabled : nil,
+                        profiling: toggle == .profiling ? enabled : nil, expiresAt: expiresAt.map(iso)))
+            }
         }
 
         routes.get("/debug/logs") { request, _ in
