@@ -101,6 +101,14 @@ struct Serve: AsyncParsableCommand {
             configuration.logFile = (configuration.dataDirectory as NSString).appendingPathComponent("kimera.log")
         }
 
+        if configuration.needsAdminToken && configuration.security.adminToken == nil {
+            do {
+                try AdminToken.generate(into: &configuration)
+            } catch {
+                fail("cannot write the admin token into \(configuration.dataDirectory): \(error)", code: 1)
+            }
+        }
+        if let token = configuration.security.adminToken { Redaction.register(secret: token) }
         let runtime = RuntimeConfiguration(
             debug: configuration.debug, performance: configuration.performance, live: configuration.live)
         let engine = ObservabilityEngine(runtime: runtime, limits: configuration.limits, logFile: configuration.logFile)
@@ -130,6 +138,20 @@ struct Serve: AsyncParsableCommand {
     }
 }
 
+/// The admin token generated at start when none was given.
+enum AdminToken {
+    static func generate(into configuration: inout ServerConfiguration) throws {
+        var generator = SystemRandomNumberGenerator()
+        let token = (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
+        let path = (configuration.dataDirectory as NSString).appendingPathComponent("admin.token")
+        FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600])
+        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: path)
+        try Data((token + "\n").utf8).write(to: URL(fileURLWithPath: path))
+        configuration.security.adminToken = token
+        configuration.security.adminTokenFile = path
+    }
+}
+
 /// The startup banner on stderr.
 struct Banner: Sendable {
     let configuration: ServerConfiguration
@@ -152,6 +174,12 @@ struct Banner: Sendable {
             "  config:    \(source)",
         ]
         if let logFile = configuration.logFile { lines.append("  log file:  \(logFile)") }
+        if configuration.needsAdminToken {
+            let source = configuration.security.adminTokenFile.map { "token in \($0) (mode 0600)" } ?? "token from KIMERA_ADMIN_TOKEN"
+            lines.append("  access:    debug API, /metrics and writes need Authorization: Bearer <token>; \(source)")
+        } else {
+            lines.append("  access:    loopback only; no token needed")
+        }
         lines.append("  debug API: \(base)/debug/info  /debug/logs  /debug/traces  /performance/stats  /metrics")
         FileHandle.standardError.write(Data((lines.joined(separator: "\n") + "\n").utf8))
     }

@@ -24,7 +24,7 @@ struct TestServer {
 
     init(
         debug: Bool = false, performance: Bool = true, limits: StoreLimits = StoreLimits(), live: LiveSettings = LiveSettings(),
-        withVault: Bool = false
+        withVault: Bool = false, security: SecuritySettings = SecuritySettings(), host: String = "127.0.0.1"
     ) {
         let runtime = RuntimeConfiguration(debug: debug, performance: performance, live: live)
         console = RecordingSink()
@@ -33,6 +33,8 @@ struct TestServer {
         configuration.debug = debug
         configuration.performance = performance
         configuration.limits = limits
+        configuration.security = security
+        configuration.host = host
         var service: KimeraService?
         if withVault {
             let directory = FileManager.default.temporaryDirectory.appendingPathComponent("kimera-unit-\(UUID().uuidString)")
@@ -43,7 +45,7 @@ struct TestServer {
         app.readiness.setVaultOpen(true)
     }
 
-    func application(extraRoutes: ((Router<BasicRequestContext>) -> Void)? = nil) -> some ApplicationProtocol {
+    func application(extraRoutes: ((Router<KimeraRequestContext>) -> Void)? = nil) -> some ApplicationProtocol {
         let (router, _) = app.makeRouter()
         extraRoutes?(router)
         return Application(router: router, logger: engine.logger("kimera.http"))
@@ -51,7 +53,7 @@ struct TestServer {
 
     /// Runs `body` with a client of the in-process router.
     func test(
-        _ setup: TestingSetup = .router, extraRoutes: ((Router<BasicRequestContext>) -> Void)? = nil,
+        _ setup: TestingSetup = .router, extraRoutes: ((Router<KimeraRequestContext>) -> Void)? = nil,
         _ body: @Sendable (any TestClientProtocol) async throws -> Void
     ) async throws {
         try await application(extraRoutes: extraRoutes).test(setup, body)

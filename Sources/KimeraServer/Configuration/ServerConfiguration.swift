@@ -71,12 +71,19 @@ public struct ServerConfiguration: Sendable {
     public var reload = false
     public var live = LiveSettings()
     public var limits = StoreLimits()
+    public var security = SecuritySettings()
     /// Where each setting came from, for the banner and `/debug/info`.
     public var sources: [String: String] = [:]
 
     public init() {}
 
     public var mode: ServerMode { ServerMode(debug: debug, performance: performance) }
+
+    /// True when clients other than this machine's can connect.
+    public var listensBeyondLoopback: Bool { !SecuritySettings.isLoopback(host: host) }
+
+    /// True when some client will need the admin token.
+    public var needsAdminToken: Bool { listensBeyondLoopback || !security.trustLoopback }
 
     /// Resolves the configuration. `environment` is the process environment (only `KIMERA_*` is read);
     /// `file` is a snapshot of the JSON config file, if one was given.
@@ -110,6 +117,10 @@ public struct ServerConfiguration: Sendable {
             }
             config.port = port
             config.sources["port"] = "env KIMERA_PORT"
+        }
+        if let value = environment["KIMERA_ADMIN_TOKEN"], !value.isEmpty {
+            config.security.adminToken = value
+            config.sources["admin_token"] = "env KIMERA_ADMIN_TOKEN"
         }
         if let value = environment["KIMERA_DATA_DIR"], !value.isEmpty {
             config.dataDirectory = value
@@ -189,6 +200,10 @@ public struct ServerConfiguration: Sendable {
         if let value = file.int(forKey: "tracing.trace_capacity"), value > 0 { limits.traces = value }
         if let value = file.int(forKey: "cache.max_entries"), value > 0 { limits.cacheEntries = value }
         if let value = file.int(forKey: "cache.max_bytes"), value > 0 { limits.cacheBytes = value }
+        if let value = file.bool(forKey: "security.trust_loopback") { security.trustLoopback = value }
+        if let value = file.stringArray(forKey: "security.allowed_origins") { security.allowedOrigins = value }
+        if let value = file.int(forKey: "security.max_connections"), value > 0 { security.maxConnections = value }
+        if let value = file.int(forKey: "security.idle_timeout_s"), value > 0 { security.idleTimeoutSeconds = value }
         live = try Self.liveSettings(from: file)
     }
 
@@ -256,6 +271,13 @@ public struct ServerConfiguration: Sendable {
             "reload": .bool(reload), "mode": .string(mode.rawValue),
         ]
         config["sources"] = .object(sources.mapValues(JSONValue.string))
+        config["security"] = .object([
+            "trust_loopback": .bool(security.trustLoopback), "admin_token": security.adminToken.map(JSONValue.string) ?? .null,
+            "admin_token_file": security.adminTokenFile.map(JSONValue.string) ?? .null,
+            "allowed_origins": .array(security.allowedOrigins.map(JSONValue.string)),
+            "max_connections": .number(Double(security.maxConnections)),
+            "token_required_off_loopback": .bool(needsAdminToken),
+        ])
         config["limits"] = .object([
             "log_records": .number(Double(limits.logRecords)), "log_bytes": .number(Double(limits.logBytes)),
             "traces": .number(Double(limits.traces)), "trace_bytes": .number(Double(limits.traceBytes)),

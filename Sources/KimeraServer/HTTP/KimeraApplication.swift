@@ -14,6 +14,7 @@ public struct KimeraApplication: Sendable {
     /// The SWM core; nil only in tests of the operations and debug API alone.
     public let service: KimeraService?
     public let jobs = ContradictionJobs()
+    let connections = ConnectionCounter()
     let logger: Logger
 
     public init(configuration: ServerConfiguration, engine: ObservabilityEngine, service: KimeraService? = nil) {
@@ -26,11 +27,17 @@ public struct KimeraApplication: Sendable {
 
     /// The router with every route and middleware; the route table is returned for inspection
     /// (405 handling, the OpenAPI check).
-    public func makeRouter() -> (router: Router<BasicRequestContext>, routes: [(path: String, methods: [String])]) {
-        let router = Router(context: BasicRequestContext.self)
+    public func makeRouter() -> (router: Router<KimeraRequestContext>, routes: [(path: String, methods: [String])]) {
+        let router = Router(context: KimeraRequestContext.self)
         let table = RouteTable(router: router)
         // Hummingbird applies router middleware to the routes added after it: middleware first.
         router.add(middleware: RequestTracingMiddleware(engine: engine))
+        router.add(
+            middleware: RequestLimitsMiddleware(
+                settings: configuration.security, maxBodyBytes: configuration.limits.maxBodyBytes, connections: connections))
+        router.add(
+            middleware: AccessControlMiddleware(
+                settings: configuration.security, listensBeyondLoopback: configuration.listensBeyondLoopback))
         router.add(
             middleware: ResponseCacheMiddleware(cache: engine.cache, runtime: engine.runtime, cacheableRoutes: table.cacheable))
         OperationsRoutes.register(on: table, engine: engine, readiness: readiness)
@@ -62,8 +69,13 @@ public struct KimeraApplication: Sendable {
         }
         let readiness = self.readiness
         let engine = self.engine
+        let connections = self.connections
         let app = Application(
             router: router,
+            server: .http1(
+                configuration: .init(
+                    additionalChannelHandlers: [ConnectionCountingHandler(counter: connections)],
+                    idleTimeout: .seconds(Int64(configuration.security.idleTimeoutSeconds)))),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
             services: services,
             onServerRunning: { channel in

@@ -20,6 +20,7 @@ extension HTTPField.Name {
 ///
 /// It records the raw path and the redacted query; request and response headers only in the debug
 /// modes, with secret-bearing values masked. It never records bodies.
+/// In full debug mode it also writes an access log line per request, with the redacted headers.
 struct RequestTracingMiddleware<Context: RequestContext>: RouterMiddleware {
     let engine: ObservabilityEngine
     let accessLog: Logger
@@ -89,7 +90,12 @@ struct RequestTracingMiddleware<Context: RequestContext>: RouterMiddleware {
             RequestScope.$requestID.withValue(id) {
                 accessLog.info(
                     "\(request.method.rawValue) \(request.uri.path) \(status) \(Double(duration) / 1e6)ms",
-                    metadata: ["route": .string(route)])
+                    metadata: [
+                        "route": .string(route), "query": .string(trace.query ?? ""),
+                        "request_headers": .string(
+                            (trace.requestHeaders ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }
+                                .joined(separator: "; ")),
+                    ])
             }
         }
         return response

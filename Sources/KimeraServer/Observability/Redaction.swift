@@ -1,7 +1,19 @@
+import Foundation
+import Synchronization
+
 /// The one redaction engine: every sink (ring, file, console, traces, stream, `/debug/info`) masks the
 /// same things the same way. Secrets never reach a log, a trace or a response.
 public enum Redaction {
     public static let mask = "***"
+
+    /// Secrets known by value (the admin token): masked wherever they appear in free text.
+    private static let secrets = Mutex<[String]>([])
+
+    /// Registers a secret so that no sink ever shows it.
+    public static func register(secret: String) {
+        guard secret.count >= 8 else { return }
+        secrets.withLock { $0.append(secret) }
+    }
 
     /// Names whose values are secrets: headers, query parameters, metadata keys, config keys.
     public static func isSecretName(_ name: some StringProtocol) -> Bool {
@@ -30,7 +42,7 @@ public enum Redaction {
             let name = value.split(separator: "=", maxSplits: 1).first ?? ""
             return "\(name.trimmingSpaces())=\(mask)"
         default:
-            return isSecretName(name) ? mask : value
+            return isSecretName(name) ? mask : message(value)
         }
     }
 
@@ -41,6 +53,10 @@ public enum Redaction {
 
     /// Free text: bearer credentials inside it are masked.
     static func message(_ text: String) -> String {
+        var text = text
+        for secret in secrets.withLock({ $0 }) where text.contains(secret) {
+            text = text.replacingOccurrences(of: secret, with: mask)
+        }
         guard text.contains("Bearer ") || text.contains("bearer ") else { return text }
         var result = ""
         var words = text.split(separator: " ", omittingEmptySubsequences: false).makeIterator()
