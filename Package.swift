@@ -85,3 +85,20 @@ let package = Package(
             ]),
     ]
 )
+
+// Micro-benchmarks (ordo-one/benchmark) only when asked for: `scripts/bench --micro` sets
+// KIMERA_BENCHMARKS=1, so ordinary builds and CI do not build the benchmark package.
+if Context.environment["KIMERA_BENCHMARKS"] != nil {
+    package.dependencies.append(
+        .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]))
+    package.targets.append(
+        .executableTarget(
+            name: "KimeraBenchmarks",
+            dependencies: [
+                "KimeraServer",
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Benchmarks/KimeraBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]))
+}

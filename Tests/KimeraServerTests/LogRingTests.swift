@@ -193,3 +193,18 @@ final class BlockingSink: LogSink, Sendable {
     func write(_ line: String) throws { gate.wait(); gate.signal() }
     func release() { gate.signal() }
 }
+
+@Suite("Log line formats")
+struct LogLineTests {
+    @Test("the hand-written JSON line decodes to the same record, escapes included")
+    func jsonLineRoundTrip() throws {
+        var log = capturedLog("quote \" backslash \\ newline \n tab \t bell \u{7} unicode é 🚀", requestID: "r-1")
+        log.seq = 42
+        log.metadata = ["b": "2", "a": "line\nbreak"]
+        let decoded = try JSONDecoder().decode(LogRecord.self, from: Data(LogLine.json(log).utf8))
+        #expect(decoded == log.record)
+        var anonymous = capturedLog("no request")
+        anonymous.seq = 1
+        #expect(LogLine.json(anonymous).contains("\"request_id\":null"))
+    }
+}

@@ -3,7 +3,7 @@ import Synchronization
 /// Request ids: the inbound `X-Request-ID` when valid, else the trace id of a valid W3C `traceparent`,
 /// else a cheap generated one: a random process prefix and an atomic counter (no UUID per request).
 /// Generated ids are 15 characters, so Swift stores them inline without a heap allocation.
-enum RequestIdentity {
+package enum RequestIdentity {
     private static let alphabet = Array("0123456789abcdefghijklmnopqrstuvwxyz".utf8)
     private static let prefix: [UInt8] = (0..<6).map { _ in alphabet[Int.random(in: 0..<36)] }
     private static let counter = Atomic<UInt64>(0)
@@ -14,7 +14,7 @@ enum RequestIdentity {
         return generate()
     }
 
-    static func generate() -> String {
+    package static func generate() -> String {
         var value = counter.wrappingAdd(1, ordering: .relaxed).newValue
         return String(unsafeUninitializedCapacity: 15) { buffer in
             for index in 0..<6 { buffer[index] = prefix[index] }

@@ -68,10 +68,11 @@ struct RequestTracingMiddleware<Context: RequestContext>: RouterMiddleware {
             response.headers[.kimeraRoute] = nil
         }
         let duration = Timestamp.monotonicNanos() - start
-        response.headers[.requestID] = id
-        response.headers[.processTime] = String(duration / 1000)
-        response.headers[.debugMode] = debug ? "true" : "false"
-        response.headers[.performanceMode] = performance ? "true" : "false"
+        // Appended, not assigned: no handler sets these, and append skips a scan of the fields.
+        response.headers.append(HTTPField(name: .requestID, value: id))
+        response.headers.append(HTTPField(name: .processTime, value: String(duration / 1000)))
+        response.headers.append(HTTPField(name: .debugMode, value: debug ? "true" : "false"))
+        response.headers.append(HTTPField(name: .performanceMode, value: performance ? "true" : "false"))
 
         let status = Int(response.status.code)
         let slow = duration >= runtime.slowThresholdNs
@@ -82,8 +83,8 @@ struct RequestTracingMiddleware<Context: RequestContext>: RouterMiddleware {
             bytesOut: response.body.contentLength ?? 0, cache: response.headers[.xCache], slow: slow,
             error: errorText ?? (status >= 400 ? APIError.code(for: response.status) : nil))
         if debug {
-            trace.requestHeaders = Self.redacted(request.headers)
-            trace.responseHeaders = Self.redacted(response.headers)
+            trace.requestHeaders = request.headers
+            trace.responseHeaders = response.headers
         }
         engine.tracer.finish(trace)
         if debug && !performance {
@@ -93,7 +94,7 @@ struct RequestTracingMiddleware<Context: RequestContext>: RouterMiddleware {
                     metadata: [
                         "route": .string(route), "query": .string(trace.query ?? ""),
                         "request_headers": .string(
-                            (trace.requestHeaders ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }
+                            Redaction.headers(request.headers).sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }
                                 .joined(separator: "; ")),
                     ])
             }
@@ -101,17 +102,5 @@ struct RequestTracingMiddleware<Context: RequestContext>: RouterMiddleware {
         return response
     }
 
-    static func redacted(_ fields: HTTPFields) -> [String: String] {
-        var result: [String: String] = [:]
-        for field in fields {
-            let name = field.name.canonicalName
-            let value = Redaction.header(name: name, value: field.value)
-            if let existing = result[name] {
-                result[name] = existing + ", " + value
-            } else {
-                result[name] = value
-            }
-        }
-        return result
-    }
+
 }

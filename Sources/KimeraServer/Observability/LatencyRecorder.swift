@@ -2,7 +2,9 @@ import Histogram
 
 /// Latencies of one series: an HDR histogram in microseconds (2 significant digits: every percentile
 /// within 1 %), plus the exact count, sum, min and max.
-struct LatencyRecorder: Sendable {
+package struct LatencyRecorder: Sendable {
+    package init() {}
+
     private(set) var histogram = Histogram<UInt32>(
         lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: .two)
     private(set) var count = 0
@@ -11,7 +13,7 @@ struct LatencyRecorder: Sendable {
     private(set) var maxNanos: Int64 = 0
     private(set) var errors = 0
 
-    mutating func record(nanos: Int64, error: Bool) {
+    package mutating func record(nanos: Int64, error: Bool) {
         let micros = UInt64(Swift.max(1, (nanos + 500) / 1000))
         _ = histogram.record(Swift.min(micros, 3_600_000_000))
         count += 1
@@ -30,7 +32,7 @@ struct LatencyRecorder: Sendable {
         errors += other.errors
     }
 
-    var timing: TimingStats {
+    package var timing: TimingStats {
         guard count > 0 else { return .empty }
         func percentile(_ p: Double) -> Double {
             // Clamp to the exact extremes so a percentile never reads outside what was seen.

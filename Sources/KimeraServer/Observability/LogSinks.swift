@@ -62,8 +62,16 @@ public final class SinkSet: Sendable {
     }
 
     private func writeNow(_ log: CapturedLog) {
+        // Each format is rendered at most once per record, whatever the number of sinks.
+        var json: String?
         for (index, sink) in sinks.enumerated() {
-            let line = sink.name == "console" && humanReadableConsole ? LogLine.human(log) : LogLine.json(log)
+            let line: String
+            if sink.name == "console" && humanReadableConsole {
+                line = LogLine.human(log)
+            } else {
+                if json == nil { json = LogLine.json(log) }
+                line = json!
+            }
             do {
                 try sink.write(line)
                 counters.withLock { $0[index].written += 1 }
@@ -233,12 +241,63 @@ final class FileSink: LogSink {
 }
 
 /// The two line formats: JSON (files, non-terminals) and a compact human form (terminals).
+/// JSON is written by hand: it runs once per record on the sink path, where Foundation's encoder
+/// would cost more than everything else together.
 enum LogLine {
     static func json(_ log: CapturedLog) -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        guard let data = try? encoder.encode(log.record) else { return "{}" }
-        return String(decoding: data, as: UTF8.self)
+        var out = "{\"seq\":\(log.seq),\"timestamp\":\""
+        out += Timestamp.iso8601(nanos: log.timeNanos)
+        out += "\",\"level\":\""
+        out += LogLevelName.name(log.level)
+        out += "\",\"module\":"
+        appendString(log.module, to: &out)
+        out += ",\"message\":"
+        appendString(log.message, to: &out)
+        out += ",\"request_id\":"
+        if let id = log.requestID { appendString(id, to: &out) } else { out += "null" }
+        out += ",\"metadata\":{"
+        var first = true
+        for (key, value) in log.metadata.sorted(by: { $0.key < $1.key }) {
+            if !first { out += "," }
+            first = false
+            appendString(key, to: &out)
+            out += ":"
+            appendString(value, to: &out)
+        }
+        out += "},\"source\":{\"file\":"
+        appendString(log.file, to: &out)
+        out += ",\"function\":"
+        appendString(log.function, to: &out)
+        out += ",\"line\":\(log.line)}}"
+        return out
+    }
+
+    /// A JSON string literal: quotes, backslashes and control characters escaped.
+    static func appendString(_ text: String, to out: inout String) {
+        out += "\""
+        var clean = true
+        for byte in text.utf8 where byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") {
+            clean = false
+            break
+        }
+        if clean {
+            out += text
+        } else {
+            for scalar in text.unicodeScalars {
+                switch scalar {
+                case "\"": out += "\\\""
+                case "\\": out += "\\\\"
+                case "\n": out += "\\n"
+                case "\r": out += "\\r"
+                case "\t": out += "\\t"
+                case _ where scalar.value < 0x20:
+                    let hex = String(scalar.value, radix: 16)
+                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+                default: out.unicodeScalars.append(scalar)
+                }
+            }
+        }
+        out += "\""
     }
 
     static func human(_ log: CapturedLog) -> String {

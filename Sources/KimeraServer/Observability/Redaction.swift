@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import Synchronization
 
 /// The one redaction engine: every sink (ring, file, console, traces, stream, `/debug/info`) masks the
@@ -8,23 +9,52 @@ public enum Redaction {
 
     /// Secrets known by value (the admin token): masked wherever they appear in free text.
     private static let secrets = Mutex<[String]>([])
+    /// Whether any secret is registered: the common case costs one load.
+    private static let anySecret = Atomic<Bool>(false)
 
     /// Registers a secret so that no sink ever shows it.
     public static func register(secret: String) {
         guard secret.count >= 8 else { return }
         secrets.withLock { $0.append(secret) }
+        anySecret.store(true, ordering: .releasing)
+    }
+
+    /// Header fields as traces show them, names in lower case; repeated fields joined with ", ".
+    public static func headers(_ fields: HTTPFields) -> [String: String] {
+        var result: [String: String] = [:]
+        for field in fields {
+            let name = field.name.canonicalName
+            let value = header(name: name, value: field.value)
+            if let existing = result[name] {
+                result[name] = existing + ", " + value
+            } else {
+                result[name] = value
+            }
+        }
+        return result
     }
 
     /// Names whose values are secrets: headers, query parameters, metadata keys, config keys.
     public static func isSecretName(_ name: some StringProtocol) -> Bool {
-        let lowered = name.lowercased()
-        if lowered == "authorization" || lowered == "proxy-authorization" || lowered == "cookie"
-            || lowered == "set-cookie"
-        {
-            return true
+        // ASCII case-insensitive byte search: this runs for every header and metadata key.
+        let bytes = Array(name.utf8).map { $0 >= 65 && $0 <= 90 ? $0 + 32 : $0 }
+        if exactNames.contains(bytes) { return true }
+        return secretFragments.contains { fragment in contains(bytes, fragment) }
+    }
+
+    private static let exactNames: Set<[UInt8]> = Set(
+        ["authorization", "proxy-authorization", "cookie", "set-cookie"].map { Array($0.utf8) })
+    private static let secretFragments: [[UInt8]] = ["token", "secret", "password", "passwd", "key", "credential"]
+        .map { Array($0.utf8) }
+
+    private static func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
+        guard haystack.count >= needle.count else { return false }
+        for start in 0...(haystack.count - needle.count) {
+            var index = 0
+            while index < needle.count && haystack[start + index] == needle[index] { index += 1 }
+            if index == needle.count { return true }
         }
-        return lowered.contains("token") || lowered.contains("secret") || lowered.contains("password")
-            || lowered.contains("key") || lowered.contains("passwd") || lowered.contains("credential")
+        return false
     }
 
     /// A header value as traces show it: `Authorization` keeps its scheme, cookies keep their names.
@@ -54,10 +84,14 @@ public enum Redaction {
     /// Free text: bearer credentials inside it are masked.
     static func message(_ text: String) -> String {
         var text = text
-        for secret in secrets.withLock({ $0 }) where text.contains(secret) {
-            text = text.replacingOccurrences(of: secret, with: mask)
+        if anySecret.load(ordering: .acquiring) {
+            for secret in secrets.withLock({ $0 }) where text.contains(secret) {
+                text = text.replacingOccurrences(of: secret, with: mask)
+            }
         }
-        guard text.contains("Bearer ") || text.contains("bearer ") else { return text }
+        guard text.utf8.contains(UInt8(ascii: "B")) || text.utf8.contains(UInt8(ascii: "b")),
+            text.contains("Bearer ") || text.contains("bearer ")
+        else { return text }
         var result = ""
         var words = text.split(separator: " ", omittingEmptySubsequences: false).makeIterator()
         var first = true

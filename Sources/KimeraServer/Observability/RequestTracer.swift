@@ -1,8 +1,9 @@
+import HTTPTypes
 import Logging
 import Synchronization
 
 /// One finished request as the tracer keeps it: raw values, formatted only when read.
-struct CompactTrace: Sendable {
+package struct CompactTrace: Sendable {
     var requestID: String
     var method: String
     var path: String
@@ -16,15 +17,38 @@ struct CompactTrace: Sendable {
     var cache: String?
     var slow: Bool
     var error: String?
-    /// Only in the debug modes, already redacted.
-    var requestHeaders: [String: String]?
-    var responseHeaders: [String: String]?
+    /// Only in the debug modes. Kept as the request had them (no copy: the storage is shared) and
+    /// redacted when read, so the hot path never pays for redaction and no reader sees a secret.
+    var requestHeaders: HTTPFields?
+    var responseHeaders: HTTPFields?
+
+    package init(
+        requestID: String, method: String, path: String, query: String?, route: String, status: Int,
+        durationNanos: Int64, startedWallNanos: Int64, bytesIn: Int, bytesOut: Int, cache: String?, slow: Bool,
+        error: String?, requestHeaders: HTTPFields? = nil, responseHeaders: HTTPFields? = nil
+    ) {
+        self.requestID = requestID
+        self.method = method
+        self.path = path
+        self.query = query
+        self.route = route
+        self.status = status
+        self.durationNanos = durationNanos
+        self.startedWallNanos = startedWallNanos
+        self.bytesIn = bytesIn
+        self.bytesOut = bytesOut
+        self.cache = cache
+        self.slow = slow
+        self.error = error
+        self.requestHeaders = requestHeaders
+        self.responseHeaders = responseHeaders
+    }
 
     var bytes: Int {
         var total = 200 + path.utf8.count + route.utf8.count + (query?.utf8.count ?? 0) + requestID.utf8.count
         total += error?.utf8.count ?? 0
         for headers in [requestHeaders, responseHeaders] {
-            for (name, value) in headers ?? [:] { total += name.utf8.count + value.utf8.count + 32 }
+            for field in headers ?? [:] { total += field.name.rawName.utf8.count + field.value.utf8.count + 32 }
         }
         return total
     }
@@ -34,7 +58,7 @@ struct CompactTrace: Sendable {
             requestID: requestID, method: method, path: path, route: route, query: query, status: status,
             durationMs: Double(durationNanos) / 1e6, startedAt: Timestamp.iso8601(nanos: startedWallNanos),
             bytesIn: bytesIn, bytesOut: bytesOut, cache: cache, slow: slow, error: error, logCount: logCount,
-            requestHeaders: requestHeaders, responseHeaders: responseHeaders)
+            requestHeaders: requestHeaders.map(Redaction.headers), responseHeaders: responseHeaders.map(Redaction.headers))
     }
 }
 
@@ -148,10 +172,10 @@ public final class RequestTracer: Sendable {
     }
 
     @inline(__always)
-    func begin() { active.add(1, ordering: .relaxed) }
+    package func begin() { active.add(1, ordering: .relaxed) }
 
     /// Records a finished request. The slow-request warning is logged outside the lock.
-    func finish(_ trace: CompactTrace) {
+    package func finish(_ trace: CompactTrace) {
         active.subtract(1, ordering: .relaxed)
         let isError = trace.status >= 500
         let second = trace.startedWallNanos / 1_000_000_000

@@ -5,10 +5,10 @@ import Darwin
 #endif
 
 /// Clocks and the ISO-8601 form used on the wire, without Foundation's formatters on the hot path.
-enum Timestamp {
+package enum Timestamp {
     /// Wall clock, nanoseconds since the epoch.
     @inline(__always)
-    static func wallNanos() -> Int64 {
+    package static func wallNanos() -> Int64 {
         var spec = timespec()
         clock_gettime(CLOCK_REALTIME, &spec)
         return Int64(spec.tv_sec) * 1_000_000_000 + Int64(spec.tv_nsec)
@@ -16,7 +16,7 @@ enum Timestamp {
 
     /// Monotonic clock, nanoseconds; for durations.
     @inline(__always)
-    static func monotonicNanos() -> Int64 {
+    package static func monotonicNanos() -> Int64 {
         var spec = timespec()
         clock_gettime(CLOCK_MONOTONIC, &spec)
         return Int64(spec.tv_sec) * 1_000_000_000 + Int64(spec.tv_nsec)
