@@ -68,7 +68,8 @@ final class ConnectionCounter: Sendable {
 
 /// Limits with JSON errors: URI length (414), header bytes (431), declared body size (413), and
 /// the concurrent-connection cap (503 with `Connection: close`).
-struct RequestLimitsMiddleware<Context: RequestContext>: RouterMiddleware {
+struct RequestLimitsMiddleware: RouterMiddleware {
+    typealias Context = KimeraRequestContext
     let settings: SecuritySettings
     let maxBodyBytes: Int
     let connections: ConnectionCounter

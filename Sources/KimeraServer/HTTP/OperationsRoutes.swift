@@ -25,11 +25,14 @@ enum OperationsRoutes {
     static func register<Context: RequestContext>(
         on routes: RouteTable<Context>, engine: ObservabilityEngine, readiness: Readiness
     ) {
+        // The health check is the most called endpoint: its body is written directly, not through
+        // JSONEncoder (same fields as `HealthResponse`; a test decodes it as one).
         routes.get("/health") { _, _ in
-            JSONBody.response(
-                HealthResponse(
-                    status: "healthy", timestamp: Timestamp.wallNanos() / 1_000_000, service: "kimera",
-                    version: KimeraVersion.current, uptimeS: engine.uptimeSeconds))
+            let body =
+                "{\"status\":\"healthy\",\"timestamp\":\(Timestamp.wallNanos() / 1_000_000),\"service\":\"kimera\",\"version\":\"\(KimeraVersion.current)\",\"uptime_s\":\(engine.uptimeSeconds)}"
+            return Response(
+                status: .ok, headers: [.contentType: "application/json", .contentLength: String(body.utf8.count)],
+                body: ResponseBody(byteBuffer: ByteBuffer(string: body)))
         }
         routes.get("/ready") { _, _ in
             if let problem = readiness.problem { throw APIError.unavailable(problem) }

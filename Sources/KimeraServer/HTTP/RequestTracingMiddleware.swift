@@ -21,7 +21,8 @@ extension HTTPField.Name {
 /// It records the raw path and the redacted query; request and response headers only in the debug
 /// modes, with secret-bearing values masked. It never records bodies.
 /// In full debug mode it also writes an access log line per request, with the redacted headers.
-struct RequestTracingMiddleware<Context: RequestContext>: RouterMiddleware {
+struct RequestTracingMiddleware: RouterMiddleware {
+    typealias Context = KimeraRequestContext
     let engine: ObservabilityEngine
     let accessLog: Logger
     let errorLog: Logger

@@ -4,7 +4,8 @@ import Synchronization
 /// Serves cacheable GET routes from the response cache while the performance flag is on
 /// (API.md §4): `X-Cache: HIT|MISS|BYPASSED`, `X-Cache-Age` on hits, `Cache-Control` on cacheable
 /// routes, `?bypass_cache=true` to skip it. Only 200 responses are stored, keyed by path and query.
-struct ResponseCacheMiddleware<Context: RequestContext>: RouterMiddleware {
+struct ResponseCacheMiddleware: RouterMiddleware {
+    typealias Context = KimeraRequestContext
     let cache: ResponseCache
     let runtime: RuntimeConfiguration
     /// Route templates whose GET responses may be cached.

@@ -60,7 +60,12 @@ struct KimeraLogHandler: LogHandler {
 
     subscript(metadataKey key: String) -> Logger.Metadata.Value? {
         get { metadata[key] }
-        set { metadata[key] = newValue }
+        set {
+            // Hummingbird tags every request's logger with its own id; Kimera's id comes from the
+            // request scope, so that key is dropped here, saving a dictionary per request.
+            if key == "hb.request.id" { return }
+            metadata[key] = newValue
+        }
     }
 
     @inline(__always)
@@ -86,7 +91,6 @@ struct KimeraLogHandler: LogHandler {
         }
         var requestID = RequestScope.requestID
         if let explicit = merged.removeValue(forKey: "request_id") { requestID = requestID ?? explicit }
-        merged.removeValue(forKey: "hb.request.id")
         if let error = event.error { merged["error"] = "\(error)" }
 
         var log = CapturedLog(
