@@ -168,12 +168,17 @@ public struct SinkError: Error, CustomStringConvertible {
 }
 
 /// JSON lines in a file, rotated by size (`file`, `file.1`, … `file.N`). A file that cannot be opened
-/// or written is reported and retried on later records; serving goes on.
+/// or written is reported and retried on later records; serving goes on. Once a second it checks
+/// that the path still names the open file, and reopens it when it was moved or removed (external
+/// log rotation), so a replaced file is picked up and a vanished one is reported.
 final class FileSink: LogSink {
     struct State {
         var descriptor: Int32 = -1
         var size = 0
         var lastAttempt: Int64 = 0
+        var lastPathCheck: Int64 = 0
+        var device: UInt64 = 0
+        var inode: UInt64 = 0
     }
     let name = "file"
     let filePath: String
@@ -194,8 +199,17 @@ final class FileSink: LogSink {
         var text = line
         text.append("\n")
         try state.withLock { state in
+            let now = Timestamp.monotonicNanos()
+            if state.descriptor >= 0 && now - state.lastPathCheck >= 1_000_000_000 {
+                state.lastPathCheck = now
+                var info = stat()
+                if stat(filePath, &info) != 0 || UInt64(info.st_dev) != state.device || UInt64(info.st_ino) != state.inode {
+                    Foundation.close(state.descriptor)
+                    state.descriptor = -1
+                    state.lastAttempt = 0
+                }
+            }
             if state.descriptor < 0 {
-                let now = Timestamp.monotonicNanos()
                 // Retry a failed open at most once a second, so a bad path costs nothing per record.
                 if state.lastAttempt != 0 && now - state.lastAttempt < 1_000_000_000 {
                     throw SinkError("log file \(filePath) is not writable")
@@ -227,6 +241,9 @@ final class FileSink: LogSink {
         fstat(descriptor, &info)
         state.descriptor = descriptor
         state.size = Int(info.st_size)
+        state.device = UInt64(info.st_dev)
+        state.inode = UInt64(info.st_ino)
+        state.lastPathCheck = Timestamp.monotonicNanos()
     }
 
     private func rotate(_ state: inout State) {
