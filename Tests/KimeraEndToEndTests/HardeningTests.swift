@@ -42,9 +42,12 @@ struct HardeningTests {
         let server = try await ServerProcess.start(["--debug"])
         let script = packageRoot.appendingPathComponent("scripts/bench-lua/mixed.lua").path
         let warmup = max(5, seconds / 4)
-        _ = try Self.runWrk(["-t2", "-c256", "-d\(warmup)s", "--timeout", "10s", "-s", script, server.baseURL], seconds: warmup)
+        _ = try Self.runWrk(
+            ["-t2", "-c256", "-d\(warmup)s", "--timeout", "10s", "-s", script, server.baseURL], seconds: warmup)
         let afterWarmup = Self.rss(server.process.processIdentifier)
-        let output = try Self.runWrk(["-t2", "-c256", "-d\(seconds - warmup)s", "--timeout", "10s", "-s", script, server.baseURL], seconds: seconds)
+        let output = try Self.runWrk(
+            ["-t2", "-c256", "-d\(seconds - warmup)s", "--timeout", "10s", "-s", script, server.baseURL],
+            seconds: seconds)
         let afterLoad = Self.rss(server.process.processIdentifier)
         #expect(output.contains("requests in"), "\(output)")
         #expect(!output.contains("Socket errors"), "\(output)")
@@ -54,8 +57,11 @@ struct HardeningTests {
         #expect(serverErrors == 0)
         #expect(stats.requestStatistics.totalRequests > 10_000)
         let growth = afterLoad - afterWarmup
-        #expect(growth < 32 << 20, "RSS grew \(growth >> 20) MiB after warm-up (\(afterWarmup >> 20) → \(afterLoad >> 20) MiB)")
-        let info = try await http(.GET, "\(server.baseURL)/debug/info?include_logs=false&include_traces=false").decode(DebugInfo.self)
+        #expect(
+            growth < 32 << 20,
+            "RSS grew \(growth >> 20) MiB after warm-up (\(afterWarmup >> 20) → \(afterLoad >> 20) MiB)")
+        let info = try await http(.GET, "\(server.baseURL)/debug/info?include_logs=false&include_traces=false").decode(
+            DebugInfo.self)
         let traces = try #require(info.buffers["traces"])
         #expect(traces.used == traces.limit || traces.bytes > traces.bytesLimit - 4096)
         #expect(traces.dropped > 0)
@@ -94,7 +100,8 @@ struct HardeningTests {
         let ledger = WriteLedger()
         // Seed a few geoids so processing has neighbours.
         for index in 0..<10 {
-            let created = try await http(.POST, "\(base)/kimera/geoids", json: #"{"content": "seed \#(index) warm cold tension"}"#)
+            let created = try await http(
+                .POST, "\(base)/kimera/geoids", json: #"{"content": "seed \#(index) warm cold tension"}"#)
             ledger.created(try created.decode(CreateGeoidResponse.self).geoidID)
         }
         let writers = Task {
@@ -102,7 +109,11 @@ struct HardeningTests {
                 for writer in 0..<3 {
                     group.addTask {
                         for index in 0..<3000 {
-                            guard let response = try? await http(.POST, "\(base)/kimera/geoids", json: #"{"content": "mixed \#(writer) \#(index) entropy vault"}"#, timeout: .seconds(5)),
+                            guard
+                                let response = try? await http(
+                                    .POST, "\(base)/kimera/geoids",
+                                    json: #"{"content": "mixed \#(writer) \#(index) entropy vault"}"#,
+                                    timeout: .seconds(5)),
                                 response.status == 201, let created = try? response.decode(CreateGeoidResponse.self)
                             else { return }
                             ledger.created(created.geoidID)
@@ -112,7 +123,10 @@ struct HardeningTests {
                 group.addTask {
                     for _ in 0..<3000 {
                         guard let trigger = ledger.anyLive(),
-                            let response = try? await http(.POST, "\(base)/kimera/contradiction/process/contradictions/sync", json: #"{"trigger_geoid_id": "\#(trigger)", "force_collapse": true}"#, timeout: .seconds(5))
+                            let response = try? await http(
+                                .POST, "\(base)/kimera/contradiction/process/contradictions/sync",
+                                json: #"{"trigger_geoid_id": "\#(trigger)", "force_collapse": true}"#,
+                                timeout: .seconds(5))
                         else { return }
                         if response.status == 200, let result = try? response.decode(ProcessResult.self) {
                             ledger.scars(result.results.compactMap(\.scarID))
@@ -125,7 +139,9 @@ struct HardeningTests {
                             try? await Task.sleep(for: .milliseconds(20))
                             continue
                         }
-                        guard let response = try? await http(.DELETE, "\(base)/kimera/geoids/\(victim)", timeout: .seconds(5))
+                        guard
+                            let response = try? await http(
+                                .DELETE, "\(base)/kimera/geoids/\(victim)", timeout: .seconds(5))
                         else { return }
                         if response.status == 204 { ledger.deleted(victim) }
                     }
@@ -140,13 +156,19 @@ struct HardeningTests {
         let state = ledger.snapshot
         #expect(state.created.count >= 200)
         for id in state.created.subtracting(state.deleted).subtracting(state.deleting) {
-            #expect(try await http(.GET, "\(restarted.baseURL)/kimera/geoids/\(id)").status == 200, "\(id) acknowledged but missing")
+            #expect(
+                try await http(.GET, "\(restarted.baseURL)/kimera/geoids/\(id)").status == 200,
+                "\(id) acknowledged but missing")
         }
         for id in state.deleted {
-            #expect(try await http(.GET, "\(restarted.baseURL)/kimera/geoids/\(id)").status == 404, "\(id) deleted but back")
+            #expect(
+                try await http(.GET, "\(restarted.baseURL)/kimera/geoids/\(id)").status == 404, "\(id) deleted but back"
+            )
         }
         for id in state.scars {
-            #expect(try await http(.GET, "\(restarted.baseURL)/kimera/scars/\(id)").status == 200, "SCAR \(id) acknowledged but missing")
+            #expect(
+                try await http(.GET, "\(restarted.baseURL)/kimera/scars/\(id)").status == 200,
+                "SCAR \(id) acknowledged but missing")
         }
         await restarted.stop()
         let database = try DatabaseQueue(path: directory.appendingPathComponent("kimera.sqlite").path)
@@ -176,7 +198,9 @@ struct HardeningTests {
         try FileManager.default.removeItem(at: logFile)
         try await Task.sleep(for: .milliseconds(1200))
         for _ in 0..<5 { _ = try await http(.GET, "\(server.baseURL)/health") }
-        let resumed = await eventually { (try? String(contentsOf: logFile, encoding: .utf8))?.contains("GET /health 200") == true }
+        let resumed = await eventually {
+            (try? String(contentsOf: logFile, encoding: .utf8))?.contains("GET /health 200") == true
+        }
         #expect(resumed)
         #expect(await server.stop() == 0)
     }
@@ -211,7 +235,9 @@ final class WriteLedger: Sendable {
             return id
         }
     }
-    func anyLive() -> String? { state.withLock { $0.created.subtracting($0.deleted).subtracting($0.deleting).randomElement() } }
+    func anyLive() -> String? {
+        state.withLock { $0.created.subtracting($0.deleted).subtracting($0.deleting).randomElement() }
+    }
     var counts: (created: Int, scars: Int) { state.withLock { ($0.created.count, $0.scars.count) } }
     var snapshot: State { state.withLock { $0 } }
 }

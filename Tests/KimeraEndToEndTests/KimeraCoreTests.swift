@@ -18,16 +18,19 @@ struct KimeraCoreTests {
         let directory = temporaryDirectory()
         var server = try await ServerProcess.start(dataDirectory: directory)
         let base = server.baseURL
-        let cat = try await create(base, #"{"content": "The cat sleeps on the warm mat by the fire", "metadata": {"source": "test"}}"#)
+        let cat = try await create(
+            base, #"{"content": "The cat sleeps on the warm mat by the fire", "metadata": {"source": "test"}}"#)
         let dog = try await create(base, #"{"content": "A dog runs through the cold wet field at night"}"#)
-        let features = try await create(base, #"{"semantic_features": {"warmth": 0.9, "size": 0.2}, "symbolic_content": {"alive": true}}"#)
+        let features = try await create(
+            base, #"{"semantic_features": {"warmth": 0.9, "size": 0.2}, "symbolic_content": {"alive": true}}"#)
         let echo = try await create(base, #"{"echoform_text": "(geoid (cat 'warm) 3.5)"}"#)
         #expect(cat.geoid.metadata["source"] == .string("test"))
         #expect(features.geoid.semanticState["warmth"] == 0.9)
         #expect(features.geoid.symbolicState["alive"] == .bool(true))
         #expect(echo.geoid.symbolicState["echoform"] != nil)
 
-        let search = try await http(.GET, "\(base)/kimera/geoids/search?query=sleeps%20mat%20fire&limit=3").decode(SearchResponse.self)
+        let search = try await http(.GET, "\(base)/kimera/geoids/search?query=sleeps%20mat%20fire&limit=3").decode(
+            SearchResponse.self)
         #expect(search.results.first?.geoidID == cat.geoidID)
         let top = try #require(search.results.first?.similarityScore)
         #expect(top > 0 && top <= 1)
@@ -65,9 +68,12 @@ struct KimeraCoreTests {
         let reloaded = try await http(.GET, "\(again)/kimera/geoids/\(cat.geoidID)").decode(Geoid.self)
         #expect(reloaded == cat.geoid)
         #expect(try await http(.GET, "\(again)/kimera/scars/\(scarID)").decode(Scar.self) == scar)
-        let searchAgain = try await http(.GET, "\(again)/kimera/geoids/search?query=sleeps%20mat%20fire&limit=3").decode(SearchResponse.self)
+        let searchAgain = try await http(.GET, "\(again)/kimera/geoids/search?query=sleeps%20mat%20fire&limit=3")
+            .decode(SearchResponse.self)
         #expect(searchAgain.results.map(\.geoidID) == search.results.map(\.geoidID))
-        #expect(try await http(.GET, "\(again)/kimera/vault/status").decode(VaultStatus.self).totalScars == result.scarsCreated)
+        #expect(
+            try await http(.GET, "\(again)/kimera/vault/status").decode(VaultStatus.self).totalScars
+                == result.scarsCreated)
 
         // A write invalidates cached reads.
         #expect(try await http(.GET, "\(again)/kimera/geoids/\(dog.geoidID)").header("X-Cache") == "MISS")
@@ -94,8 +100,14 @@ struct KimeraCoreTests {
             ("/kimera/geoids", #"{"semantic_features": {"a": "x"}}"#, 400, "'a'"),
             ("/kimera/geoids", #"{"echoform_text": "(a (b)"}"#, 400, "line 1"),
             ("/kimera/contradiction/detect", #"{"geoid_pairs": []}"#, 400, "geoid_pairs"),
-            ("/kimera/contradiction/process/contradictions/sync", #"{"trigger_geoid_id": "geoid_missing"}"#, 404, "geoid_missing"),
-            ("/kimera/contradiction/process/contradictions/sync", #"{"trigger_geoid_id": "x", "search_limit": 0}"#, 400, "search_limit"),
+            (
+                "/kimera/contradiction/process/contradictions/sync", #"{"trigger_geoid_id": "geoid_missing"}"#, 404,
+                "geoid_missing"
+            ),
+            (
+                "/kimera/contradiction/process/contradictions/sync", #"{"trigger_geoid_id": "x", "search_limit": 0}"#,
+                400, "search_limit"
+            ),
         ]
         for (path, body, status, fragment) in cases {
             let response: HTTPResult
@@ -108,7 +120,8 @@ struct KimeraCoreTests {
             let error = try response.decode(ErrorBody.self)
             #expect(error.message.contains(fragment), "\(error.message)")
         }
-        let detect = try await http(.POST, "\(base)/kimera/contradiction/detect", json: #"{"geoid_pairs": [["a"], ["b", "c"]]}"#)
+        let detect = try await http(
+            .POST, "\(base)/kimera/contradiction/detect", json: #"{"geoid_pairs": [["a"], ["b", "c"]]}"#)
         #expect(detect.status == 200)
         #expect((try detect.decode(DetectResponse.self)).results.allSatisfy { $0.error != nil })
         #expect(try await http(.GET, "\(base)/kimera/geoids/search").status == 400)
@@ -127,7 +140,9 @@ struct KimeraCoreTests {
         let base = server.baseURL
         let a = try await create(base, #"{"content": "hot bright summer sun"}"#)
         _ = try await create(base, #"{"content": "cold dark winter night"}"#)
-        let accepted = try await http(.POST, "\(base)/kimera/contradiction/process/contradictions", json: #"{"trigger_geoid_id": "\#(a.geoidID)", "force_collapse": true}"#)
+        let accepted = try await http(
+            .POST, "\(base)/kimera/contradiction/process/contradictions",
+            json: #"{"trigger_geoid_id": "\#(a.geoidID)", "force_collapse": true}"#)
         #expect(accepted.status == 202)
         let job = try accepted.decode(JobResponse.self)
         let done = try await eventually {
@@ -151,7 +166,11 @@ struct KimeraCoreTests {
                 for writer in 0..<4 {
                     group.addTask {
                         for index in 0..<2000 {
-                            guard let response = try? await http(.POST, "\(base)/kimera/geoids", json: #"{"content": "writer \#(writer) geoid \#(index) entropy tension vault"}"#, timeout: .seconds(5)),
+                            guard
+                                let response = try? await http(
+                                    .POST, "\(base)/kimera/geoids",
+                                    json: #"{"content": "writer \#(writer) geoid \#(index) entropy tension vault"}"#,
+                                    timeout: .seconds(5)),
                                 response.status == 201, let created = try? response.decode(CreateGeoidResponse.self)
                             else { return }
                             acknowledged.ids.withLock { $0.append(created.geoidID) }

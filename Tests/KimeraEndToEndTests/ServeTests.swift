@@ -19,10 +19,16 @@ struct ServeTests {
         ModeCase(arguments: ["--debug", "--no-performance"], environment: [:], debug: true, performance: false),
         ModeCase(arguments: ["--no-performance"], environment: [:], debug: false, performance: false),
         ModeCase(arguments: [], environment: ["KIMERA_DEBUG": "true"], debug: true, performance: true),
-        ModeCase(arguments: [], environment: ["KIMERA_DEBUG": "true", "KIMERA_PERFORMANCE": "false"], debug: true, performance: false),
-        ModeCase(arguments: [], environment: ["KIMERA_DEBUG": "YES", "KIMERA_PERFORMANCE": "off"], debug: true, performance: false),
+        ModeCase(
+            arguments: [], environment: ["KIMERA_DEBUG": "true", "KIMERA_PERFORMANCE": "false"], debug: true,
+            performance: false),
+        ModeCase(
+            arguments: [], environment: ["KIMERA_DEBUG": "YES", "KIMERA_PERFORMANCE": "off"], debug: true,
+            performance: false),
         // Flags beat the environment.
-        ModeCase(arguments: ["--no-debug", "--performance"], environment: ["KIMERA_DEBUG": "1", "KIMERA_PERFORMANCE": "0"], debug: false, performance: true),
+        ModeCase(
+            arguments: ["--no-debug", "--performance"], environment: ["KIMERA_DEBUG": "1", "KIMERA_PERFORMANCE": "0"],
+            debug: false, performance: true),
     ]
 
     @Test("each mode, chosen by flags or environment, shows in the headers and in GET /", arguments: modeCases)
@@ -35,7 +41,9 @@ struct ServeTests {
         #expect(root.mode.debug == mode.debug)
         #expect(root.mode.performance == mode.performance)
         #expect(root.features.cacheEnabled == mode.performance)
-        let expectedName = mode.debug ? (mode.performance ? "performance+debug" : "full-debug") : (mode.performance ? "performance" : "basic")
+        let expectedName =
+            mode.debug
+            ? (mode.performance ? "performance+debug" : "full-debug") : (mode.performance ? "performance" : "basic")
         #expect(server.stderr.contents.contains("mode:      \(expectedName)"))
         #expect(await server.stop() == 0)
     }
@@ -52,13 +60,15 @@ struct ServeTests {
         #expect(fileOnly.stderr.contents.contains("config:    file \(config.path)"))
         await fileOnly.stop()
 
-        let environmentOverFile = try await ServerProcess.start(["--config", config.path], environment: ["KIMERA_DEBUG": "false"])
+        let environmentOverFile = try await ServerProcess.start(
+            ["--config", config.path], environment: ["KIMERA_DEBUG": "false"])
         root = try await http(.GET, "\(environmentOverFile.baseURL)/").decode(RootResponse.self)
         #expect(!root.mode.debug && !root.mode.performance)
         await environmentOverFile.stop()
 
         let flagOverAll = try await ServerProcess.start(
-            ["--config", config.path, "--debug", "--performance"], environment: ["KIMERA_DEBUG": "false", "KIMERA_CONFIG": "/nonexistent.json"])
+            ["--config", config.path, "--debug", "--performance"],
+            environment: ["KIMERA_DEBUG": "false", "KIMERA_CONFIG": "/nonexistent.json"])
         root = try await http(.GET, "\(flagOverAll.baseURL)/").decode(RootResponse.self)
         #expect(root.mode.debug && root.mode.performance)
         await flagOverAll.stop()
@@ -73,14 +83,16 @@ struct ServeTests {
     @Test("a boolean environment value outside the allowed words stops startup, naming the variable")
     func invalidEnvironment() async throws {
         for (name, value) in [("KIMERA_DEBUG", "maybe"), ("KIMERA_PERFORMANCE", "fast")] {
-            let result = try await runKimera(["serve", "--port", "0", "--data-dir", temporaryDirectory().path], environment: [name: value])
+            let result = try await runKimera(
+                ["serve", "--port", "0", "--data-dir", temporaryDirectory().path], environment: [name: value])
             #expect(result.status == 64)
             let lines = result.stderr.split(separator: "\n")
             #expect(lines.count == 1, "\(result.stderr)")
             #expect(result.stderr.contains("\(name)=\(value)"))
             #expect(result.stderr.contains("true, false, 1, 0, yes, no, on, off"))
         }
-        let badPort = try await runKimera(["serve", "--data-dir", temporaryDirectory().path], environment: ["KIMERA_PORT": "eighty"])
+        let badPort = try await runKimera(
+            ["serve", "--data-dir", temporaryDirectory().path], environment: ["KIMERA_PORT": "eighty"])
         #expect(badPort.status == 64)
         #expect(badPort.stderr.contains("KIMERA_PORT"))
     }
@@ -141,7 +153,9 @@ struct ServeTests {
     @Test("a busy port gives exit 1 and one clear line, no stack trace")
     func busyPort() async throws {
         let first = try await ServerProcess.start()
-        let second = try await runKimera(["serve", "--port", String(first.port), "--data-dir", temporaryDirectory().path])
+        let second = try await runKimera([
+            "serve", "--port", String(first.port), "--data-dir", temporaryDirectory().path,
+        ])
         #expect(second.status == 1)
         let lines = second.stderr.split(separator: "\n").filter { !$0.isEmpty }
         #expect(lines.count == 1, "\(second.stderr)")
@@ -149,7 +163,9 @@ struct ServeTests {
         #expect(second.stderr.contains("127.0.0.1:\(first.port)"))
         await first.stop()
 
-        let badAddress = try await runKimera(["serve", "--host", "203.0.113.250", "--port", "0", "--data-dir", temporaryDirectory().path])
+        let badAddress = try await runKimera([
+            "serve", "--host", "203.0.113.250", "--port", "0", "--data-dir", temporaryDirectory().path,
+        ])
         #expect(badAddress.status == 1)
         #expect(badAddress.stderr.split(separator: "\n").count == 1, "\(badAddress.stderr)")
     }
@@ -158,13 +174,15 @@ struct ServeTests {
     func reload() async throws {
         let directory = temporaryDirectory()
         let config = directory.appendingPathComponent("kimera.json")
-        try #"{"logging": {"level": "WARNING"}, "tracing": {"slow_threshold_ms": 100}}"#.write(to: config, atomically: true, encoding: .utf8)
+        try #"{"logging": {"level": "WARNING"}, "tracing": {"slow_threshold_ms": 100}}"#.write(
+            to: config, atomically: true, encoding: .utf8)
         let server = try await ServerProcess.start(["--config", config.path, "--reload"])
         var levels = try await http(.GET, "\(server.baseURL)/debug/log-level").decode(LogLevelsResponse.self)
         #expect(levels.root == "WARNING")
 
         try await Task.sleep(for: .milliseconds(1100))  // a different modification time
-        try #"{"logging": {"level": "DEBUG", "modules": ["kimera.core=ERROR"]}, "tracing": {"slow_threshold_ms": 250}, "host": "127.0.0.2"}"#
+        try
+            #"{"logging": {"level": "DEBUG", "modules": ["kimera.core=ERROR"]}, "tracing": {"slow_threshold_ms": 250}, "host": "127.0.0.2"}"#
             .write(to: config, atomically: true, encoding: .utf8)
         let applied = try await eventually {
             try await http(.GET, "\(server.baseURL)/debug/log-level").decode(LogLevelsResponse.self).root == "DEBUG"
@@ -176,7 +194,10 @@ struct ServeTests {
         #expect(stats.requestStatistics.slowThresholdMs == 250)
         let logs = try await http(.GET, "\(server.baseURL)/debug/logs?module=kimera.config").decode(LogsResponse.self)
         #expect(logs.logs.contains { $0.message.contains("logging.level WARNING -> DEBUG") })
-        #expect(logs.logs.contains { $0.level == "WARNING" && $0.message.contains("host") && $0.message.contains("restart") })
+        #expect(
+            logs.logs.contains {
+                $0.level == "WARNING" && $0.message.contains("host") && $0.message.contains("restart")
+            })
 
         // SIGHUP makes it look at once.
         try await Task.sleep(for: .milliseconds(1100))
@@ -202,7 +223,9 @@ final class LoopbackSocket {
         address.sin_port = in_port_t(UInt16(port).bigEndian)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         let result = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                Glibc.connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         guard result == 0 else {
             Glibc.close(descriptor)

@@ -76,14 +76,17 @@ final class ServerProcess: @unchecked Sendable {
         try server.process.run()
         let deadline = ContinuousClock.now + .seconds(20)
         while ContinuousClock.now < deadline {
-            if let line = server.stderr.contents.split(separator: "\n").first(where: { $0.contains("listening: http://") }),
+            if let line = server.stderr.contents.split(separator: "\n").first(where: {
+                $0.contains("listening: http://")
+            }),
                 let port = line.split(separator: ":").last.flatMap({ Int($0) })
             {
                 server.port = port
                 return server
             }
             if !server.process.isRunning {
-                throw ServerStartError(message: "server exited \(server.process.terminationStatus): \(server.stderr.contents)")
+                throw ServerStartError(
+                    message: "server exited \(server.process.terminationStatus): \(server.stderr.contents)")
             }
             try await Task.sleep(for: .milliseconds(20))
         }
@@ -144,7 +147,9 @@ func http(
 }
 
 /// Runs the binary to completion (at most `timeout`) and returns its exit code and output.
-func runKimera(_ arguments: [String], environment: [String: String] = [:], timeout: Duration = .seconds(30)) async throws -> (status: Int32, stdout: String, stderr: String) {
+func runKimera(_ arguments: [String], environment: [String: String] = [:], timeout: Duration = .seconds(30))
+    async throws -> (status: Int32, stdout: String, stderr: String)
+{
     let process = Process()
     process.executableURL = URL(fileURLWithPath: kimeraBinary)
     process.arguments = arguments

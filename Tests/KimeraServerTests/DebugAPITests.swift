@@ -56,7 +56,10 @@ struct DebugAPITests {
         try await server.test { client in
             try await client.execute(uri: "/debug/info", method: .get) { response in
                 let info = response.object
-                for key in ["mode", "config", "recent_logs", "request_traces", "request_statistics", "performance_profiles", "logging", "cache", "buffers", "version", "uptime_s"] {
+                for key in [
+                    "mode", "config", "recent_logs", "request_traces", "request_statistics", "performance_profiles",
+                    "logging", "cache", "buffers", "version", "uptime_s",
+                ] {
                     #expect(info[key] != nil, "\(key)")
                 }
                 let buffers = info["buffers"] as? [String: [String: Any]]
@@ -66,7 +69,9 @@ struct DebugAPITests {
                 }
                 #expect((info["mode"] as? [String: Any])?["debug"] as? Bool == true)
             }
-            try await client.execute(uri: "/debug/info?include_logs=false&include_traces=no&include_profiles=0", method: .get) { response in
+            try await client.execute(
+                uri: "/debug/info?include_logs=false&include_traces=no&include_profiles=0", method: .get
+            ) { response in
                 let info = response.object
                 #expect(info["recent_logs"] == nil)
                 #expect(info["request_traces"] == nil)
@@ -86,7 +91,8 @@ struct DebugAPITests {
                 return "ok"
             }
         }) { client in
-            try await client.execute(uri: "/health", method: .get, headers: [.authorization: "Bearer abc"]) { response in
+            try await client.execute(uri: "/health", method: .get, headers: [.authorization: "Bearer abc"]) {
+                response in
                 #expect(response.headers[.debugMode] == "false")
             }
             try await client.execute(uri: "/debug/mode?enabled=true&ttl=1s", method: .post) { response in
@@ -96,7 +102,9 @@ struct DebugAPITests {
                 #expect(body.debug == true)
                 #expect(body.expiresAt != nil)
             }
-            try await client.execute(uri: "/test/debug-line", method: .get, headers: [.authorization: "Bearer abc", .cookie: "s=1"]) { response in
+            try await client.execute(
+                uri: "/test/debug-line", method: .get, headers: [.authorization: "Bearer abc", .cookie: "s=1"]
+            ) { response in
                 #expect(response.headers[.debugMode] == "true")
                 #expect(response.headers[.performanceMode] == "true")
             }
@@ -105,7 +113,10 @@ struct DebugAPITests {
             #expect(debugTrace?.requestHeaders?["authorization"] == "Bearer ***")
             #expect(debugTrace?.requestHeaders?["cookie"] == "s=***")
             #expect(traces.first { $0.path == "/health" }?.requestHeaders == nil)
-            #expect(server.engine.ring.records(matching: LogFilter(module: "kimera.core"), limit: 5).map(\.message) == ["debug line"])
+            #expect(
+                server.engine.ring.records(matching: LogFilter(module: "kimera.core"), limit: 5).map(\.message) == [
+                    "debug line"
+                ])
 
             // The ttl reverts the mode on its own (the maintenance loop of `kimera serve` calls this).
             let reverted = await eventually {
@@ -116,7 +127,8 @@ struct DebugAPITests {
             try await client.execute(uri: "/health", method: .get) { response in
                 #expect(response.headers[.debugMode] == "false")
             }
-            let audit = server.engine.ring.records(matching: LogFilter(module: "kimera.audit"), limit: 10).map(\.message)
+            let audit = server.engine.ring.records(matching: LogFilter(module: "kimera.audit"), limit: 10).map(
+                \.message)
             #expect(audit == ["debug mode enabled", "ttl expired: debug reverted to false"])
         }
     }
@@ -126,7 +138,8 @@ struct DebugAPITests {
         let server = TestServer()
         _ = server.engine.logger("kimera.core.vault")
         try await server.test { client in
-            try await client.execute(uri: "/debug/log-level?level=DEBUG&module=kimera.core", method: .post) { response in
+            try await client.execute(uri: "/debug/log-level?level=DEBUG&module=kimera.core", method: .post) {
+                response in
                 let body = try response.json(LogLevelChangeResponse.self)
                 #expect(body.status == "success")
                 #expect(body.level == "DEBUG")
@@ -148,7 +161,8 @@ struct DebugAPITests {
                 #expect(vault?.effective == "DEBUG")
                 #expect(body.modules.first { $0.module == "kimera.core" }?.configured == "DEBUG")
             }
-            try await client.execute(uri: "/debug/log-level?level=ERROR&module=kimera.http&ttl=15m", method: .post) { response in
+            try await client.execute(uri: "/debug/log-level?level=ERROR&module=kimera.http&ttl=15m", method: .post) {
+                response in
                 #expect((try? response.json(LogLevelChangeResponse.self))?.expiresAt != nil)
             }
         }
@@ -262,7 +276,9 @@ struct DebugAPITests {
                 #expect(response.headers[.contentType]?.hasPrefix("text/plain; version=0.0.4") == true)
                 let problems = PrometheusTextChecker.problems(in: response.text)
                 #expect(problems.isEmpty, "\(problems)")
-                #expect(response.text.contains("kimera_http_request_duration_seconds_count{route=\"/health\",method=\"GET\"} 1"))
+                #expect(
+                    response.text.contains(
+                        "kimera_http_request_duration_seconds_count{route=\"/health\",method=\"GET\"} 1"))
                 #expect(response.text.contains("kimera_http_requests_total{route=\"<unmatched>\",method=\"GET\"} 1"))
                 #expect(response.text.contains("kimera_cache_hits_total"))
                 #expect(response.text.contains("process_resident_memory_bytes"))
@@ -316,7 +332,9 @@ enum PrometheusTextChecker {
             if rest.first == "{" {
                 rest = rest.dropFirst()
                 while rest.first != "}" {
-                    guard let equals = rest.firstIndex(of: "=") else { problems.append("line \(number + 1): label"); break }
+                    guard let equals = rest.firstIndex(of: "=") else {
+                        problems.append("line \(number + 1): label"); break
+                    }
                     let label = String(rest[..<equals])
                     rest = rest[rest.index(after: equals)...]
                     guard rest.first == "\"" else { problems.append("line \(number + 1): unquoted label value"); break }
@@ -347,12 +365,17 @@ enum PrometheusTextChecker {
                 }
                 rest = rest.dropFirst()
             }
-            guard rest.first == " ", let value = Double(rest.dropFirst().split(separator: " ").first.map(String.init)?.replacingOccurrences(of: "+Inf", with: "inf") ?? "") else {
+            guard rest.first == " ",
+                let value = Double(
+                    rest.dropFirst().split(separator: " ").first.map(String.init)?.replacingOccurrences(
+                        of: "+Inf", with: "inf") ?? "")
+            else {
                 problems.append("line \(number + 1): bad value in \(line)")
                 continue
             }
             let family = ["_bucket", "_sum", "_count"].reduce(name) { name, suffix in
-                name.hasSuffix(suffix) && types[String(name.dropLast(suffix.count))] == "histogram" ? String(name.dropLast(suffix.count)) : name
+                name.hasSuffix(suffix) && types[String(name.dropLast(suffix.count))] == "histogram"
+                    ? String(name.dropLast(suffix.count)) : name
             }
             guard types[family] != nil else {
                 problems.append("line \(number + 1): sample of undeclared family \(name)")
@@ -363,7 +386,9 @@ enum PrometheusTextChecker {
                 series["le"] = nil
                 let key = family + series.sorted { $0.key < $1.key }.description
                 if name.hasSuffix("_bucket") {
-                    guard labels["le"] != nil else { problems.append("line \(number + 1): bucket without le"); continue }
+                    guard labels["le"] != nil else {
+                        problems.append("line \(number + 1): bucket without le"); continue
+                    }
                     bucketValues[key, default: []].append(value)
                 } else if name.hasSuffix("_count") {
                     counts[key] = value

@@ -34,8 +34,11 @@ struct HostileInputTests {
         var result: [Operation] = []
         for (path, item) in document["paths"] as! [String: [String: Any]] {
             for (method, value) in item {
-                guard let operation = value as? [String: Any], let httpMethod = HTTPRequest.Method(method.uppercased()) else { continue }
-                let parameters = (operation["parameters"] as? [[String: Any]] ?? []).compactMap { $0["name"] as? String }
+                guard let operation = value as? [String: Any], let httpMethod = HTTPRequest.Method(method.uppercased())
+                else { continue }
+                let parameters = (operation["parameters"] as? [[String: Any]] ?? []).compactMap {
+                    $0["name"] as? String
+                }
                 let documented = Set((operation["responses"] as? [String: Any] ?? [:]).keys.compactMap { Int($0) })
                 result.append(Operation(method: httpMethod, path: path, parameters: parameters, documented: documented))
             }
@@ -46,7 +49,8 @@ struct HostileInputTests {
     static let hostileValues: [String] = [
         "", "0", "-1", "-999999999999999999999", "1e400", "NaN", "abc", "true", "null", "%00", "%FF%FE", "%C0%AF",
         "%E2%80%AE", "..%2F..%2Fetc%2Fpasswd", String(repeating: "9", count: 400), String(repeating: "x", count: 3000),
-        "%27%20OR%201%3D1--", "%3Cscript%3E", "15m%00", "DEBUG%0ACRITICAL", "geoid_" + String(repeating: "f", count: 32),
+        "%27%20OR%201%3D1--", "%3Cscript%3E", "15m%00", "DEBUG%0ACRITICAL",
+        "geoid_" + String(repeating: "f", count: 32),
     ]
 
     static func hostileBodies(_ random: inout SplitMix64) -> [[UInt8]] {
@@ -56,7 +60,8 @@ struct HostileInputTests {
             Array(String(repeating: "[", count: 100_000).utf8),
             Array((String(repeating: "{\"a\":", count: 5000) + "1" + String(repeating: "}", count: 5000)).utf8),
             Array("{\"content\": 1e999}".utf8), Array("{\"semantic_features\": {\"a\": 1e308, \"b\": -1e308}}".utf8),
-            Array("{\"semantic_features\": [1,2,3]}".utf8), Array("{\"geoid_pairs\": [[\"a\", \"b\", \"c\"], 7, null]}".utf8),
+            Array("{\"semantic_features\": [1,2,3]}".utf8),
+            Array("{\"geoid_pairs\": [[\"a\", \"b\", \"c\"], 7, null]}".utf8),
             Array("{\"geoid_pairs\": \"nope\"}".utf8), Array("{\"trigger_geoid_id\": 5, \"search_limit\": \"x\"}".utf8),
             Array("{\"trigger_geoid_id\": \"x\", \"search_limit\": 9223372036854775807}".utf8),
             Array("{\"text\": \(String(repeating: "1", count: 5000))}".utf8),
@@ -64,7 +69,8 @@ struct HostileInputTests {
             Array("{\"content\": \"\(String(repeating: "word ", count: 150_000))\"}".utf8),
         ]
         for _ in 0..<6 {
-            bodies.append((0..<Int.random(in: 1...512, using: &random)).map { _ in UInt8.random(in: 0...255, using: &random) })
+            bodies.append(
+                (0..<Int.random(in: 1...512, using: &random)).map { _ in UInt8.random(in: 0...255, using: &random) })
         }
         return bodies
     }
@@ -77,9 +83,11 @@ struct HostileInputTests {
         let server = TestServer(withVault: true)
         let bodies = Self.hostileBodies(&random)
         let randomValues = (0..<30).map { _ in
-            String((0..<Int.random(in: 1...40, using: &random)).map { _ in
-                Character(UnicodeScalar(UInt8.random(in: 33...126, using: &random)))
-            }).addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "x"
+            String(
+                (0..<Int.random(in: 1...40, using: &random)).map { _ in
+                    Character(UnicodeScalar(UInt8.random(in: 33...126, using: &random)))
+                }
+            ).addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "x"
         }
         try await server.test { client in
             var sent = 0
@@ -87,11 +95,13 @@ struct HostileInputTests {
             for operation in operations where operation.path != "/debug/logs/stream" {
                 var requests: [(String, HTTPFields, ByteBuffer?)] = []
                 for value in Self.hostileValues + randomValues {
-                    let path = operation.path.replacingOccurrences(of: "\\{[a-z_]+\\}", with: value.isEmpty ? "x" : value, options: .regularExpression)
+                    let path = operation.path.replacingOccurrences(
+                        of: "\\{[a-z_]+\\}", with: value.isEmpty ? "x" : value, options: .regularExpression)
                     let query = operation.parameters.map { "\($0)=\(value)" }.joined(separator: "&")
                     requests.append((path + (query.isEmpty ? "" : "?" + query), [:], nil))
                 }
-                let basePath = operation.path.replacingOccurrences(of: "\\{[a-z_]+\\}", with: "geoid_00", options: .regularExpression)
+                let basePath = operation.path.replacingOccurrences(
+                    of: "\\{[a-z_]+\\}", with: "geoid_00", options: .regularExpression)
                 if operation.method == .post {
                     for body in bodies {
                         requests.append((basePath, [.contentType: "application/json"], ByteBuffer(bytes: body)))
@@ -100,8 +110,13 @@ struct HostileInputTests {
                 }
                 let headerCases: [HTTPFields] = [
                     [.requestID: String(repeating: "r", count: 500)], [.requestID: "bad id \u{7}"],
-                    [.traceparent: "00-zzzz-yyyy-01"], [.traceparent: "ff-" + String(repeating: "0", count: 32) + "-" + String(repeating: "0", count: 16) + "-00"],
-                    [.contentLength: "-5"], [.contentLength: "abc"], [.authorization: "Bearer " + String(repeating: "t", count: 4000)],
+                    [.traceparent: "00-zzzz-yyyy-01"],
+                    [
+                        .traceparent: "ff-" + String(repeating: "0", count: 32) + "-"
+                            + String(repeating: "0", count: 16) + "-00"
+                    ],
+                    [.contentLength: "-5"], [.contentLength: "abc"],
+                    [.authorization: "Bearer " + String(repeating: "t", count: 4000)],
                     [.cookie: String(repeating: "c=1; ", count: 500)], [.accept: "\u{00FF}\u{00FE}"],
                 ]
                 for headers in headerCases { requests.append((basePath, headers, nil)) }
@@ -113,7 +128,10 @@ struct HostileInputTests {
                         (Int(response.status.code), response.text, (try? response.json(ErrorBody.self)) != nil)
                     }
                     let allowedAnywhere: Set<Int> = [400, 404, 405, 413, 414, 415, 431]
-                    if status >= 500 || (status >= 400 && !operation.documented.contains(status) && !allowedAnywhere.contains(status)) {
+                    if status >= 500
+                        || (status >= 400 && !operation.documented.contains(status)
+                            && !allowedAnywhere.contains(status))
+                    {
                         problems.append("\(operation.method) \(uri.prefix(120)) → \(status) \(text.prefix(200))")
                     }
                     if status >= 400 && !isErrorBody {

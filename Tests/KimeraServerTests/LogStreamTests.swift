@@ -41,7 +41,8 @@ struct LogStreamTests {
             let base = "http://127.0.0.1:\(port)"
 
             // 1. A reader that keeps up sees records in order, starting after since_seq.
-            var request = HTTPClientRequest(url: "\(base)/debug/logs/stream?module=kimera.stream.test&since_seq=\(startSeq)")
+            var request = HTTPClientRequest(
+                url: "\(base)/debug/logs/stream?module=kimera.stream.test&since_seq=\(startSeq)")
             request.method = .GET
             let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
             #expect(response.status == .ok)

@@ -7,7 +7,8 @@ import Testing
 
 @Suite("OpenAPI document")
 struct OpenAPITests {
-    static let repositoryDocument = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    static let repositoryDocument = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent()
         .deletingLastPathComponent().appendingPathComponent("openapi.json")
 
     static func operations(in json: String) throws -> Set<String> {
@@ -26,7 +27,8 @@ struct OpenAPITests {
     func routesMatchDocument() throws {
         let server = TestServer(withVault: true)
         #expect(server.app.service != nil)
-        let registered = Set(server.app.makeRouter().routes.flatMap { route in route.methods.map { "\($0) \(route.path)" } })
+        let registered = Set(
+            server.app.makeRouter().routes.flatMap { route in route.methods.map { "\($0) \(route.path)" } })
         let documented = try Self.operations(in: OpenAPIDocument.json)
         #expect(registered.subtracting(documented).sorted() == [], "routes missing from openapi.json")
         #expect(documented.subtracting(registered).sorted() == [], "documented operations the server lacks")

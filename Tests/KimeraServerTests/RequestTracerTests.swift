@@ -8,7 +8,9 @@ import Testing
 
 @Suite("Request tracer")
 struct RequestTracerTests {
-    func trace(route: String, method: String = "GET", status: Int = 200, micros: Int64, id: String = "t") -> CompactTrace {
+    func trace(route: String, method: String = "GET", status: Int = 200, micros: Int64, id: String = "t")
+        -> CompactTrace
+    {
         CompactTrace(
             requestID: id, method: method, path: route, query: nil, route: route, status: status,
             durationNanos: micros * 1000, startedWallNanos: Timestamp.wallNanos(), bytesIn: 0, bytesOut: 0, cache: nil,
@@ -26,7 +28,9 @@ struct RequestTracerTests {
         }
         let stats = tracer.statistics().endpoints["/health"]!.timing
         #expect(stats.count == 10_000)
-        for (value, expected) in [(stats.p50Ms, 5000.0), (stats.p90Ms, 9000), (stats.p95Ms, 9500), (stats.p99Ms, 9900), (stats.p999Ms, 9990)] {
+        for (value, expected) in [
+            (stats.p50Ms, 5000.0), (stats.p90Ms, 9000), (stats.p95Ms, 9500), (stats.p99Ms, 9900), (stats.p999Ms, 9990),
+        ] {
             #expect(abs(value - expected) / expected < 0.01, "\(value) vs \(expected)")
         }
         #expect(stats.minTimeMs == 1)
@@ -43,7 +47,8 @@ struct RequestTracerTests {
                 group.addTask {
                     for index in 0..<2000 {
                         tracer.begin()
-                        tracer.finish(self.trace(route: "/r\(task % 4)", status: index % 10 == 0 ? 500 : 200, micros: 100))
+                        tracer.finish(
+                            self.trace(route: "/r\(task % 4)", status: index % 10 == 0 ? 500 : 200, micros: 100))
                     }
                 }
             }
@@ -108,11 +113,18 @@ struct RequestTracerTests {
             }
             for _ in 0..<50 { try await client.execute(uri: "/health", method: .get) { _ in } }
         }
-        let slow = server.engine.tracer.traces(matching: { var f = TraceFilter(); f.slowOnly = true; return f }(), limit: 10)
+        let slow = server.engine.tracer.traces(
+            matching: {
+                var f = TraceFilter(); f.slowOnly = true; return f
+            }(), limit: 10)
         #expect(slow.map(\.requestID) == ["slow-one"])
         #expect(slow.first?.route == "/test/sleep")
-        let warnings = server.engine.ring.records(matching: LogFilter(level: .warning, module: "kimera.http"), limit: 10)
-        #expect(warnings.contains { $0.message == "slow request" && $0.requestID == "slow-one" && $0.metadata["route"] == "/test/sleep" })
+        let warnings = server.engine.ring.records(
+            matching: LogFilter(level: .warning, module: "kimera.http"), limit: 10)
+        #expect(
+            warnings.contains {
+                $0.message == "slow request" && $0.requestID == "slow-one" && $0.metadata["route"] == "/test/sleep"
+            })
         #expect(server.engine.tracer.statistics().slowRequests == 1)
     }
 
@@ -131,7 +143,8 @@ struct RequestTracerTests {
             try await client.execute(uri: "/test/log", method: .get, headers: [.traceparent: traceparent]) { response in
                 #expect(response.headers[.requestID] == "4bf92f3577b34da6a3ce929d0e0e4736")
             }
-            try await client.execute(uri: "/test/log", method: .get, headers: [.requestID: "bad id with spaces"]) { response in
+            try await client.execute(uri: "/test/log", method: .get, headers: [.requestID: "bad id with spaces"]) {
+                response in
                 let id = response.headers[.requestID] ?? ""
                 #expect(id != "bad id with spaces")
                 #expect(id.count == 15)
@@ -140,7 +153,11 @@ struct RequestTracerTests {
         let records = server.engine.ring.records(matching: LogFilter(module: "kimera.core.test"), limit: 10)
         #expect(records.map(\.requestID) == ["req-42", "4bf92f3577b34da6a3ce929d0e0e4736", records.last?.requestID])
         #expect(records.last?.requestID?.count == 15)
-        let traces = DebugRoutes.traces(server.engine, { var f = TraceFilter(); f.requestID = "req-42"; return f }(), limit: 5)
+        let traces = DebugRoutes.traces(
+            server.engine,
+            {
+                var f = TraceFilter(); f.requestID = "req-42"; return f
+            }(), limit: 5)
         #expect(traces.first?.logCount == 1)
     }
 
@@ -218,7 +235,9 @@ struct ResponseCacheTests {
 
         let small = ResponseCache(runtime: runtime, maxEntries: 100, maxBytes: 4096)
         for index in 0..<20 {
-            small.store("/k/\(index)", status: .ok, headers: [:], body: ByteBuffer(string: String(repeating: "z", count: 700)), ttlSeconds: 60)
+            small.store(
+                "/k/\(index)", status: .ok, headers: [:], body: ByteBuffer(string: String(repeating: "z", count: 700)),
+                ttlSeconds: 60)
         }
         #expect(small.stats.bytes <= 4096)
         #expect(small.stats.entries < 20)

@@ -17,7 +17,9 @@ struct SecurityTests {
         return settings
     }
 
-    @Test("without trusting loopback: 401 without a token, 403 with a wrong one, 200 with the right one; /health stays open")
+    @Test(
+        "without trusting loopback: 401 without a token, 403 with a wrong one, 200 with the right one; /health stays open"
+    )
     func tokenRules() async throws {
         let server = TestServer(security: Self.guarded())
         try await server.test { client in
@@ -27,11 +29,14 @@ struct SecurityTests {
                     #expect(response.headers[.wwwAuthenticate] == "Bearer")
                     #expect((try? response.json(ErrorBody.self))?.error == "unauthorized")
                 }
-                try await client.execute(uri: path, method: .get, headers: [.authorization: "Bearer wrong-token"]) { response in
+                try await client.execute(uri: path, method: .get, headers: [.authorization: "Bearer wrong-token"]) {
+                    response in
                     #expect(response.status == .forbidden, "\(path)")
                     #expect((try? response.json(ErrorBody.self))?.error == "forbidden")
                 }
-                try await client.execute(uri: path, method: .get, headers: [.authorization: "Bearer test-admin-token-0123456789"]) { response in
+                try await client.execute(
+                    uri: path, method: .get, headers: [.authorization: "Bearer test-admin-token-0123456789"]
+                ) { response in
                     #expect(response.status == .ok, "\(path)")
                 }
             }
@@ -77,22 +82,30 @@ struct SecurityTests {
 
     @Test("a cross-origin POST is refused; an allowed origin and no origin pass")
     func crossOrigin() async throws {
-        let server = TestServer(security: { var s = SecuritySettings(); s.allowedOrigins = ["https://ops.example"]; return s }())
+        let server = TestServer(
+            security: {
+                var s = SecuritySettings(); s.allowedOrigins = ["https://ops.example"]; return s
+            }())
         try await server.test { client in
-            try await client.execute(uri: "/debug/mode?enabled=true", method: .post, headers: [.origin: "https://evil.example"]) { response in
+            try await client.execute(
+                uri: "/debug/mode?enabled=true", method: .post, headers: [.origin: "https://evil.example"]
+            ) { response in
                 #expect(response.status == .forbidden)
                 #expect((try? response.json(ErrorBody.self))?.message.contains("https://evil.example") == true)
                 #expect(response.headers[.accessControlAllowOrigin] == nil)
             }
             #expect(!server.engine.runtime.debug)
-            try await client.execute(uri: "/debug/mode?enabled=true", method: .post, headers: [.origin: "https://ops.example"]) { response in
+            try await client.execute(
+                uri: "/debug/mode?enabled=true", method: .post, headers: [.origin: "https://ops.example"]
+            ) { response in
                 #expect(response.status == .ok)
             }
             try await client.execute(uri: "/debug/mode?enabled=false", method: .post) { response in
                 #expect(response.status == .ok)
             }
             // Reads from a page are not mutations.
-            try await client.execute(uri: "/health", method: .get, headers: [.origin: "https://evil.example"]) { response in
+            try await client.execute(uri: "/health", method: .get, headers: [.origin: "https://evil.example"]) {
+                response in
                 #expect(response.status == .ok)
             }
         }
@@ -100,9 +113,11 @@ struct SecurityTests {
 
     @Test("Authorization and Cookie sent in debug mode are masked in traces, the stream and the log file")
     func redactionEverywhere() async throws {
-        let logFile = FileManager.default.temporaryDirectory.appendingPathComponent("kimera-redaction-\(UUID().uuidString).log")
+        let logFile = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "kimera-redaction-\(UUID().uuidString).log")
         let runtime = RuntimeConfiguration(debug: true, performance: false)
-        let engine = ObservabilityEngine(runtime: runtime, limits: StoreLimits(), consoleEnabled: false, logFile: logFile.path)
+        let engine = ObservabilityEngine(
+            runtime: runtime, limits: StoreLimits(), consoleEnabled: false, logFile: logFile.path)
         var configuration = ServerConfiguration()
         configuration.debug = true
         configuration.performance = false
@@ -152,7 +167,9 @@ struct SecurityTests {
     func limits() async throws {
         let server = TestServer()
         try await server.test { client in
-            try await client.execute(uri: "/debug/mode?enabled=true", method: .post, body: ByteBuffer(repeating: 0x41, count: 1_100_000)) { response in
+            try await client.execute(
+                uri: "/debug/mode?enabled=true", method: .post, body: ByteBuffer(repeating: 0x41, count: 1_100_000)
+            ) { response in
                 #expect(response.status == .contentTooLarge)
                 #expect((try? response.json(ErrorBody.self))?.error == "payload_too_large")
             }

@@ -23,7 +23,8 @@ struct TestServer {
     let console: RecordingSink
 
     init(
-        debug: Bool = false, performance: Bool = true, limits: StoreLimits = StoreLimits(), live: LiveSettings = LiveSettings(),
+        debug: Bool = false, performance: Bool = true, limits: StoreLimits = StoreLimits(),
+        live: LiveSettings = LiveSettings(),
         withVault: Bool = false, security: SecuritySettings = SecuritySettings(), host: String = "127.0.0.1"
     ) {
         let runtime = RuntimeConfiguration(debug: debug, performance: performance, live: live)
@@ -37,7 +38,8 @@ struct TestServer {
         configuration.host = host
         var service: KimeraService?
         if withVault {
-            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("kimera-unit-\(UUID().uuidString)")
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+                "kimera-unit-\(UUID().uuidString)")
             try? FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
             service = try? KimeraService.open(dataDirectory: directory.path)
         }
@@ -82,7 +84,9 @@ func eventually(timeout: Duration = .seconds(5), _ condition: () async throws ->
     return try await condition()
 }
 
-func capturedLog(_ message: String, level: Logger.Level = .info, module: String = "kimera.test", requestID: String? = nil) -> CapturedLog {
+func capturedLog(
+    _ message: String, level: Logger.Level = .info, module: String = "kimera.test", requestID: String? = nil
+) -> CapturedLog {
     CapturedLog(
         seq: 0, timeNanos: Timestamp.wallNanos(), level: level, module: module, message: message, requestID: requestID,
         metadata: [:], file: #fileID, function: #function, line: #line)

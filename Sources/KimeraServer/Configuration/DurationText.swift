@@ -8,7 +8,9 @@ public enum DurationText {
 
     public static func parse(_ text: some StringProtocol) -> Duration? {
         let lowered = text.lowercased().trimmingCharacters(in: .whitespaces)
-        let units: [(suffix: String, seconds: Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600), ("d", 86400)]
+        let units: [(suffix: String, seconds: Double)] = [
+            ("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600), ("d", 86400),
+        ]
         var number = Substring(lowered)
         var scale = 1.0
         for unit in units where lowered.hasSuffix(unit.suffix) {
@@ -22,4 +24,3 @@ public enum DurationText {
         return .milliseconds(Int64((seconds * 1000).rounded()))
     }
 }
-

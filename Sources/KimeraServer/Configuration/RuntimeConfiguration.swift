@@ -120,7 +120,8 @@ public final class RuntimeConfiguration: Sendable {
         let mode = self.mode
         let previous: Logger.Level = state.withLock { state in
             if let module {
-                let previous = Self.override(for: module, in: state.modules)?.level ?? state.rootLevel
+                let previous =
+                    Self.override(for: module, in: state.modules)?.level ?? state.rootLevel
                     ?? mode.defaultConsoleLevel
                 state.modules[module] = ModuleOverride(level: level, expiresAt: expiresAt)
                 return previous

@@ -213,7 +213,8 @@ public struct ServerConfiguration: Sendable {
         if let name = file.string(forKey: "logging.level") {
             guard let level = LogLevelName.parse(name) else {
                 throw ConfigurationError(
-                    "logging.level \"\(name)\" is not a level; use one of \(LogLevelName.allowed.joined(separator: ", "))")
+                    "logging.level \"\(name)\" is not a level; use one of \(LogLevelName.allowed.joined(separator: ", "))"
+                )
             }
             live.rootLevel = level
         }
@@ -221,7 +222,8 @@ public struct ServerConfiguration: Sendable {
             let parts = entry.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
             guard parts.count == 2, !parts[0].isEmpty, let level = LogLevelName.parse(parts[1]) else {
                 throw ConfigurationError(
-                    "logging.modules entry \"\(entry)\" must be MODULE=LEVEL with LEVEL one of \(LogLevelName.allowed.joined(separator: ", "))")
+                    "logging.modules entry \"\(entry)\" must be MODULE=LEVEL with LEVEL one of \(LogLevelName.allowed.joined(separator: ", "))"
+                )
             }
             live.moduleLevels[parts[0]] = level
         }
@@ -267,12 +269,14 @@ public struct ServerConfiguration: Sendable {
         var config: [String: JSONValue] = [
             "host": .string(host), "port": .number(Double(port)), "workers": .number(Double(workers)),
             "debug": .bool(debug), "performance": .bool(performance), "data_dir": .string(dataDirectory),
-            "log_file": logFile.map(JSONValue.string) ?? .null, "config_file": configFile.map(JSONValue.string) ?? .null,
+            "log_file": logFile.map(JSONValue.string) ?? .null,
+            "config_file": configFile.map(JSONValue.string) ?? .null,
             "reload": .bool(reload), "mode": .string(mode.rawValue),
         ]
         config["sources"] = .object(sources.mapValues(JSONValue.string))
         config["security"] = .object([
-            "trust_loopback": .bool(security.trustLoopback), "admin_token": security.adminToken.map(JSONValue.string) ?? .null,
+            "trust_loopback": .bool(security.trustLoopback),
+            "admin_token": security.adminToken.map(JSONValue.string) ?? .null,
             "admin_token_file": security.adminTokenFile.map(JSONValue.string) ?? .null,
             "allowed_origins": .array(security.allowedOrigins.map(JSONValue.string)),
             "max_connections": .number(Double(security.maxConnections)),

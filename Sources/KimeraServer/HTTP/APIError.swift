@@ -81,12 +81,15 @@ public struct APIError: Error, Sendable, CustomStringConvertible {
         case let error as DecodingError:
             return .invalidBody(DecodingErrorText.describe(error))
         default:
-            return APIError(.internalServerError, code: "internal", message: "The server failed to handle the request; the log has the details under its request id.")
+            return APIError(
+                .internalServerError, code: "internal",
+                message: "The server failed to handle the request; the log has the details under its request id.")
         }
     }
 
     func response(requestID: String) -> Response {
-        let body = ErrorBody(error: code, message: message, requestID: requestID, parameter: parameter, allowed: allowed)
+        let body = ErrorBody(
+            error: code, message: message, requestID: requestID, parameter: parameter, allowed: allowed)
         var response = JSONBody.response(body, status: status)
         for field in headers { response.headers.append(field) }
         return response
@@ -165,20 +168,26 @@ enum JSONBody {
     /// Reads and decodes a JSON body, with 413 past `limit` and a 400 that says what is wrong.
     static func decode<T: Decodable>(_ type: T.Type, from request: Request, limit: Int) async throws -> T {
         if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > limit {
-            throw APIError(.contentTooLarge, code: "payload_too_large", message: "The request body is \(length) bytes; the limit is \(limit).")
+            throw APIError(
+                .contentTooLarge, code: "payload_too_large",
+                message: "The request body is \(length) bytes; the limit is \(limit).")
         }
         var request = request
         let buffer: ByteBuffer
         do {
             buffer = try await request.collectBody(upTo: limit)
         } catch let error as HTTPError where error.status == .contentTooLarge {
-            throw APIError(.contentTooLarge, code: "payload_too_large", message: "The request body is larger than the limit of \(limit) bytes.")
+            throw APIError(
+                .contentTooLarge, code: "payload_too_large",
+                message: "The request body is larger than the limit of \(limit) bytes.")
         }
         guard buffer.readableBytes > 0 else {
             throw APIError.invalidBody("The request needs a JSON body.")
         }
         if let type = request.headers[.contentType], !type.lowercased().hasPrefix("application/json") {
-            throw APIError(.unsupportedMediaType, code: "unsupported_media_type", message: "Send the body as application/json, not \(type).")
+            throw APIError(
+                .unsupportedMediaType, code: "unsupported_media_type",
+                message: "Send the body as application/json, not \(type).")
         }
         do {
             return try decoder.decode(T.self, from: Data(buffer.readableBytesView))

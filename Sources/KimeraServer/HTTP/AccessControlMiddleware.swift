@@ -25,19 +25,26 @@ struct AccessControlMiddleware: RouterMiddleware {
     {
         let mutating = request.method != .get && request.method != .head && request.method != .options
         if mutating, let origin = request.headers[.origin], !settings.allowedOrigins.contains(origin) {
-            throw APIError(.forbidden, code: "forbidden", message: "Cross-origin \(request.method.rawValue) from \(origin) is refused; add the origin to security.allowed_origins to allow it.")
+            throw APIError(
+                .forbidden, code: "forbidden",
+                message:
+                    "Cross-origin \(request.method.rawValue) from \(origin) is refused; add the origin to security.allowed_origins to allow it."
+            )
         }
         guard tokenMayBeNeeded, mutating || Self.isProtected(request.uri.path) else {
             return try await next(request, context)
         }
         if settings.trustLoopback && context.clientIsLoopback { return try await next(request, context) }
         guard let header = request.headers[.authorization] else {
-            var error = APIError(.unauthorized, code: "unauthorized", message: "This endpoint needs Authorization: Bearer <admin token> from a client off loopback.")
+            var error = APIError(
+                .unauthorized, code: "unauthorized",
+                message: "This endpoint needs Authorization: Bearer <admin token> from a client off loopback.")
             error.headers[.wwwAuthenticate] = "Bearer"
             throw error
         }
         let parts = header.split(separator: " ", maxSplits: 1)
-        guard parts.count == 2, parts[0].lowercased() == "bearer", Self.constantTimeEquals(Array(parts[1].utf8), token) else {
+        guard parts.count == 2, parts[0].lowercased() == "bearer", Self.constantTimeEquals(Array(parts[1].utf8), token)
+        else {
             throw APIError(.forbidden, code: "forbidden", message: "The bearer token is not the admin token.")
         }
         return try await next(request, context)
@@ -78,25 +85,33 @@ struct RequestLimitsMiddleware: RouterMiddleware {
         -> Response
     {
         if connections.count > settings.maxConnections {
-            var error = APIError.unavailable("The server has \(settings.maxConnections) open connections, its limit; retry shortly.")
+            var error = APIError.unavailable(
+                "The server has \(settings.maxConnections) open connections, its limit; retry shortly.")
             error.headers[.connection] = "close"
             error.headers[.retryAfter] = "1"
             throw error
         }
         if request.uri.description.utf8.count > settings.maxURIBytes {
-            throw APIError(.uriTooLong, code: "uri_too_long", message: "The request URI is longer than \(settings.maxURIBytes) bytes.")
+            throw APIError(
+                .uriTooLong, code: "uri_too_long",
+                message: "The request URI is longer than \(settings.maxURIBytes) bytes.")
         }
         var headerBytes = 0
         for field in request.headers { headerBytes += field.name.rawName.utf8.count + field.value.utf8.count + 4 }
         if headerBytes > settings.maxHeaderBytes {
-            throw APIError(.requestHeaderFieldsTooLarge, code: "headers_too_large", message: "The request headers are larger than \(settings.maxHeaderBytes) bytes.")
+            throw APIError(
+                .requestHeaderFieldsTooLarge, code: "headers_too_large",
+                message: "The request headers are larger than \(settings.maxHeaderBytes) bytes.")
         }
         if let length = request.headers[.contentLength] {
             guard let bytes = Int(length), bytes >= 0 else {
-                throw APIError(.badRequest, code: "invalid_body", message: "Content-Length \(length) is not a byte count.")
+                throw APIError(
+                    .badRequest, code: "invalid_body", message: "Content-Length \(length) is not a byte count.")
             }
             if bytes > maxBodyBytes {
-                throw APIError(.contentTooLarge, code: "payload_too_large", message: "The request body is \(bytes) bytes; the limit is \(maxBodyBytes).")
+                throw APIError(
+                    .contentTooLarge, code: "payload_too_large",
+                    message: "The request body is \(bytes) bytes; the limit is \(maxBodyBytes).")
             }
         }
         return try await next(request, context)

@@ -33,11 +33,16 @@ public final class ContradictionJobs: Sendable {
             prune(&jobs, now: Date())
             let running = jobs.values.filter { $0.finishedAt == nil }.count
             guard running < runningLimit else { return false }
-            while jobs.count >= capacity, let oldest = jobs.filter({ $0.value.finishedAt != nil }).min(by: { $0.value.finishedAt! < $1.value.finishedAt! })?.key {
+            while jobs.count >= capacity,
+                let oldest = jobs.filter({ $0.value.finishedAt != nil }).min(by: {
+                    $0.value.finishedAt! < $1.value.finishedAt!
+                })?.key
+            {
                 jobs[oldest] = nil
             }
             guard jobs.count < capacity else { return false }
-            jobs[id] = Job(state: JobStatusResponse(jobID: id, status: "running", result: nil, error: nil), finishedAt: nil)
+            jobs[id] = Job(
+                state: JobStatusResponse(jobID: id, status: "running", result: nil, error: nil), finishedAt: nil)
             return true
         }
         guard accepted else { return nil }
@@ -68,7 +73,9 @@ public final class ContradictionJobs: Sendable {
     }
 
     var fill: BufferFill {
-        jobs.withLock { BufferFill(used: $0.count, limit: capacity, bytes: $0.count * 2048, bytesLimit: capacity * 2048, dropped: 0) }
+        jobs.withLock {
+            BufferFill(used: $0.count, limit: capacity, bytes: $0.count * 2048, bytesLimit: capacity * 2048, dropped: 0)
+        }
     }
 
     private func finish(_ id: String, _ state: JobStatusResponse) {

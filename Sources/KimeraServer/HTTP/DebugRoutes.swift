@@ -28,7 +28,8 @@ enum DebugRoutes {
             config["slow_threshold_ms"] = .number(runtime.slowThresholdMs)
             config["cache_ttl_s"] = .number(runtime.defaultCacheTTL)
             let info = DebugInfo(
-                mode: ModeFlags(debug: mode.debug, performance: mode.performance, profiling: runtime.profiling, name: mode.rawValue),
+                mode: ModeFlags(
+                    debug: mode.debug, performance: mode.performance, profiling: runtime.profiling, name: mode.rawValue),
                 config: ConfigRedaction.mask(config),
                 recentLogs: includeLogs ? engine.ring.records(matching: LogFilter(), limit: 50) : nil,
                 requestTraces: includeTraces ? traces(engine, TraceFilter(), limit: 50) : nil,
@@ -39,7 +40,10 @@ enum DebugRoutes {
             return JSONBody.response(info)
         }
 
-        for (path, toggle, label) in [("/debug/mode", RuntimeConfiguration.Switch.debug, "Debug mode"), ("/debug/profiling", .profiling, "Profiling")] {
+        for (path, toggle, label) in [
+            ("/debug/mode", RuntimeConfiguration.Switch.debug, "Debug mode"),
+            ("/debug/profiling", .profiling, "Profiling"),
+        ] {
             routes.post(path) { request, _ in
                 let query = QueryReader(request)
                 let enabled = try query.requiredBool("enabled")
@@ -87,10 +91,17 @@ enum DebugRoutes {
                 throw APIError.invalidParameter("level", "level is required.", allowed: LogLevelName.allowed)
             }
             let module = query.string("module")
-            if let module, module.utf8.count > 200 || !module.allSatisfy({ $0.isLetter || $0.isNumber || "._-".contains($0) }) {
-                throw APIError.invalidParameter("module", "module must be a dotted logger label of letters, digits, '.', '_' or '-' (at most 200 characters).")
+            if let module,
+                module.utf8.count > 200 || !module.allSatisfy({ $0.isLetter || $0.isNumber || "._-".contains($0) })
+            {
+                throw APIError.invalidParameter(
+                    "module",
+                    "module must be a dotted logger label of letters, digits, '.', '_' or '-' (at most 200 characters)."
+                )
             }
-            if let module, module != "root", runtime.moduleLevels().count >= 256, runtime.configuredLevel(for: module) == nil {
+            if let module, module != "root", runtime.moduleLevels().count >= 256,
+                runtime.configuredLevel(for: module) == nil
+            {
                 throw APIError.invalidParameter("module", "Too many module levels are set (256); clear some first.")
             }
             let ttl = try query.ttl()
@@ -98,7 +109,9 @@ enum DebugRoutes {
             let change = runtime.setLevel(level, module: target, ttl: ttl)
             engine.audit.notice(
                 "log level of \(target ?? "root") set to \(LogLevelName.name(level))",
-                metadata: auditMetadata(setting: "log_level.\(target ?? "root")", value: LogLevelName.name(level), expiresAt: change.expiresAt))
+                metadata: auditMetadata(
+                    setting: "log_level.\(target ?? "root")", value: LogLevelName.name(level),
+                    expiresAt: change.expiresAt))
             return JSONBody.response(
                 LogLevelChangeResponse(
                     status: "success", level: LogLevelName.name(level), module: target ?? "root",
@@ -212,34 +225,35 @@ enum LogStream {
             var lastWrite = Timestamp.monotonicNanos()
             // A stream never ends by itself: end it when the server drains or the task is cancelled.
             try await withGracefulShutdownHandler {
-              try await withTaskCancellationHandler {
-                while let batch = await subscription.next() {
-                    var buffer = ByteBuffer()
-                    for item in batch {
-                        switch item {
-                        case .record(let log):
-                            buffer.writeBytes(try JSONBody.encoder.encode(log.record))
-                        case .gap(let range):
-                            buffer.writeBytes(try JSONBody.encoder.encode(StreamGap(gap: range)))
+                try await withTaskCancellationHandler {
+                    while let batch = await subscription.next() {
+                        var buffer = ByteBuffer()
+                        for item in batch {
+                            switch item {
+                            case .record(let log):
+                                buffer.writeBytes(try JSONBody.encoder.encode(log.record))
+                            case .gap(let range):
+                                buffer.writeBytes(try JSONBody.encoder.encode(StreamGap(gap: range)))
+                            }
+                            buffer.writeString("\n")
                         }
-                        buffer.writeString("\n")
+                        let now = Timestamp.monotonicNanos()
+                        if buffer.readableBytes == 0 {
+                            guard now - lastWrite >= heartbeatNanos else { continue }
+                            buffer.writeString("{\"heartbeat\":true}\n")
+                        }
+                        try await writer.write(buffer)
+                        lastWrite = now
                     }
-                    let now = Timestamp.monotonicNanos()
-                    if buffer.readableBytes == 0 {
-                        guard now - lastWrite >= heartbeatNanos else { continue }
-                        buffer.writeString("{\"heartbeat\":true}\n")
-                    }
-                    try await writer.write(buffer)
-                    lastWrite = now
+                } onCancel: {
+                    subscription.close()
                 }
-              } onCancel: {
-                subscription.close()
-              }
             } onGracefulShutdown: {
                 subscription.close()
             }
             try await writer.finish(nil)
         }
-        return Response(status: .ok, headers: [.contentType: "application/x-ndjson", .cacheControl: "no-store"], body: body)
+        return Response(
+            status: .ok, headers: [.contentType: "application/x-ndjson", .cacheControl: "no-store"], body: body)
     }
 }

@@ -34,12 +34,14 @@ public struct KimeraApplication: Sendable {
         router.add(middleware: RequestTracingMiddleware(engine: engine))
         router.add(
             middleware: RequestLimitsMiddleware(
-                settings: configuration.security, maxBodyBytes: configuration.limits.maxBodyBytes, connections: connections))
+                settings: configuration.security, maxBodyBytes: configuration.limits.maxBodyBytes,
+                connections: connections))
         router.add(
             middleware: AccessControlMiddleware(
                 settings: configuration.security, listensBeyondLoopback: configuration.listensBeyondLoopback))
         router.add(
-            middleware: ResponseCacheMiddleware(cache: engine.cache, runtime: engine.runtime, cacheableRoutes: table.cacheable))
+            middleware: ResponseCacheMiddleware(
+                cache: engine.cache, runtime: engine.runtime, cacheableRoutes: table.cacheable))
         OperationsRoutes.register(on: table, engine: engine, readiness: readiness)
         let readiness = self.readiness
         DebugRoutes.register(
@@ -143,7 +145,8 @@ struct ConfigReloader: Service {
                 do {
                     let live = try ServerConfiguration.liveSettings(from: snapshot)
                     for change in LiveSettingsDiff.changes(from: current, to: live) {
-                        logger.notice("config reloaded: \(change)", metadata: ["source": .string(configuration.configFile ?? "")])
+                        logger.notice(
+                            "config reloaded: \(change)", metadata: ["source": .string(configuration.configFile ?? "")])
                     }
                     for key in configuration.restartOnlyChanges(in: snapshot) {
                         logger.warning("config file changes \(key); restart the server to apply it")
@@ -165,12 +168,17 @@ enum LiveSettingsDiff {
     static func changes(from old: LiveSettings, to new: LiveSettings) -> [String] {
         var changes: [String] = []
         func name(_ level: Logger.Level?) -> String { level.map(LogLevelName.name) ?? "mode default" }
-        if old.rootLevel != new.rootLevel { changes.append("logging.level \(name(old.rootLevel)) -> \(name(new.rootLevel))") }
+        if old.rootLevel != new.rootLevel {
+            changes.append("logging.level \(name(old.rootLevel)) -> \(name(new.rootLevel))")
+        }
         for module in Set(old.moduleLevels.keys).union(new.moduleLevels.keys).sorted()
         where old.moduleLevels[module] != new.moduleLevels[module] {
-            changes.append("logging.modules \(module) \(name(old.moduleLevels[module])) -> \(name(new.moduleLevels[module]))")
+            changes.append(
+                "logging.modules \(module) \(name(old.moduleLevels[module])) -> \(name(new.moduleLevels[module]))")
         }
-        if old.cacheTTLSeconds != new.cacheTTLSeconds { changes.append("cache.ttl_s \(old.cacheTTLSeconds) -> \(new.cacheTTLSeconds)") }
+        if old.cacheTTLSeconds != new.cacheTTLSeconds {
+            changes.append("cache.ttl_s \(old.cacheTTLSeconds) -> \(new.cacheTTLSeconds)")
+        }
         if old.routeTTLSeconds != new.routeTTLSeconds { changes.append("cache.routes changed") }
         if old.slowThresholdMs != new.slowThresholdMs {
             changes.append("tracing.slow_threshold_ms \(old.slowThresholdMs) -> \(new.slowThresholdMs)")

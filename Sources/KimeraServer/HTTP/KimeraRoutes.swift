@@ -71,7 +71,9 @@ enum KimeraRoutes {
         routes.post("/kimera/contradiction/detect") { request, _ in
             let body = try await JSONBody.decode(DetectRequest.self, from: request, limit: bodyLimit)
             guard !body.geoidPairs.isEmpty else {
-                throw APIError(.badRequest, code: "invalid_body", message: "geoid_pairs is empty; give at least one [a, b] pair.", parameter: "geoid_pairs")
+                throw APIError(
+                    .badRequest, code: "invalid_body", message: "geoid_pairs is empty; give at least one [a, b] pair.",
+                    parameter: "geoid_pairs")
             }
             let result = try await profiler.profile("contradiction.detect") { try await service.detect(body) }
             return JSONBody.response(result)
@@ -95,19 +97,28 @@ enum KimeraRoutes {
             let body = try await JSONBody.decode(ProcessRequest.self, from: request, limit: bodyLimit)
             // Fail fast on what the job would fail on, rather than accepting a job that cannot succeed.
             guard body.searchLimit >= 1 else {
-                throw DomainError.invalidInput(field: "search_limit", problem: "must be at least 1 (at most \(maxSearchLimit); larger values are clamped)")
+                throw DomainError.invalidInput(
+                    field: "search_limit",
+                    problem: "must be at least 1 (at most \(maxSearchLimit); larger values are clamped)")
             }
             _ = try await service.geoid(id: body.triggerGeoidID)
-            guard let jobID = jobs.start(body, service: service, profiler: profiler, onFinish: { result in
-                invalidate()
-                switch result {
-                case .success(let result):
-                    contradictionLog.info("contradiction job finished", metadata: ["scars_created": .stringConvertible(result.scarsCreated)])
-                case .failure(let error):
-                    contradictionLog.error("contradiction job failed: \(error)")
-                }
-            }) else {
-                throw APIError.unavailable("Too many contradiction jobs are running (\(jobs.runningLimit)); retry when one finishes.")
+            guard
+                let jobID = jobs.start(
+                    body, service: service, profiler: profiler,
+                    onFinish: { result in
+                        invalidate()
+                        switch result {
+                        case .success(let result):
+                            contradictionLog.info(
+                                "contradiction job finished",
+                                metadata: ["scars_created": .stringConvertible(result.scarsCreated)])
+                        case .failure(let error):
+                            contradictionLog.error("contradiction job failed: \(error)")
+                        }
+                    })
+            else {
+                throw APIError.unavailable(
+                    "Too many contradiction jobs are running (\(jobs.runningLimit)); retry when one finishes.")
             }
             return JSONBody.response(
                 JobResponse(jobID: jobID, statusURL: "/kimera/contradiction/jobs/\(jobID)"), status: .accepted)
@@ -115,7 +126,8 @@ enum KimeraRoutes {
         routes.get("/kimera/contradiction/jobs/{job_id}") { _, context in
             let id = try context.parameters.require("job_id")
             guard let state = jobs.state(id) else {
-                throw APIError.notFound("No job '\(id)'; jobs are kept for \(Int(jobs.retention.seconds)) s after they finish.")
+                throw APIError.notFound(
+                    "No job '\(id)'; jobs are kept for \(Int(jobs.retention.seconds)) s after they finish.")
             }
             return JSONBody.response(state)
         }
@@ -145,9 +157,15 @@ enum KimeraRoutes {
         }
         routes.post("/kimera/vault/vaults/rebalance") { request, _ in
             let byWeight = try QueryReader(request).bool("by_weight") ?? false
-            let result = try await profiler.profile("vault.rebalance") { try await service.rebalance(byWeight: byWeight) }
+            let result = try await profiler.profile("vault.rebalance") {
+                try await service.rebalance(byWeight: byWeight)
+            }
             invalidate()
-            vaultLog.info("vaults rebalanced", metadata: ["moved_scars": .stringConvertible(result.movedScars), "by_weight": .stringConvertible(byWeight)])
+            vaultLog.info(
+                "vaults rebalanced",
+                metadata: [
+                    "moved_scars": .stringConvertible(result.movedScars), "by_weight": .stringConvertible(byWeight),
+                ])
             return JSONBody.response(result)
         }
 
@@ -157,7 +175,12 @@ enum KimeraRoutes {
         routes.post("/kimera/system/cycle") { _, _ in
             let result = try await profiler.profile("cycle.run") { try await service.runCycle() }
             invalidate()
-            cycleLog.info("cognitive cycle", metadata: ["cycle_count": .stringConvertible(result.cycleCount), "scars_created": .stringConvertible(result.scarsCreated)])
+            cycleLog.info(
+                "cognitive cycle",
+                metadata: [
+                    "cycle_count": .stringConvertible(result.cycleCount),
+                    "scars_created": .stringConvertible(result.scarsCreated),
+                ])
             return JSONBody.response(result)
         }
         routes.post("/kimera/embed") { request, _ in
@@ -166,7 +189,8 @@ enum KimeraRoutes {
         }
         routes.post("/kimera/semantic_features") { request, _ in
             let body = try await JSONBody.decode(EmbedRequest.self, from: request, limit: bodyLimit)
-            return JSONBody.response(profiler.profile("embedding.semantic_features") { service.semanticFeatures(text: body.text) })
+            return JSONBody.response(
+                profiler.profile("embedding.semantic_features") { service.semanticFeatures(text: body.text) })
         }
     }
 }

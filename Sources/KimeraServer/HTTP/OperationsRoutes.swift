@@ -44,9 +44,12 @@ enum OperationsRoutes {
             let mode = runtime.mode
             return JSONBody.response(
                 RootResponse(
-                    message: "Kimera SWM hybrid server", kimeraStatus: readiness.problem == nil ? "operational" : "starting",
+                    message: "Kimera SWM hybrid server",
+                    kimeraStatus: readiness.problem == nil ? "operational" : "starting",
                     timestamp: Double(Timestamp.wallNanos()) / 1e9,
-                    mode: ModeFlags(debug: mode.debug, performance: mode.performance, profiling: runtime.profiling, name: mode.rawValue),
+                    mode: ModeFlags(
+                        debug: mode.debug, performance: mode.performance, profiling: runtime.profiling,
+                        name: mode.rawValue),
                     features: FeatureFlags(
                         cacheEnabled: mode.performance, compressionEnabled: false, asyncEnabled: mode.asynchronousSinks,
                         debugAPI: true, requestTracing: true)))

@@ -17,19 +17,23 @@ enum PrometheusExposition {
             let labels = "route=\"\(escape(entry.route))\",method=\"\(escape(entry.method))\""
             let counts = entry.recorder.cumulativeCounts(boundsMs: bucketsMs)
             for (bound, count) in zip(bucketsMs, counts) {
-                out += "kimera_http_request_duration_seconds_bucket{\(labels),le=\"\(number(bound / 1000))\"} \(count)\n"
+                out +=
+                    "kimera_http_request_duration_seconds_bucket{\(labels),le=\"\(number(bound / 1000))\"} \(count)\n"
             }
             out += "kimera_http_request_duration_seconds_bucket{\(labels),le=\"+Inf\"} \(entry.recorder.count)\n"
-            out += "kimera_http_request_duration_seconds_sum{\(labels)} \(number(Double(entry.recorder.sumNanos) / 1e9))\n"
+            out +=
+                "kimera_http_request_duration_seconds_sum{\(labels)} \(number(Double(entry.recorder.sumNanos) / 1e9))\n"
             out += "kimera_http_request_duration_seconds_count{\(labels)} \(entry.recorder.count)\n"
         }
         header("kimera_http_requests_total", "counter", "Requests by route template and method.")
         for entry in recorders {
-            out += "kimera_http_requests_total{route=\"\(escape(entry.route))\",method=\"\(escape(entry.method))\"} \(entry.recorder.count)\n"
+            out +=
+                "kimera_http_requests_total{route=\"\(escape(entry.route))\",method=\"\(escape(entry.method))\"} \(entry.recorder.count)\n"
         }
         header("kimera_http_request_errors_total", "counter", "5xx responses by route template and method.")
         for entry in recorders {
-            out += "kimera_http_request_errors_total{route=\"\(escape(entry.route))\",method=\"\(escape(entry.method))\"} \(entry.recorder.errors)\n"
+            out +=
+                "kimera_http_request_errors_total{route=\"\(escape(entry.route))\",method=\"\(escape(entry.method))\"} \(entry.recorder.errors)\n"
         }
         let statistics = engine.tracer.statistics()
         header("kimera_http_active_requests", "gauge", "Requests being served now.")
@@ -58,7 +62,8 @@ enum PrometheusExposition {
         }
         header("kimera_log_ring_dropped_total", "counter", "Records dropped from the ring to stay within its bounds.")
         out += "kimera_log_ring_dropped_total \(logging.ringDropped)\n"
-        header("kimera_log_sink_dropped_total", "counter", "Records a sink could not take (queue full or write failed).")
+        header(
+            "kimera_log_sink_dropped_total", "counter", "Records a sink could not take (queue full or write failed).")
         for sink in logging.sinks {
             out += "kimera_log_sink_dropped_total{sink=\"\(escape(sink.name))\"} \(sink.dropped)\n"
         }

@@ -55,7 +55,8 @@ struct RequestTracingMiddleware: RouterMiddleware {
             let apiError = APIError.from(error, method: request.method, path: request.uri.path)
             if apiError.status.code >= 500 {
                 RequestScope.$requestID.withValue(id) {
-                    errorLog.error("request failed: \(String(describing: error))", metadata: ["path": .string(request.uri.path)])
+                    errorLog.error(
+                        "request failed: \(String(describing: error))", metadata: ["path": .string(request.uri.path)])
                 }
             }
             errorText = apiError.code
@@ -95,13 +96,14 @@ struct RequestTracingMiddleware: RouterMiddleware {
                     metadata: [
                         "route": .string(route), "query": .string(trace.query ?? ""),
                         "request_headers": .string(
-                            Redaction.headers(request.headers).sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }
-                                .joined(separator: "; ")),
+                            Redaction.headers(request.headers).sorted { $0.key < $1.key }.map {
+                                "\($0.key): \($0.value)"
+                            }
+                            .joined(separator: "; ")),
                     ])
             }
         }
         return response
     }
-
 
 }

@@ -37,7 +37,8 @@ final class RouteTable<Context: RequestContext> {
     }
 
     func get(
-        _ path: String, cacheable: Bool = false, use handler: @escaping @Sendable (Request, Context) async throws -> Response
+        _ path: String, cacheable: Bool = false,
+        use handler: @escaping @Sendable (Request, Context) async throws -> Response
     ) {
         on(path, .get, cacheable: cacheable, use: handler)
     }

@@ -121,7 +121,8 @@ final class LevelCache: Sendable {
     }
 
     func store(_ levels: Levels, at generation: UInt64) {
-        let value = (generation & 0xFFFF_FFFF_FFFF) << 16 | UInt64(levels.console.index) << 8 | UInt64(levels.ring.index)
+        let value =
+            (generation & 0xFFFF_FFFF_FFFF) << 16 | UInt64(levels.console.index) << 8 | UInt64(levels.ring.index)
         word.store(value, ordering: .relaxed)
     }
 }

@@ -306,4 +306,3 @@ final class LogSubscription: Sendable {
 
     var isClosed: Bool { state.withLock { $0.closed } }
 }
-

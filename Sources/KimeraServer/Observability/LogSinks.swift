@@ -203,7 +203,9 @@ final class FileSink: LogSink {
             if state.descriptor >= 0 && now - state.lastPathCheck >= 1_000_000_000 {
                 state.lastPathCheck = now
                 var info = stat()
-                if stat(filePath, &info) != 0 || UInt64(info.st_dev) != state.device || UInt64(info.st_ino) != state.inode {
+                if stat(filePath, &info) != 0 || UInt64(info.st_dev) != state.device
+                    || UInt64(info.st_ino) != state.inode
+                {
                     Foundation.close(state.descriptor)
                     state.descriptor = -1
                     state.lastAttempt = 0
@@ -318,7 +320,8 @@ enum LogLine {
     }
 
     static func human(_ log: CapturedLog) -> String {
-        var line = "\(Timestamp.iso8601(nanos: log.timeNanos)) \(LogLevelName.name(log.level)) \(log.module): \(log.message)"
+        var line =
+            "\(Timestamp.iso8601(nanos: log.timeNanos)) \(LogLevelName.name(log.level)) \(log.module): \(log.message)"
         if let id = log.requestID { line += " [request_id=\(id)]" }
         if !log.metadata.isEmpty {
             line += " " + log.metadata.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")

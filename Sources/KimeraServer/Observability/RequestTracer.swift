@@ -58,7 +58,8 @@ package struct CompactTrace: Sendable {
             requestID: requestID, method: method, path: path, route: route, query: query, status: status,
             durationMs: Double(durationNanos) / 1e6, startedAt: Timestamp.iso8601(nanos: startedWallNanos),
             bytesIn: bytesIn, bytesOut: bytesOut, cache: cache, slow: slow, error: error, logCount: logCount,
-            requestHeaders: requestHeaders.map(Redaction.headers), responseHeaders: responseHeaders.map(Redaction.headers))
+            requestHeaders: requestHeaders.map(Redaction.headers),
+            responseHeaders: responseHeaders.map(Redaction.headers))
     }
 }
 

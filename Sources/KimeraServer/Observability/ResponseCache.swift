@@ -71,7 +71,9 @@ public final class ResponseCache: Sendable {
         _ key: String, status: HTTPResponse.Status, headers: HTTPFields, body: ByteBuffer, ttlSeconds: Double,
         now: Int64 = Timestamp.monotonicNanos()
     ) {
-        let size = key.utf8.count + body.readableBytes + headers.reduce(0) { $0 + $1.name.rawName.utf8.count + $1.value.utf8.count } + 128
+        let size =
+            key.utf8.count + body.readableBytes
+            + headers.reduce(0) { $0 + $1.name.rawName.utf8.count + $1.value.utf8.count } + 128
         guard ttlSeconds > 0, size <= maxBytes / 4 else { return }
         state.withLock { state in
             if let existing = state.index[key] { Self.unlink(existing, &state) }
