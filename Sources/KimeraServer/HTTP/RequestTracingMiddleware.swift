@@ -92,14 +92,10 @@ struct RequestTracingMiddleware: RouterMiddleware {
         if debug && !performance {
             RequestScope.$requestID.withValue(id) {
                 accessLog.info(
-                    "\(request.method.rawValue) \(request.uri.path) \(status) \(Double(duration) / 1e6)ms",
+                    "\(request.method.rawValue) \(request.uri.path) \(status) \(duration / 1000)us",
                     metadata: [
                         "route": .string(route), "query": .string(trace.query ?? ""),
-                        "request_headers": .string(
-                            Redaction.headers(request.headers).sorted { $0.key < $1.key }.map {
-                                "\($0.key): \($0.value)"
-                            }
-                            .joined(separator: "; ")),
+                        "request_headers": .string(Redaction.headerLine(request.headers)),
                     ])
             }
         }

@@ -19,6 +19,18 @@ public enum Redaction {
         anySecret.store(true, ordering: .releasing)
     }
 
+    /// Header fields on one line, `name: value; …`, in request order (the access log).
+    public static func headerLine(_ fields: HTTPFields) -> String {
+        var line = ""
+        for field in fields {
+            if !line.isEmpty { line += "; " }
+            line += field.name.canonicalName
+            line += ": "
+            line += header(name: field.name.canonicalName, value: field.value)
+        }
+        return line
+    }
+
     /// Header fields as traces show them, names in lower case; repeated fields joined with ", ".
     public static func headers(_ fields: HTTPFields) -> [String: String] {
         var result: [String: String] = [:]
@@ -36,29 +48,37 @@ public enum Redaction {
 
     /// Names whose values are secrets: headers, query parameters, metadata keys, config keys.
     public static func isSecretName(_ name: some StringProtocol) -> Bool {
-        // ASCII case-insensitive byte search: this runs for every header and metadata key.
-        let bytes = Array(name.utf8).map { $0 >= 65 && $0 <= 90 ? $0 + 32 : $0 }
-        if exactNames.contains(bytes) { return true }
-        return secretFragments.contains { fragment in contains(bytes, fragment) }
+        // ASCII case-insensitive byte search without copying: this runs for every header and metadata key.
+        if let answer = name.utf8.withContiguousStorageIfAvailable(isSecretName(bytes:)) { return answer }
+        return Array(name.utf8).withUnsafeBufferPointer(isSecretName(bytes:))
     }
 
-    private static let exactNames: Set<[UInt8]> = Set(
-        ["authorization", "proxy-authorization", "cookie", "set-cookie"].map { Array($0.utf8) })
-    private static let secretFragments: [[UInt8]] = ["token", "secret", "password", "passwd", "key", "credential"]
-        .map { Array($0.utf8) }
-
-    private static func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
-        guard haystack.count >= needle.count else { return false }
-        for start in 0...(haystack.count - needle.count) {
-            var index = 0
-            while index < needle.count && haystack[start + index] == needle[index] { index += 1 }
-            if index == needle.count { return true }
+    private static func isSecretName(bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        for exact in exactNames where exact.count == bytes.count && matches(bytes, at: 0, exact) { return true }
+        for fragment in secretFragments where fragment.count <= bytes.count {
+            for start in 0...(bytes.count - fragment.count) where matches(bytes, at: start, fragment) { return true }
         }
         return false
     }
 
+    @inline(__always)
+    private static func matches(_ bytes: UnsafeBufferPointer<UInt8>, at start: Int, _ lowercase: [UInt8]) -> Bool {
+        for index in 0..<lowercase.count {
+            var byte = bytes[start + index]
+            if byte >= 65 && byte <= 90 { byte += 32 }
+            if byte != lowercase[index] { return false }
+        }
+        return true
+    }
+
+    private static let exactNames: [[UInt8]] = ["authorization", "proxy-authorization", "cookie", "set-cookie"]
+        .map { Array($0.utf8) }
+    private static let secretFragments: [[UInt8]] = ["token", "secret", "password", "passwd", "key", "credential"]
+        .map { Array($0.utf8) }
+
     /// A header value as traces show it: `Authorization` keeps its scheme, cookies keep their names.
     public static func header(name: some StringProtocol, value: String) -> String {
+        guard isSecretName(name) else { return message(value) }
         switch name.lowercased() {
         case "authorization", "proxy-authorization":
             if let space = value.firstIndex(of: " ") { return value[..<space] + " " + mask }

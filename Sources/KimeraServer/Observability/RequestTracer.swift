@@ -140,7 +140,12 @@ public final class RequestTracer: Sendable {
     public static let unmatched = "<unmatched>"
     public static let overflow = "<overflow>"
     /// Methods beyond these share `OTHER`, so a series cannot grow by inventing methods.
-    static let knownMethods: Set<String> = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"]
+    static func isKnownMethod(_ method: String) -> Bool {
+        switch method {
+        case "GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS": return true
+        default: return false
+        }
+    }
 
     struct Series: Sendable {
         var methods: [String: LatencyRecorder] = [:]
@@ -180,7 +185,7 @@ public final class RequestTracer: Sendable {
         active.subtract(1, ordering: .relaxed)
         let isError = trace.status >= 500
         let second = trace.startedWallNanos / 1_000_000_000
-        let method = Self.knownMethods.contains(trace.method) ? trace.method : "OTHER"
+        let method = Self.isKnownMethod(trace.method) ? trace.method : "OTHER"
         state.withLock { state in
             state.total += 1
             state.window.record(atSecond: second, error: isError)
