@@ -48,6 +48,8 @@ let package = Package(
                 "KimeraModels",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ]),
         .systemLibrary(name: "CLibEdit", providers: [.apt(["libedit-dev"])]),
         .executableTarget(

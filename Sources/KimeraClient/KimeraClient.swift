@@ -1,0 +1,483 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+
+/// A typed async client of the Kimera HTTP API (`API.md`): one method per endpoint, each decoding the
+/// `KimeraModels` type the server encodes, each failing with a `ClientError`.
+///
+/// The client is a value: copies share one `HTTPClient` (its connection pool). Whoever made the transport
+/// with `makeTransport()` shuts it down once, after the last request (`shutdown()`).
+public struct KimeraClient: Sendable {
+    /// The server's base URL without a trailing slash, e.g. `http://127.0.0.1:8001`.
+    public let baseURL: String
+    /// Sent as `Authorization: Bearer <token>` when set.
+    public let token: String?
+    /// How long one request may take from connect to the last byte of its body. A log stream's body is
+    /// not bounded by it: only its response head is.
+    public let timeout: Duration
+    let http: HTTPClient
+
+    /// The largest response body read into memory (a 5000-record log page is about 2 MiB).
+    public static let maxBodyBytes = 64 * 1024 * 1024
+    public static let defaultURL = "http://127.0.0.1:8001"
+    /// A connection that reads nothing for this long is given up: a log stream sends a heartbeat every 15 s.
+    public static let idleReadTimeout = Duration.seconds(45)
+
+    /// - Throws: `ClientError.invalidURL` when `url` is not an http(s) URL with a host.
+    public init(url: String, token: String? = nil, timeout: Duration = .seconds(5), transport: HTTPClient) throws {
+        baseURL = try Self.normalise(url: url)
+        self.token = token.flatMap { $0.isEmpty ? nil : $0 }
+        self.timeout = timeout
+        http = transport
+    }
+
+    /// A client of the same server with another base URL (the shell's `connect`).
+    public func connecting(to url: String) throws -> KimeraClient {
+        try KimeraClient(url: url, token: token, timeout: timeout, transport: http)
+    }
+
+    /// The HTTP transport a process shares between its clients. Connection failures are not retried
+    /// (a refused connection is reported at once, not after the timeout), and a connection that reads
+    /// nothing for `idleReadTimeout` is given up.
+    public static func makeTransport() -> HTTPClient {
+        var configuration = HTTPClient.Configuration()
+        configuration.connectionPool.retryConnectionEstablishment = false
+        configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 16
+        configuration.timeout = .init(
+            connect: .seconds(10), read: .nanoseconds(Int64(idleReadTimeout.seconds * 1_000_000_000)))
+        configuration.decompression = .disabled
+        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+    }
+
+    /// Shuts the shared transport down; no request may follow.
+    public func shutdown() async {
+        try? await http.shutdown()
+    }
+
+    /// Checks that `url` can be a base URL and returns it without a trailing slash.
+    public static func normalise(url: String) throws -> String {
+        let trimmed = url.trimmingCharacters(in: .whitespaces)
+        guard let components = URLComponents(string: trimmed), let scheme = components.scheme?.lowercased() else {
+            throw ClientError.invalidURL(url, reason: "expected http://HOST[:PORT]")
+        }
+        guard scheme == "http" || scheme == "https" else {
+            throw ClientError.invalidURL(url, reason: "the scheme must be http or https, not \(scheme)")
+        }
+        guard let host = components.host, !host.isEmpty else {
+            throw ClientError.invalidURL(url, reason: "no host; expected \(scheme)://HOST[:PORT]")
+        }
+        if let port = components.port, !(1...65535).contains(port) {
+            throw ClientError.invalidURL(url, reason: "port \(port) is out of range")
+        }
+        guard components.query == nil, components.fragment == nil else {
+            throw ClientError.invalidURL(url, reason: "a base URL has no query or fragment")
+        }
+        var normalised = trimmed
+        while normalised.hasSuffix("/") { normalised.removeLast() }
+        return normalised
+    }
+}
+
+// MARK: - Operations (API.md §3)
+
+extension KimeraClient {
+    /// `GET /health`.
+    public func health() async throws -> HealthResponse {
+        try await get("/health")
+    }
+
+    /// `GET /ready`; `ClientError.status(503, …)` while the server is not ready.
+    public func ready() async throws -> ReadyResponse {
+        try await get("/ready")
+    }
+
+    /// `GET /`.
+    public func root(bypassCache: Bool = false) async throws -> RootResponse {
+        try await get("/", query: bypassCache ? [("bypass_cache", "true")] : [])
+    }
+
+    /// `GET /debug/info`.
+    public func debugInfo(includeLogs: Bool = true, includeTraces: Bool = true, includeProfiles: Bool = true)
+        async throws -> DebugInfo
+    {
+        try await get(
+            "/debug/info",
+            query: [
+                ("include_logs", String(includeLogs)), ("include_traces", String(includeTraces)),
+                ("include_profiles", String(includeProfiles)),
+            ])
+    }
+
+    /// `POST /debug/mode`. `ttl` is a duration as the server reads it (`15m`, `30s`).
+    public func setDebugMode(_ enabled: Bool, ttl: String? = nil) async throws -> ModeChangeResponse {
+        try await post("/debug/mode", query: [("enabled", String(enabled))] + optional("ttl", ttl))
+    }
+
+    /// `POST /debug/profiling`.
+    public func setProfiling(_ enabled: Bool, ttl: String? = nil) async throws -> ModeChangeResponse {
+        try await post("/debug/profiling", query: [("enabled", String(enabled))] + optional("ttl", ttl))
+    }
+
+    /// `GET /debug/logs`.
+    public func logs(_ query: LogQuery = LogQuery()) async throws -> LogsResponse {
+        try await get("/debug/logs", query: query.items)
+    }
+
+    /// `GET /debug/log-level`.
+    public func logLevels() async throws -> LogLevelsResponse {
+        try await get("/debug/log-level")
+    }
+
+    /// `POST /debug/log-level`; `module` nil sets the root level.
+    public func setLogLevel(_ level: String, module: String? = nil, ttl: String? = nil) async throws
+        -> LogLevelChangeResponse
+    {
+        try await post(
+            "/debug/log-level", query: [("level", level)] + optional("module", module) + optional("ttl", ttl))
+    }
+
+    /// `GET /debug/traces`.
+    public func traces(_ query: TraceQuery = TraceQuery()) async throws -> TracesResponse {
+        try await get("/debug/traces", query: query.items)
+    }
+
+    /// `GET /debug/profiles`.
+    public func profiles(limit: Int? = nil, name: String? = nil) async throws -> ProfilesResponse {
+        try await get("/debug/profiles", query: optional("limit", limit.map(String.init)) + optional("name", name))
+    }
+
+    /// `GET /performance/stats`.
+    public func performanceStats() async throws -> PerformanceStats {
+        try await get("/performance/stats")
+    }
+
+    /// `GET /metrics`: the Prometheus text exposition.
+    public func metrics() async throws -> String {
+        let response = try await send(.GET, "/metrics")
+        try response.requireSuccess()
+        return String(decoding: response.body, as: UTF8.self)
+    }
+}
+
+// MARK: - The Kimera SWM core (API.md §5)
+
+extension KimeraClient {
+    /// `POST /kimera/geoids`.
+    public func createGeoid(_ request: CreateGeoidRequest) async throws -> CreateGeoidResponse {
+        try await post("/kimera/geoids", body: request)
+    }
+
+    /// `GET /kimera/geoids/{id}`.
+    public func geoid(id: String) async throws -> Geoid {
+        try await get("/kimera/geoids/" + Self.pathSegment(id))
+    }
+
+    /// `DELETE /kimera/geoids/{id}`.
+    public func deleteGeoid(id: String) async throws {
+        try await send(.DELETE, "/kimera/geoids/" + Self.pathSegment(id)).requireSuccess()
+    }
+
+    /// `GET /kimera/geoids/search`.
+    public func searchGeoids(query: String, limit: Int? = nil) async throws -> SearchResponse {
+        try await get("/kimera/geoids/search", query: [("query", query)] + optional("limit", limit.map(String.init)))
+    }
+
+    /// `POST /kimera/contradiction/detect`.
+    public func detectContradictions(_ request: DetectRequest) async throws -> DetectResponse {
+        try await post("/kimera/contradiction/detect", body: request)
+    }
+
+    /// `POST /kimera/contradiction/process/contradictions/sync`: processes and waits for the result.
+    public func processContradictions(_ request: ProcessRequest) async throws -> ProcessResult {
+        try await post("/kimera/contradiction/process/contradictions/sync", body: request)
+    }
+
+    /// `POST /kimera/contradiction/process/contradictions`: starts a job (202).
+    public func startContradictionJob(_ request: ProcessRequest) async throws -> JobResponse {
+        try await post("/kimera/contradiction/process/contradictions", body: request)
+    }
+
+    /// `GET /kimera/contradiction/jobs/{job_id}`.
+    public func contradictionJob(id: String) async throws -> JobStatusResponse {
+        try await get("/kimera/contradiction/jobs/" + Self.pathSegment(id))
+    }
+
+    /// `GET /kimera/scars/{id}`.
+    public func scar(id: String) async throws -> Scar {
+        try await get("/kimera/scars/" + Self.pathSegment(id))
+    }
+
+    /// `GET /kimera/scars/search`.
+    public func searchScars(query: String, limit: Int? = nil) async throws -> ScarSearchResponse {
+        try await get("/kimera/scars/search", query: [("query", query)] + optional("limit", limit.map(String.init)))
+    }
+
+    /// `GET /kimera/vault/status`.
+    public func vaultStatus() async throws -> VaultStatus {
+        try await get("/kimera/vault/status")
+    }
+
+    /// `GET /kimera/vault/geoids/count`.
+    public func geoidCount() async throws -> GeoidCountResponse {
+        try await get("/kimera/vault/geoids/count")
+    }
+
+    /// `GET /kimera/vault/scars/count`.
+    public func scarCount() async throws -> ScarCountResponse {
+        try await get("/kimera/vault/scars/count")
+    }
+
+    /// `GET /kimera/vault/vaults/{vault_id}`.
+    public func vaultContents(vaultID: String, limit: Int? = nil) async throws -> VaultContents {
+        try await get(
+            "/kimera/vault/vaults/" + Self.pathSegment(vaultID), query: optional("limit", limit.map(String.init)))
+    }
+
+    /// `POST /kimera/vault/vaults/rebalance`.
+    public func rebalanceVaults(byWeight: Bool = false) async throws -> RebalanceResponse {
+        try await post("/kimera/vault/vaults/rebalance", query: [("by_weight", String(byWeight))])
+    }
+
+    /// `GET /kimera/status`.
+    public func kimeraStatus() async throws -> KimeraStatus {
+        try await get("/kimera/status")
+    }
+
+    /// `GET /kimera/system/health`.
+    public func systemHealth() async throws -> SystemHealth {
+        try await get("/kimera/system/health")
+    }
+
+    /// `GET /kimera/system/stability`.
+    public func stability() async throws -> StabilityMetrics {
+        try await get("/kimera/system/stability")
+    }
+
+    /// `POST /kimera/system/cycle`.
+    public func runCycle() async throws -> CycleResult {
+        try await post("/kimera/system/cycle")
+    }
+
+    /// `POST /kimera/embed`.
+    public func embed(text: String) async throws -> EmbedResponse {
+        try await post("/kimera/embed", body: EmbedRequest(text: text))
+    }
+
+    /// `POST /kimera/semantic_features`.
+    public func semanticFeatures(text: String) async throws -> EmbedResponse {
+        try await post("/kimera/semantic_features", body: EmbedRequest(text: text))
+    }
+}
+
+// MARK: - Queries
+
+/// The filters of `GET /debug/logs` and `/debug/logs/stream`.
+public struct LogQuery: Sendable, Equatable {
+    public var limit: Int?
+    /// A level name; a minimum unless `exact`.
+    public var level: String?
+    public var exact: Bool
+    /// A logger label; matches it and every label below it.
+    public var module: String?
+    public var requestID: String?
+    /// Only records with a larger `seq`.
+    public var sinceSeq: UInt64?
+
+    public init(
+        limit: Int? = nil, level: String? = nil, exact: Bool = false, module: String? = nil, requestID: String? = nil,
+        sinceSeq: UInt64? = nil
+    ) {
+        self.limit = limit
+        self.level = level
+        self.exact = exact
+        self.module = module
+        self.requestID = requestID
+        self.sinceSeq = sinceSeq
+    }
+
+    var items: [(String, String)] {
+        var items = optional("limit", limit.map(String.init)) + optional("level", level)
+        if exact { items.append(("exact", "true")) }
+        items += optional("module", module) + optional("request_id", requestID)
+        return items + optional("since_seq", sinceSeq.map(String.init))
+    }
+}
+
+/// The filters of `GET /debug/traces`.
+public struct TraceQuery: Sendable, Equatable {
+    public var limit: Int?
+    /// A substring of the path.
+    public var pathFilter: String?
+    public var method: String?
+    public var status: Int?
+    public var minDurationMs: Double?
+    public var requestID: String?
+    public var slowOnly: Bool
+
+    public init(
+        limit: Int? = nil, pathFilter: String? = nil, method: String? = nil, status: Int? = nil,
+        minDurationMs: Double? = nil, requestID: String? = nil, slowOnly: Bool = false
+    ) {
+        self.limit = limit
+        self.pathFilter = pathFilter
+        self.method = method
+        self.status = status
+        self.minDurationMs = minDurationMs
+        self.requestID = requestID
+        self.slowOnly = slowOnly
+    }
+
+    var items: [(String, String)] {
+        var items = optional("limit", limit.map(String.init)) + optional("path_filter", pathFilter)
+        items += optional("method", method) + optional("status", status.map(String.init))
+        items += optional("min_duration_ms", minDurationMs.map { String($0) })
+        items += optional("request_id", requestID)
+        if slowOnly { items.append(("slow", "true")) }
+        return items
+    }
+}
+
+private func optional(_ name: String, _ value: String?) -> [(String, String)] {
+    value.map { [(name, $0)] } ?? []
+}
+
+// MARK: - Raw requests
+
+/// A response as it came: for the shell's `get PATH` / `post PATH` and for endpoints without a model.
+public struct RawResponse: Sendable {
+    public var status: Int
+    public var headers: [(name: String, value: String)]
+    public var body: Data
+    /// The URL that was requested.
+    public var url: String
+
+    /// Throws `ClientError.status` (with the decoded error body) unless the status is 2xx.
+    public func requireSuccess() throws {
+        guard (200..<300).contains(status) else {
+            throw ClientError.status(status, body: try? JSONDecoder().decode(ErrorBody.self, from: body), url: url)
+        }
+    }
+
+    /// The body decoded as `T`, after `requireSuccess()`.
+    public func decode<T: Decodable>(_ type: T.Type) throws -> T {
+        try requireSuccess()
+        do {
+            return try JSONDecoder().decode(T.self, from: body)
+        } catch {
+            throw ClientError.undecodable(url: url, type: "\(T.self)", detail: Self.describe(error))
+        }
+    }
+
+    static func describe(_ error: any Error) -> String {
+        guard let error = error as? DecodingError else { return "\(error)" }
+        switch error {
+        case .keyNotFound(let key, let context):
+            return "missing \(Self.path(context.codingPath + [key]))"
+        case .typeMismatch(_, let context), .valueNotFound(_, let context), .dataCorrupted(let context):
+            return "\(context.debugDescription) at \(Self.path(context.codingPath))"
+        @unknown default:
+            return "\(error)"
+        }
+    }
+
+    private static func path(_ keys: [any CodingKey]) -> String {
+        keys.isEmpty ? "the top level" : keys.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
+    }
+}
+
+extension KimeraClient {
+    /// Sends one request to `path` (with `query`) and reads the whole response within `timeout`.
+    /// Only a transport failure throws; an error status is returned for the caller to judge.
+    public func send(
+        _ method: HTTPMethod, _ path: String, query: [(String, String)] = [], body: Data? = nil
+    ) async throws -> RawResponse {
+        let url = self.url(path, query: query)
+        var request = HTTPClientRequest(url: url)
+        request.method = method
+        request.headers = headers(hasBody: body != nil)
+        if let body { request.body = .bytes(ByteBuffer(bytes: body)) }
+        let http = self.http
+        let timeout = self.timeout
+        let prepared = request
+        do {
+            return try await withThrowingTaskGroup(of: RawResponse?.self) { group in
+                group.addTask {
+                    let response = try await http.execute(prepared, timeout: .nanoseconds(timeout.nanoseconds))
+                    let bytes = try await response.body.collect(upTo: Self.maxBodyBytes)
+                    return RawResponse(
+                        status: Int(response.status.code), headers: response.headers.map { ($0.name, $0.value) },
+                        body: Data(bytes.readableBytesView), url: url)
+                }
+                group.addTask {
+                    try await Task.sleep(for: timeout)
+                    return nil
+                }
+                defer { group.cancelAll() }
+                guard let first = try await group.next(), let response = first else {
+                    throw ClientError.timeout(url: url, seconds: timeout.seconds)
+                }
+                return response
+            }
+        } catch {
+            throw ClientError.classify(error, url: url, timeoutSeconds: timeout.seconds)
+        }
+    }
+
+    func get<T: Decodable>(_ path: String, query: [(String, String)] = []) async throws -> T {
+        try await send(.GET, path, query: query).decode(T.self)
+    }
+
+    func post<T: Decodable>(_ path: String, query: [(String, String)] = []) async throws -> T {
+        try await send(.POST, path, query: query).decode(T.self)
+    }
+
+    func post<T: Decodable, Body: Encodable>(_ path: String, body: Body) async throws -> T {
+        let data: Data
+        do {
+            data = try JSONEncoder().encode(body)
+        } catch {
+            throw ClientError.transport(url: url(path, query: []), detail: "cannot encode the request: \(error)")
+        }
+        return try await send(.POST, path, body: data).decode(T.self)
+    }
+
+    func headers(hasBody: Bool) -> HTTPHeaders {
+        var headers = HTTPHeaders()
+        headers.add(name: "User-Agent", value: "kimera-cli/\(KimeraVersion.current)")
+        headers.add(name: "Accept", value: "application/json")
+        if hasBody { headers.add(name: "Content-Type", value: "application/json") }
+        if let token { headers.add(name: "Authorization", value: "Bearer \(token)") }
+        return headers
+    }
+
+    /// `path` (already starting with `/`) below the base URL, with `query` percent-encoded.
+    func url(_ path: String, query: [(String, String)]) -> String {
+        guard !query.isEmpty else { return baseURL + path }
+        let encoded = query.map { Self.queryComponent($0.0) + "=" + Self.queryComponent($0.1) }
+        return baseURL + path + "?" + encoded.joined(separator: "&")
+    }
+
+    static let unreserved = CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+
+    static func queryComponent(_ text: String) -> String {
+        text.addingPercentEncoding(withAllowedCharacters: unreserved) ?? text
+    }
+
+    static func pathSegment(_ text: String) -> String {
+        text.addingPercentEncoding(withAllowedCharacters: unreserved) ?? text
+    }
+}
+
+extension Duration {
+    /// The duration in seconds, as a floating-point number.
+    var seconds: Double {
+        let parts = components
+        return Double(parts.seconds) + Double(parts.attoseconds) / 1e18
+    }
+
+    var nanoseconds: Int64 {
+        let parts = components
+        return parts.seconds * 1_000_000_000 + parts.attoseconds / 1_000_000_000
+    }
+}
