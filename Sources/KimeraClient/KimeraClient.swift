@@ -6,8 +6,8 @@ import NIOHTTP1
 /// A typed async client of the Kimera HTTP API (`API.md`): one method per endpoint, each decoding the
 /// `KimeraModels` type the server encodes, each failing with a `ClientError`.
 ///
-/// The client is a value: copies share one `HTTPClient` (its connection pool). Whoever made the transport
-/// with `makeTransport()` shuts it down once, after the last request (`shutdown()`).
+/// The client is a value: copies share one `KimeraTransport` (a connection pool), which its maker shuts
+/// down once, after the last request.
 public struct KimeraClient: Sendable {
     /// The server's base URL without a trailing slash, e.g. `http://127.0.0.1:8001`.
     public let baseURL: String
@@ -16,7 +16,7 @@ public struct KimeraClient: Sendable {
     /// How long one request may take from connect to the last byte of its body. A log stream's body is
     /// not bounded by it: only its response head is.
     public let timeout: Duration
-    let http: HTTPClient
+    public let transport: KimeraTransport
 
     /// The largest response body read into memory (a 5000-record log page is about 2 MiB).
     public static let maxBodyBytes = 64 * 1024 * 1024
@@ -25,34 +25,18 @@ public struct KimeraClient: Sendable {
     public static let idleReadTimeout = Duration.seconds(45)
 
     /// - Throws: `ClientError.invalidURL` when `url` is not an http(s) URL with a host.
-    public init(url: String, token: String? = nil, timeout: Duration = .seconds(5), transport: HTTPClient) throws {
+    public init(url: String, token: String? = nil, timeout: Duration = .seconds(5), transport: KimeraTransport) throws {
         baseURL = try Self.normalise(url: url)
         self.token = token.flatMap { $0.isEmpty ? nil : $0 }
         self.timeout = timeout
-        http = transport
+        self.transport = transport
     }
+
+    var http: HTTPClient { transport.http }
 
     /// A client of the same server with another base URL (the shell's `connect`).
     public func connecting(to url: String) throws -> KimeraClient {
-        try KimeraClient(url: url, token: token, timeout: timeout, transport: http)
-    }
-
-    /// The HTTP transport a process shares between its clients. Connection failures are not retried
-    /// (a refused connection is reported at once, not after the timeout), and a connection that reads
-    /// nothing for `idleReadTimeout` is given up.
-    public static func makeTransport() -> HTTPClient {
-        var configuration = HTTPClient.Configuration()
-        configuration.connectionPool.retryConnectionEstablishment = false
-        configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 16
-        configuration.timeout = .init(
-            connect: .seconds(10), read: .nanoseconds(Int64(idleReadTimeout.seconds * 1_000_000_000)))
-        configuration.decompression = .disabled
-        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
-    }
-
-    /// Shuts the shared transport down; no request may follow.
-    public func shutdown() async {
-        try? await http.shutdown()
+        try KimeraClient(url: url, token: token, timeout: timeout, transport: transport)
     }
 
     /// Checks that `url` can be a base URL and returns it without a trailing slash.
@@ -76,6 +60,28 @@ public struct KimeraClient: Sendable {
         var normalised = trimmed
         while normalised.hasSuffix("/") { normalised.removeLast() }
         return normalised
+    }
+}
+
+/// The HTTP connection pool the clients of one process share. Connection failures are not retried (a
+/// refused connection is reported at once, not after the timeout), and a connection that reads nothing
+/// for `KimeraClient.idleReadTimeout` is given up.
+public final class KimeraTransport: Sendable {
+    let http: HTTPClient
+
+    public init() {
+        var configuration = HTTPClient.Configuration()
+        configuration.connectionPool.retryConnectionEstablishment = false
+        configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 16
+        configuration.timeout = .init(
+            connect: .seconds(10), read: .nanoseconds(KimeraClient.idleReadTimeout.nanoseconds))
+        configuration.decompression = .disabled
+        http = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+    }
+
+    /// Closes every connection; no request may follow. Required before the transport is released.
+    public func shutdown() async {
+        try? await http.shutdown()
     }
 }
 
@@ -154,7 +160,7 @@ extension KimeraClient {
 
     /// `GET /metrics`: the Prometheus text exposition.
     public func metrics() async throws -> String {
-        let response = try await send(.GET, "/metrics")
+        let response = try await send("GET", "/metrics")
         try response.requireSuccess()
         return String(decoding: response.body, as: UTF8.self)
     }
@@ -175,7 +181,7 @@ extension KimeraClient {
 
     /// `DELETE /kimera/geoids/{id}`.
     public func deleteGeoid(id: String) async throws {
-        try await send(.DELETE, "/kimera/geoids/" + Self.pathSegment(id)).requireSuccess()
+        try await send("DELETE", "/kimera/geoids/" + Self.pathSegment(id)).requireSuccess()
     }
 
     /// `GET /kimera/geoids/search`.
@@ -389,12 +395,13 @@ public struct RawResponse: Sendable {
 extension KimeraClient {
     /// Sends one request to `path` (with `query`) and reads the whole response within `timeout`.
     /// Only a transport failure throws; an error status is returned for the caller to judge.
+    /// `method` is an HTTP method name (`GET`, `POST`, …); `path` starts with `/`.
     public func send(
-        _ method: HTTPMethod, _ path: String, query: [(String, String)] = [], body: Data? = nil
+        _ method: String, _ path: String, query: [(String, String)] = [], body: Data? = nil
     ) async throws -> RawResponse {
         let url = self.url(path, query: query)
         var request = HTTPClientRequest(url: url)
-        request.method = method
+        request.method = HTTPMethod(rawValue: method.uppercased())
         request.headers = headers(hasBody: body != nil)
         if let body { request.body = .bytes(ByteBuffer(bytes: body)) }
         let http = self.http
@@ -425,11 +432,11 @@ extension KimeraClient {
     }
 
     func get<T: Decodable>(_ path: String, query: [(String, String)] = []) async throws -> T {
-        try await send(.GET, path, query: query).decode(T.self)
+        try await send("GET", path, query: query).decode(T.self)
     }
 
     func post<T: Decodable>(_ path: String, query: [(String, String)] = []) async throws -> T {
-        try await send(.POST, path, query: query).decode(T.self)
+        try await send("POST", path, query: query).decode(T.self)
     }
 
     func post<T: Decodable, Body: Encodable>(_ path: String, body: Body) async throws -> T {
@@ -439,7 +446,7 @@ extension KimeraClient {
         } catch {
             throw ClientError.transport(url: url(path, query: []), detail: "cannot encode the request: \(error)")
         }
-        return try await send(.POST, path, body: data).decode(T.self)
+        return try await send("POST", path, body: data).decode(T.self)
     }
 
     func headers(hasBody: Bool) -> HTTPHeaders {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 
 /// `kimera`: the hybrid server and its operator command line.
 @main
@@ -8,6 +9,9 @@ struct Kimera: AsyncParsableCommand {
         abstract: "The Kimera hybrid server and its operator command line.",
         discussion: """
             Start the server with `kimera serve`; every other command is a client of its HTTP API.
+            Client options: --url (or KIMERA_URL, default http://127.0.0.1:8001), --token (or KIMERA_TOKEN,
+            --token-file), --timeout 5s, -o table|json|ndjson (table on a terminal, else json),
+            --color auto|always|never (NO_COLOR disables auto). Data goes to stdout, messages to stderr.
 
             Exit codes:
               0    success
@@ -18,10 +22,36 @@ struct Kimera: AsyncParsableCommand {
               5    the server answered 5xx
               64   usage error (bad flag or value)
               130  interrupted
+
+            Shell completion: kimera --generate-completion-script bash|zsh|fish
             """,
         version: KimeraVersionText.current,
-        subcommands: [Serve.self]
+        subcommands: [
+            Serve.self, Debug.self, Logs.self, Traces.self, Profile.self, Stats.self, Monitor.self, Health.self,
+            Geoids.self, Contradictions.self, Vault.self,
+        ]
     )
+
+    /// ArgumentParser's entry point, except that a usage error is one line on stderr (exit 64) rather
+    /// than the message followed by the whole usage text.
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var command = command as? any AsyncParsableCommand {
+                try await command.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            let code = exitCode(for: error)
+            if code == .validationFailure {
+                let hint = "(see 'kimera COMMAND --help')"
+                FileHandle.standardError.write(Data("kimera: \(message(for: error)) \(hint)\n".utf8))
+                Foundation.exit(code.rawValue)
+            }
+            exit(withError: error)
+        }
+    }
 }
 
 enum KimeraVersionText {

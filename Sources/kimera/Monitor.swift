@@ -1,0 +1,379 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import KimeraClient
+import KimeraServer
+import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// `kimera monitor`: a full-screen dashboard redrawn in place every `--interval`, or one plain frame
+/// with `--once`.
+struct Monitor: ClientCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "A live dashboard: requests/s, latency per endpoint, errors, cache, buffers.",
+        discussion: """
+            Full screen on the terminal's alternate screen, redrawn in place; q or Ctrl-C quits and restores
+            the terminal. --once prints one plain frame (no escape codes unless --color always) for scripts.
+            Each refresh makes two requests (/debug/info and /debug/logs), which the dashboard counts too.
+            Examples:
+              kimera monitor --interval 2s
+              kimera monitor --once
+            """)
+
+    @Option(help: ArgumentHelp("How often to refresh: 1s, 500ms, 5s.", valueName: "duration"))
+    var interval: String = "1s"
+
+    @Flag(help: "Print one frame and exit.")
+    var once = false
+
+    @OptionGroup var global: GlobalOptions
+
+    /// How many recent errors the dashboard lists at most.
+    static let errorRows = 4
+
+    func validate() throws {
+        guard let duration = DurationText.parse(interval), duration >= .milliseconds(100), duration <= .seconds(3600) else {
+            throw ValidationError("--interval \(interval) must be a duration from 100ms to 1h, e.g. 1s")
+        }
+        if !once && !(Terminal.isTerminal(STDOUT_FILENO)) {
+            throw ValidationError("monitor needs a terminal on stdout; use --once for a single plain frame")
+        }
+    }
+
+    func perform(in context: CommandContext) async throws {
+        let period = DurationText.parse(interval) ?? .seconds(1)
+        if once {
+            var state = MonitorState()
+            state.update(.success(try await MonitorState.fetch(context.client)))
+            let frame = MonitorFrame(state: state, url: context.client.baseURL, interval: period, live: false)
+            context.output.line(frame.lines(width: context.output.width, height: nil, style: context.output.style).joined(separator: "\n"))
+            return
+        }
+        try await Dashboard(client: context.client, period: period, style: context.output.style).run()
+    }
+}
+
+/// What the dashboard knows: the latest answer, the request-rate history, and the last failure.
+struct MonitorState: Sendable {
+    struct Snapshot: Sendable {
+        var info: DebugInfo
+        var errors: [LogRecord]
+        var takenAt: ContinuousClock.Instant
+    }
+
+    var snapshot: Snapshot?
+    /// Requests per second between consecutive snapshots, oldest first.
+    var rates: [Double] = []
+    /// Why the last refresh failed, until one succeeds.
+    var problem: String?
+
+    static let rateHistory = 120
+
+    static func fetch(_ client: KimeraClient) async throws -> Snapshot {
+        async let info = client.debugInfo(includeLogs: false, includeTraces: false, includeProfiles: false)
+        async let errors = client.logs(LogQuery(limit: Monitor.errorRows, level: "ERROR"))
+        return Snapshot(info: try await info, errors: try await errors.logs, takenAt: .now)
+    }
+
+    mutating func update(_ result: Result<Snapshot, any Error>) {
+        switch result {
+        case .failure(let error):
+            problem = CLIExit.from(error).message ?? "\(error)"
+        case .success(let next):
+            problem = nil
+            let total = next.info.requestStatistics.totalRequests
+            if let previous = snapshot, total >= previous.info.requestStatistics.totalRequests {
+                let elapsed = previous.takenAt.duration(to: next.takenAt)
+                let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+                if seconds > 0 {
+                    rates.append(Double(total - previous.info.requestStatistics.totalRequests) / seconds)
+                }
+            } else {
+                rates.append(next.info.requestStatistics.requestsPerSecond)
+            }
+            if rates.count > Self.rateHistory { rates.removeFirst(rates.count - Self.rateHistory) }
+            snapshot = next
+        }
+    }
+}
+
+/// One screen of the dashboard as lines that each fit `width`; `height` nil prints every row.
+struct MonitorFrame {
+    var state: MonitorState
+    var url: String
+    var interval: Duration
+    /// Live frames end with the key help; a `--once` frame does not.
+    var live: Bool
+
+    static let sparks: [Character] = ["▁", "▂", "▃", "▄", "▅", "▆", "▇", "█"]
+
+    func lines(width: Int?, height: Int?, style: TextStyle) -> [String] {
+        let cut = width ?? Int.max
+        func line(_ segments: [(String, TextStyle.Color?)]) -> String {
+            var remaining = cut
+            var text = ""
+            for (part, color) in segments where remaining > 0 {
+                let clean = Terminal.printable(part)
+                let shown = clean.count > remaining ? String(clean.prefix(max(remaining - 1, 0))) + "…" : clean
+                remaining -= shown.count
+                text += style.paint(shown, color)
+            }
+            return text
+        }
+
+        var top: [String] = []
+        let clock = Self.clock()
+        guard let snapshot = state.snapshot else {
+            top.append(line([("Kimera monitor  ", .bold), (url, nil), ("  " + clock, .dim)]))
+            top.append(line([(state.problem ?? "connecting…", state.problem == nil ? .dim : .red)]))
+            if live { top.append(line([("q quit", .dim)])) }
+            return top
+        }
+        let info = snapshot.info
+        let requests = info.requestStatistics
+        top.append(
+            line([
+                ("Kimera monitor  ", .bold), (url + "  ", nil), ("mode \(info.mode.name ?? "?")", info.mode.debug ? .yellow : nil),
+                ("  up \(Format.uptime(info.uptimeS))  \(clock)", .dim),
+            ]))
+        let now = state.rates.last ?? requests.requestsPerSecond
+        // Live frames keep the sparkline's width fixed so the line does not shift; one sample says nothing.
+        let sparkWidth = live ? max(0, min(40, cut - 70)) : (state.rates.count > 1 ? min(40, state.rates.count) : 0)
+        top.append(
+            line([
+                ("req/s ", .bold), (Format.rate(now).padding(toLength: 7, withPad: " ", startingAt: 0), nil),
+                (Self.sparkline(state.rates, width: sparkWidth) + " ", .cyan),
+                ("active \(requests.activeRequests)  total \(Format.count(requests.totalRequests))  ", nil),
+                ("errors \(Format.percent(requests.errorRate))", requests.errorRate > 0 ? .red : nil),
+                ("  slow \(requests.slowRequests)", requests.slowRequests > 0 ? .yellow : nil),
+            ]))
+        let cache = info.cache
+        top.append(
+            line(
+                cache.enabled
+                    ? [
+                        ("cache ", .bold), ("hit \(Format.percent(cache.hitRate))", cache.hitRate < 0.5 && cache.hits + cache.misses > 0 ? .yellow : .green),
+                        ("  \(Format.count(Int(clamping: cache.hits))) hits / \(Format.count(Int(clamping: cache.misses))) misses  \(cache.entries)/\(cache.maxEntries) entries  \(cache.evictions) evicted", nil),
+                    ] : [("cache ", .bold), ("off", .dim)]))
+        top += bufferLines(info.buffers, width: cut, line: line)
+        top.append("")
+
+        var bottom: [String] = [""]
+        bottom.append(line([("Recent errors", .bold)]))
+        if snapshot.errors.isEmpty {
+            bottom.append(line([("none", .dim)]))
+        } else {
+            for record in snapshot.errors.suffix(Monitor.errorRows) {
+                bottom.append(
+                    line([
+                        (Format.timeOfDay(record.timestamp) + " ", .dim), (record.level + " ", TextStyle.color(level: record.level)),
+                        (record.module + "  ", .cyan), (Renderings.message(of: record), nil),
+                    ]))
+            }
+        }
+        if live || state.problem != nil {
+            var footer: [(String, TextStyle.Color?)] = []
+            if live { footer.append(("q quit · every \(Format.duration(interval))", .dim)) }
+            if let problem = state.problem { footer.append(((live ? "  " : "") + "⚠ " + problem, .red)) }
+            bottom.append(line(footer))
+        }
+
+        var table = Renderings.endpoints(requests, compact: true)
+        var lines = table.lines(width: width, style: style)
+        if let height {
+            let room = max(height - top.count - bottom.count, 2)
+            if lines.count > room {
+                let hidden = table.rows.count - (room - 2)
+                table.rows = Array(table.rows.prefix(room - 2))
+                lines = table.lines(width: width, style: style) + [line([("… \(hidden) more endpoints", .dim)])]
+            }
+        }
+        let all = top + lines + bottom
+        guard let height else { return all }
+        return Array(all.prefix(height))
+    }
+
+    /// The fill of every bounded store, as many a line as fit.
+    private func bufferLines(
+        _ buffers: [String: BufferFill], width: Int, line: ([(String, TextStyle.Color?)]) -> String
+    ) -> [String] {
+        var lines: [String] = []
+        var current: [(String, TextStyle.Color?)] = [("buffers ", .bold)]
+        var used = 8
+        for (name, fill) in buffers.sorted(by: { $0.key < $1.key }) {
+            let share = fill.limit > 0 ? Double(fill.used) / Double(fill.limit) : 0
+            let item = "\(name) \(Int((share * 100).rounded()))%"
+            if used + item.count + 2 > width && current.count > 1 {
+                lines.append(line(current))
+                current = [("        ", nil)]
+                used = 8
+            }
+            current.append(("\(name) ", nil))
+            current.append(("\(Int((share * 100).rounded()))%  ", share >= 0.9 ? .yellow : .green))
+            used += item.count + 2
+        }
+        lines.append(line(current))
+        return Array(lines.prefix(3))
+    }
+
+    /// The last `width` rates as bars scaled to their maximum.
+    static func sparkline(_ rates: [Double], width: Int) -> String {
+        guard width > 0, !rates.isEmpty else { return "" }
+        let shown = rates.suffix(width)
+        let peak = shown.max() ?? 0
+        let bars = shown.map { rate -> Character in
+            guard peak > 0 else { return sparks[0] }
+            return sparks[min(sparks.count - 1, Int((rate / peak) * Double(sparks.count - 1) + 0.5))]
+        }
+        return String(repeating: " ", count: width - bars.count) + String(bars)
+    }
+
+    static func clock() -> String {
+        var now = time(nil)
+        var parts = tm()
+        localtime_r(&now, &parts)
+        return String(format: "%02d:%02d:%02d", parts.tm_hour, parts.tm_min, parts.tm_sec)
+    }
+}
+
+/// The live dashboard: owns the terminal (alternate screen, no echo, hidden cursor) while it runs and
+/// gives it back however it ends.
+struct Dashboard {
+    let client: KimeraClient
+    let period: Duration
+    let style: TextStyle
+
+    enum Event: Sendable {
+        case refreshed(Result<MonitorState.Snapshot, any Error>)
+        case quit
+        case resized
+    }
+
+    func run() async throws {
+        let screen = ScreenSession()
+        defer { screen.restore() }
+        let (events, continuation) = AsyncStream.makeStream(of: Event.self, bufferingPolicy: .bufferingNewest(64))
+        let keys = KeyReader { byte in
+            if byte == UInt8(ascii: "q") || byte == UInt8(ascii: "Q") || byte == 0x03 { continuation.yield(.quit) }
+        }
+        defer { keys.stop() }
+        let resize = DispatchSource.makeSignalSource(signal: SIGWINCH, queue: .global())
+        signal(SIGWINCH, SIG_IGN)
+        resize.setEventHandler { continuation.yield(.resized) }
+        resize.resume()
+        defer {
+            resize.cancel()
+            signal(SIGWINCH, SIG_DFL)
+        }
+
+        let client = self.client
+        let period = self.period
+        let poller = Task {
+            var next = ContinuousClock.now
+            while !Task.isCancelled {
+                let result: Result<MonitorState.Snapshot, any Error>
+                do { result = .success(try await MonitorState.fetch(client)) } catch { result = .failure(error) }
+                if Task.isCancelled { break }
+                continuation.yield(.refreshed(result))
+                next = max(next + period, .now)
+                try? await Task.sleep(until: next)
+            }
+        }
+        defer { poller.cancel() }
+
+        var state = MonitorState()
+        screen.draw(frame(state))
+        for await event in events {
+            switch event {
+            case .quit:
+                return
+            case .refreshed(let result):
+                state.update(result)
+                screen.draw(frame(state))
+            case .resized:
+                screen.draw(frame(state), clear: true)
+            }
+        }
+        // The stream ends only when this task is cancelled (Ctrl-C, SIGTERM).
+        throw CancellationError()
+    }
+
+    private func frame(_ state: MonitorState) -> (Int, Int) -> [String] {
+        { width, height in
+            MonitorFrame(state: state, url: client.baseURL, interval: period, live: true)
+                .lines(width: width, height: height, style: style)
+        }
+    }
+}
+
+/// The terminal while the dashboard has it: alternate screen, hidden cursor, keys read without echo.
+final class ScreenSession: Sendable {
+    /// The terminal settings to restore; nil when stdin is not a terminal. Written once in `init`.
+    private let original: termios?
+    /// Protects the last size drawn, to clear the screen when it changes.
+    private let lastSize = Mutex<(Int, Int)>((0, 0))
+
+    static let enter = "\u{1B}[?1049h\u{1B}[?25l\u{1B}[H\u{1B}[2J"
+    static let leave = "\u{1B}[?25h\u{1B}[?1049l"
+
+    init() {
+        var settings = termios()
+        if Terminal.isTerminal(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &settings) == 0 {
+            original = settings
+            var keys = settings
+            keys.c_lflag &= ~tcflag_t(ICANON | ECHO)
+            tcsetattr(STDIN_FILENO, TCSANOW, &keys)
+        } else {
+            original = nil
+        }
+        Terminal.writeAll(Self.enter, to: STDOUT_FILENO)
+    }
+
+    /// Draws a frame from the top-left corner over the previous one: every line is cleared to its end
+    /// and the rest of the screen below, so nothing is blanked first and nothing flickers.
+    func draw(_ frame: (Int, Int) -> [String], clear: Bool = false) {
+        let size = Terminal.size(STDOUT_FILENO) ?? (columns: 80, rows: 24)
+        let changed = lastSize.withLock { last -> Bool in
+            defer { last = size }
+            return last != size
+        }
+        let lines = frame(size.columns, size.rows)
+        let text = (clear || changed ? "\u{1B}[2J" : "") + "\u{1B}[H" + lines.joined(separator: "\u{1B}[K\n") + "\u{1B}[K\u{1B}[J"
+        Terminal.writeAll(text, to: STDOUT_FILENO)
+    }
+
+    func restore() {
+        Terminal.writeAll(Self.leave, to: STDOUT_FILENO)
+        if var settings = original { tcsetattr(STDIN_FILENO, TCSANOW, &settings) }
+    }
+}
+
+/// Calls `handler` with each byte typed on stdin (a terminal), from a dispatch read source.
+final class KeyReader {
+    private let source: (any DispatchSourceRead)?
+
+    init(handler: @escaping @Sendable (UInt8) -> Void) {
+        guard Terminal.isTerminal(STDIN_FILENO) else {
+            source = nil
+            return
+        }
+        let source = DispatchSource.makeReadSource(fileDescriptor: STDIN_FILENO, queue: .global())
+        let reference = DispatchSourceReference(source: source)
+        source.setEventHandler {
+            var bytes = [UInt8](repeating: 0, count: 64)
+            let count = read(STDIN_FILENO, &bytes, bytes.count)
+            guard count > 0 else {
+                reference.source.cancel()
+                return
+            }
+            for byte in bytes.prefix(count) { handler(byte) }
+        }
+        source.resume()
+        self.source = source
+    }
+
+    func stop() { source?.cancel() }
+}

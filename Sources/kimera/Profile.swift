@@ -1,0 +1,167 @@
+import ArgumentParser
+import KimeraClient
+import KimeraModels
+
+/// `kimera profile on|off|show|run`: the profiler of `/debug/profiling` and `/debug/profiles`.
+struct Profile: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Turn profiling on or off, show profiles, or profile for a while (run).",
+        discussion: """
+            Examples:
+              kimera profile on --ttl 10m
+              kimera profile show --name vault.search_geoids
+              kimera profile run --seconds 30     # enable, wait, show what was profiled, restore
+            """,
+        subcommands: [On.self, Off.self, Show.self, Run.self])
+
+    /// Recent profiles as a table.
+    static func table(_ profiles: [KimeraModels.Profile]) -> Table {
+        var table = Table([
+            Table.Column("STARTED"), Table.Column("NAME", flexible: true, minWidth: 12), Table.Column("MS", .right),
+            Table.Column("MEMORY Δ", .right), Table.Column("PEAK RSS", .right), Table.Column("REQUEST", flexible: true, minWidth: 8),
+        ])
+        for profile in profiles {
+            table.append([
+                Table.Cell(Format.timeOfDay(profile.startedAt)), Table.Cell(profile.name), Table.Cell(Format.ms(profile.durationMs)),
+                Table.Cell(Format.bytes(profile.memoryDeltaBytes)), Table.Cell(Format.bytes(profile.peakRSSBytes)),
+                Table.Cell(profile.requestID ?? "-"),
+            ])
+        }
+        return table
+    }
+
+    /// Per-function timing, slowest total first.
+    static func functions(_ functions: [String: TimingStats]) -> Table {
+        var table = Table(
+            [Table.Column("FUNCTION", flexible: true, minWidth: 12)]
+                + ["CALLS", "AVG ms", "P50 ms", "P95 ms", "P99 ms", "MAX ms"].map { Table.Column($0, .right) })
+        let sorted = functions.sorted {
+            let left = Double($0.value.count) * $0.value.avgTimeMs
+            let right = Double($1.value.count) * $1.value.avgTimeMs
+            return left != right ? left > right : $0.key < $1.key
+        }
+        for (name, timing) in sorted {
+            table.append(
+                [Table.Cell(name), Table.Cell(Format.count(timing.count))]
+                    + [timing.avgTimeMs, timing.p50Ms, timing.p95Ms, timing.p99Ms, timing.maxTimeMs].map { Table.Cell(Format.ms($0)) })
+        }
+        return table
+    }
+
+    static func show(_ answer: ProfilesResponse, output: Output) {
+        output.emit(answer, records: answer.profiles) {
+            var text = "profiling \(answer.enabled ? "on" : "off"), \(answer.count) profiles\n"
+            if !answer.profiles.isEmpty { text += "\n" + table(answer.profiles).render(width: output.width, style: output.style) }
+            if !answer.functions.isEmpty {
+                text += "\n" + functions(answer.functions).render(width: output.width, style: output.style)
+            }
+            return text
+        }
+    }
+
+    /// `kimera profile on [--ttl 10m]`.
+    struct On: ClientCommand {
+        static let configuration = CommandConfiguration(abstract: "Turn profiling on (POST /debug/profiling).")
+
+        @Option(help: ArgumentHelp("Turn it off again after this long: 30s, 10m, 2h.", valueName: "duration"))
+        var ttl: String?
+
+        @OptionGroup var global: GlobalOptions
+
+        func validate() throws { try ArgumentCheck.ttl(ttl) }
+
+        func perform(in context: CommandContext) async throws {
+            let change = try await context.client.setProfiling(true, ttl: ttl)
+            context.output.emit(change) { Debug.Mode.describe(change) }
+        }
+    }
+
+    /// `kimera profile off`.
+    struct Off: ClientCommand {
+        static let configuration = CommandConfiguration(abstract: "Turn profiling off (POST /debug/profiling).")
+
+        @OptionGroup var global: GlobalOptions
+
+        func perform(in context: CommandContext) async throws {
+            let change = try await context.client.setProfiling(false)
+            context.output.emit(change) { Debug.Mode.describe(change) }
+        }
+    }
+
+    /// `kimera profile show [--name N] [--limit N]`.
+    struct Show: ClientCommand {
+        static let configuration = CommandConfiguration(abstract: "Show recent profiles and per-function timing (GET /debug/profiles).")
+
+        @Option(help: ArgumentHelp("Only profiles of this function.", valueName: "name"))
+        var name: String?
+
+        @Option(help: ArgumentHelp("How many profiles (server default 20, at most 1000).", valueName: "n"))
+        var limit: Int?
+
+        @OptionGroup var global: GlobalOptions
+
+        func validate() throws { try ArgumentCheck.positive(limit, flag: "--limit") }
+
+        func perform(in context: CommandContext) async throws {
+            Profile.show(try await context.client.profiles(limit: limit, name: name), output: context.output)
+        }
+    }
+
+    /// `kimera profile run --seconds S`: enable, wait, read what was profiled meanwhile, restore.
+    struct Run: ClientCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Profile for a while: enable, wait, show the profiles taken meanwhile, restore.",
+            discussion: "Profiling is restored to its previous state even when interrupted.")
+
+        @Option(help: ArgumentHelp("How long to profile.", valueName: "seconds"))
+        var seconds: Double
+
+        @Option(help: ArgumentHelp("Only profiles of this function.", valueName: "name"))
+        var name: String?
+
+        @OptionGroup var global: GlobalOptions
+
+        /// The most profiles one run reports (the server keeps 1000).
+        static let maxProfiles = 1000
+
+        func validate() throws {
+            guard seconds.isFinite, seconds > 0, seconds <= 86_400 else {
+                throw ValidationError("--seconds must be more than 0 and at most 86400")
+            }
+        }
+
+        func perform(in context: CommandContext) async throws {
+            let client = context.client
+            let before = try await client.profiles(limit: Self.maxProfiles, name: name)
+            let seen = Set(before.profiles.map(Key.init))
+            if !before.enabled { _ = try await client.setProfiling(true) }
+            context.output.notice("profiling for \(Format.duration(.milliseconds(Int64(seconds * 1000))))…")
+            do {
+                try await Task.sleep(for: .milliseconds(Int64(seconds * 1000)))
+            } catch {
+                // Interrupted: restore outside the cancelled task, then report the interrupt.
+                if !before.enabled { await Task { _ = try? await client.setProfiling(false) }.value }
+                throw error
+            }
+            var after = try await client.profiles(limit: Self.maxProfiles, name: name)
+            if !before.enabled { _ = try await client.setProfiling(false) }
+            after.profiles = after.profiles.filter { !seen.contains(Key($0)) }
+            after.count = after.profiles.count
+            after.enabled = before.enabled
+            Profile.show(after, output: context.output)
+        }
+
+        /// What identifies one profile across two reads.
+        struct Key: Hashable {
+            var name: String
+            var startedAt: String
+            var requestID: String?
+
+            init(_ profile: KimeraModels.Profile) {
+                name = profile.name
+                startedAt = profile.startedAt
+                requestID = profile.requestID
+            }
+        }
+    }
+}

@@ -1,0 +1,64 @@
+import Foundation
+import ArgumentParser
+import KimeraClient
+
+/// `kimera stats`: `/performance/stats`.
+struct Stats: ClientCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show /performance/stats: requests, cache, logging, process, per-endpoint latency.",
+        discussion: "Example: kimera stats -o json | jq .request_statistics.requests_per_second")
+
+    @OptionGroup var global: GlobalOptions
+
+    func perform(in context: CommandContext) async throws {
+        let stats = try await context.client.performanceStats()
+        let output = context.output
+        output.emit(stats) {
+            Renderings.keyValues(Self.summary(stats), output: output) + "\n"
+                + Renderings.endpoints(stats.requestStatistics).render(width: output.width, style: output.style)
+        }
+    }
+
+    static func summary(_ stats: PerformanceStats) -> [(String, Table.Cell)] {
+        let requests = stats.requestStatistics
+        let cache = stats.cacheStats
+        let logging = stats.loggingMetrics
+        let process = stats.process
+        let levels = ["CRITICAL", "ERROR", "WARNING", "NOTICE", "INFO", "DEBUG", "TRACE"]
+            .compactMap { level in logging.records[level].flatMap { $0 > 0 ? "\(level) \(Format.count(Int(clamping: $0)))" : nil } }
+        return [
+            ("status", Table.Cell(stats.kimeraStatus)),
+            (
+                "requests",
+                Table.Cell(
+                    "\(Format.count(requests.totalRequests)) total, \(requests.activeRequests) active, "
+                        + "\(Format.rate(requests.requestsPerSecond))/s (60 s), errors \(Format.percent(requests.errorRate)), "
+                        + "slow \(requests.slowRequests) (≥ \(Format.ms(requests.slowThresholdMs)) ms)",
+                    requests.errorRate > 0 ? .yellow : nil)
+            ),
+            ("series", Table.Cell("\(requests.series)/\(requests.seriesLimit) endpoint series")),
+            (
+                "cache",
+                Table.Cell(
+                    cache.enabled
+                        ? "hit rate \(Format.percent(cache.hitRate)) (\(Format.count(Int(clamping: cache.hits))) hits, "
+                            + "\(Format.count(Int(clamping: cache.misses))) misses), \(cache.entries)/\(cache.maxEntries) entries, "
+                            + "\(Format.bytes(Int64(cache.bytes)))/\(Format.bytes(Int64(cache.maxBytes))), \(cache.evictions) evictions"
+                        : "off")
+            ),
+            (
+                "logging",
+                Table.Cell(
+                    "root \(logging.rootLevel), ring \(logging.ringLevel) \(Format.count(logging.ringEntries))/"
+                        + "\(Format.count(logging.ringCapacity)), \(logging.ringDropped) dropped")
+            ),
+            ("records", Table.Cell(levels.isEmpty ? "none" : levels.joined(separator: ", "))),
+            (
+                "process",
+                Table.Cell(
+                    "rss \(Format.bytes(process.rssBytes)), cpu \(String(format: "%.2f", process.cpuSeconds)) s, "
+                        + "\(process.threads) threads, up \(Format.uptime(process.uptimeS))")
+            ),
+        ]
+    }
+}
