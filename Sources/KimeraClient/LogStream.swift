@@ -129,15 +129,20 @@ extension KimeraClient {
         into continuation: AsyncThrowingStream<LogFollowEvent, any Error>.Continuation
     ) async {
         var last = sinceSeq
+        var serverStart: Double?
         var connectedOnce = false
         var failures = 0
         while !Task.isCancelled {
             do {
+                // Sequence numbers start over with the server: its start time tells a restart apart.
+                let started = try await startTime()
                 if connectedOnce {
-                    let resume = try await resumePoint(after: last)
-                    last = resume.seq
-                    continuation.yield(.reconnected(missed: resume.missed, serverRestarted: resume.restarted))
+                    let restarted = serverStart.map { abs($0 - started) > Self.restartTolerance } ?? false
+                    if restarted { last = 0 }
+                    let missed = try await missedRecords(after: last)
+                    continuation.yield(.reconnected(missed: missed, serverRestarted: restarted))
                 }
+                serverStart = started
                 var filters = query
                 filters.sinceSeq = last
                 filters.limit = nil
@@ -172,20 +177,24 @@ extension KimeraClient {
         continuation.finish()
     }
 
-    /// Where to resume after `last`, and what the server dropped meanwhile: the oldest record it still
-    /// holds (of any level or module) tells whether the ones after `last` are all still there.
-    private func resumePoint(after last: UInt64?) async throws -> (seq: UInt64?, missed: StreamGap.Range?, restarted: Bool) {
-        guard let last else { return (nil, nil, false) }
+    /// Two start times further apart than this (seconds) are two server processes. A start time is
+    /// wall clock minus uptime, both read in the same request: they drift apart only if the wall clock
+    /// is stepped.
+    static let restartTolerance = 0.1
+
+    /// When the server process started, in epoch seconds, from `/health`.
+    private func startTime() async throws -> Double {
+        let health = try await health()
+        return Double(health.timestamp) / 1000 - health.uptimeS
+    }
+
+    /// The records after `last` that left the server's buffer while this reader was away: the oldest
+    /// record it still holds (of any level or module) tells whether all after `last` are still there.
+    private func missedRecords(after last: UInt64?) async throws -> StreamGap.Range? {
+        guard let last else { return nil }
         let held = try await logs(LogQuery(limit: 1, sinceSeq: last))
-        // Sequence numbers restart with the server: everything it holds is new to this reader.
-        if held.nextSeq <= last {
-            let oldest = try await logs(LogQuery(limit: 1, sinceSeq: 0)).logs.first?.seq
-            let missed = oldest.flatMap { $0 > 1 ? StreamGap.Range(fromSeq: 1, toSeq: $0 - 1) : nil }
-            return (0, missed, true)
-        }
         let next = held.logs.first?.seq ?? held.nextSeq
-        let missed = next > last + 1 ? StreamGap.Range(fromSeq: last + 1, toSeq: next - 1) : nil
-        return (last, missed, false)
+        return next > last + 1 ? StreamGap.Range(fromSeq: last + 1, toSeq: next - 1) : nil
     }
 }
 

@@ -71,7 +71,7 @@ struct Debug: ClientCommand {
 
         var buffers = Table([
             Table.Column("BUFFER", flexible: true), Table.Column("USED", .right), Table.Column("LIMIT", .right),
-            Table.Column("FILL", .right), Table.Column("BYTES", .right), Table.Column("DROPPED", .right),
+            Table.Column("FILL", .right), Table.Column("BYTES", .right, optional: true), Table.Column("DROPPED", .right, optional: true),
         ])
         for (name, fill) in info.buffers.sorted(by: { $0.key < $1.key }) {
             let share = fill.limit > 0 ? Double(fill.used) / Double(fill.limit) : 0
@@ -178,7 +178,7 @@ extension Debug {
             output.emit(levels, records: levels.modules) {
                 var table = Table([
                     Table.Column("MODULE", flexible: true, minWidth: 12), Table.Column("CONFIGURED"),
-                    Table.Column("EFFECTIVE"), Table.Column("EXPIRES", flexible: true),
+                    Table.Column("EFFECTIVE"), Table.Column("EXPIRES", flexible: true, optional: true),
                 ])
                 if module == nil {
                     table.append([Table.Cell("root", .bold), Table.Cell(levels.root), Table.Cell(levels.root), "-"])

@@ -118,20 +118,23 @@ struct TextStyle: Sendable {
 }
 
 /// Aligned columns that fit a width: flexible columns (messages, paths) give up space first and are
-/// cut with `…`; the others keep their natural width.
+/// cut with `…`; then optional columns are left out, rightmost first; the rest keep their natural width.
 struct Table {
     struct Column {
         var title: String
-        var alignment: Alignment = .left
-        /// May be narrowed below its content to fit.
-        var flexible = false
-        var minWidth = 6
+        var alignment: Alignment
+        /// May be narrowed below its content to fit, down to `minWidth`.
+        var flexible: Bool
+        var minWidth: Int
+        /// May be left out when the table cannot fit otherwise.
+        var optional: Bool
 
-        init(_ title: String, _ alignment: Alignment = .left, flexible: Bool = false, minWidth: Int = 6) {
+        init(_ title: String, _ alignment: Alignment = .left, flexible: Bool = false, minWidth: Int = 6, optional: Bool = false) {
             self.title = title
             self.alignment = alignment
             self.flexible = flexible
             self.minWidth = minWidth
+            self.optional = optional
         }
     }
 
@@ -163,46 +166,54 @@ struct Table {
 
     static let gap = 2
 
-    /// The table as lines, each at most `width` characters when the flexible columns can shrink enough.
+    /// The table as text, each line at most `width` characters when shrinking and leaving out columns can
+    /// make it so.
     func render(width: Int?, style: TextStyle) -> String {
         lines(width: width, style: style).map { $0 + "\n" }.joined()
     }
 
     func lines(width: Int?, style: TextStyle) -> [String] {
-        let widths = columnWidths(fitting: width)
+        let layout = self.layout(fitting: width)
+        let separator = String(repeating: " ", count: Self.gap)
+        func line(_ cells: (Int) -> Cell, style: TextStyle) -> String {
+            layout.map { index, width in
+                pad(cells(index), to: width, columns[index].alignment, last: index == layout.last?.column, style: style)
+            }.joined(separator: separator)
+        }
         var lines: [String] = []
         if showsHeader {
-            let plain = TextStyle(enabled: false)
-            let header = columns.indices.map { index in
-                pad(Cell(columns[index].title), to: widths[index], columns[index].alignment, last: index == columns.count - 1, style: plain)
-            }
-            lines.append(style.paint(header.joined(separator: String(repeating: " ", count: Self.gap)), .bold))
+            lines.append(style.paint(line({ Cell(columns[$0].title) }, style: TextStyle(enabled: false)), .bold))
         }
         for row in rows {
-            let cells = columns.indices.map { index in
-                pad(index < row.count ? row[index] : Cell(""), to: widths[index], columns[index].alignment, last: index == columns.count - 1, style: style)
-            }
-            lines.append(cells.joined(separator: String(repeating: " ", count: Self.gap)))
+            lines.append(line({ $0 < row.count ? row[$0] : Cell("") }, style: style))
         }
         return lines
     }
 
-    func columnWidths(fitting width: Int?) -> [Int] {
-        var widths = columns.indices.map { index in
+    /// The columns shown and their widths.
+    func layout(fitting width: Int?) -> [(column: Int, width: Int)] {
+        let natural = columns.indices.map { index in
             rows.reduce(showsHeader ? columns[index].title.count : 0) { max($0, index < $1.count ? $1[index].text.count : 0) }
         }
-        guard let width else { return widths }
-        var excess = widths.reduce(0, +) + Self.gap * max(columns.count - 1, 0) - width
-        while excess > 0 {
-            let shrinkable = columns.indices.filter { columns[$0].flexible && widths[$0] > columns[$0].minWidth }
-            guard let widest = shrinkable.max(by: { widths[$0] < widths[$1] }) else { break }
-            let runnerUp = shrinkable.filter { $0 != widest }.map { widths[$0] }.max() ?? 0
-            let floor = max(runnerUp, columns[widest].minWidth)
-            let cut = max(1, min(widths[widest] - floor, excess))
-            widths[widest] -= cut
-            excess -= cut
+        var shown = Array(columns.indices)
+        while true {
+            var widths = shown.map { natural[$0] }
+            guard let width else { return Array(zip(shown, widths)) }
+            var excess = widths.reduce(0, +) + Self.gap * max(shown.count - 1, 0) - width
+            while excess > 0 {
+                let shrinkable = shown.indices.filter { columns[shown[$0]].flexible && widths[$0] > columns[shown[$0]].minWidth }
+                guard let widest = shrinkable.max(by: { widths[$0] < widths[$1] }) else { break }
+                let runnerUp = shrinkable.filter { $0 != widest }.map { widths[$0] }.max() ?? 0
+                let floor = max(runnerUp, columns[shown[widest]].minWidth)
+                let cut = max(1, min(widths[widest] - floor, excess))
+                widths[widest] -= cut
+                excess -= cut
+            }
+            guard excess > 0, let dropped = shown.lastIndex(where: { columns[$0].optional }) else {
+                return Array(zip(shown, widths))
+            }
+            shown.remove(at: dropped)
         }
-        return widths
     }
 
     private func pad(_ cell: Cell, to width: Int, _ alignment: Alignment, last: Bool, style: TextStyle) -> String {

@@ -18,7 +18,8 @@ struct Profile: AsyncParsableCommand {
     static func table(_ profiles: [KimeraModels.Profile]) -> Table {
         var table = Table([
             Table.Column("STARTED"), Table.Column("NAME", flexible: true, minWidth: 12), Table.Column("MS", .right),
-            Table.Column("MEMORY Δ", .right), Table.Column("PEAK RSS", .right), Table.Column("REQUEST", flexible: true, minWidth: 8),
+            Table.Column("MEMORY Δ", .right, optional: true), Table.Column("PEAK RSS", .right, optional: true),
+            Table.Column("REQUEST", flexible: true, minWidth: 8, optional: true),
         ])
         for profile in profiles {
             table.append([
@@ -34,7 +35,8 @@ struct Profile: AsyncParsableCommand {
     static func functions(_ functions: [String: TimingStats]) -> Table {
         var table = Table(
             [Table.Column("FUNCTION", flexible: true, minWidth: 12)]
-                + ["CALLS", "AVG ms", "P50 ms", "P95 ms", "P99 ms", "MAX ms"].map { Table.Column($0, .right) })
+                + [("CALLS", false), ("AVG ms", true), ("P50 ms", false), ("P95 ms", true), ("P99 ms", false), ("MAX ms", true)]
+                .map { Table.Column($0.0, .right, optional: $0.1) })
         let sorted = functions.sorted {
             let left = Double($0.value.count) * $0.value.avgTimeMs
             let right = Double($1.value.count) * $1.value.avgTimeMs

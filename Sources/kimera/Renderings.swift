@@ -15,8 +15,13 @@ enum Renderings {
             $0.value.timing.count != $1.value.timing.count
                 ? $0.value.timing.count > $1.value.timing.count : $0.key < $1.key
         }
-        let numbers: [String] = compact ? ["COUNT", "P50 ms", "P99 ms", "ERRORS"] : ["COUNT", "AVG ms", "P50 ms", "P95 ms", "P99 ms", "MAX ms", "ERRORS"]
-        var table = Table([Table.Column("ENDPOINT", flexible: true, minWidth: 12)] + numbers.map { Table.Column($0, .right) })
+        // On a narrow terminal AVG, MAX and P95 give way first; COUNT, P50, P99 and ERRORS stay.
+        let numbers: [(String, Bool)] =
+            compact
+            ? [("COUNT", false), ("P50 ms", false), ("P99 ms", false), ("ERRORS", false)]
+            : [("COUNT", false), ("AVG ms", true), ("P50 ms", false), ("P95 ms", true), ("P99 ms", false), ("MAX ms", true), ("ERRORS", false)]
+        var table = Table(
+            [Table.Column("ENDPOINT", flexible: true, minWidth: 12)] + numbers.map { Table.Column($0.0, .right, optional: $0.1) })
         for (route, endpoint) in sorted {
             let timing = endpoint.timing
             let errors = Table.Cell(
@@ -37,8 +42,9 @@ enum Renderings {
     /// Log records as a table, the message (with its metadata) shrinking to fit.
     static func logs(_ records: [LogRecord]) -> Table {
         var table = Table([
-            Table.Column("SEQ", .right), Table.Column("TIME"), Table.Column("LEVEL"), Table.Column("MODULE", flexible: true, minWidth: 10),
-            Table.Column("REQUEST", flexible: true, minWidth: 8), Table.Column("MESSAGE", flexible: true, minWidth: 16),
+            Table.Column("SEQ", .right, optional: true), Table.Column("TIME"), Table.Column("LEVEL"),
+            Table.Column("MODULE", flexible: true, minWidth: 10), Table.Column("REQUEST", flexible: true, minWidth: 8, optional: true),
+            Table.Column("MESSAGE", flexible: true, minWidth: 16),
         ])
         for record in records {
             table.append([

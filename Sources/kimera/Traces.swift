@@ -76,8 +76,8 @@ struct Traces: ClientCommand {
     static func table(_ traces: [Trace]) -> Table {
         var table = Table([
             Table.Column("TIME"), Table.Column("METHOD"), Table.Column("PATH", flexible: true, minWidth: 12),
-            Table.Column("STATUS", .right), Table.Column("MS", .right), Table.Column("CACHE"), Table.Column("LOGS", .right),
-            Table.Column("REQUEST", flexible: true, minWidth: 8),
+            Table.Column("STATUS", .right), Table.Column("MS", .right), Table.Column("CACHE", optional: true),
+            Table.Column("LOGS", .right, optional: true), Table.Column("REQUEST", flexible: true, minWidth: 8, optional: true),
         ])
         for trace in traces {
             let path = trace.query.map { trace.path + "?" + $0 } ?? trace.path

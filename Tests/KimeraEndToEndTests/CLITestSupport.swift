@@ -1,0 +1,275 @@
+import Foundation
+import KimeraClient
+import Synchronization
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Where the built binary is: `scripts/test` builds it before `swift test`.
+enum CLIBinary {
+    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
+    static let path = packageRoot.appendingPathComponent(".build/debug/kimera").path
+
+    static var exists: Bool { FileManager.default.isExecutableFile(atPath: path) }
+}
+
+/// Bytes a subprocess wrote to one pipe, collected as they arrive by a thread doing blocking reads
+/// until end of file.
+final class PipeCollector: Sendable {
+    /// Protects the bytes so far and whether the writer closed the pipe.
+    private let state = Mutex<(data: Data, closed: Bool)>((Data(), false))
+    let pipe = Pipe()
+
+    init() {
+        let descriptor = pipe.fileHandleForReading.fileDescriptor
+        let thread = Thread { [self] in
+            var buffer = [UInt8](repeating: 0, count: 65536)
+            while true {
+                let count = read(descriptor, &buffer, buffer.count)
+                if count < 0 && errno == EINTR { continue }
+                guard count > 0 else { break }
+                state.withLock { $0.data.append(contentsOf: buffer[0..<count]) }
+            }
+            state.withLock { $0.closed = true }
+        }
+        thread.start()
+    }
+
+    var text: String { state.withLock { String(decoding: $0.data, as: UTF8.self) } }
+    var closed: Bool { state.withLock { $0.closed } }
+}
+
+/// The `kimera` binary running with arguments and environment, its output collected.
+final class CLIProcess {
+    let process = Process()
+    let stdout = PipeCollector()
+    let stderr = PipeCollector()
+
+    /// Starts the binary. `environment` is added to a clean one (PATH, HOME, TERM unset so output is plain).
+    init(_ arguments: [String], environment: [String: String] = [:]) throws {
+        process.executableURL = URL(fileURLWithPath: CLIBinary.path)
+        process.arguments = arguments
+        var base = ["PATH": "/usr/bin:/bin", "HOME": NSTemporaryDirectory()]
+        base.merge(environment) { $1 }
+        process.environment = base
+        process.standardInput = FileHandle.nullDevice
+        process.standardOutput = stdout.pipe
+        process.standardError = stderr.pipe
+        try process.run()
+    }
+
+    /// Polls until `condition` holds or `timeout` passes; returns whether it held.
+    @discardableResult
+    func waitUntil(timeout: Duration = .seconds(15), _ condition: () -> Bool) async -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if condition() { return true }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        return condition()
+    }
+
+    func signal(_ number: Int32) {
+        if process.isRunning { kill(process.processIdentifier, number) }
+    }
+
+    /// Waits for the exit (killing the process after `timeout`) and for both pipes to close.
+    func finish(timeout: Duration = .seconds(30)) async -> CLIResult {
+        let exited = await waitUntil(timeout: timeout) { !process.isRunning }
+        if !exited {
+            signal(SIGKILL)
+            await waitUntil(timeout: .seconds(5)) { !process.isRunning }
+        }
+        await waitUntil(timeout: .seconds(5)) { stdout.closed && stderr.closed }
+        return CLIResult(
+            stdout: stdout.text, stderr: stderr.text, status: process.isRunning ? -1 : process.terminationStatus,
+            timedOut: !exited)
+    }
+}
+
+/// What one run of the binary produced.
+struct CLIResult {
+    var stdout: String
+    var stderr: String
+    var status: Int32
+    var timedOut: Bool
+
+    /// stdout decoded as `T`.
+    func decode<T: Decodable>(_ type: T.Type) throws -> T {
+        try JSONDecoder().decode(T.self, from: Data(stdout.utf8))
+    }
+
+    /// Each non-empty stdout line decoded as `T`.
+    func decodeLines<T: Decodable>(_ type: T.Type) throws -> [T] {
+        try stdout.split(separator: "\n").map { try JSONDecoder().decode(T.self, from: Data($0.utf8)) }
+    }
+
+    var stderrLines: [Substring] { stderr.split(separator: "\n") }
+}
+
+/// Runs the binary to completion (at most `timeout`).
+func runCLI(
+    _ arguments: [String], environment: [String: String] = [:], timeout: Duration = .seconds(30)
+) async throws -> CLIResult {
+    try await CLIProcess(arguments, environment: environment).finish(timeout: timeout)
+}
+
+/// `kimera serve --port 0` in a fresh data directory; learns its port from the banner.
+final class CLIServer {
+    let process: CLIProcess
+    let url: String
+    let dataDirectory: URL
+    let transport = KimeraTransport()
+    let client: KimeraClient
+
+    /// Starts a server (on a free port unless `port` is given) and waits (at most 30 s) until it listens.
+    static func start(port: Int = 0, _ extraArguments: [String] = []) async throws -> CLIServer {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("kimera-cli-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let process = try CLIProcess(
+            ["serve", "--host", "127.0.0.1", "--port", String(port), "--data-dir", directory.path] + extraArguments)
+        var url: String?
+        await process.waitUntil(timeout: .seconds(30)) {
+            url = Self.listeningURL(in: process.stderr.text)
+            return url != nil || !process.process.isRunning
+        }
+        guard let url else {
+            process.signal(SIGKILL)
+            let output = await process.finish(timeout: .seconds(5))
+            try? FileManager.default.removeItem(at: directory)
+            throw CLITestError("server did not start: \(output.stderr)")
+        }
+        return try CLIServer(process: process, url: url, dataDirectory: directory)
+    }
+
+    private init(process: CLIProcess, url: String, dataDirectory: URL) throws {
+        self.process = process
+        self.url = url
+        self.dataDirectory = dataDirectory
+        client = try KimeraClient(url: url, timeout: .seconds(10), transport: transport)
+    }
+
+    static func listeningURL(in banner: String) -> String? {
+        guard let range = banner.range(of: "listening: ") else { return nil }
+        let rest = banner[range.upperBound...]
+        guard let end = rest.firstIndex(of: "\n") else { return nil }
+        return String(rest[..<end]).trimmingCharacters(in: .whitespaces)
+    }
+
+    /// Runs the binary against this server (`--url` is added).
+    func run(_ arguments: [String], environment: [String: String] = [:], timeout: Duration = .seconds(30)) async throws
+        -> CLIResult
+    {
+        try await runCLI(arguments + ["--url", url], environment: environment, timeout: timeout)
+    }
+
+    /// SIGTERM, a bounded wait, SIGKILL if needed; removes the data directory.
+    func stop() async {
+        await transport.shutdown()
+        process.signal(SIGTERM)
+        _ = await process.finish(timeout: .seconds(10))
+        try? FileManager.default.removeItem(at: dataDirectory)
+    }
+}
+
+/// Runs `body` with a fresh server and always stops it.
+func withCLIServer(_ extraArguments: [String] = [], _ body: (CLIServer) async throws -> Void) async throws {
+    let server = try await CLIServer.start(extraArguments)
+    do {
+        try await body(server)
+    } catch {
+        await server.stop()
+        throw error
+    }
+    await server.stop()
+}
+
+struct CLITestError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// A loopback HTTP server that answers every request with one canned response, or never answers
+/// (`response` nil): for the exit codes a healthy Kimera server does not produce (5xx, timeout).
+final class StubHTTPServer: Sendable {
+    let port: Int
+    private let listener: Int32
+    /// Protects the accepted connections (kept open when never answering) and the request count.
+    private let state = Mutex<(connections: [Int32], requests: Int)>(([], 0))
+
+    init(response: String?) throws {
+        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard listener >= 0 else { throw CLITestError("socket failed") }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = 0
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard bound == 0, listen(listener, 16) == 0 else {
+            close(listener)
+            throw CLITestError("bind/listen failed")
+        }
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listener, $0, &length) }
+        }
+        port = Int(UInt16(bigEndian: address.sin_port))
+        self.listener = listener
+        let thread = Thread { [self] in
+            while true {
+                let connection = accept(listener, nil, nil)
+                guard connection >= 0 else { return }
+                self.state.withLock { $0.requests += 1 }
+                guard let response else {
+                    self.state.withLock { $0.connections.append(connection) }
+                    continue
+                }
+                var received = [UInt8]()
+                var buffer = [UInt8](repeating: 0, count: 4096)
+                while received.count < 65536 {
+                    let count = read(connection, &buffer, buffer.count)
+                    if count <= 0 { break }
+                    received += buffer.prefix(count)
+                    if String(decoding: received, as: UTF8.self).contains("\r\n\r\n") { break }
+                }
+                let bytes = Array(response.utf8)
+                _ = bytes.withUnsafeBytes { write(connection, $0.baseAddress, $0.count) }
+                close(connection)
+            }
+        }
+        thread.start()
+    }
+
+    /// How many connections were accepted.
+    var requests: Int { state.withLock { $0.requests } }
+
+    /// A 500 with a Kimera error body.
+    static func internalError(message: String) -> String {
+        let body = #"{"error":"internal","message":"\#(message)","request_id":"stub-1"}"#
+        return "HTTP/1.1 500 Internal Server Error\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n"
+            + "Connection: close\r\n\r\n" + body
+    }
+
+    func stop() {
+        shutdown(listener, Int32(SHUT_RDWR))
+        close(listener)
+        for connection in state.withLock({ $0.connections }) { close(connection) }
+    }
+}
+
+/// A loopback port nothing listens on: bound once to learn a free number, then closed.
+func unusedLoopbackPort() throws -> Int {
+    let stub = try StubHTTPServer(response: "")
+    let port = stub.port
+    stub.stop()
+    return port
+}
+
+extension String {
+    var containsEscapeCodes: Bool { contains("\u{1B}") }
+}
