@@ -78,10 +78,21 @@ struct MonitorState: Sendable {
         return Snapshot(info: try await info, errors: try await errors.logs, takenAt: .now)
     }
 
+    /// A failure in few words: the dashboard's status line is short.
+    static func describe(_ error: any Error) -> String {
+        guard let error = error as? ClientError else { return CLIExit.from(error).message ?? "\(error)" }
+        switch error {
+        case .unreachable(_, let reason): return "server unreachable: \(reason)"
+        case .timeout(_, let seconds): return "no answer within \(Format.duration(.milliseconds(Int64(seconds * 1000))))"
+        case .status(let code, let body, _): return body.map { "HTTP \(code): \($0.message)" } ?? "HTTP \(code)"
+        default: return error.message
+        }
+    }
+
     mutating func update(_ result: Result<Snapshot, any Error>) {
         switch result {
         case .failure(let error):
-            problem = CLIExit.from(error).message ?? "\(error)"
+            problem = Self.describe(error)
         case .success(let next):
             problem = nil
             let total = next.info.requestStatistics.totalRequests
@@ -140,15 +151,19 @@ struct MonitorFrame {
                 ("  up \(Format.uptime(info.uptimeS))  \(clock)", .dim),
             ]))
         let now = state.rates.last ?? requests.requestsPerSecond
-        // Live frames keep the sparkline's width fixed so the line does not shift; one sample says nothing.
-        let sparkWidth = live ? max(0, min(40, cut - 70)) : (state.rates.count > 1 ? min(40, state.rates.count) : 0)
+        let rate = "req/s " + Format.rate(now).padding(toLength: 7, withPad: " ", startingAt: 0)
+        let counts = "active \(requests.activeRequests)  total \(Format.count(requests.totalRequests))  "
+        let errors = "errors \(Format.percent(requests.errorRate))"
+        let slow = "  slow \(requests.slowRequests)"
+        // The sparkline takes what the line leaves, at most 40 samples; one sample (--once) says nothing.
+        let room = cut == Int.max ? 40 : cut - rate.count - counts.count - errors.count - slow.count - 2
+        let sparkWidth = max(0, min(40, room, live ? 40 : (state.rates.count > 1 ? state.rates.count : 0)))
         top.append(
             line([
-                ("req/s ", .bold), (Format.rate(now).padding(toLength: 7, withPad: " ", startingAt: 0), nil),
-                (Self.sparkline(state.rates, width: sparkWidth) + " ", .cyan),
-                ("active \(requests.activeRequests)  total \(Format.count(requests.totalRequests))  ", nil),
-                ("errors \(Format.percent(requests.errorRate))", requests.errorRate > 0 ? .red : nil),
-                ("  slow \(requests.slowRequests)", requests.slowRequests > 0 ? .yellow : nil),
+                ("req/s ", .bold), (String(rate.dropFirst(6)), nil),
+                (sparkWidth > 0 ? Self.sparkline(state.rates, width: sparkWidth) + "  " : "", .cyan),
+                (counts, nil), (errors, requests.errorRate > 0 ? .red : nil),
+                (slow, requests.slowRequests > 0 ? .yellow : nil),
             ]))
         let cache = info.cache
         top.append(
@@ -174,12 +189,8 @@ struct MonitorFrame {
                     ]))
             }
         }
-        if live || state.problem != nil {
-            var footer: [(String, TextStyle.Color?)] = []
-            if live { footer.append(("q quit · every \(Format.duration(interval))", .dim)) }
-            if let problem = state.problem { footer.append(((live ? "  " : "") + "⚠ " + problem, .red)) }
-            bottom.append(line(footer))
-        }
+        if let problem = state.problem { bottom.append(line([("⚠ " + problem + (live ? " (retrying; figures are stale)" : ""), .red)])) }
+        if live { bottom.append(line([("q quit · every \(Format.duration(interval))", .dim)])) }
 
         var table = Renderings.endpoints(requests, compact: true)
         var lines = table.lines(width: width, style: style)

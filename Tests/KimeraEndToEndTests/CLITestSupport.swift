@@ -42,15 +42,15 @@ final class PipeCollector: Sendable {
     var closed: Bool { state.withLock { $0.closed } }
 }
 
-/// The `kimera` binary running with arguments and environment, its output collected.
+/// The `kimera` binary (or `executable`) running with arguments and environment, its output collected.
 final class CLIProcess {
     let process = Process()
     let stdout = PipeCollector()
     let stderr = PipeCollector()
 
     /// Starts the binary. `environment` is added to a clean one (PATH, HOME, TERM unset so output is plain).
-    init(_ arguments: [String], environment: [String: String] = [:]) throws {
-        process.executableURL = URL(fileURLWithPath: CLIBinary.path)
+    init(_ arguments: [String], environment: [String: String] = [:], executable: String = CLIBinary.path) throws {
+        process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         var base = ["PATH": "/usr/bin:/bin", "HOME": NSTemporaryDirectory()]
         base.merge(environment) { $1 }
