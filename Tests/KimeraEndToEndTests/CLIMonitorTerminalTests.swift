@@ -5,50 +5,52 @@ import Testing
     import Glibc
 #endif
 
-/// `kimera monitor` in a real terminal (tmux, when installed): it takes the alternate screen, draws
-/// within 80×24, and `q` gives the shell prompt and the previous screen back.
-@Suite(.enabled(if: CLIBinary.exists && Tmux.path != nil, "needs the built binary and tmux"))
-struct CLIMonitorTerminalTests {
-    @Test func monitorDrawsInPlaceAndQuitRestoresTheScreen() async throws {
-        try await withCLIServer { server in
-            let tmux = Tmux()
-            defer { tmux.stop() }
-            try await tmux.start(width: 80, height: 24)
-            try await tmux.type("PS1='READY$ '; clear; echo before-monitor")
-            #expect(try await tmux.waitFor { $0.contains("before-monitor") })
+extension CLITests {
+    /// `kimera monitor` in a real terminal (tmux, when installed): it takes the alternate screen, draws
+    /// within 80×24, and `q` gives the shell prompt and the previous screen back.
+    @Suite(.enabled(if: Tmux.path != nil, "needs tmux"))
+    struct CLIMonitorTerminalTests {
+        @Test func monitorDrawsInPlaceAndQuitRestoresTheScreen() async throws {
+            try await withCLIServer { server in
+                let tmux = Tmux()
+                defer { tmux.stop() }
+                try await tmux.start(width: 80, height: 24)
+                try await tmux.type("PS1='READY$ '; clear; echo before-monitor")
+                #expect(try await tmux.waitFor { $0.contains("before-monitor") })
 
-            try await tmux.type("\(CLIBinary.path) monitor --url \(server.url) --interval 200ms")
-            let drawn = try await tmux.waitFor { $0.contains("ENDPOINT") && $0.contains("/debug/info") }
-            let screen = try await tmux.screen()
-            #expect(drawn, "\(screen)")
-            #expect(try await tmux.query("#{alternate_on}") == "1")
-            #expect(try await tmux.query("#{cursor_flag}") == "0")
-            let lines = screen.dropLast(screen.hasSuffix("\n") ? 1 : 0).split(separator: "\n", omittingEmptySubsequences: false)
-            #expect(lines.count <= 24)
-            #expect(lines.allSatisfy { $0.count <= 80 })
-            #expect(lines.first?.hasPrefix("Kimera monitor") == true)
-            #expect(screen.contains("q quit"))
+                try await tmux.type("\(CLIBinary.path) monitor --url \(server.url) --interval 200ms")
+                let drawn = try await tmux.waitFor { $0.contains("ENDPOINT") && $0.contains("/debug/info") }
+                let screen = try await tmux.screen()
+                #expect(drawn, "\(screen)")
+                #expect(try await tmux.query("#{alternate_on}") == "1")
+                #expect(try await tmux.query("#{cursor_flag}") == "0")
+                let lines = screen.dropLast(screen.hasSuffix("\n") ? 1 : 0).split(separator: "\n", omittingEmptySubsequences: false)
+                #expect(lines.count <= 24)
+                #expect(lines.allSatisfy { $0.count <= 80 })
+                #expect(lines.first?.hasPrefix("Kimera monitor") == true)
+                #expect(screen.contains("q quit"))
 
-            try await tmux.keys("q")
-            let restored = try await tmux.waitFor { $0.contains("before-monitor") && !$0.contains("ENDPOINT") }
-            let after = try await tmux.screen()
-            #expect(restored, "\(after)")
-            #expect(try await tmux.query("#{alternate_on}") == "0")
-            #expect(try await tmux.query("#{cursor_flag}") == "1")
-            try await tmux.type("echo exit=$?")
-            #expect(try await tmux.waitFor { $0.contains("exit=0") })
+                try await tmux.keys("q")
+                let restored = try await tmux.waitFor { $0.contains("before-monitor") && !$0.contains("ENDPOINT") }
+                let after = try await tmux.screen()
+                #expect(restored, "\(after)")
+                #expect(try await tmux.query("#{alternate_on}") == "0")
+                #expect(try await tmux.query("#{cursor_flag}") == "1")
+                try await tmux.type("echo exit=$?")
+                #expect(try await tmux.waitFor { $0.contains("exit=0") })
 
-            // Ctrl-C also restores the terminal, exiting 130.
-            try await tmux.type("clear; \(CLIBinary.path) monitor --url \(server.url)")
-            #expect(try await tmux.waitFor { $0.contains("ENDPOINT") })
-            try await tmux.keys("C-c")
-            #expect(try await tmux.waitFor { !$0.contains("ENDPOINT") })
-            #expect(try await tmux.query("#{alternate_on}") == "0")
-            try await tmux.type("echo exit=$?; stty -a | grep -o -- '-*icanon'")
-            let final = try await tmux.waitFor { $0.contains("exit=130") && $0.contains("icanon") }
-            let text = try await tmux.screen()
-            #expect(final, "\(text)")
-            #expect(!text.contains("-icanon"))
+                // Ctrl-C also restores the terminal, exiting 130.
+                try await tmux.type("clear; \(CLIBinary.path) monitor --url \(server.url)")
+                #expect(try await tmux.waitFor { $0.contains("ENDPOINT") })
+                try await tmux.keys("C-c")
+                #expect(try await tmux.waitFor { !$0.contains("ENDPOINT") })
+                #expect(try await tmux.query("#{alternate_on}") == "0")
+                try await tmux.type("echo exit=$?; stty -a | grep -o -- '-*icanon'")
+                let final = try await tmux.waitFor { $0.contains("exit=130") && $0.contains("icanon") }
+                let text = try await tmux.screen()
+                #expect(final, "\(text)")
+                #expect(!text.contains("-icanon"))
+            }
         }
     }
 }

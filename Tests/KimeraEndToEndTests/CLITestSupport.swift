@@ -7,39 +7,10 @@ import Testing
     import Glibc
 #endif
 
-/// Where the built binary is: `scripts/test` builds it before `swift test`.
+/// Whether the built binary is there: `scripts/test` builds it before `swift test`.
 enum CLIBinary {
-    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent()
-    static let path = packageRoot.appendingPathComponent(".build/debug/kimera").path
-
-    static var exists: Bool { FileManager.default.isExecutableFile(atPath: path) }
-}
-
-/// Bytes a subprocess wrote to one pipe, collected as they arrive by a thread doing blocking reads
-/// until end of file.
-final class PipeCollector: Sendable {
-    /// Protects the bytes so far and whether the writer closed the pipe.
-    private let state = Mutex<(data: Data, closed: Bool)>((Data(), false))
-    let pipe = Pipe()
-
-    init() {
-        let descriptor = pipe.fileHandleForReading.fileDescriptor
-        let thread = Thread { [self] in
-            var buffer = [UInt8](repeating: 0, count: 65536)
-            while true {
-                let count = read(descriptor, &buffer, buffer.count)
-                if count < 0 && errno == EINTR { continue }
-                guard count > 0 else { break }
-                state.withLock { $0.data.append(contentsOf: buffer[0..<count]) }
-            }
-            state.withLock { $0.closed = true }
-        }
-        thread.start()
-    }
-
-    var text: String { state.withLock { String(decoding: $0.data, as: UTF8.self) } }
-    var closed: Bool { state.withLock { $0.closed } }
+    static var path: String { kimeraBinary }
+    static var exists: Bool { FileManager.default.isExecutableFile(atPath: kimeraBinary) }
 }
 
 /// The `kimera` binary (or `executable`) running with arguments and environment, its output collected.
@@ -85,7 +56,7 @@ final class CLIProcess {
         }
         await waitUntil(timeout: .seconds(5)) { stdout.closed && stderr.closed }
         return CLIResult(
-            stdout: stdout.text, stderr: stderr.text, status: process.isRunning ? -1 : process.terminationStatus,
+            stdout: stdout.contents, stderr: stderr.contents, status: process.isRunning ? -1 : process.terminationStatus,
             timedOut: !exited)
     }
 }
@@ -117,46 +88,22 @@ func runCLI(
     try await CLIProcess(arguments, environment: environment).finish(timeout: timeout)
 }
 
-/// `kimera serve --port 0` in a fresh data directory; learns its port from the banner.
+/// A `ServerProcess` with a typed client of it, for checking what the binary printed against what the
+/// server holds.
 final class CLIServer {
-    let process: CLIProcess
-    let url: String
-    let dataDirectory: URL
+    let server: ServerProcess
     let transport = KimeraTransport()
     let client: KimeraClient
+    var url: String { server.baseURL }
 
-    /// Starts a server (on a free port unless `port` is given) and waits (at most 30 s) until it listens.
+    /// Starts a server (on a free port unless `port` is given) in a fresh data directory.
     static func start(port: Int = 0, _ extraArguments: [String] = []) async throws -> CLIServer {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("kimera-cli-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let process = try CLIProcess(
-            ["serve", "--host", "127.0.0.1", "--port", String(port), "--data-dir", directory.path] + extraArguments)
-        var url: String?
-        await process.waitUntil(timeout: .seconds(30)) {
-            url = Self.listeningURL(in: process.stderr.text)
-            return url != nil || !process.process.isRunning
-        }
-        guard let url else {
-            process.signal(SIGKILL)
-            let output = await process.finish(timeout: .seconds(5))
-            try? FileManager.default.removeItem(at: directory)
-            throw CLITestError("server did not start: \(output.stderr)")
-        }
-        return try CLIServer(process: process, url: url, dataDirectory: directory)
+        try CLIServer(server: try await ServerProcess.start(["--port", String(port)] + extraArguments))
     }
 
-    private init(process: CLIProcess, url: String, dataDirectory: URL) throws {
-        self.process = process
-        self.url = url
-        self.dataDirectory = dataDirectory
-        client = try KimeraClient(url: url, timeout: .seconds(10), transport: transport)
-    }
-
-    static func listeningURL(in banner: String) -> String? {
-        guard let range = banner.range(of: "listening: ") else { return nil }
-        let rest = banner[range.upperBound...]
-        guard let end = rest.firstIndex(of: "\n") else { return nil }
-        return String(rest[..<end]).trimmingCharacters(in: .whitespaces)
+    private init(server: ServerProcess) throws {
+        self.server = server
+        client = try KimeraClient(url: server.baseURL, timeout: .seconds(10), transport: transport)
     }
 
     /// Runs the binary against this server (`--url` is added).
@@ -166,12 +113,11 @@ final class CLIServer {
         try await runCLI(arguments + ["--url", url], environment: environment, timeout: timeout)
     }
 
-    /// SIGTERM, a bounded wait, SIGKILL if needed; removes the data directory.
+    /// Stops the server (SIGTERM, bounded wait) and removes its data directory.
     func stop() async {
         await transport.shutdown()
-        process.signal(SIGTERM)
-        _ = await process.finish(timeout: .seconds(10))
-        try? FileManager.default.removeItem(at: dataDirectory)
+        await server.stop()
+        try? FileManager.default.removeItem(at: server.dataDirectory)
     }
 }
 
@@ -273,3 +219,8 @@ func unusedLoopbackPort() throws -> Int {
 extension String {
     var containsEscapeCodes: Bool { contains("\u{1B}") }
 }
+
+/// Every end-to-end suite of the command line, run one test at a time: each test starts a server and
+/// several processes, and all at once they starve timing-sensitive tests elsewhere on two cores.
+@Suite(.serialized, .enabled(if: CLIBinary.exists, "build the kimera product first (scripts/test does)"))
+struct CLITests {}

@@ -23,8 +23,10 @@ func temporaryDirectory(_ name: String = "kimera-test") -> URL {
 /// Collects a pipe's output on a background thread, so the child never blocks on a full pipe.
 final class PipeCollector: Sendable {
     final class Storage: Sendable {
-        /// Protects the text read so far.
-        let text = Mutex<String>("")
+        /// Protects the bytes read so far (decoded only when read: a chunk may end inside a character).
+        let bytes = Mutex<Data>(Data())
+        /// Set once the writer closed the pipe (end of file).
+        let closed = Atomic<Bool>(false)
     }
     let storage = Storage()
     let pipe = Pipe()
@@ -36,12 +38,15 @@ final class PipeCollector: Sendable {
             while true {
                 let data = handle.availableData
                 if data.isEmpty { break }
-                storage.text.withLock { $0 += String(decoding: data, as: UTF8.self) }
+                storage.bytes.withLock { $0.append(data) }
             }
+            storage.closed.store(true, ordering: .releasing)
         }
     }
 
-    var contents: String { storage.text.withLock { $0 } }
+    var contents: String { storage.bytes.withLock { String(decoding: $0, as: UTF8.self) } }
+    /// Whether everything the writer will ever write has been read.
+    var closed: Bool { storage.closed.load(ordering: .acquiring) }
 }
 
 /// `kimera serve` as a child process on a free loopback port.
