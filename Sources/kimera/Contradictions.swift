@@ -5,12 +5,14 @@ import KimeraClient
 /// `kimera contradictions process TRIGGER`: one contradiction-processing run, waited for.
 struct Contradictions: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "contradictions",
         abstract: "Process contradictions around a trigger geoid (/kimera/contradiction).",
         subcommands: [Process.self])
 
     /// `kimera contradictions process TRIGGER [--search-limit 5] [--force-collapse]`.
     struct Process: ClientCommand {
         static let configuration = CommandConfiguration(
+            commandName: "process",
             abstract: "Compare a geoid with its nearest neighbours and resolve the tensions found (sync).",
             discussion: "Example: kimera contradictions process geoid_0123… --search-limit 10")
 

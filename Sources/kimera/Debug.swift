@@ -5,6 +5,7 @@ import KimeraServer
 /// `kimera debug`: `/debug/info` summarised, plus `mode` and `log-level`.
 struct Debug: ClientCommand {
     static let configuration = CommandConfiguration(
+        commandName: "debug",
         abstract: "Summarise /debug/info: mode, buffers, endpoints, recent errors.",
         discussion: """
             Examples:
@@ -106,6 +107,7 @@ extension Debug {
     /// `kimera debug mode on|off [--ttl 15m]`.
     struct Mode: ClientCommand {
         static let configuration = CommandConfiguration(
+            commandName: "mode",
             abstract: "Turn debug mode on or off (POST /debug/mode).",
             discussion: "With --ttl the change reverts by itself, e.g. kimera debug mode on --ttl 15m")
 
@@ -185,7 +187,7 @@ extension Debug {
                 }
                 for entry in levels.modules {
                     table.append([
-                        Table.Cell(entry.module), Table.Cell(entry.configured ?? "-"),
+                        Table.Cell(entry.module.isEmpty ? "(unlabelled)" : entry.module), Table.Cell(entry.configured ?? "-"),
                         Table.Cell(entry.effective, TextStyle.color(level: entry.effective)), Table.Cell(entry.expiresAt ?? "-"),
                     ])
                 }

@@ -5,6 +5,7 @@ import KimeraClient
 /// `kimera geoids create|get|search|delete`: the geoids of `/kimera`.
 struct Geoids: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "geoids",
         abstract: "Create, read, search and delete geoids (/kimera/geoids).",
         discussion: """
             Examples:
@@ -38,6 +39,7 @@ struct Geoids: AsyncParsableCommand {
     /// `kimera geoids create`.
     struct Create: ClientCommand {
         static let configuration = CommandConfiguration(
+            commandName: "create",
             abstract: "Create a geoid from text (--content / --echoform) or from features (--feature).")
 
         @Option(help: ArgumentHelp("Plain text, tokenised into the semantic state.", valueName: "text"))
@@ -93,7 +95,7 @@ struct Geoids: AsyncParsableCommand {
 
     /// `kimera geoids get ID`.
     struct Get: ClientCommand {
-        static let configuration = CommandConfiguration(abstract: "Show one geoid.")
+        static let configuration = CommandConfiguration(commandName: "get", abstract: "Show one geoid.")
 
         @Argument(help: ArgumentHelp("The geoid id (geoid_…).", valueName: "id"))
         var id: String
@@ -118,7 +120,7 @@ struct Geoids: AsyncParsableCommand {
 
     /// `kimera geoids search QUERY [--limit N]`.
     struct Search: ClientCommand {
-        static let configuration = CommandConfiguration(abstract: "Rank geoids by similarity to a text.")
+        static let configuration = CommandConfiguration(commandName: "search", abstract: "Rank geoids by similarity to a text.")
 
         @Argument(help: ArgumentHelp("The text to search for.", valueName: "query"))
         var query: String
@@ -151,7 +153,7 @@ struct Geoids: AsyncParsableCommand {
 
     /// `kimera geoids delete ID`.
     struct Delete: ClientCommand {
-        static let configuration = CommandConfiguration(abstract: "Delete one geoid.")
+        static let configuration = CommandConfiguration(commandName: "delete", abstract: "Delete one geoid.")
 
         @Argument(help: ArgumentHelp("The geoid id (geoid_…).", valueName: "id"))
         var id: String

@@ -4,6 +4,7 @@ import KimeraClient
 /// `kimera health`: `/health` and `/ready`; exit 0 only when the server is ready.
 struct Health: ClientCommand {
     static let configuration = CommandConfiguration(
+        commandName: "health",
         abstract: "Show /health and /ready; exit 0 only when the server is ready.",
         discussion: """
             Exits 3 when nothing answers, 5 when the server is up but not ready (vault closed, draining).

@@ -45,12 +45,24 @@ struct Kimera: AsyncParsableCommand {
         } catch {
             let code = exitCode(for: error)
             if code == .validationFailure {
-                let hint = "(see 'kimera COMMAND --help')"
+                let hint = "(see '\(commandPath(CommandLine.arguments.dropFirst())) --help')"
                 FileHandle.standardError.write(Data("kimera: \(message(for: error)) \(hint)\n".utf8))
                 Foundation.exit(code.rawValue)
             }
             exit(withError: error)
         }
+    }
+
+    /// The subcommands named at the start of `arguments`, e.g. `kimera debug log-level`.
+    static func commandPath(_ arguments: some Sequence<String>) -> String {
+        var command: any ParsableCommand.Type = Kimera.self
+        var path = ["kimera"]
+        for argument in arguments where !argument.hasPrefix("-") {
+            guard let next = command.configuration.subcommands.first(where: { $0._commandName == argument }) else { break }
+            path.append(argument)
+            command = next
+        }
+        return path.joined(separator: " ")
     }
 }
 

@@ -5,6 +5,7 @@ import KimeraServer
 /// `kimera logs`: `/debug/logs`, or with `--follow` the live stream.
 struct Logs: ClientCommand {
     static let configuration = CommandConfiguration(
+        commandName: "logs",
         abstract: "Show recent log records (/debug/logs), or follow them live (-f).",
         discussion: """
             --level is a minimum (ERROR shows ERROR and CRITICAL) unless --exact. --module matches a logger

@@ -83,8 +83,6 @@ struct TextStyle: Sendable {
         case red = "31"
         case green = "32"
         case yellow = "33"
-        case blue = "34"
-        case magenta = "35"
         case cyan = "36"
         case dim = "2"
         case bold = "1"
@@ -262,10 +260,19 @@ enum Terminal {
             }
             if written < 0 {
                 if errno == EINTR { continue }
+                if errno == EPIPE && descriptor == STDOUT_FILENO { readerWentAway() }
                 return
             }
             offset += written
         }
+    }
+
+    /// The reader of stdout is gone (`kimera logs -f | head`): end as a process killed by SIGPIPE would,
+    /// which the runtime's libraries keep from happening by ignoring the signal.
+    static func readerWentAway() -> Never {
+        signal(SIGPIPE, SIG_DFL)
+        raise(SIGPIPE)
+        exit(128 + SIGPIPE)
     }
 
     /// `text` without control characters, so server data cannot move the cursor or change colours.

@@ -5,6 +5,7 @@ import KimeraModels
 /// `kimera profile on|off|show|run`: the profiler of `/debug/profiling` and `/debug/profiles`.
 struct Profile: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "profile",
         abstract: "Turn profiling on or off, show profiles, or profile for a while (run).",
         discussion: """
             Examples:
@@ -63,7 +64,7 @@ struct Profile: AsyncParsableCommand {
 
     /// `kimera profile on [--ttl 10m]`.
     struct On: ClientCommand {
-        static let configuration = CommandConfiguration(abstract: "Turn profiling on (POST /debug/profiling).")
+        static let configuration = CommandConfiguration(commandName: "on", abstract: "Turn profiling on (POST /debug/profiling).")
 
         @Option(help: ArgumentHelp("Turn it off again after this long: 30s, 10m, 2h.", valueName: "duration"))
         var ttl: String?
@@ -80,7 +81,7 @@ struct Profile: AsyncParsableCommand {
 
     /// `kimera profile off`.
     struct Off: ClientCommand {
-        static let configuration = CommandConfiguration(abstract: "Turn profiling off (POST /debug/profiling).")
+        static let configuration = CommandConfiguration(commandName: "off", abstract: "Turn profiling off (POST /debug/profiling).")
 
         @OptionGroup var global: GlobalOptions
 
@@ -92,7 +93,7 @@ struct Profile: AsyncParsableCommand {
 
     /// `kimera profile show [--name N] [--limit N]`.
     struct Show: ClientCommand {
-        static let configuration = CommandConfiguration(abstract: "Show recent profiles and per-function timing (GET /debug/profiles).")
+        static let configuration = CommandConfiguration(commandName: "show", abstract: "Show recent profiles and per-function timing (GET /debug/profiles).")
 
         @Option(help: ArgumentHelp("Only profiles of this function.", valueName: "name"))
         var name: String?
@@ -112,6 +113,7 @@ struct Profile: AsyncParsableCommand {
     /// `kimera profile run --seconds S`: enable, wait, read what was profiled meanwhile, restore.
     struct Run: ClientCommand {
         static let configuration = CommandConfiguration(
+            commandName: "run",
             abstract: "Profile for a while: enable, wait, show the profiles taken meanwhile, restore.",
             discussion: "Profiling is restored to its previous state even when interrupted.")
 

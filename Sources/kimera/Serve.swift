@@ -8,6 +8,7 @@ import SystemPackage
 /// `kimera serve`: runs the hybrid server.
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "serve",
         abstract: "Run the hybrid server.",
         discussion: """
             Modes (API.md §2):

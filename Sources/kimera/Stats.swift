@@ -5,6 +5,7 @@ import KimeraClient
 /// `kimera stats`: `/performance/stats`.
 struct Stats: ClientCommand {
     static let configuration = CommandConfiguration(
+        commandName: "stats",
         abstract: "Show /performance/stats: requests, cache, logging, process, per-endpoint latency.",
         discussion: "Example: kimera stats -o json | jq .request_statistics.requests_per_second")
 

@@ -4,6 +4,7 @@ import KimeraClient
 /// `kimera traces`: `/debug/traces`, or with `--stats` the per-endpoint table only.
 struct Traces: ClientCommand {
     static let configuration = CommandConfiguration(
+        commandName: "traces",
         abstract: "Show recent request traces (/debug/traces), or per-endpoint statistics (--stats).",
         discussion: """
             Examples:

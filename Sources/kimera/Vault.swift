@@ -5,11 +5,12 @@ import KimeraClient
 /// `kimera vault status|rebalance`: the two SCAR vaults.
 struct Vault: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "vault",
         abstract: "Show or rebalance the SCAR vaults (/kimera/vault).", subcommands: [Status.self, Rebalance.self])
 
     /// `kimera vault status`.
     struct Status: ClientCommand {
-        static let configuration = CommandConfiguration(abstract: "Counts and weights per vault, balance, database.")
+        static let configuration = CommandConfiguration(commandName: "status", abstract: "Counts and weights per vault, balance, database.")
 
         @OptionGroup var global: GlobalOptions
 
@@ -38,7 +39,7 @@ struct Vault: AsyncParsableCommand {
 
     /// `kimera vault rebalance [--by-weight]`.
     struct Rebalance: ClientCommand {
-        static let configuration = CommandConfiguration(abstract: "Move SCARs until the vaults are balanced.")
+        static let configuration = CommandConfiguration(commandName: "rebalance", abstract: "Move SCARs until the vaults are balanced.")
 
         @Flag(name: .customLong("by-weight"), help: "Balance total weight instead of counts.")
         var byWeight = false
