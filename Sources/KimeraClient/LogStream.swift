@@ -109,72 +109,14 @@ extension KimeraClient {
     ///
     /// - Parameter sinceSeq: start after this `seq` (replaying what the server still holds); nil starts
     ///   with the records logged from now on.
-    /// - Returns: events in order. The sequence throws only when the first connection fails or the
-    ///   server rejects the filters (4xx); later failures become `.disconnected` and a retry.
+    /// - Returns: events in order, read from the connection only as fast as they are consumed (a slow
+    ///   consumer makes the server report a gap rather than this process buffer without bound). The
+    ///   sequence throws only when the first connection fails or the server rejects the filters (4xx);
+    ///   later failures become `.disconnected` and a retry. It ends when the task is cancelled.
     public func followLogs(_ query: LogQuery, sinceSeq: UInt64?, policy: ReconnectPolicy = ReconnectPolicy())
-        -> AsyncThrowingStream<LogFollowEvent, any Error>
+        -> LogFollow
     {
-        let (stream, continuation) = AsyncThrowingStream.makeStream(
-            of: LogFollowEvent.self, bufferingPolicy: .bufferingOldest(10_000))
-        let client = self
-        let task = Task {
-            await client.follow(query, sinceSeq: sinceSeq, policy: policy, into: continuation)
-        }
-        continuation.onTermination = { _ in task.cancel() }
-        return stream
-    }
-
-    private func follow(
-        _ query: LogQuery, sinceSeq: UInt64?, policy: ReconnectPolicy,
-        into continuation: AsyncThrowingStream<LogFollowEvent, any Error>.Continuation
-    ) async {
-        var last = sinceSeq
-        var serverStart: Double?
-        var connectedOnce = false
-        var failures = 0
-        while !Task.isCancelled {
-            do {
-                // Sequence numbers start over with the server: its start time tells a restart apart.
-                let started = try await startTime()
-                if connectedOnce {
-                    let restarted = serverStart.map { abs($0 - started) > Self.restartTolerance } ?? false
-                    if restarted { last = 0 }
-                    let missed = try await missedRecords(after: last)
-                    continuation.yield(.reconnected(missed: missed, serverRestarted: restarted))
-                }
-                serverStart = started
-                var filters = query
-                filters.sinceSeq = last
-                filters.limit = nil
-                let stream = try await logStream(filters)
-                connectedOnce = true
-                failures = 0
-                for try await event in stream {
-                    switch event {
-                    case .record(let record):
-                        last = max(last ?? 0, record.seq)
-                        continuation.yield(.record(record))
-                    case .gap(let range):
-                        last = max(last ?? 0, range.toSeq)
-                        continuation.yield(.gap(range))
-                    }
-                }
-                throw ClientError.transport(url: baseURL, detail: "the server ended the log stream")
-            } catch {
-                let failure = ClientError.classify(error, url: baseURL, timeoutSeconds: timeout.seconds)
-                if failure == .cancelled || Task.isCancelled { break }
-                let rejected = failure.httpStatus.map { (400..<500).contains($0) } ?? false
-                if !connectedOnce || rejected {
-                    continuation.finish(throwing: failure)
-                    return
-                }
-                failures += 1
-                let delay = policy.delay(afterFailures: failures)
-                continuation.yield(.disconnected(failure, attempt: failures, retryIn: delay))
-                do { try await Task.sleep(for: delay) } catch { break }
-            }
-        }
-        continuation.finish()
+        LogFollow(client: self, query: query, sinceSeq: sinceSeq, policy: policy)
     }
 
     /// Two start times further apart than this (seconds) are two server processes. A start time is
@@ -183,18 +125,116 @@ extension KimeraClient {
     static let restartTolerance = 0.1
 
     /// When the server process started, in epoch seconds, from `/health`.
-    private func startTime() async throws -> Double {
+    func startTime() async throws -> Double {
         let health = try await health()
         return Double(health.timestamp) / 1000 - health.uptimeS
     }
 
     /// The records after `last` that left the server's buffer while this reader was away: the oldest
     /// record it still holds (of any level or module) tells whether all after `last` are still there.
-    private func missedRecords(after last: UInt64?) async throws -> StreamGap.Range? {
+    func missedRecords(after last: UInt64?) async throws -> StreamGap.Range? {
         guard let last else { return nil }
         let held = try await logs(LogQuery(limit: 1, sinceSeq: last))
         let next = held.logs.first?.seq ?? held.nextSeq
         return next > last + 1 ? StreamGap.Range(fromSeq: last + 1, toSeq: next - 1) : nil
+    }
+}
+
+/// `KimeraClient.followLogs`: the log stream across reconnections.
+public struct LogFollow: AsyncSequence, Sendable {
+    public typealias Element = LogFollowEvent
+    let client: KimeraClient
+    let query: LogQuery
+    let sinceSeq: UInt64?
+    let policy: ReconnectPolicy
+
+    public func makeAsyncIterator() -> Iterator {
+        Iterator(client: client, query: query, last: sinceSeq, policy: policy)
+    }
+
+    public struct Iterator: AsyncIteratorProtocol {
+        let client: KimeraClient
+        let query: LogQuery
+        /// The last `seq` delivered (or skipped by a gap): where a new connection resumes.
+        var last: UInt64?
+        let policy: ReconnectPolicy
+        var stream: LogStream.Iterator?
+        /// When the server connected to started (epoch seconds): another value means it restarted.
+        var serverStart: Double?
+        var connectedOnce = false
+        var failures = 0
+        /// How long to wait before the next connection attempt.
+        var backoff: Duration?
+        /// An event to deliver before reading the stream again (`.reconnected`).
+        var pending: LogFollowEvent?
+
+        init(client: KimeraClient, query: LogQuery, last: UInt64?, policy: ReconnectPolicy) {
+            self.client = client
+            self.query = query
+            self.last = last
+            self.policy = policy
+        }
+
+        public mutating func next() async throws -> LogFollowEvent? {
+            while !Task.isCancelled {
+                if let event = pending {
+                    pending = nil
+                    return event
+                }
+                do {
+                    if stream == nil {
+                        try await connect()
+                        continue
+                    }
+                    guard let event = try await stream?.next() else {
+                        throw ClientError.transport(url: client.baseURL, detail: "the server ended the log stream")
+                    }
+                    switch event {
+                    case .record(let record):
+                        last = Swift.max(last ?? 0, record.seq)
+                        return .record(record)
+                    case .gap(let range):
+                        last = Swift.max(last ?? 0, range.toSeq)
+                        return .gap(range)
+                    }
+                } catch {
+                    stream = nil
+                    let failure = ClientError.classify(error, url: client.baseURL, timeoutSeconds: client.timeout.seconds)
+                    if failure == .cancelled || Task.isCancelled { return nil }
+                    let rejected = failure.httpStatus.map { (400..<500).contains($0) } ?? false
+                    if !connectedOnce || rejected { throw failure }
+                    failures += 1
+                    let delay = policy.delay(afterFailures: failures)
+                    backoff = delay
+                    return .disconnected(failure, attempt: failures, retryIn: delay)
+                }
+            }
+            return nil
+        }
+
+        /// Opens the stream after `last`; after a break, says what was missed meanwhile.
+        private mutating func connect() async throws {
+            if let delay = backoff {
+                backoff = nil
+                try await Task.sleep(for: delay)
+            }
+            // Sequence numbers start over with the server: its start time tells a restart apart.
+            let started = try await client.startTime()
+            var reconnected: LogFollowEvent?
+            if connectedOnce {
+                let restarted = serverStart.map { abs($0 - started) > KimeraClient.restartTolerance } ?? false
+                if restarted { last = 0 }
+                reconnected = .reconnected(missed: try await client.missedRecords(after: last), serverRestarted: restarted)
+            }
+            var filters = query
+            filters.sinceSeq = last
+            filters.limit = nil
+            stream = try await client.logStream(filters).makeAsyncIterator()
+            serverStart = started
+            connectedOnce = true
+            failures = 0
+            pending = reconnected
+        }
     }
 }
 

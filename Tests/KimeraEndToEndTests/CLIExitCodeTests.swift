@@ -80,9 +80,7 @@ extension CLITests {
 
         @Test func healthExitsFiveWhenTheServerIsUnavailable() async throws {
             let body = #"{"error":"unavailable","message":"The server is shutting down.","request_id":"x"}"#
-            let stub = try StubHTTPServer(
-                response: "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
-                    + "Content-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n" + body)
+            let stub = try StubHTTPServer(response: StubHTTPServer.json("503 Service Unavailable", body))
             defer { stub.stop() }
             let result = try await runCLI(["health", "--url", "http://127.0.0.1:\(stub.port)"])
             #expect(result.status == 5)

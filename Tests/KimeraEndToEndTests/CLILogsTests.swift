@@ -103,5 +103,32 @@ extension CLITests {
             _ = await follow.finish(timeout: .seconds(10))
             await second.stop()
         }
+
+        @Test func followReportsGapLinesAndSkipsHeartbeats() async throws {
+            let record = { (seq: Int, message: String) in
+                #"{"seq":\#(seq),"timestamp":"2026-01-01T00:00:0\#(seq).000000Z","level":"INFO","module":"kimera.test","message":"\#(message)","request_id":null,"metadata":{},"source":{"file":"f","function":"g","line":1}}"#
+            }
+            let stream = [
+                record(1, "first"), #"{"gap":{"from_seq":2,"to_seq":4}}"#, #"{"heartbeat":true}"#, record(5, "after the gap"),
+            ].joined(separator: "\n") + "\n"
+            let stub = try StubHTTPServer { request in
+                if request.hasPrefix("GET /health") {
+                    return StubHTTPServer.json(
+                        "200 OK", #"{"status":"healthy","timestamp":1000,"service":"kimera","version":"0.1.0","uptime_s":1}"#)
+                }
+                if request.hasPrefix("GET /debug/logs/stream") { return StubHTTPServer.json("200 OK", stream, length: false) }
+                return StubHTTPServer.json(
+                    "200 OK", #"{"count":0,"logs":[],"buffer_capacity":5000,"dropped":0,"next_seq":6}"#)
+            }
+            defer { stub.stop() }
+            let follow = try CLIProcess(["logs", "-f", "--since-seq", "0", "-o", "ndjson", "--url", "http://127.0.0.1:\(stub.port)"])
+            let noticed = await follow.waitUntil { follow.stderr.contents.contains("3 records lost (seq 2–4)") }
+            follow.signal(SIGINT)
+            let result = await follow.finish(timeout: .seconds(10))
+            #expect(noticed, "\(result.stderr)")
+            let records = try result.decodeLines(LogRecord.self)
+            #expect(Array(records.prefix(2).map(\.seq)) == [1, 5])
+            #expect(result.status == 130)
+        }
     }
 }

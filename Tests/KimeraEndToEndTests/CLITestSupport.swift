@@ -138,15 +138,22 @@ struct CLITestError: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
-/// A loopback HTTP server that answers every request with one canned response, or never answers
-/// (`response` nil): for the exit codes a healthy Kimera server does not produce (5xx, timeout).
+/// A loopback HTTP server with canned answers, or none: for what a healthy Kimera server does not
+/// produce on demand (5xx, a timeout, a log stream with gap and heartbeat lines).
 final class StubHTTPServer: Sendable {
     let port: Int
     private let listener: Int32
-    /// Protects the accepted connections (kept open when never answering) and the request count.
+    /// Protects the accepted connections (kept open when not answered) and the request count.
     private let state = Mutex<(connections: [Int32], requests: Int)>(([], 0))
 
-    init(response: String?) throws {
+    /// Answers every request with `response` (a whole HTTP/1.1 response), or never when nil.
+    convenience init(response: String?) throws {
+        try self.init { _ in response }
+    }
+
+    /// `respond` gets the request head (`GET /path HTTP/1.1 …`) and returns the whole response, or nil
+    /// to hold the connection open without answering. Each connection is closed after its answer.
+    init(respond: @escaping @Sendable (String) -> String?) throws {
         let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard listener >= 0 else { throw CLITestError("socket failed") }
         var address = sockaddr_in()
@@ -171,10 +178,6 @@ final class StubHTTPServer: Sendable {
                 let connection = accept(listener, nil, nil)
                 guard connection >= 0 else { return }
                 self.state.withLock { $0.requests += 1 }
-                guard let response else {
-                    self.state.withLock { $0.connections.append(connection) }
-                    continue
-                }
                 var received = [UInt8]()
                 var buffer = [UInt8](repeating: 0, count: 4096)
                 while received.count < 65536 {
@@ -182,6 +185,10 @@ final class StubHTTPServer: Sendable {
                     if count <= 0 { break }
                     received += buffer.prefix(count)
                     if String(decoding: received, as: UTF8.self).contains("\r\n\r\n") { break }
+                }
+                guard let response = respond(String(decoding: received, as: UTF8.self)) else {
+                    self.state.withLock { $0.connections.append(connection) }
+                    continue
                 }
                 let bytes = Array(response.utf8)
                 _ = bytes.withUnsafeBytes { write(connection, $0.baseAddress, $0.count) }
@@ -194,11 +201,15 @@ final class StubHTTPServer: Sendable {
     /// How many connections were accepted.
     var requests: Int { state.withLock { $0.requests } }
 
+    /// A response with a JSON body; without `length` the body ends when the connection closes.
+    static func json(_ status: String, _ body: String, length: Bool = true) -> String {
+        "HTTP/1.1 \(status)\r\nContent-Type: application/json\r\n"
+            + (length ? "Content-Length: \(body.utf8.count)\r\n" : "") + "Connection: close\r\n\r\n" + body
+    }
+
     /// A 500 with a Kimera error body.
     static func internalError(message: String) -> String {
-        let body = #"{"error":"internal","message":"\#(message)","request_id":"stub-1"}"#
-        return "HTTP/1.1 500 Internal Server Error\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n"
-            + "Connection: close\r\n\r\n" + body
+        json("500 Internal Server Error", #"{"error":"internal","message":"\#(message)","request_id":"stub-1"}"#)
     }
 
     func stop() {
