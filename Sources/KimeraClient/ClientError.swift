@@ -34,7 +34,8 @@ public enum ClientError: Error, Sendable, Equatable {
         case .unreachable(let url, let reason):
             return "cannot reach \(url): \(reason). Is `kimera serve` running there? (--url / KIMERA_URL)"
         case .timeout(let url, let seconds):
-            return "no answer from \(url) within \(Self.format(seconds: seconds)) (raise --timeout if the server is busy)"
+            return
+                "no answer from \(url) within \(Self.format(seconds: seconds)) (raise --timeout if the server is busy)"
         case .status(let code, let body, let url):
             if let body { return "\(body.message) (HTTP \(code) \(body.error))" }
             return "the server answered HTTP \(code) for \(url)"

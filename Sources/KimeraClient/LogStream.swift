@@ -199,7 +199,8 @@ public struct LogFollow: AsyncSequence, Sendable {
                     }
                 } catch {
                     stream = nil
-                    let failure = ClientError.classify(error, url: client.baseURL, timeoutSeconds: client.timeout.seconds)
+                    let failure = ClientError.classify(
+                        error, url: client.baseURL, timeoutSeconds: client.timeout.seconds)
                     if failure == .cancelled || Task.isCancelled { return nil }
                     let rejected = failure.httpStatus.map { (400..<500).contains($0) } ?? false
                     if !connectedOnce || rejected { throw failure }
@@ -224,7 +225,8 @@ public struct LogFollow: AsyncSequence, Sendable {
             if connectedOnce {
                 let restarted = serverStart.map { abs($0 - started) > KimeraClient.restartTolerance } ?? false
                 if restarted { last = 0 }
-                reconnected = .reconnected(missed: try await client.missedRecords(after: last), serverRestarted: restarted)
+                reconnected = .reconnected(
+                    missed: try await client.missedRecords(after: last), serverRestarted: restarted)
             }
             var filters = query
             filters.sinceSeq = last

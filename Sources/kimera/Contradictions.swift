@@ -19,7 +19,9 @@ struct Contradictions: AsyncParsableCommand {
         @Argument(help: ArgumentHelp("The trigger geoid id.", valueName: "trigger"))
         var trigger: String
 
-        @Option(name: .customLong("search-limit"), help: ArgumentHelp("How many similar geoids to compare with (default 5).", valueName: "n"))
+        @Option(
+            name: .customLong("search-limit"),
+            help: ArgumentHelp("How many similar geoids to compare with (default 5).", valueName: "n"))
         var searchLimit: Int = 5
 
         @Flag(name: .customLong("force-collapse"), help: "Collapse every tension regardless of pulse and stability.")
@@ -48,14 +50,16 @@ struct Contradictions: AsyncParsableCommand {
                 guard !result.results.isEmpty else { return text }
                 var table = Table([
                     Table.Column("TENSION", .right), Table.Column("PULSE", .right), Table.Column("DECISION"),
-                    Table.Column("WITH", flexible: true, minWidth: 10), Table.Column("SCAR", flexible: true, minWidth: 10),
+                    Table.Column("WITH", flexible: true, minWidth: 10),
+                    Table.Column("SCAR", flexible: true, minWidth: 10),
                 ])
                 for processed in result.results {
                     let other = processed.tension.geoidsInvolved.first { $0 != result.triggerGeoidID } ?? "-"
                     table.append([
                         Table.Cell(String(format: "%.3f", processed.tension.score)),
                         Table.Cell(String(format: "%.3f", processed.pulseStrength)),
-                        Table.Cell(processed.decision, processed.decision == "collapse" ? .yellow : nil), Table.Cell(other),
+                        Table.Cell(processed.decision, processed.decision == "collapse" ? .yellow : nil),
+                        Table.Cell(other),
                         Table.Cell(processed.scarID),
                     ])
                 }

@@ -72,14 +72,17 @@ struct Debug: ClientCommand {
 
         var buffers = Table([
             Table.Column("BUFFER", flexible: true), Table.Column("USED", .right), Table.Column("LIMIT", .right),
-            Table.Column("FILL", .right), Table.Column("BYTES", .right, optional: true), Table.Column("DROPPED", .right, optional: true),
+            Table.Column("FILL", .right), Table.Column("BYTES", .right, optional: true),
+            Table.Column("DROPPED", .right, optional: true),
         ])
         for (name, fill) in info.buffers.sorted(by: { $0.key < $1.key }) {
             let share = fill.limit > 0 ? Double(fill.used) / Double(fill.limit) : 0
             buffers.append([
                 Table.Cell(name), Table.Cell(Format.count(fill.used)), Table.Cell(Format.count(fill.limit)),
                 Table.Cell(Format.percent(share), share >= 0.9 ? .yellow : nil),
-                Table.Cell(fill.bytesLimit > 0 ? "\(Format.bytes(Int64(fill.bytes)))/\(Format.bytes(Int64(fill.bytesLimit)))" : "-"),
+                Table.Cell(
+                    fill.bytesLimit > 0
+                        ? "\(Format.bytes(Int64(fill.bytes)))/\(Format.bytes(Int64(fill.bytesLimit)))" : "-"),
                 Table.Cell(Format.count(Int(clamping: fill.dropped)), fill.dropped > 0 ? .yellow : nil),
             ])
         }
@@ -93,11 +96,15 @@ struct Debug: ClientCommand {
         if info.recentLogs != nil || info.requestTraces != nil {
             text += "\n" + output.style.paint("Recent errors", .bold) + "\n"
             if errors.isEmpty && failed.isEmpty { text += "none\n" }
-            if !errors.isEmpty { text += Renderings.logs(Array(errors)).render(width: output.width, style: output.style) }
+            if !errors.isEmpty {
+                text += Renderings.logs(Array(errors)).render(width: output.width, style: output.style)
+            }
             if !failed.isEmpty { text += Traces.table(Array(failed)).render(width: output.width, style: output.style) }
         }
         if let profiles = info.performanceProfiles, !profiles.isEmpty {
-            text += "\n" + Profile.table(Array(profiles.suffix(recentRows))).render(width: output.width, style: output.style)
+            text +=
+                "\n"
+                + Profile.table(Array(profiles.suffix(recentRows))).render(width: output.width, style: output.style)
         }
         return text
     }
@@ -144,11 +151,14 @@ extension Debug {
                 """)
 
         @Argument(
-            help: ArgumentHelp("TRACE, DEBUG, INFO, NOTICE, WARNING, ERROR or CRITICAL (any case).", valueName: "level"),
+            help: ArgumentHelp(
+                "TRACE, DEBUG, INFO, NOTICE, WARNING, ERROR or CRITICAL (any case).", valueName: "level"),
             completion: .list(LogLevelName.allowed))
         var level: String?
 
-        @Option(help: ArgumentHelp("The logger label (default: root). Listing: only this module and those below it.", valueName: "module"))
+        @Option(
+            help: ArgumentHelp(
+                "The logger label (default: root). Listing: only this module and those below it.", valueName: "module"))
         var module: String?
 
         @Option(help: ArgumentHelp("Revert after this long: 30s, 10m, 2h.", valueName: "duration"))
@@ -187,8 +197,10 @@ extension Debug {
                 }
                 for entry in levels.modules {
                     table.append([
-                        Table.Cell(entry.module.isEmpty ? "(unlabelled)" : entry.module), Table.Cell(entry.configured ?? "-"),
-                        Table.Cell(entry.effective, TextStyle.color(level: entry.effective)), Table.Cell(entry.expiresAt ?? "-"),
+                        Table.Cell(entry.module.isEmpty ? "(unlabelled)" : entry.module),
+                        Table.Cell(entry.configured ?? "-"),
+                        Table.Cell(entry.effective, TextStyle.color(level: entry.effective)),
+                        Table.Cell(entry.expiresAt ?? "-"),
                     ])
                 }
                 return table.render(width: output.width, style: output.style)

@@ -48,7 +48,9 @@ struct Geoids: AsyncParsableCommand {
         @Option(help: ArgumentHelp("An echoform s-expression.", valueName: "text"))
         var echoform: String?
 
-        @Option(help: ArgumentHelp("A semantic feature NAME=NUMBER (repeatable); the feature form.", valueName: "name=value"))
+        @Option(
+            help: ArgumentHelp(
+                "A semantic feature NAME=NUMBER (repeatable); the feature form.", valueName: "name=value"))
         var feature: [String] = []
 
         @Option(help: ArgumentHelp("Symbolic content as a JSON object.", valueName: "json"))
@@ -120,7 +122,8 @@ struct Geoids: AsyncParsableCommand {
 
     /// `kimera geoids search QUERY [--limit N]`.
     struct Search: ClientCommand {
-        static let configuration = CommandConfiguration(commandName: "search", abstract: "Rank geoids by similarity to a text.")
+        static let configuration = CommandConfiguration(
+            commandName: "search", abstract: "Rank geoids by similarity to a text.")
 
         @Argument(help: ArgumentHelp("The text to search for.", valueName: "query"))
         var query: String
@@ -138,7 +141,8 @@ struct Geoids: AsyncParsableCommand {
             output.emit(answer, records: answer.results) {
                 guard !answer.results.isEmpty else { return "no geoids\n" }
                 var table = Table([
-                    Table.Column("SCORE", .right), Table.Column("GEOID"), Table.Column("FEATURES", flexible: true, minWidth: 12),
+                    Table.Column("SCORE", .right), Table.Column("GEOID"),
+                    Table.Column("FEATURES", flexible: true, minWidth: 12),
                 ])
                 for hit in answer.results {
                     table.append([

@@ -27,7 +27,8 @@ struct GlobalOptions: ParsableArguments, Sendable {
             "The server's base URL (default: $KIMERA_URL, else \(KimeraClient.defaultURL)).", valueName: "url"))
     var url: String?
 
-    @Option(help: ArgumentHelp("A bearer token (default: $KIMERA_TOKEN). Never needed on loopback.", valueName: "token"))
+    @Option(
+        help: ArgumentHelp("A bearer token (default: $KIMERA_TOKEN). Never needed on loopback.", valueName: "token"))
     var token: String?
 
     @Option(
@@ -43,7 +44,9 @@ struct GlobalOptions: ParsableArguments, Sendable {
         help: ArgumentHelp("table, json or ndjson (default: table on a terminal, else json).", valueName: "format"))
     var output: OutputFormat?
 
-    @Option(help: ArgumentHelp("auto, always or never. auto: only on a terminal, and not when NO_COLOR is set.", valueName: "when"))
+    @Option(
+        help: ArgumentHelp(
+            "auto, always or never. auto: only on a terminal, and not when NO_COLOR is set.", valueName: "when"))
     var color: ColorChoice = .auto
 
     func validate() throws {
@@ -66,7 +69,8 @@ struct GlobalOptions: ParsableArguments, Sendable {
 
     func timeoutDuration() throws -> Duration {
         guard let duration = DurationText.parse(timeout) else {
-            throw ValidationError("--timeout \(timeout) is not a duration; use e.g. 5s, 500ms, 1m or a number of seconds")
+            throw ValidationError(
+                "--timeout \(timeout) is not a duration; use e.g. 5s, 500ms, 1m or a number of seconds")
         }
         return duration
     }

@@ -42,7 +42,8 @@ struct Health: ClientCommand {
         let output = context.output
         output.emit(report) {
             let health = report.health
-            let readiness = report.ready != nil ? "ready" : "NOT READY: \(report.notReady?.message ?? "no reason given")"
+            let readiness =
+                report.ready != nil ? "ready" : "NOT READY: \(report.notReady?.message ?? "no reason given")"
             return Renderings.keyValues(
                 [
                     ("status", Table.Cell(health.status, health.status == "healthy" ? .green : .red)),

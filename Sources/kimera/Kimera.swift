@@ -58,7 +58,9 @@ struct Kimera: AsyncParsableCommand {
         var command: any ParsableCommand.Type = Kimera.self
         var path = ["kimera"]
         for argument in arguments where !argument.hasPrefix("-") {
-            guard let next = command.configuration.subcommands.first(where: { $0._commandName == argument }) else { break }
+            guard let next = command.configuration.subcommands.first(where: { $0._commandName == argument }) else {
+                break
+            }
             path.append(argument)
             command = next
         }

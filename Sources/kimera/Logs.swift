@@ -73,7 +73,8 @@ struct Logs: ClientCommand {
             return text
         }
         if page.dropped > 0 && output.format == .table {
-            output.notice("the server's buffer (\(page.bufferCapacity) records) has dropped \(page.dropped) older records")
+            output.notice(
+                "the server's buffer (\(page.bufferCapacity) records) has dropped \(page.dropped) older records")
         }
     }
 
@@ -95,10 +96,14 @@ struct Logs: ClientCommand {
             case .record(let record):
                 print(record, to: output)
             case .gap(let range):
-                output.notice("\(range.toSeq - range.fromSeq + 1) records lost (seq \(range.fromSeq)–\(range.toSeq)): this reader fell behind the server")
+                output.notice(
+                    "\(range.toSeq - range.fromSeq + 1) records lost (seq \(range.fromSeq)–\(range.toSeq)): this reader fell behind the server"
+                )
             case .disconnected(let error, let attempt, let delay):
                 if attempt == 1 || attempt % 12 == 0 {
-                    output.notice("log stream lost (\(error.message)); reconnecting (attempt \(attempt), next in \(Format.duration(delay)))")
+                    output.notice(
+                        "log stream lost (\(error.message)); reconnecting (attempt \(attempt), next in \(Format.duration(delay)))"
+                    )
                 }
             case .reconnected(let missed, let restarted):
                 if restarted { output.notice("the server restarted; following its new log") }

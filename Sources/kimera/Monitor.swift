@@ -37,7 +37,8 @@ struct Monitor: ClientCommand {
     static let errorRows = 4
 
     func validate() throws {
-        guard let duration = DurationText.parse(interval), duration >= .milliseconds(100), duration <= .seconds(3600) else {
+        guard let duration = DurationText.parse(interval), duration >= .milliseconds(100), duration <= .seconds(3600)
+        else {
             throw ValidationError("--interval \(interval) must be a duration from 100ms to 1h, e.g. 1s")
         }
         if !once && !(Terminal.isTerminal(STDOUT_FILENO)) {
@@ -51,7 +52,9 @@ struct Monitor: ClientCommand {
             var state = MonitorState()
             state.update(.success(try await MonitorState.fetch(context.client)))
             let frame = MonitorFrame(state: state, url: context.client.baseURL, interval: period, live: false)
-            context.output.line(frame.lines(width: context.output.width, height: nil, style: context.output.style).joined(separator: "\n"))
+            context.output.line(
+                frame.lines(width: context.output.width, height: nil, style: context.output.style).joined(
+                    separator: "\n"))
             return
         }
         try await Dashboard(client: context.client, period: period, style: context.output.style).run()
@@ -85,7 +88,8 @@ struct MonitorState: Sendable {
         guard let error = error as? ClientError else { return CLIExit.from(error).message ?? "\(error)" }
         switch error {
         case .unreachable(_, let reason): return "server unreachable: \(reason)"
-        case .timeout(_, let seconds): return "no answer within \(Format.duration(.milliseconds(Int64(seconds * 1000))))"
+        case .timeout(_, let seconds):
+            return "no answer within \(Format.duration(.milliseconds(Int64(seconds * 1000))))"
         case .status(let code, let body, _): return body.map { "HTTP \(code): \($0.message)" } ?? "HTTP \(code)"
         default: return error.message
         }
@@ -149,7 +153,8 @@ struct MonitorFrame {
         let requests = info.requestStatistics
         top.append(
             line([
-                ("Kimera monitor  ", .bold), (url + "  ", nil), ("mode \(info.mode.name ?? "?")", info.mode.debug ? .yellow : nil),
+                ("Kimera monitor  ", .bold), (url + "  ", nil),
+                ("mode \(info.mode.name ?? "?")", info.mode.debug ? .yellow : nil),
                 ("  up \(Format.uptime(info.uptimeS))  \(clock)", .dim),
             ]))
         let now = state.rates.last ?? requests.requestsPerSecond
@@ -172,8 +177,15 @@ struct MonitorFrame {
             line(
                 cache.enabled
                     ? [
-                        ("cache ", .bold), ("hit \(Format.percent(cache.hitRate))", cache.hitRate < 0.5 && cache.hits + cache.misses > 0 ? .yellow : .green),
-                        ("  \(Format.count(Int(clamping: cache.hits))) hits / \(Format.count(Int(clamping: cache.misses))) misses  \(cache.entries)/\(cache.maxEntries) entries  \(cache.evictions) evicted", nil),
+                        ("cache ", .bold),
+                        (
+                            "hit \(Format.percent(cache.hitRate))",
+                            cache.hitRate < 0.5 && cache.hits + cache.misses > 0 ? .yellow : .green
+                        ),
+                        (
+                            "  \(Format.count(Int(clamping: cache.hits))) hits / \(Format.count(Int(clamping: cache.misses))) misses  \(cache.entries)/\(cache.maxEntries) entries  \(cache.evictions) evicted",
+                            nil
+                        ),
                     ] : [("cache ", .bold), ("off", .dim)]))
         top += bufferLines(info.buffers, width: cut, line: line)
         top.append("")
@@ -186,12 +198,15 @@ struct MonitorFrame {
             for record in snapshot.errors.suffix(Monitor.errorRows) {
                 bottom.append(
                     line([
-                        (Format.timeOfDay(record.timestamp) + " ", .dim), (record.level + " ", TextStyle.color(level: record.level)),
+                        (Format.timeOfDay(record.timestamp) + " ", .dim),
+                        (record.level + " ", TextStyle.color(level: record.level)),
                         (record.module + "  ", .cyan), (Renderings.message(of: record), nil),
                     ]))
             }
         }
-        if let problem = state.problem { bottom.append(line([("⚠ " + problem + (live ? " (retrying; figures are stale)" : ""), .red)])) }
+        if let problem = state.problem {
+            bottom.append(line([("⚠ " + problem + (live ? " (retrying; figures are stale)" : ""), .red)]))
+        }
         if live { bottom.append(line([("q quit · every \(Format.duration(interval))", .dim)])) }
 
         var table = Renderings.endpoints(requests, compact: true)
@@ -354,7 +369,9 @@ final class ScreenSession: Sendable {
             return last != size
         }
         let lines = frame(size.columns, size.rows)
-        let text = (clear || changed ? "\u{1B}[2J" : "") + "\u{1B}[H" + lines.joined(separator: "\u{1B}[K\n") + "\u{1B}[K\u{1B}[J"
+        let text =
+            (clear || changed ? "\u{1B}[2J" : "") + "\u{1B}[H" + lines.joined(separator: "\u{1B}[K\n")
+            + "\u{1B}[K\u{1B}[J"
         Terminal.writeAll(text, to: STDOUT_FILENO)
     }
 

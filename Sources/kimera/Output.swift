@@ -127,7 +127,10 @@ struct Table {
         /// May be left out when the table cannot fit otherwise.
         var optional: Bool
 
-        init(_ title: String, _ alignment: Alignment = .left, flexible: Bool = false, minWidth: Int = 6, optional: Bool = false) {
+        init(
+            _ title: String, _ alignment: Alignment = .left, flexible: Bool = false, minWidth: Int = 6,
+            optional: Bool = false
+        ) {
             self.title = title
             self.alignment = alignment
             self.flexible = flexible
@@ -191,7 +194,9 @@ struct Table {
     /// The columns shown and their widths.
     func layout(fitting width: Int?) -> [(column: Int, width: Int)] {
         let natural = columns.indices.map { index in
-            rows.reduce(showsHeader ? columns[index].title.count : 0) { max($0, index < $1.count ? $1[index].text.count : 0) }
+            rows.reduce(showsHeader ? columns[index].title.count : 0) {
+                max($0, index < $1.count ? $1[index].text.count : 0)
+            }
         }
         var shown = Array(columns.indices)
         while true {
@@ -199,7 +204,9 @@ struct Table {
             guard let width else { return Array(zip(shown, widths)) }
             var excess = widths.reduce(0, +) + Self.gap * max(shown.count - 1, 0) - width
             while excess > 0 {
-                let shrinkable = shown.indices.filter { columns[shown[$0]].flexible && widths[$0] > columns[shown[$0]].minWidth }
+                let shrinkable = shown.indices.filter {
+                    columns[shown[$0]].flexible && widths[$0] > columns[shown[$0]].minWidth
+                }
                 guard let widest = shrinkable.max(by: { widths[$0] < widths[$1] }) else { break }
                 let runnerUp = shrinkable.filter { $0 != widest }.map { widths[$0] }.max() ?? 0
                 let floor = max(runnerUp, columns[shown[widest]].minWidth)
@@ -277,7 +284,11 @@ enum Terminal {
 
     /// `text` without control characters, so server data cannot move the cursor or change colours.
     static func printable(_ text: String) -> String {
-        guard text.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F || (0x80..<0xA0).contains($0.value) }) else {
+        guard
+            text.unicodeScalars.contains(where: {
+                $0.value < 0x20 || $0.value == 0x7F || (0x80..<0xA0).contains($0.value)
+            })
+        else {
             return text
         }
         var result = String.UnicodeScalarView()

@@ -24,7 +24,8 @@ struct Profile: AsyncParsableCommand {
         ])
         for profile in profiles {
             table.append([
-                Table.Cell(Format.timeOfDay(profile.startedAt)), Table.Cell(profile.name), Table.Cell(Format.ms(profile.durationMs)),
+                Table.Cell(Format.timeOfDay(profile.startedAt)), Table.Cell(profile.name),
+                Table.Cell(Format.ms(profile.durationMs)),
                 Table.Cell(Format.bytes(profile.memoryDeltaBytes)), Table.Cell(Format.bytes(profile.peakRSSBytes)),
                 Table.Cell(profile.requestID ?? "-"),
             ])
@@ -36,7 +37,10 @@ struct Profile: AsyncParsableCommand {
     static func functions(_ functions: [String: TimingStats]) -> Table {
         var table = Table(
             [Table.Column("FUNCTION", flexible: true, minWidth: 12)]
-                + [("CALLS", false), ("AVG ms", true), ("P50 ms", false), ("P95 ms", true), ("P99 ms", false), ("MAX ms", true)]
+                + [
+                    ("CALLS", false), ("AVG ms", true), ("P50 ms", false), ("P95 ms", true), ("P99 ms", false),
+                    ("MAX ms", true),
+                ]
                 .map { Table.Column($0.0, .right, optional: $0.1) })
         let sorted = functions.sorted {
             let left = Double($0.value.count) * $0.value.avgTimeMs
@@ -46,7 +50,9 @@ struct Profile: AsyncParsableCommand {
         for (name, timing) in sorted {
             table.append(
                 [Table.Cell(name), Table.Cell(Format.count(timing.count))]
-                    + [timing.avgTimeMs, timing.p50Ms, timing.p95Ms, timing.p99Ms, timing.maxTimeMs].map { Table.Cell(Format.ms($0)) })
+                    + [timing.avgTimeMs, timing.p50Ms, timing.p95Ms, timing.p99Ms, timing.maxTimeMs].map {
+                        Table.Cell(Format.ms($0))
+                    })
         }
         return table
     }
@@ -54,7 +60,9 @@ struct Profile: AsyncParsableCommand {
     static func show(_ answer: ProfilesResponse, output: Output) {
         output.emit(answer, records: answer.profiles) {
             var text = "profiling \(answer.enabled ? "on" : "off"), \(answer.count) profiles\n"
-            if !answer.profiles.isEmpty { text += "\n" + table(answer.profiles).render(width: output.width, style: output.style) }
+            if !answer.profiles.isEmpty {
+                text += "\n" + table(answer.profiles).render(width: output.width, style: output.style)
+            }
             if !answer.functions.isEmpty {
                 text += "\n" + functions(answer.functions).render(width: output.width, style: output.style)
             }
@@ -64,7 +72,8 @@ struct Profile: AsyncParsableCommand {
 
     /// `kimera profile on [--ttl 10m]`.
     struct On: ClientCommand {
-        static let configuration = CommandConfiguration(commandName: "on", abstract: "Turn profiling on (POST /debug/profiling).")
+        static let configuration = CommandConfiguration(
+            commandName: "on", abstract: "Turn profiling on (POST /debug/profiling).")
 
         @Option(help: ArgumentHelp("Turn it off again after this long: 30s, 10m, 2h.", valueName: "duration"))
         var ttl: String?
@@ -81,7 +90,8 @@ struct Profile: AsyncParsableCommand {
 
     /// `kimera profile off`.
     struct Off: ClientCommand {
-        static let configuration = CommandConfiguration(commandName: "off", abstract: "Turn profiling off (POST /debug/profiling).")
+        static let configuration = CommandConfiguration(
+            commandName: "off", abstract: "Turn profiling off (POST /debug/profiling).")
 
         @OptionGroup var global: GlobalOptions
 
@@ -93,7 +103,8 @@ struct Profile: AsyncParsableCommand {
 
     /// `kimera profile show [--name N] [--limit N]`.
     struct Show: ClientCommand {
-        static let configuration = CommandConfiguration(commandName: "show", abstract: "Show recent profiles and per-function timing (GET /debug/profiles).")
+        static let configuration = CommandConfiguration(
+            commandName: "show", abstract: "Show recent profiles and per-function timing (GET /debug/profiles).")
 
         @Option(help: ArgumentHelp("Only profiles of this function.", valueName: "name"))
         var name: String?

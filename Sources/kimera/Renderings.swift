@@ -4,7 +4,8 @@ import KimeraClient
 enum Renderings {
     /// `key  value` lines; the value column shrinks to fit.
     static func keyValues(_ pairs: [(String, Table.Cell)], output: Output) -> String {
-        var table = Table([Table.Column("", minWidth: 4), Table.Column("", flexible: true, minWidth: 10)], showsHeader: false)
+        var table = Table(
+            [Table.Column("", minWidth: 4), Table.Column("", flexible: true, minWidth: 10)], showsHeader: false)
         for (key, value) in pairs { table.append([Table.Cell(key, .bold), value]) }
         return table.render(width: output.width, style: output.style)
     }
@@ -19,9 +20,13 @@ enum Renderings {
         let numbers: [(String, Bool)] =
             compact
             ? [("COUNT", false), ("P50 ms", false), ("P99 ms", false), ("ERRORS", false)]
-            : [("COUNT", false), ("AVG ms", true), ("P50 ms", false), ("P95 ms", true), ("P99 ms", false), ("MAX ms", true), ("ERRORS", false)]
+            : [
+                ("COUNT", false), ("AVG ms", true), ("P50 ms", false), ("P95 ms", true), ("P99 ms", false),
+                ("MAX ms", true), ("ERRORS", false),
+            ]
         var table = Table(
-            [Table.Column("ENDPOINT", flexible: true, minWidth: 12)] + numbers.map { Table.Column($0.0, .right, optional: $0.1) })
+            [Table.Column("ENDPOINT", flexible: true, minWidth: 12)]
+                + numbers.map { Table.Column($0.0, .right, optional: $0.1) })
         for (route, endpoint) in sorted {
             let timing = endpoint.timing
             let errors = Table.Cell(
@@ -31,7 +36,9 @@ enum Renderings {
             if compact {
                 row += [Table.Cell(Format.ms(timing.p50Ms)), Table.Cell(Format.ms(timing.p99Ms)), errors]
             } else {
-                row += [timing.avgTimeMs, timing.p50Ms, timing.p95Ms, timing.p99Ms, timing.maxTimeMs].map { Table.Cell(Format.ms($0)) }
+                row += [timing.avgTimeMs, timing.p50Ms, timing.p95Ms, timing.p99Ms, timing.maxTimeMs].map {
+                    Table.Cell(Format.ms($0))
+                }
                 row.append(errors)
             }
             table.append(row)
@@ -43,7 +50,8 @@ enum Renderings {
     static func logs(_ records: [LogRecord]) -> Table {
         var table = Table([
             Table.Column("SEQ", .right, optional: true), Table.Column("TIME"), Table.Column("LEVEL"),
-            Table.Column("MODULE", flexible: true, minWidth: 10), Table.Column("REQUEST", flexible: true, minWidth: 8, optional: true),
+            Table.Column("MODULE", flexible: true, minWidth: 10),
+            Table.Column("REQUEST", flexible: true, minWidth: 8, optional: true),
             Table.Column("MESSAGE", flexible: true, minWidth: 16),
         ])
         for record in records {
@@ -59,7 +67,8 @@ enum Renderings {
     /// One record on one line, for `logs --follow`: time, level, module, message, metadata, request id.
     static func logLine(_ record: LogRecord, style: TextStyle) -> String {
         let level = record.level.padding(toLength: 8, withPad: " ", startingAt: 0)
-        var line = style.paint(Format.timeOfDay(record.timestamp), .dim) + " "
+        var line =
+            style.paint(Format.timeOfDay(record.timestamp), .dim) + " "
             + style.paint(level, TextStyle.color(level: record.level)) + " "
             + style.paint(Terminal.printable(record.module), .cyan) + "  " + Terminal.printable(message(of: record))
         if let requestID = record.requestID { line += style.paint(" [\(Terminal.printable(requestID))]", .dim) }

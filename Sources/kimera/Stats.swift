@@ -1,5 +1,5 @@
-import Foundation
 import ArgumentParser
+import Foundation
 import KimeraClient
 
 /// `kimera stats`: `/performance/stats`.
@@ -26,7 +26,9 @@ struct Stats: ClientCommand {
         let logging = stats.loggingMetrics
         let process = stats.process
         let levels = ["CRITICAL", "ERROR", "WARNING", "NOTICE", "INFO", "DEBUG", "TRACE"]
-            .compactMap { level in logging.records[level].flatMap { $0 > 0 ? "\(level) \(Format.count(Int(clamping: $0)))" : nil } }
+            .compactMap { level in
+                logging.records[level].flatMap { $0 > 0 ? "\(level) \(Format.count(Int(clamping: $0)))" : nil }
+            }
         return [
             ("status", Table.Cell(stats.kimeraStatus)),
             (

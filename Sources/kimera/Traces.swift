@@ -28,7 +28,8 @@ struct Traces: ClientCommand {
     @Flag(help: "Only requests over the slow threshold.")
     var slow = false
 
-    @Option(name: .customLong("min-ms"), help: ArgumentHelp("Only requests that took at least this long.", valueName: "ms"))
+    @Option(
+        name: .customLong("min-ms"), help: ArgumentHelp("Only requests that took at least this long.", valueName: "ms"))
     var minMs: Double?
 
     @Option(name: .customLong("request-id"), help: ArgumentHelp("Only this request.", valueName: "id"))
@@ -56,13 +57,19 @@ struct Traces: ClientCommand {
 
     func perform(in context: CommandContext) async throws {
         let query = TraceQuery(
-            limit: stats ? 1 : limit, pathFilter: path, method: method?.uppercased(), status: status, minDurationMs: minMs,
+            limit: stats ? 1 : limit, pathFilter: path, method: method?.uppercased(), status: status,
+            minDurationMs: minMs,
             requestID: requestID, slowOnly: slow)
         let answer = try await context.client.traces(query)
         let output = context.output
         if stats {
             let statistics = answer.statistics
-            output.emit(statistics, records: statistics.endpoints.sorted { $0.key < $1.key }.map { EndpointRow(route: $0.key, statistics: $0.value) }) {
+            output.emit(
+                statistics,
+                records: statistics.endpoints.sorted { $0.key < $1.key }.map {
+                    EndpointRow(route: $0.key, statistics: $0.value)
+                }
+            ) {
                 Renderings.endpoints(statistics).render(width: output.width, style: output.style)
             }
             return
@@ -78,7 +85,8 @@ struct Traces: ClientCommand {
         var table = Table([
             Table.Column("TIME"), Table.Column("METHOD"), Table.Column("PATH", flexible: true, minWidth: 12),
             Table.Column("STATUS", .right), Table.Column("MS", .right), Table.Column("CACHE", optional: true),
-            Table.Column("LOGS", .right, optional: true), Table.Column("REQUEST", flexible: true, minWidth: 8, optional: true),
+            Table.Column("LOGS", .right, optional: true),
+            Table.Column("REQUEST", flexible: true, minWidth: 8, optional: true),
         ])
         for trace in traces {
             let path = trace.query.map { trace.path + "?" + $0 } ?? trace.path

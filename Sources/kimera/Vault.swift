@@ -10,7 +10,8 @@ struct Vault: AsyncParsableCommand {
 
     /// `kimera vault status`.
     struct Status: ClientCommand {
-        static let configuration = CommandConfiguration(commandName: "status", abstract: "Counts and weights per vault, balance, database.")
+        static let configuration = CommandConfiguration(
+            commandName: "status", abstract: "Counts and weights per vault, balance, database.")
 
         @OptionGroup var global: GlobalOptions
 
@@ -24,8 +25,16 @@ struct Vault: AsyncParsableCommand {
                 return Renderings.keyValues(
                     [
                         ("vault_a", Table.Cell(side(status.vaultA))), ("vault_b", Table.Cell(side(status.vaultB))),
-                        ("total", Table.Cell("\(Format.count(status.totalScars)) SCARs, \(Format.count(status.totalGeoids)) geoids")),
-                        ("balance", Table.Cell(String(format: "%.2f", status.balanceRatio), status.balanceRatio > 1.5 ? .yellow : nil)),
+                        (
+                            "total",
+                            Table.Cell(
+                                "\(Format.count(status.totalScars)) SCARs, \(Format.count(status.totalGeoids)) geoids")
+                        ),
+                        (
+                            "balance",
+                            Table.Cell(
+                                String(format: "%.2f", status.balanceRatio), status.balanceRatio > 1.5 ? .yellow : nil)
+                        ),
                         (
                             "database",
                             Table.Cell(
@@ -39,7 +48,8 @@ struct Vault: AsyncParsableCommand {
 
     /// `kimera vault rebalance [--by-weight]`.
     struct Rebalance: ClientCommand {
-        static let configuration = CommandConfiguration(commandName: "rebalance", abstract: "Move SCARs until the vaults are balanced.")
+        static let configuration = CommandConfiguration(
+            commandName: "rebalance", abstract: "Move SCARs until the vaults are balanced.")
 
         @Flag(name: .customLong("by-weight"), help: "Balance total weight instead of counts.")
         var byWeight = false

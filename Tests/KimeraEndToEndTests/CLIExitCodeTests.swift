@@ -88,12 +88,14 @@ extension CLITests {
         }
 
         @Test func theAdminTokenComesFromTheFlagTheFileOrTheEnvironment() async throws {
-            let config = FileManager.default.temporaryDirectory.appendingPathComponent("kimera-cli-\(UUID().uuidString).json")
+            let config = FileManager.default.temporaryDirectory.appendingPathComponent(
+                "kimera-cli-\(UUID().uuidString).json")
             try Data(#"{"security":{"trust_loopback":false}}"#.utf8).write(to: config)
             defer { try? FileManager.default.removeItem(at: config) }
             try await withCLIServer(["--config", config.path]) { server in
                 let tokenFile = server.server.dataDirectory.appendingPathComponent("admin.token").path
-                let token = try String(contentsOfFile: tokenFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+                let token = try String(contentsOfFile: tokenFile, encoding: .utf8).trimmingCharacters(
+                    in: .whitespacesAndNewlines)
 
                 let without = try await server.run(["stats", "-o", "json"])
                 #expect(without.status == 4)
@@ -110,7 +112,9 @@ extension CLITests {
                     #expect(result.status == 0, "\(arguments) \(environment.keys): \(result.stderr)")
                     _ = try result.decode(PerformanceStats.self)
                 }
-                let missingFile = try await runCLI(["stats", "--token-file", tokenFile + ".missing", "--url", server.url])
+                let missingFile = try await runCLI([
+                    "stats", "--token-file", tokenFile + ".missing", "--url", server.url,
+                ])
                 #expect(missingFile.status == 64)
             }
         }
@@ -118,7 +122,10 @@ extension CLITests {
         @Test func helpListsTheExitCodes() async throws {
             let help = try await runCLI(["--help"])
             #expect(help.status == 0)
-            for line in ["2    timeout", "3    server unreachable", "4    the server answered 4xx", "5    the server answered 5xx", "64   usage error", "130  interrupted"] {
+            for line in [
+                "2    timeout", "3    server unreachable", "4    the server answered 4xx",
+                "5    the server answered 5xx", "64   usage error", "130  interrupted",
+            ] {
                 #expect(help.stdout.contains(line), "\(line)")
             }
         }

@@ -13,7 +13,8 @@ extension CLITests {
         /// A server whose config file can be made to fail on reload: each rejected version logs one ERROR
         /// record (`kimera.config`), and a tiny slow threshold makes every request log a WARNING.
         static func withNoisyServer(_ body: (CLIServer, URL) async throws -> Void) async throws {
-            let config = FileManager.default.temporaryDirectory.appendingPathComponent("kimera-cli-\(UUID().uuidString).json")
+            let config = FileManager.default.temporaryDirectory.appendingPathComponent(
+                "kimera-cli-\(UUID().uuidString).json")
             try Data(#"{"tracing":{"slow_threshold_ms":0.001}}"#.utf8).write(to: config)
             defer { try? FileManager.default.removeItem(at: config) }
             try await withCLIServer(["--config", config.path, "--reload"]) { server in try await body(server, config) }
@@ -64,7 +65,8 @@ extension CLITests {
                 }
                 #expect(subscribed, "logs --follow did not connect: \(follow.stderr.contents)")
 
-                let created = try await server.client.createGeoid(CreateGeoidRequest(content: "a line logged while following"))
+                let created = try await server.client.createGeoid(
+                    CreateGeoidRequest(content: "a line logged while following"))
                 let printed = await follow.waitUntil { follow.stdout.contents.contains(created.geoidID) }
                 #expect(printed, "the new record was not printed: \(follow.stdout.contents) \(follow.stderr.contents)")
 
@@ -72,7 +74,8 @@ extension CLITests {
                 let result = await follow.finish(timeout: .seconds(10))
                 #expect(result.status == 130)
                 let records = try result.decodeLines(LogRecord.self)
-                #expect(records.contains { $0.message == "geoid created" && $0.metadata["geoid_id"] == created.geoidID })
+                #expect(
+                    records.contains { $0.message == "geoid created" && $0.metadata["geoid_id"] == created.geoidID })
                 #expect(records.allSatisfy { $0.module.hasPrefix("kimera.core") })
             }
         }
@@ -108,20 +111,27 @@ extension CLITests {
             let record = { (seq: Int, message: String) in
                 #"{"seq":\#(seq),"timestamp":"2026-01-01T00:00:0\#(seq).000000Z","level":"INFO","module":"kimera.test","message":"\#(message)","request_id":null,"metadata":{},"source":{"file":"f","function":"g","line":1}}"#
             }
-            let stream = [
-                record(1, "first"), #"{"gap":{"from_seq":2,"to_seq":4}}"#, #"{"heartbeat":true}"#, record(5, "after the gap"),
-            ].joined(separator: "\n") + "\n"
+            let stream =
+                [
+                    record(1, "first"), #"{"gap":{"from_seq":2,"to_seq":4}}"#, #"{"heartbeat":true}"#,
+                    record(5, "after the gap"),
+                ].joined(separator: "\n") + "\n"
             let stub = try StubHTTPServer { request in
                 if request.hasPrefix("GET /health") {
                     return StubHTTPServer.json(
-                        "200 OK", #"{"status":"healthy","timestamp":1000,"service":"kimera","version":"0.1.0","uptime_s":1}"#)
+                        "200 OK",
+                        #"{"status":"healthy","timestamp":1000,"service":"kimera","version":"0.1.0","uptime_s":1}"#)
                 }
-                if request.hasPrefix("GET /debug/logs/stream") { return StubHTTPServer.json("200 OK", stream, length: false) }
+                if request.hasPrefix("GET /debug/logs/stream") {
+                    return StubHTTPServer.json("200 OK", stream, length: false)
+                }
                 return StubHTTPServer.json(
                     "200 OK", #"{"count":0,"logs":[],"buffer_capacity":5000,"dropped":0,"next_seq":6}"#)
             }
             defer { stub.stop() }
-            let follow = try CLIProcess(["logs", "-f", "--since-seq", "0", "-o", "ndjson", "--url", "http://127.0.0.1:\(stub.port)"])
+            let follow = try CLIProcess([
+                "logs", "-f", "--since-seq", "0", "-o", "ndjson", "--url", "http://127.0.0.1:\(stub.port)",
+            ])
             let noticed = await follow.waitUntil { follow.stderr.contents.contains("3 records lost (seq 2–4)") }
             follow.signal(SIGINT)
             let result = await follow.finish(timeout: .seconds(10))

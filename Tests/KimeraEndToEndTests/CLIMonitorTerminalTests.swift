@@ -24,7 +24,8 @@ extension CLITests {
                 #expect(drawn, "\(screen)")
                 #expect(try await tmux.query("#{alternate_on}") == "1")
                 #expect(try await tmux.query("#{cursor_flag}") == "0")
-                let lines = screen.dropLast(screen.hasSuffix("\n") ? 1 : 0).split(separator: "\n", omittingEmptySubsequences: false)
+                let lines = screen.dropLast(screen.hasSuffix("\n") ? 1 : 0).split(
+                    separator: "\n", omittingEmptySubsequences: false)
                 #expect(lines.count <= 24)
                 #expect(lines.allSatisfy { $0.count <= 80 })
                 #expect(lines.first?.hasPrefix("Kimera monitor") == true)
@@ -77,7 +78,10 @@ struct Tmux {
     /// no descriptor but /dev/null, and with default signal handling (this process blocks signals
     /// on its threads, which the shell in the pane would inherit).
     func start(width: Int, height: Int) async throws {
-        let arguments = [Tmux.path ?? "tmux", "-L", socket, "new-session", "-d", "-s", "cli", "-x", String(width), "-y", String(height), "/bin/sh"]
+        let arguments = [
+            Tmux.path ?? "tmux", "-L", socket, "new-session", "-d", "-s", "cli", "-x", String(width), "-y",
+            String(height), "/bin/sh",
+        ]
         let environment = ["PATH=/usr/bin:/bin", "HOME=\(NSTemporaryDirectory())", "TERM=xterm-256color"]
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
@@ -97,7 +101,8 @@ struct Tmux {
         posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
         // glibc ≥ 2.34 has it, but its header hides it from Swift without _GNU_SOURCE.
         typealias CloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
-        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addclosefrom_np") else {
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addclosefrom_np")
+        else {
             throw CLITestError("posix_spawn_file_actions_addclosefrom_np is missing")
         }
         _ = unsafeBitCast(symbol, to: CloseFrom.self)(&actions, 3)

@@ -10,7 +10,9 @@ extension CLITests {
         @Test func pipesAndNoColorGetNoEscapeCodes() async throws {
             try await withCLIServer { server in
                 _ = try await server.client.createGeoid(CreateGeoidRequest(content: "colourful words"))
-                for arguments in [["logs", "-o", "table"], ["stats", "-o", "table"], ["debug", "-o", "table"], ["monitor", "--once"]] {
+                for arguments in [
+                    ["logs", "-o", "table"], ["stats", "-o", "table"], ["debug", "-o", "table"], ["monitor", "--once"],
+                ] {
                     let piped = try await server.run(arguments)
                     #expect(piped.status == 0, "\(arguments): \(piped.stderr)")
                     #expect(!piped.stdout.containsEscapeCodes, "\(arguments)")
@@ -19,7 +21,8 @@ extension CLITests {
                     #expect(!noColor.stderr.containsEscapeCodes, "\(arguments)")
                 }
                 // The same table is coloured when asked, so the checks above are not vacuous.
-                let forced = try await server.run(["logs", "-o", "table", "--color", "always"], environment: ["NO_COLOR": "1"])
+                let forced = try await server.run(
+                    ["logs", "-o", "table", "--color", "always"], environment: ["NO_COLOR": "1"])
                 #expect(forced.stdout.containsEscapeCodes)
                 let never = try await server.run(["logs", "-o", "table", "--color", "never"])
                 #expect(!never.stdout.containsEscapeCodes)
@@ -36,11 +39,15 @@ extension CLITests {
         @Test func tablesFitTheGivenWidth() async throws {
             try await withCLIServer { server in
                 let long = String(repeating: "verbose ", count: 40)
-                _ = try await server.client.createGeoid(CreateGeoidRequest(content: long, metadata: ["note": .string(long)]))
+                _ = try await server.client.createGeoid(
+                    CreateGeoidRequest(content: long, metadata: ["note": .string(long)]))
                 for _ in 0..<3 { _ = try await server.client.health() }
                 for width in [60, 80, 120] {
-                    for arguments in [["logs"], ["traces"], ["traces", "--stats"], ["stats"], ["debug"], ["debug", "log-level"]] {
-                        let result = try await server.run(arguments + ["-o", "table"], environment: ["COLUMNS": String(width)])
+                    for arguments in [
+                        ["logs"], ["traces"], ["traces", "--stats"], ["stats"], ["debug"], ["debug", "log-level"],
+                    ] {
+                        let result = try await server.run(
+                            arguments + ["-o", "table"], environment: ["COLUMNS": String(width)])
                         #expect(result.status == 0, "\(arguments): \(result.stderr)")
                         let widest = result.stdout.split(separator: "\n").map(\.count).max() ?? 0
                         #expect(widest <= width, "\(arguments) at \(width): \(widest) columns\n\(result.stdout)")

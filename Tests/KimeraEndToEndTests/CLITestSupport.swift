@@ -56,7 +56,8 @@ final class CLIProcess {
         }
         await waitUntil(timeout: .seconds(5)) { stdout.closed && stderr.closed }
         return CLIResult(
-            stdout: stdout.contents, stderr: stderr.contents, status: process.isRunning ? -1 : process.terminationStatus,
+            stdout: stdout.contents, stderr: stderr.contents,
+            status: process.isRunning ? -1 : process.terminationStatus,
             timedOut: !exited)
     }
 }
@@ -161,7 +162,9 @@ final class StubHTTPServer: Sendable {
         address.sin_port = 0
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(listener, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         guard bound == 0, listen(listener, 16) == 0 else {
             close(listener)
