@@ -8,10 +8,10 @@ struct Logs: ClientCommand {
         commandName: "logs",
         abstract: "Show recent log records (/debug/logs), or follow them live (-f).",
         discussion: """
-            --level is a minimum (ERROR shows ERROR and CRITICAL) unless --exact. --module matches a logger
-            label and every label below it. --follow prints the last records (--limit, default 10) then
-            streams new ones until Ctrl-C, reconnecting and resuming after the last seq seen; lost
-            records are reported on stderr. In JSON modes --follow prints one record a line.
+            --level is a minimum (ERROR shows ERROR and CRITICAL) unless --exact. --module matches a logger label and every label below it.
+
+            --follow prints the last records (--limit, default 10), then streams new ones until Ctrl-C, reconnecting and resuming after the last seq seen; lost records are reported on stderr. In JSON modes it prints one record a line.
+
             Examples:
               kimera logs --level ERROR --limit 20
               kimera logs -f --module kimera.core

@@ -16,10 +16,10 @@ struct Monitor: ClientCommand {
         commandName: "monitor",
         abstract: "A live dashboard: requests/s, latency per endpoint, errors, cache, buffers.",
         discussion: """
-            Full screen on the terminal's alternate screen, redrawn in place; q or Ctrl-C quits and restores
-            the terminal. --once prints one plain frame (no escape codes unless --color always) for scripts.
-            Each refresh makes two requests (/debug/info and /debug/logs), which the dashboard counts too.
-            -o does not apply: the dashboard is for people; scripts want kimera stats -o json.
+            Full screen on the terminal's alternate screen, redrawn in place; q or Ctrl-C quits and restores the terminal. --once prints one plain frame (no escape codes unless --color always) for scripts.
+
+            Each refresh makes two requests (/debug/info and /debug/logs), which the dashboard counts too. -o does not apply: scripts want kimera stats -o json.
+
             Examples:
               kimera monitor --interval 2s
               kimera monitor --once

@@ -11,7 +11,7 @@ struct Profile: AsyncParsableCommand {
             Examples:
               kimera profile on --ttl 10m
               kimera profile show --name vault.search_geoids
-              kimera profile run --seconds 30     # enable, wait, show what was profiled, restore
+              kimera profile run --seconds 30   # enable, wait, show, restore
             """,
         subcommands: [On.self, Off.self, Show.self, Run.self])
 
