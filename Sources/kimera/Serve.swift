@@ -123,7 +123,16 @@ struct Serve: AsyncParsableCommand {
         let app = KimeraApplication(configuration: configuration, engine: engine, service: service)
         let banner = Banner(configuration: configuration)
         do {
+            // Until the server listens, a failure is reported by the one line below; the framework's
+            // own error logs about it would only repeat it.
+            let configuredHTTPLevel = runtime.configuredLevel(for: "kimera.http")
+            runtime.setLevel(.critical, module: "kimera.http")
             try await app.run(reloadingConfig: reloading) { address, port in
+                if let configuredHTTPLevel {
+                    runtime.setLevel(configuredHTTPLevel, module: "kimera.http")
+                } else {
+                    runtime.clearLevel(module: "kimera.http")
+                }
                 banner.print(boundPort: port)
             }
             engine.logger("kimera.server").notice("server stopped")
@@ -145,7 +154,7 @@ enum AdminToken {
         var generator = SystemRandomNumberGenerator()
         let token = (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
         let path = (configuration.dataDirectory as NSString).appendingPathComponent("admin.token")
-        FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600])
+        _ = FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600])
         try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: path)
         try Data((token + "\n").utf8).write(to: URL(fileURLWithPath: path))
         configuration.security.adminToken = token

@@ -174,7 +174,7 @@ struct ResponseCacheTests {
     @Test("hit, miss, bypass, expiry and headers on GET /")
     func hitMissBypassExpiry() async throws {
         var live = LiveSettings()
-        live.cacheTTLSeconds = 0.3
+        live.cacheTTLSeconds = 1
         let server = TestServer(live: live)
         try await server.test { client in
             var first = ""
@@ -192,7 +192,7 @@ struct ResponseCacheTests {
             try await client.execute(uri: "/?bypass_cache=true", method: .get) { response in
                 #expect(response.headers[.xCache] == "BYPASSED")
             }
-            try await Task.sleep(for: .milliseconds(400))
+            try await Task.sleep(for: .milliseconds(1100))
             try await client.execute(uri: "/", method: .get) { response in
                 #expect(response.headers[.xCache] == "MISS")
                 #expect(response.text != first)

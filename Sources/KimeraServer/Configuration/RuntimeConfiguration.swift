@@ -136,6 +136,12 @@ public final class RuntimeConfiguration: Sendable {
         return (previous, expiresAt)
     }
 
+    /// Removes a module's own level, so it inherits again.
+    public func clearLevel(module: String) {
+        state.withLock { _ = $0.modules.removeValue(forKey: module) }
+        bump()
+    }
+
     /// Replaces the levels and thresholds with those of a reloaded config file.
     public func apply(_ live: LiveSettings) {
         slowThresholdNanos.store(Int64(live.slowThresholdMs * 1_000_000), ordering: .relaxed)
@@ -180,7 +186,7 @@ public final class RuntimeConfiguration: Sendable {
         thresholds(for: module).console
     }
 
-    func configuredLevel(for module: String) -> Logger.Level? {
+    public func configuredLevel(for module: String) -> Logger.Level? {
         state.withLock { $0.modules[module]?.level }
     }
 
