@@ -28,7 +28,8 @@ struct Shell: AsyncParsableCommand {
         let session = try ShellSession(global: global)
         let code = await session.run()
         await session.close()
-        if code != 0 { throw ExitCode(code) }
+        // Exited directly: an ExitCode of 64 thrown from here would read as a usage error of `shell` itself.
+        if code != 0 { Foundation.exit(code) }
     }
 }
 
@@ -98,7 +99,11 @@ final class ShellSession {
                 if words.count > 1, let code = Int32(words[1]) { return code }
                 return interactive ? 0 : lastFailure
             }
-            if let failure = await execute(words) { fail(failure) }
+            if let failure = await execute(words) {
+                // The terminal echoed ^C; the prompt starts on a line of its own.
+                if interactive && failure == .interrupted { Terminal.writeAll("\n", to: STDOUT_FILENO) }
+                fail(failure)
+            }
             if interactive {
                 await refreshMode()
                 refreshLiveValues()

@@ -76,21 +76,21 @@ extension CLITests {
                 try await tmux.start(width: 120, height: 40)
                 try await tmux.type("PS1='READY$ '; clear")
                 try await tmux.type("KIMERA_HISTORY=\(history.path) \(CLIBinary.path) shell --url \(server.url)")
-                #expect(try await tmux.waitFor { prompts($0) == 1 }, "\(try await tmux.screen())")
+                try await expectScreen(tmux) { prompts($0) == 1 }
 
                 // A command's output appears, then a fresh prompt.
                 try await tmux.type("health")
-                #expect(try await tmux.waitFor { $0.contains("healthy") && prompts($0) == 2 }, "\(try await tmux.screen())")
+                try await expectScreen(tmux) { $0.contains("healthy") && prompts($0) == 2 }
 
-                // TAB completes a partial command name.
+                // TAB completes a partial command name (tmux drops the trailing space from the screen).
                 try await tmux.run(["send-keys", "-t", "cli", "-l", "vau"])
                 try await tmux.keys("Tab")
-                #expect(try await tmux.waitFor { $0.contains("]> vault ") }, "\(try await tmux.screen())")
+                try await expectScreen(tmux) { $0.contains("]> vault\n") }
                 try await tmux.run(["send-keys", "-t", "cli", "-l", "sta"])
                 try await tmux.keys("Tab")
-                #expect(try await tmux.waitFor { $0.contains("]> vault status ") }, "\(try await tmux.screen())")
+                try await expectScreen(tmux) { $0.contains("]> vault status\n") }
                 try await tmux.keys("Enter")
-                #expect(try await tmux.waitFor { prompts($0) == 3 }, "\(try await tmux.screen())")
+                try await expectScreen(tmux) { prompts($0) == 3 }
 
                 // TAB completes a module name fetched from the server.
                 let module = try await server.client.logLevels().modules.map(\.module).max { $0.count < $1.count }
@@ -98,14 +98,14 @@ extension CLITests {
                 try await tmux.keys("C-l")
                 try await tmux.run(["send-keys", "-t", "cli", "-l", "logs --limit 1 --module \(name.prefix(name.count - 2))"])
                 try await tmux.keys("Tab")
-                #expect(try await tmux.waitFor { $0.contains("--module \(name) ") }, "\(try await tmux.screen())")
+                try await expectScreen(tmux) { $0.contains("--module \(name)\n") }
                 try await tmux.keys("Enter")
-                #expect(try await tmux.waitFor { prompts($0) == 2 }, "\(try await tmux.screen())")
+                try await expectScreen(tmux) { prompts($0) == 2 }
 
                 // An unknown command prints one line and the shell goes on.
                 try await tmux.keys("C-l")
                 try await tmux.type("frobnicate")
-                #expect(try await tmux.waitFor { $0.contains("unknown command 'frobnicate'") && prompts($0) == 2 }, "\(try await tmux.screen())")
+                try await expectScreen(tmux) { $0.contains("unknown command 'frobnicate'") && prompts($0) == 2 }
 
                 // Ctrl-C stops a follow and the prompt returns; the shell still works.
                 try await tmux.keys("C-l")
@@ -113,18 +113,18 @@ extension CLITests {
                 try await Task.sleep(for: .milliseconds(800))
                 #expect(prompts(try await tmux.screen()) == 1)
                 try await tmux.keys("C-c")
-                #expect(try await tmux.waitFor { prompts($0) == 2 }, "\(try await tmux.screen())")
+                try await expectScreen(tmux) { prompts($0) == 2 }
                 try await tmux.type("health")
-                #expect(try await tmux.waitFor { $0.contains("healthy") && prompts($0) == 3 }, "\(try await tmux.screen())")
+                try await expectScreen(tmux) { $0.contains("healthy") && prompts($0) == 3 }
 
                 // The prompt follows a mode change.
                 try await tmux.type("debug mode on")
-                #expect(try await tmux.waitFor { $0.contains("\(prompt)debug") }, "\(try await tmux.screen())")
+                try await expectScreen(tmux) { $0.contains("\(prompt)debug") }
 
                 // Ctrl-D exits 0 and the history file holds the lines.
                 try await tmux.keys("C-d")
                 try await tmux.type("echo exit=$?")
-                #expect(try await tmux.waitFor { $0.contains("exit=0") }, "\(try await tmux.screen())")
+                try await expectScreen(tmux) { $0.contains("exit=0") }
                 let lines = try String(contentsOf: history, encoding: .utf8).split(separator: "\n").map(String.init)
                 #expect(lines.contains("health"))
                 #expect(lines.contains("vault status"))
@@ -134,6 +134,15 @@ extension CLITests {
             }
         }
     }
+}
+
+/// Waits (bounded) for the screen to satisfy `condition`; a failure shows the screen.
+func expectScreen(
+    _ tmux: Tmux, sourceLocation: SourceLocation = #_sourceLocation, _ condition: (String) -> Bool
+) async throws {
+    let held = try await tmux.waitFor(condition)
+    let screen = try await tmux.screen()
+    #expect(held, "screen:\n\(screen)", sourceLocation: sourceLocation)
 }
 
 /// Runs `kimera shell` with `script` on its stdin (a pipe), against `url`.
