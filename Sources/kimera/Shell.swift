@@ -64,7 +64,9 @@ final class ShellSession {
         if interactive {
             kimera_set_readline_name("kimera")
             kimera_set_catch_signals(0)
-            kimera_set_attempted_completion_function { text, start, _ in ShellCompleter.complete(text: text, start: start) }
+            kimera_set_attempted_completion_function { text, start, _ in
+                ShellCompleter.complete(text: text, start: start)
+            }
             history?.load()
         }
     }
@@ -219,7 +221,8 @@ final class ShellSession {
         }
         var text = "Commands (as on the command line, without `kimera`):\n"
         for command in Kimera.configuration.subcommands where command != Serve.self && command != Shell.self {
-            text += "  " + command._commandName.padding(toLength: 16, withPad: " ", startingAt: 0)
+            text +=
+                "  " + command._commandName.padding(toLength: 16, withPad: " ", startingAt: 0)
                 + command.configuration.abstract + "\n"
         }
         text += """
@@ -266,7 +269,9 @@ final class ShellSession {
 
     /// Asks `GET /` for the server's mode (bounded by a short timeout, so a dead server does not stall the prompt).
     func refreshMode() async {
-        guard let probe = try? KimeraClient(url: client.baseURL, token: client.token, timeout: .seconds(2), transport: transport),
+        guard
+            let probe = try? KimeraClient(
+                url: client.baseURL, token: client.token, timeout: .seconds(2), transport: transport),
             let root = try? await probe.root(bypassCache: true)
         else {
             mode = nil
@@ -281,7 +286,9 @@ final class ShellSession {
 
     /// Fetches module names, route templates and recent request ids for completion, in the background.
     func refreshLiveValues() {
-        guard let probe = try? KimeraClient(url: client.baseURL, token: client.token, timeout: .seconds(2), transport: transport)
+        guard
+            let probe = try? KimeraClient(
+                url: client.baseURL, token: client.token, timeout: .seconds(2), transport: transport)
         else { return }
         Task.detached {
             async let levels = try? await probe.logLevels()
@@ -392,7 +399,8 @@ enum RawText {
         if body.isEmpty { return "" }
         guard let value = try? JSONSerialization.jsonObject(with: body, options: [.fragmentsAllowed]),
             let data = try? JSONSerialization.data(
-                withJSONObject: value, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes, .fragmentsAllowed])
+                withJSONObject: value,
+                options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes, .fragmentsAllowed])
         else {
             let text = String(decoding: body, as: UTF8.self)
             return text.hasSuffix("\n") ? text : text + "\n"

@@ -131,13 +131,16 @@ let shellCompleter = ShellCompleter()
 extension ShellCompleter {
     /// libedit's `rl_attempted_completion_function`: an array of malloc'd strings, the common prefix
     /// first, NULL-terminated; NULL when nothing matches. Filename completion is turned off.
-    static func complete(text: UnsafePointer<CChar>?, start: Int32) -> UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? {
+    static func complete(text: UnsafePointer<CChar>?, start: Int32) -> UnsafeMutablePointer<
+        UnsafeMutablePointer<CChar>?
+    >? {
         kimera_set_attempted_completion_over(1)
         let word = text.map { String(cString: $0) } ?? ""
         var before: [String] = []
         if let buffer = kimera_line_buffer() {
             let bytes = Array(String(cString: buffer).utf8).prefix(Int(max(0, start)))
-            before = String(decoding: bytes, as: UTF8.self).split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
+            before = String(decoding: bytes, as: UTF8.self).split(whereSeparator: { $0 == " " || $0 == "\t" }).map(
+                String.init)
         }
         let matches = shellCompleter.candidates(before: before, text: word)
         if matches.isEmpty {

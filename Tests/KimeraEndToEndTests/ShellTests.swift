@@ -50,6 +50,19 @@ extension CLITests {
             }
         }
 
+        @Test func connectMovesTheShellToAnotherServer() async throws {
+            try await withCLIServer { server in
+                let unused = "http://127.0.0.1:\(try unusedLoopbackPort())"
+                let script = "health\nconnect \(server.url)\ndebug log-level\nhelp\n"
+                let shell = try await runShell(script, url: unused)
+                #expect(shell.stderrLines.count == 1, "\(shell.stderr)")
+                #expect(shell.status == 3)
+                #expect(shell.stdout.contains("\"modules\""))
+                #expect(shell.stdout.contains("connect URL"))
+                #expect(shell.stdout.contains("logs "))
+            }
+        }
+
         @Test func exitEndsThePipedScript() async throws {
             try await withCLIServer { server in
                 let shell = try await runShell("get /health\nexit\nhealth\n", url: server.url)
@@ -96,7 +109,9 @@ extension CLITests {
                 let module = try await server.client.logLevels().modules.map(\.module).max { $0.count < $1.count }
                 let name = try #require(module)
                 try await tmux.keys("C-l")
-                try await tmux.run(["send-keys", "-t", "cli", "-l", "logs --limit 1 --module \(name.prefix(name.count - 2))"])
+                try await tmux.run([
+                    "send-keys", "-t", "cli", "-l", "logs --limit 1 --module \(name.prefix(name.count - 2))",
+                ])
                 try await tmux.keys("Tab")
                 try await expectScreen(tmux) { $0.contains("--module \(name)\n") }
                 try await tmux.keys("Enter")
