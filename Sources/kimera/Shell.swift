@@ -293,11 +293,12 @@ final class ShellSession {
         Task.detached {
             async let levels = try? await probe.logLevels()
             async let stats = try? await probe.performanceStats()
-            async let traces = try? await probe.traces(TraceQuery(limit: 20))
+            // More than are offered: the shell's own probes (these four GETs) are left out.
+            async let traces = try? await probe.traces(TraceQuery(limit: 100))
             let values = ShellLiveValues(
                 modules: (await levels)?.modules.map(\.module) ?? [],
                 routes: (await stats)?.requestStatistics.endpoints.keys.map { ShellLiveValues.route(of: $0) } ?? [],
-                requestIDs: Array((await traces)?.traces.map(\.requestID).reversed() ?? []))
+                requestIDs: ShellLiveValues.recentRequestIDs((await traces)?.traces ?? []))
             shellCompleter.update(values)
         }
     }

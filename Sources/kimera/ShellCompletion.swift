@@ -1,6 +1,7 @@
 import ArgumentParser
 import CLibEdit
 import Foundation
+import KimeraModels
 import KimeraServer
 import Synchronization
 
@@ -11,6 +12,17 @@ struct ShellLiveValues: Sendable {
     var routes: [String] = []
     /// Recent request ids, newest first.
     var requestIDs: [String] = []
+
+    /// What the shell itself asks after each command, left out of the request ids offered.
+    static let probeRoutes: Set<String> = ["/", "/debug/log-level", "/performance/stats", "/debug/traces"]
+    /// How many request ids TAB offers.
+    static let requestIDLimit = 20
+
+    /// The ids of the newest traces (the server lists them newest first) that are not the shell's own probes.
+    static func recentRequestIDs(_ traces: [Trace]) -> [String] {
+        let others = traces.filter { !($0.method == "GET" && probeRoutes.contains($0.route)) }
+        return others.prefix(requestIDLimit).map(\.requestID)
+    }
 
     /// `GET /debug/info` → `/debug/info`.
     static func route(of endpoint: String) -> String {
