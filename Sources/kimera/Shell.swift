@@ -62,7 +62,8 @@ final class ShellSession {
         }
         history = interactive ? ShellHistory(path: ShellHistory.defaultPath()) : nil
         if interactive {
-            kimera_set_readline_name("kimera")
+            // libedit keeps the pointer (for `~/.editrc` conditionals): a copy that lives as long as the process.
+            kimera_set_readline_name(strdup("kimera"))
             kimera_set_catch_signals(0)
             kimera_set_attempted_completion_function { text, start, _ in
                 ShellCompleter.complete(text: text, start: start)
