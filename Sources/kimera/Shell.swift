@@ -330,7 +330,7 @@ final class ShellInterrupt: Sendable {
         let result = await task.result
         current.withLock { $0 = nil }
         switch result {
-        case .success: return nil
+        case .success: return task.isCancelled ? .interrupted : nil
         case .failure(let error):
             if task.isCancelled { return .interrupted }
             return CLIExit.from(error)
