@@ -86,10 +86,21 @@ extension CLITests {
 
                 let tmux = Tmux()
                 defer { tmux.stop() }
+                // A full history from earlier sessions: the oldest lines give way to the new ones.
+                let earlier = (1...1000).map { "old \($0)" }
+                try FileManager.default.createDirectory(
+                    at: history.deletingLastPathComponent(), withIntermediateDirectories: true)
+                try (earlier.joined(separator: "\n") + "\n").write(to: history, atomically: true, encoding: .utf8)
                 try await tmux.start(width: 120, height: 40)
                 try await tmux.type("PS1='READY$ '; clear")
                 try await tmux.type("KIMERA_HISTORY=\(history.path) \(CLIBinary.path) shell --url \(server.url)")
                 try await expectScreen(tmux) { prompts($0) == 1 }
+
+                // Up recalls the last line of the history file.
+                try await tmux.keys("Up")
+                try await expectScreen(tmux) { $0.contains("]> old 1000\n") }
+                try await tmux.keys("C-u")
+                try await expectScreen(tmux) { !$0.contains("old 1000") }
 
                 // A command's output appears, then a fresh prompt.
                 try await tmux.type("health")
@@ -146,6 +157,8 @@ extension CLITests {
                 #expect(lines.contains("frobnicate"))
                 #expect(lines.contains("logs -f"))
                 #expect(lines.last == "debug mode on")
+                #expect(lines.count == 1000)
+                #expect(lines.first == "old 8")
             }
         }
     }
