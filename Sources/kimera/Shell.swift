@@ -13,10 +13,10 @@ struct Shell: AsyncParsableCommand {
         commandName: "shell",
         abstract: "An interactive shell over the client commands (history, TAB completion).",
         discussion: """
-            Every client command works without the `kimera` prefix (logs --level ERROR --limit 5), plus
-            help, connect URL, get PATH, post PATH [JSON] and exit (or Ctrl-D). Ctrl-C stops the running
-            command, not the shell. History is kept in ~/.kimera_history (KIMERA_HISTORY moves it).
+            Every client command works without the `kimera` prefix (logs --level ERROR --limit 5), plus help, connect URL, get PATH, post PATH [JSON] and exit (or Ctrl-D). Ctrl-C stops the running command, not the shell. History is kept in ~/.kimera_history (1000 lines; KIMERA_HISTORY moves it).
+
             With piped input: no prompt, no colour, one command a line; the exit code is the last failure's.
+
             Examples:
               kimera shell --url http://127.0.0.1:8001
               printf 'health\\nstats\\n' | kimera shell
