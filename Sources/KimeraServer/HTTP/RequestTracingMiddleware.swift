@@ -10,8 +10,6 @@ extension HTTPField.Name {
     static let performanceMode = Self("X-Performance-Mode")!
     static let xCache = Self("X-Cache")!
     static let xCacheAge = Self("X-Cache-Age")!
-    /// Internal: the route template of a cached response, read and removed by the tracer.
-    static let kimeraRoute = Self("X-Kimera-Route")!
 }
 
 /// Gives each request its id, runs it with that id in scope (so every log line carries it), turns
@@ -64,13 +62,11 @@ struct RequestTracingMiddleware: RouterMiddleware {
         }
 
         // Hummingbird names the not-found responder "NotFound"; real templates start with "/".
-        var route = context.endpointPath.flatMap { $0.hasPrefix("/") ? $0 : nil } ?? RequestTracer.unmatched
-        if let cachedRoute = response.headers[.kimeraRoute] {
-            route = cachedRoute
-            response.headers[.kimeraRoute] = nil
-        }
+        // (A cache hit sets the endpoint path itself, since the router did not run.)
+        let route = context.endpointPath.flatMap { $0.hasPrefix("/") ? $0 : nil } ?? RequestTracer.unmatched
         let duration = Timestamp.monotonicNanos() - start
         // Appended, not assigned: no handler sets these, and append skips a scan of the fields.
+        response.headers.reserveCapacity(response.headers.count + 4)
         response.headers.append(HTTPField(name: .requestID, value: id))
         response.headers.append(HTTPField(name: .processTime, value: String(duration / 1000)))
         response.headers.append(HTTPField(name: .debugMode, value: debug ? "true" : "false"))

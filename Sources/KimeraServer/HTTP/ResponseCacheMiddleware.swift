@@ -1,3 +1,4 @@
+import HTTPTypes
 import Hummingbird
 import Synchronization
 
@@ -30,9 +31,12 @@ struct ResponseCacheMiddleware: RouterMiddleware {
         }
         let key = request.uri.description
         if let hit = cache.lookup(key) {
+            // The router never ran: tell the tracer which route this was (the box is shared).
+            context.coreContext.endpointPath.value = hit.route
             var headers = hit.headers
-            headers[.xCache] = "HIT"
-            headers[.xCacheAge] = Self.seconds(hit.ageNanos)
+            headers.reserveCapacity(headers.count + 6)
+            headers.append(HTTPField(name: .xCache, value: "HIT"))
+            headers.append(HTTPField(name: .xCacheAge, value: Self.seconds(hit.ageNanos)))
             return Response(status: hit.status, headers: headers, body: ResponseBody(byteBuffer: hit.body))
         }
         let response = try await next(request, context)
@@ -43,13 +47,13 @@ struct ResponseCacheMiddleware: RouterMiddleware {
         let collected = CollectedBody()
         try await response.body.write(CollectingWriter(target: collected))
         let body = collected.buffer.withLock { $0 }
-        var headers = response.headers
-        headers[.xCache] = "MISS"
-        headers[.cacheControl] = cacheControl(route)
-        var stored = headers
-        stored[.kimeraRoute] = route
-        stored[.xCache] = nil
-        cache.store(key, status: response.status, headers: stored, body: body, ttlSeconds: runtime.cacheTTL(for: route))
+        var stored = response.headers
+        stored[.cacheControl] = cacheControl(route)
+        var headers = stored
+        headers.append(HTTPField(name: .xCache, value: "MISS"))
+        cache.store(
+            key, route: route, status: response.status, headers: stored, body: body,
+            ttlSeconds: runtime.cacheTTL(for: route))
         return Response(status: response.status, headers: headers, body: ResponseBody(byteBuffer: body))
     }
 

@@ -5,6 +5,8 @@ import Synchronization
 public final class ResponseCache: Sendable {
     struct Entry: Sendable {
         var key: String
+        /// The route template that produced it, for the tracer's statistics on a hit.
+        var route: String
         var status: HTTPResponse.Status
         var headers: HTTPFields
         var body: ByteBuffer
@@ -17,6 +19,7 @@ public final class ResponseCache: Sendable {
 
     /// A hit: what to send and how old it is.
     struct Hit: Sendable {
+        var route: String
         var status: HTTPResponse.Status
         var headers: HTTPFields
         var body: ByteBuffer
@@ -58,7 +61,8 @@ public final class ResponseCache: Sendable {
             }
             state.hits += 1
             Self.moveToFront(slot, &state)
-            return Hit(status: entry.status, headers: entry.headers, body: entry.body, ageNanos: age)
+            return Hit(
+                route: entry.route, status: entry.status, headers: entry.headers, body: entry.body, ageNanos: age)
         }
     }
 
@@ -68,7 +72,8 @@ public final class ResponseCache: Sendable {
     }
 
     func store(
-        _ key: String, status: HTTPResponse.Status, headers: HTTPFields, body: ByteBuffer, ttlSeconds: Double,
+        _ key: String, route: String = "", status: HTTPResponse.Status, headers: HTTPFields, body: ByteBuffer,
+        ttlSeconds: Double,
         now: Int64 = Timestamp.monotonicNanos()
     ) {
         let size =
@@ -82,7 +87,7 @@ public final class ResponseCache: Sendable {
                 state.evictions += 1
             }
             let entry = Entry(
-                key: key, status: status, headers: headers, body: body, storedAt: now,
+                key: key, route: route, status: status, headers: headers, body: body, storedAt: now,
                 ttlNanos: Int64(ttlSeconds * 1e9), bytes: size, previous: -1, next: state.newest)
             let slot: Int
             if let reused = state.free.popLast() {
