@@ -96,11 +96,6 @@ public final class RuntimeConfiguration: Sendable {
         return expiry?.at
     }
 
-    public func setPerformance(_ enabled: Bool) {
-        performanceFlag.store(enabled, ordering: .relaxed)
-        bump()
-    }
-
     public var debugExpiresAt: Date? { state.withLock { $0.debugExpiry?.at } }
     public var profilingExpiresAt: Date? { state.withLock { $0.profilingExpiry?.at } }
 

@@ -11,7 +11,8 @@ enum DebugRoutes {
 
     static func register<Context: RequestContext>(
         on routes: RouteTable<Context>, engine: ObservabilityEngine, configuration: ServerConfiguration,
-        kimeraStatus: @escaping @Sendable () -> String
+        kimeraStatus: @escaping @Sendable () -> String,
+        extraBuffers: @escaping @Sendable () -> [String: BufferFill] = { [:] }
     ) {
         let runtime = engine.runtime
 
@@ -35,7 +36,8 @@ enum DebugRoutes {
                 requestTraces: includeTraces ? traces(engine, TraceFilter(), limit: 50) : nil,
                 requestStatistics: engine.tracer.statistics(),
                 performanceProfiles: includeProfiles ? engine.profiler.profiles(limit: 20) : nil,
-                logging: engine.loggingMetrics, cache: engine.cache.stats, buffers: engine.buffers,
+                logging: engine.loggingMetrics, cache: engine.cache.stats,
+                buffers: engine.buffers.merging(extraBuffers()) { current, _ in current },
                 version: KimeraVersion.current, uptimeS: engine.uptimeSeconds)
             return JSONBody.response(info)
         }

@@ -46,7 +46,8 @@ public struct KimeraApplication: Sendable {
         let readiness = self.readiness
         DebugRoutes.register(
             on: table, engine: engine, configuration: configuration,
-            kimeraStatus: { readiness.problem == nil ? "operational" : "starting" })
+            kimeraStatus: { readiness.problem == nil ? "operational" : "starting" },
+            extraBuffers: { [jobs, service] in service == nil ? [:] : ["contradiction_jobs": jobs.fill] })
         if let service {
             KimeraRoutes.register(
                 on: table, service: service, engine: engine, jobs: jobs, bodyLimit: configuration.limits.maxBodyBytes)

@@ -304,5 +304,4 @@ final class LogSubscription: Sendable {
         owner?.remove(self)
     }
 
-    var isClosed: Bool { state.withLock { $0.closed } }
 }

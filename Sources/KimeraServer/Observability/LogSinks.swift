@@ -103,7 +103,6 @@ public final class SinkSet: Sendable {
         }
     }
 
-    var totalDropped: UInt64 { counters.withLock { $0.reduce(0) { $0 + $1.dropped } } }
 }
 
 /// A bounded multi-producer queue with one consumer thread that sleeps while it is empty.

@@ -113,18 +113,6 @@ public final class ResponseCache: Sendable {
         }
     }
 
-    public func removeAll() {
-        state.withLock { state in
-            let hits = state.hits
-            let misses = state.misses
-            let evictions = state.evictions
-            state = State()
-            state.hits = hits
-            state.misses = misses
-            state.evictions = evictions
-        }
-    }
-
     private static func unlink(_ slot: Int, _ state: inout State) {
         guard slot >= 0, let entry = state.nodes[slot] else { return }
         if entry.previous >= 0 { state.nodes[entry.previous]?.next = entry.next } else { state.newest = entry.next }
