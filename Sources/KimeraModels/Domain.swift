@@ -1,4 +1,4 @@
-// The wire types of the Kimera SWM core endpoints under `/kimera` (API.md §5, DOMAIN.md).
+// The wire types of the Kimera SWM core endpoints under `/kimera` (docs/API.md §5, docs/DOMAIN.md).
 // Foundation-free: shared by the server and the client. Wire names are spelled out in CodingKeys.
 
 // MARK: - Geoids
@@ -125,7 +125,7 @@ public struct SearchResponse: Codable, Sendable, Equatable {
 
 // MARK: - Tension and contradictions
 
-/// The tension between two geoids: its three components and the composite score (DOMAIN.md).
+/// The tension between two geoids: its three components and the composite score (docs/DOMAIN.md).
 public struct Tension: Codable, Sendable, Equatable {
     /// The two geoid ids, in the order they were compared.
     public var geoidsInvolved: [String]
@@ -252,7 +252,7 @@ public struct ProcessedTension: Codable, Sendable, Equatable {
     }
 }
 
-/// The result of processing one trigger (DOMAIN.md "Processing a trigger").
+/// The result of processing one trigger (docs/DOMAIN.md "Processing a trigger").
 public struct ProcessResult: Codable, Sendable, Equatable {
     public var triggerGeoidID: String
     public var contradictionsDetected: Int
@@ -309,14 +309,13 @@ public struct JobResponse: Codable, Sendable, Equatable {
 /// `GET /kimera/contradiction/jobs/{job_id}`.
 public struct JobStatusResponse: Codable, Sendable, Equatable {
     public var jobID: String
-    /// `queued`, `running`, `completed` or `failed`.
-    public var status: String
+    public var status: JobState
     /// The sync result, once `completed`.
     public var result: ProcessResult?
     /// The failure, once `failed`.
     public var error: String?
 
-    public init(jobID: String, status: String, result: ProcessResult? = nil, error: String? = nil) {
+    public init(jobID: String, status: JobState, result: ProcessResult? = nil, error: String? = nil) {
         self.jobID = jobID
         self.status = status
         self.result = result
@@ -348,13 +347,12 @@ public struct Scar: Codable, Sendable, Equatable {
     public var semanticPolarity: Double
     public var mutationFrequency: Double
     public var weight: Double
-    /// `vault_a` or `vault_b`.
-    public var vaultID: String
+    public var vaultID: VaultID
 
     public init(
         scarID: String, geoids: [String], reason: String, timestamp: String, resolvedBy: String,
         preEntropy: Double, postEntropy: Double, deltaEntropy: Double, clsAngle: Double, semanticPolarity: Double,
-        mutationFrequency: Double, weight: Double, vaultID: String
+        mutationFrequency: Double, weight: Double, vaultID: VaultID
     ) {
         self.scarID = scarID
         self.geoids = geoids
@@ -517,10 +515,10 @@ public struct ScarCountResponse: Codable, Sendable, Equatable {
 
 /// `GET /kimera/vault/vaults/{vault_id}`: the newest SCARs first.
 public struct VaultContents: Codable, Sendable, Equatable {
-    public var vaultID: String
+    public var vaultID: VaultID
     public var contents: [Scar]
 
-    public init(vaultID: String, contents: [Scar]) {
+    public init(vaultID: VaultID, contents: [Scar]) {
         self.vaultID = vaultID
         self.contents = contents
     }
@@ -553,7 +551,7 @@ public struct RebalanceResponse: Codable, Sendable, Equatable {
 
 // MARK: - System
 
-/// `GET /kimera/system/stability` (DOMAIN.md "Stability"). Every value is in [0, 1].
+/// `GET /kimera/system/stability` (docs/DOMAIN.md "Stability"). Every value is in [0, 1].
 public struct StabilityMetrics: Codable, Sendable, Equatable {
     /// min(SCARs created in the last hour ÷ 10, 1).
     public var vaultPressure: Double
