@@ -9,6 +9,8 @@ public struct KimeraCoreConfiguration: Sendable, Equatable {
     public var maximumLimit: Int = 100
     /// Most pairs one detect request may ask about.
     public var maximumDetectPairs: Int = 1000
+    /// Most geoids one batch create may hold.
+    public var maximumBatch: Int = 1000
     /// Starting tension threshold; changeable later with `setTensionThreshold`.
     public var tensionThreshold: Double = TensionPolicy.defaultThreshold
 
@@ -184,7 +186,42 @@ public final class KimeraService: Sendable {
             vaultB: VaultSideStatus(scarCount: totals.countB, totalWeight: totals.weightB),
             totalScars: totals.countA + totals.countB, totalWeight: totals.weightA + totals.weightB,
             totalGeoids: geoids, balanceRatio: VaultBalance.balanceRatio(countA: totals.countA, countB: totals.countB),
-            database: DatabaseStatus(status: "ok", dialect: "sqlite"))
+            database: DatabaseStatus(status: "ok", dialect: store.dialect, message: "The vault database answered."),
+            timestamp: KimeraTimestamp.iso8601(clock()))
+    }
+
+    /// `GET /kimera/vault/stats`, the original's summary.
+    public func vaultStats() async throws -> VaultStats {
+        let status = try await vaultStatus()
+        return VaultStats(totalGeoids: status.totalGeoids, vaults: status.vaults)
+    }
+
+    /// The newest SCARs of both vaults, newest first.
+    public func recentScars(limit: Int = 5) async throws -> RecentScars {
+        let limit = try clampedLimit(limit, field: "limit")
+        let both = try await store.vaultContents(.vaultA, limit: limit) + store.vaultContents(.vaultB, limit: limit)
+        let newest = both.sorted { ($0.timestamp, $0.scarID) > ($1.timestamp, $1.scarID) }.prefix(limit)
+        return RecentScars(recentScars: Array(newest))
+    }
+
+    /// Creates each geoid in turn; stops at the first that fails, naming its index.
+    public func createGeoids(_ request: BatchCreateRequest) async throws -> BatchCreateResponse {
+        guard !request.geoids.isEmpty else {
+            throw DomainError.invalidInput(field: "geoids", problem: "is empty; send at least one geoid")
+        }
+        guard request.geoids.count <= configuration.maximumBatch else {
+            throw DomainError.invalidInput(
+                field: "geoids", problem: "has \(request.geoids.count) entries; at most \(configuration.maximumBatch)")
+        }
+        var created: [CreateGeoidResponse] = []
+        for (index, geoid) in request.geoids.enumerated() {
+            do {
+                created.append(try await createGeoid(geoid))
+            } catch DomainError.invalidInput(let field, let problem) {
+                throw DomainError.invalidInput(field: "geoids[\(index)].\(field)", problem: problem)
+            }
+        }
+        return BatchCreateResponse(geoids: created)
     }
 
     public func geoidCount() async throws -> GeoidCountResponse {
@@ -220,7 +257,9 @@ public final class KimeraService: Sendable {
             status: "operational", activeGeoids: try await store.geoidCount(), vaultAScars: totals.countA,
             vaultBScars: totals.countB, totalScars: totals.countA + totals.countB,
             cycleCount: try await store.cycleCount(), tensionThreshold: tensionThreshold,
-            embeddingModel: embedder.identifier, embeddingDimensions: embedder.dimensions)
+            embeddingModel: embedder.identifier, embeddingDimensions: embedder.dimensions,
+            timestamp: KimeraTimestamp.iso8601(clock()),
+            components: StatusComponents(vaultManager: true, contradictionEngine: true, embeddingModel: true))
     }
 
     /// Each component probed once: the vault with a cheap read, the embedder with a known text.
@@ -244,7 +283,21 @@ public final class KimeraService: Sendable {
             detail: embedderOK ? embedder.identifier : "probe embedding has norm \(norm), expected 1",
             latencyMs: seconds(since: embedderStart) * 1000)
         let healthy = components.values.allSatisfy { $0.status == "ok" }
-        return SystemHealth(status: healthy ? "healthy" : "degraded", components: components)
+        return SystemHealth(status: healthy ? "ok" : "degraded", components: components)
+    }
+
+    /// `GET /kimera/system/health/detailed`: each component `ok` or `failed`.
+    public func detailedHealth() async -> DetailedHealth {
+        let health = await health()
+        return DetailedHealth(
+            overallHealth: health.status == "ok" ? "operational" : "degraded",
+            components: health.components.mapValues { $0.status == "ok" ? "ok" : "failed" },
+            timestamp: KimeraTimestamp.iso8601(clock()))
+    }
+
+    /// `GET /kimera/system/ping`.
+    public func ping() -> PingResponse {
+        PingResponse(message: "Kimera SWM is running.", timestamp: KimeraTimestamp.iso8601(clock()))
     }
 
     /// `ok`, or what the database's integrity check found; reads the whole database.

@@ -35,6 +35,9 @@ public struct RunCommit: Sendable, Equatable {
 /// in-memory vectors searched by `nearestGeoids` / `nearestScars` always mirror the committed rows.
 /// Implementations wrap storage failures in `VaultError`.
 public protocol VaultStore: Sendable {
+    /// The database behind the store, for `database.dialect`: `sqlite`, `postgresql`.
+    var dialect: String { get }
+
     // MARK: Geoids
 
     func insertGeoid(_ geoid: StoredGeoid) async throws

@@ -5,6 +5,18 @@ import Synchronization
 
 /// Pre-encoded responses of cacheable GET routes, LRU-bounded by entries and bytes, each with its TTL.
 public final class ResponseCache: Sendable {
+    /// The key of a cacheable GET: the path, plus its query parameters sorted, without the cache's own
+    /// `bypass_cache` (so `/?bypass_cache=false` is the entry of `/`, and `?a=1&b=2` that of `?b=2&a=1`).
+    /// Without a query the key is the path itself, at no cost.
+    public static func key(path: String, query: String?) -> String {
+        guard let query, !query.isEmpty else { return path }
+        let parameters = query.split(separator: "&").filter { parameter in
+            !parameter.isEmpty && parameter.prefix { $0 != "=" } != "bypass_cache"
+        }
+        if parameters.isEmpty { return path }
+        return path + "?" + parameters.sorted().joined(separator: "&")
+    }
+
     struct Entry: Sendable {
         var key: String
         /// The route template that produced it, for the tracer's statistics on a hit.

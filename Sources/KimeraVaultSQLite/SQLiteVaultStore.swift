@@ -11,6 +11,7 @@ import Synchronization
 /// Writes run in GRDB's serialized writer access: the transaction commits, then — still inside that access —
 /// the in-memory index is updated. So the index changes in commit order and never shows an uncommitted row.
 public final class SQLiteVaultStore: VaultStore {
+    public let dialect = "sqlite"
     public static let fileName = "kimera.sqlite"
 
     /// The database file.

@@ -7,7 +7,8 @@ import Synchronization
 
 /// Serves cacheable GET routes from the response cache while the performance flag is on
 /// (docs/API.md §4): `X-Cache: HIT|MISS|BYPASSED`, `X-Cache-Age` on hits, `Cache-Control` on cacheable
-/// routes, `?bypass_cache=true` to skip it. Only 200 responses are stored, keyed by path and query.
+/// routes, `?bypass_cache=true` to skip it. Only 200 responses are stored, keyed by path and query
+/// (`ResponseCache.key`: parameter order and the cache's own `bypass_cache` do not make a new entry).
 struct ResponseCacheMiddleware: RouterMiddleware {
     typealias Context = KimeraRequestContext
     let cache: ResponseCache
@@ -32,7 +33,7 @@ struct ResponseCacheMiddleware: RouterMiddleware {
             }
             return response
         }
-        let key = request.uri.description
+        let key = ResponseCache.key(path: path, query: request.uri.query)
         if let hit = cache.lookup(key) {
             // The router never ran: tell the tracer which route this was (the box is shared).
             context.coreContext.endpointPath.value = hit.route

@@ -143,11 +143,13 @@ enum JSONTypeName {
     }
 }
 
-/// JSON bodies, encoded once with a shared encoder.
+/// JSON bodies, encoded once with a shared encoder. Keys are sorted, so the same value is always the
+/// same bytes (dictionaries such as `features` or `endpoints` have no order of their own): diffs, caches
+/// and eyes can rely on it.
 enum JSONBody {
     static let encoder: JSONEncoder = {
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.withoutEscapingSlashes]
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return encoder
     }()
     static let decoder = JSONDecoder()

@@ -202,16 +202,20 @@ enum DebugRoutes {
     }
 }
 
-/// Configuration as `/debug/info` shows it: values under secret-looking keys masked.
+/// Configuration as `/debug/info` shows it: secret values masked. A value is secret when it is text under
+/// a secret-looking key (`*token*`, `*secret*`, `*password*`, `*key*`); booleans, numbers and nulls under
+/// such keys (`token_required_off_loopback`) and the paths of files that hold secrets (`*_file`) say
+/// nothing secret and are shown as they are.
 enum ConfigRedaction {
     static func mask(_ config: [String: JSONValue]) -> [String: JSONValue] {
         var result: [String: JSONValue] = [:]
         for (key, value) in config {
-            if Redaction.isSecretName(key) {
-                result[key] = .string(Redaction.mask)
-            } else if case .object(let nested) = value {
+            switch value {
+            case .object(let nested):
                 result[key] = .object(mask(nested))
-            } else {
+            case .string, .array where Redaction.isSecretName(key) && !key.hasSuffix("_file"):
+                result[key] = .string(Redaction.mask)
+            default:
                 result[key] = value
             }
         }

@@ -47,6 +47,13 @@ enum KimeraRoutes {
                 metadata: ["geoid_id": .string(created.geoidID), "entropy": .stringConvertible(created.entropy)])
             return JSONBody.response(created, status: .created)
         }
+        routes.post("/kimera/geoids/batch") { request, _ in
+            let body = try await JSONBody.decode(BatchCreateRequest.self, from: request, limit: bodyLimit)
+            let created = try await profiler.profile("vault.create_geoids") { try await service.createGeoids(body) }
+            invalidate()
+            geoidLog.info("geoids created", metadata: ["count": .stringConvertible(created.created)])
+            return JSONBody.response(created, status: .created)
+        }
         routes.get("/kimera/geoids/search", cacheable: true) { request, _ in
             let query = QueryReader(request)
             guard let text = query.string("query"), !text.allSatisfy(\.isWhitespace) else {
@@ -153,6 +160,11 @@ enum KimeraRoutes {
         routes.get("/kimera/vault/status") { _, _ in JSONBody.response(try await service.vaultStatus()) }
         routes.get("/kimera/vault/geoids/count") { _, _ in JSONBody.response(try await service.geoidCount()) }
         routes.get("/kimera/vault/scars/count") { _, _ in JSONBody.response(try await service.scarCount()) }
+        routes.get("/kimera/vault/stats") { _, _ in JSONBody.response(try await service.vaultStats()) }
+        routes.get("/kimera/vault/scars/recent") { request, _ in
+            let limit = try QueryReader(request).limit(default: 5, maximum: maxSearchLimit)
+            return JSONBody.response(try await service.recentScars(limit: limit))
+        }
         routes.get("/kimera/vault/vaults/{vault_id}") { request, context in
             let limit = try QueryReader(request).limit(default: 10, maximum: maxSearchLimit)
             return JSONBody.response(
@@ -174,6 +186,12 @@ enum KimeraRoutes {
 
         routes.get("/kimera/status") { _, _ in JSONBody.response(try await service.status()) }
         routes.get("/kimera/system/health") { _, _ in JSONBody.response(await service.health()) }
+        routes.get("/kimera/system/health/detailed") { _, _ in JSONBody.response(await service.detailedHealth()) }
+        routes.get("/kimera/system/ping") { _, _ in JSONBody.response(service.ping()) }
+        routes.post("/kimera/statistics/analyze") { request, _ in
+            let body = try await JSONBody.decode(AnalyzeRequest.self, from: request, limit: bodyLimit)
+            return JSONBody.response(try StatisticsAnalysis.analyze(body))
+        }
         routes.get("/kimera/system/stability") { _, _ in JSONBody.response(try await service.stability()) }
         routes.post("/kimera/system/cycle") { _, _ in
             let result = try await profiler.profile("cycle.run") { try await service.runCycle() }

@@ -3723,6 +3723,660 @@ enum OpenAPIDocument {
           }
         }
       }
+    },
+    "/kimera/geoids/batch": {
+      "post": {
+        "tags": [
+          "Kimera"
+        ],
+        "operationId": "createGeoids",
+        "summary": "Create several geoids",
+        "requestBody": {
+          "description": "The text form or the feature form.",
+          "required": true,
+          "content": {
+            "application/json": {
+              "schema": {
+                "$ref": "#/components/schemas/BatchCreateRequest"
+              }
+            }
+          }
+        },
+        "responses": {
+          "400": {
+            "description": "`invalid_body`: the body is missing, not JSON, or has a missing or wrong-typed field. Also: neither form given, empty text, a feature that is not a number, or malformed `echoform_text` (`parameter` names the field).",
+            "headers": {
+              "X-Request-ID": {
+                "$ref": "#/components/headers/X-Request-ID"
+              },
+              "X-Process-Time-Microseconds": {
+                "$ref": "#/components/headers/X-Process-Time-Microseconds"
+              },
+              "X-Debug-Mode": {
+                "$ref": "#/components/headers/X-Debug-Mode"
+              },
+              "X-Performance-Mode": {
+                "$ref": "#/components/headers/X-Performance-Mode"
+              }
+            },
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/ErrorBody"
+                }
+              }
+            }
+          },
+          "413": {
+            "description": "`payload_too_large`: the body is larger than the configured limit (1 MiB by default).",
+            "headers": {
+              "X-Request-ID": {
+                "$ref": "#/components/headers/X-Request-ID"
+              },
+              "X-Process-Time-Microseconds": {
+                "$ref": "#/components/headers/X-Process-Time-Microseconds"
+              },
+              "X-Debug-Mode": {
+                "$ref": "#/components/headers/X-Debug-Mode"
+              },
+              "X-Performance-Mode": {
+                "$ref": "#/components/headers/X-Performance-Mode"
+              }
+            },
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/ErrorBody"
+                }
+              }
+            }
+          },
+          "415": {
+            "description": "`unsupported_media_type`: a `Content-Type` other than `application/json` was sent.",
+            "headers": {
+              "X-Request-ID": {
+                "$ref": "#/components/headers/X-Request-ID"
+              },
+              "X-Process-Time-Microseconds": {
+                "$ref": "#/components/headers/X-Process-Time-Microseconds"
+              },
+              "X-Debug-Mode": {
+                "$ref": "#/components/headers/X-Debug-Mode"
+              },
+              "X-Performance-Mode": {
+                "$ref": "#/components/headers/X-Performance-Mode"
+              }
+            },
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/ErrorBody"
+                }
+              }
+            }
+          },
+          "500": {
+            "description": "`internal`: an unexpected failure; the log has the details under the request id.",
+            "headers": {
+              "X-Request-ID": {
+                "$ref": "#/components/headers/X-Request-ID"
+              },
+              "X-Process-Time-Microseconds": {
+                "$ref": "#/components/headers/X-Process-Time-Microseconds"
+              },
+              "X-Debug-Mode": {
+                "$ref": "#/components/headers/X-Debug-Mode"
+              },
+              "X-Performance-Mode": {
+                "$ref": "#/components/headers/X-Performance-Mode"
+              }
+            },
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/ErrorBody"
+                }
+              }
+            }
+          },
+          "503": {
+            "description": "`unavailable`: the vault could not be read or written; retry shortly.",
+            "headers": {
+              "X-Request-ID": {
+                "$ref": "#/components/headers/X-Request-ID"
+              },
+              "X-Process-Time-Microseconds": {
+                "$ref": "#/components/headers/X-Process-Time-Microseconds"
+              },
+              "X-Debug-Mode": {
+                "$ref": "#/components/headers/X-Debug-Mode"
+              },
+              "X-Performance-Mode": {
+                "$ref": "#/components/headers/X-Performance-Mode"
+              }
+            },
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/ErrorBody"
+                }
+              }
+            }
+          },
+          "201": {
+            "description": "Create several geoids.",
+            "headers": {
+              "X-Request-ID": {
+                "$ref": "#/components/headers/X-Request-ID"
+              },
+              "X-Process-Time-Microseconds": {
+                "$ref": "#/components/headers/X-Process-Time-Microseconds"
+              },
+              "X-Debug-Mode": {
+                "$ref": "#/components/headers/X-Debug-Mode"
+              },
+              "X-Performance-Mode": {
+                "$ref": "#/components/headers/X-Performance-Mode"
+              }
+            },
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/BatchCreateResponse"
+                }
+              }
+            }
+          }
+        }
+      }
+    },
+    "/kimera/vault/stats": {
+      "get": {
+        "tags": [
+          "Kimera"
+        ],
+        "operationId": "getVaultStats",
+        "summary": "Geoid and SCAR totals per vault",
+        "responses": {
+          "200": {
+            "description": "Geoid and SCAR totals per vault.",
+            "headers": {
+              "X-Request-ID": {
+                "$ref": "#/components/headers/X-Request-ID"
+              },
+              "X-Process-Time-Microseconds": {
+                "$ref": "#/components/headers/X-Process-Time-Microseconds"
+              },
+              "X-Debug-Mode": {
+                "$ref": "#/components/headers/X-Debug-Mode"
+              },
+              "X-Performance-Mode": {
+                "$ref": "#/components/headers/X-Performance-Mode"
+              }
+            },
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/VaultStats"
+                }
+              }
+            }
+          },
+          "500": {
+            "description": "`internal`: an unexpected failure; the log has the details under the request id.",
+            "headers": {
+              "X-Request-ID": {
+                "$ref": "#/components/headers/X-Request-ID"
+              },
+              "X-Process-Time-Microseconds": {
+                "$ref": "#/components/headers/X-Process-Time-Microseconds"
+              },
+              "X-Debug-Mode": {
+                "$ref": "#/components/headers/X-Debug-Mode"
+              },
+              "X-Performance-Mode": {
+                "$ref": "#/components/headers/X-Performance-Mode"
+              }
+            },
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/ErrorBody"
+                }
+              }
+            }
+          },
+          "503": {
+            "description": "`unavailable`: the vault could not be read or written; retry shortly.",
+            "headers": {
+              "X-Request-ID": {
+                "$ref": "#/components/headers/X-Request-ID"
+              },
+              "X-Process-Time-Microseconds": {
+                "$ref": "#/components/headers/X-Process-Time-Microseconds"
+              },
+              "X-Debug-Mode": {
+                "$ref": "#/components/headers/X-Debug-Mode"
+              },
+              "X-Performance-Mode": {
+                "$ref": "#/components/headers/X-Performance-Mode"
+              }
+            },
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/ErrorBody"
+                }
+              }
+            }
+          }
+        }
+      }
+    },
+    "/kimera/vault/scars/recent": {
+      "get": {
+        "tags": [
+          "Kimera"
+        ],
+        "operationId": "getRecentScars",
+        "summary": "The newest SCARs of both vaults",
+        "responses": {
+          "200": {
+            "description": "The newest SCARs of both vaults.",
+            "headers": {
+              "X-Request-ID": {
+                "$ref": "#/components/headers/X-Request-ID"
+              },
+              "X-Process-Time-Microseconds": {
+                "$ref": "#/components/headers/X-Process-Time-Microseconds"
+              },
+              "X-Debug-Mode": {
+                "$ref": "#/components/headers/X-Debug-Mode"
+              },
+              "X-Performance-Mode": {
+                "$ref": "#/components/headers/X-Performance-Mode"
+              }
+            },
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/RecentScars"
+                }
+              }
+            }
+          },
+          "500": {
+            "description": "`internal`: an unexpected failure; the log has the details under the request id.",
+            "headers": {
+              "X-Request-ID": {
+                "$ref": "#/components/headers/X-Request-ID"
+              },
+              "X-Process-Time-Microseconds": {
+                "$ref": "#/components/headers/X-Process-Time-Microseconds"
+              },
+              "X-Debug-Mode": {
+                "$ref": "#/components/headers/X-Debug-Mode"
+              },
+              "X-Performance-Mode": {
+                "$ref": "#/components/headers/X-Performance-Mode"
+              }
+            },
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/ErrorBody"
+                }
+              }
+            }
+          },
+          "503": {
+            "description": "`unavailable`: the vault could not be read or written; retry shortly.",
+            "headers": {
+              "X-Request-ID": {
+                "$ref": "#/components/headers/X-Request-ID"
+              },
+              "X-Process-Time-Microseconds": {
+                "$ref": "#/components/headers/X-Process-Time-Microseconds"
+              },
+              "X-Debug-Mode": {
+                "$ref": "#/components/headers/X-Debug-Mode"
+              },
+              "X-Performance-Mode": {
+                "$ref": "#/components/headers/X-Performance-Mode"
+              }
+            },
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/ErrorBody"
+                }
+              }
+            }
+          },
+          "400": {
+            "description": "`invalid_body`: the body is missing, not JSON, or has a missing or wrong-typed field. Also: neither form given, empty text, a feature that is not a number, or malformed `echoform_text` (`parameter` names the field).",
+            "headers": {
+              "X-Request-ID": {
+                "$ref": "#/components/headers/X-Request-ID"
+              },
+              "X-Process-Time-Microseconds": {
+                "$ref": "#/components/headers/X-Process-Time-Microseconds"
+              },
+              "X-Debug-Mode": {
+                "$ref": "#/components/headers/X-Debug-Mode"
+              },
+              "X-Performance-Mode": {
+                "$ref": "#/components/headers/X-Performance-Mode"
+              }
+            },
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/ErrorBody"
+                }
+              }
+            }
+          }
+        },
+        "parameters": [
+          {
+            "name": "limit",
+            "in": "query",
+            "required": false,
+            "description": "How many SCARs to return. Larger values are clamped to 100; zero, negative or non-integer is a 400.",
+            "schema": {
+              "type": "integer",
+              "default": 5,
+              "minimum": 1,
+              "maximum": 100
+            }
+          }
+        ]
+      }
+    },
+    "/kimera/system/health/detailed": {
+      "get": {
+        "tags": [
+          "Kimera"
+        ],
+        "operationId": "getDetailedHealth",
+        "summary": "Each component ok or failed",
+        "responses": {
+          "200": {
+            "description": "Each component ok or failed.",
+            "headers": {
+              "X-Request-ID": {
+                "$ref": "#/components/headers/X-Request-ID"
+              },
+              "X-Process-Time-Microseconds": {
+                "$ref": "#/components/headers/X-Process-Time-Microseconds"
+              },
+              "X-Debug-Mode": {
+                "$ref": "#/components/headers/X-Debug-Mode"
+              },
+              "X-Performance-Mode": {
+                "$ref": "#/components/headers/X-Performance-Mode"
+              }
+            },
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/DetailedHealth"
+                }
+              }
+            }
+          },
+          "500": {
+            "description": "`internal`: an unexpected failure; the log has the details under the request id.",
+            "headers": {
+              "X-Request-ID": {
+                "$ref": "#/components/headers/X-Request-ID"
+              },
+              "X-Process-Time-Microseconds": {
+                "$ref": "#/components/headers/X-Process-Time-Microseconds"
+              },
+              "X-Debug-Mode": {
+                "$ref": "#/components/headers/X-Debug-Mode"
+              },
+              "X-Performance-Mode": {
+                "$ref": "#/components/headers/X-Performance-Mode"
+              }
+            },
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/ErrorBody"
+                }
+              }
+            }
+          }
+        }
+      }
+    },
+    "/kimera/system/ping": {
+      "get": {
+        "tags": [
+          "Kimera"
+        ],
+        "operationId": "ping",
+        "summary": "Kimera answers",
+        "responses": {
+          "200": {
+            "description": "Kimera answers.",
+            "headers": {
+              "X-Request-ID": {
+                "$ref": "#/components/headers/X-Request-ID"
+              },
+              "X-Process-Time-Microseconds": {
+                "$ref": "#/components/headers/X-Process-Time-Microseconds"
+              },
+              "X-Debug-Mode": {
+                "$ref": "#/components/headers/X-Debug-Mode"
+              },
+              "X-Performance-Mode": {
+                "$ref": "#/components/headers/X-Performance-Mode"
+              }
+            },
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/PingResponse"
+                }
+              }
+            }
+          },
+          "500": {
+            "description": "`internal`: an unexpected failure; the log has the details under the request id.",
+            "headers": {
+              "X-Request-ID": {
+                "$ref": "#/components/headers/X-Request-ID"
+              },
+              "X-Process-Time-Microseconds": {
+                "$ref": "#/components/headers/X-Process-Time-Microseconds"
+              },
+              "X-Debug-Mode": {
+                "$ref": "#/components/headers/X-Debug-Mode"
+              },
+              "X-Performance-Mode": {
+                "$ref": "#/components/headers/X-Performance-Mode"
+              }
+            },
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/ErrorBody"
+                }
+              }
+            }
+          }
+        }
+      }
+    },
+    "/kimera/statistics/analyze": {
+      "post": {
+        "tags": [
+          "Kimera"
+        ],
+        "operationId": "analyzeStatistics",
+        "summary": "Descriptive statistics of numbers",
+        "requestBody": {
+          "description": "The text form or the feature form.",
+          "required": true,
+          "content": {
+            "application/json": {
+              "schema": {
+                "$ref": "#/components/schemas/AnalyzeRequest"
+              }
+            }
+          }
+        },
+        "responses": {
+          "400": {
+            "description": "`invalid_body`: the body is missing, not JSON, or has a missing or wrong-typed field. Also: neither form given, empty text, a feature that is not a number, or malformed `echoform_text` (`parameter` names the field).",
+            "headers": {
+              "X-Request-ID": {
+                "$ref": "#/components/headers/X-Request-ID"
+              },
+              "X-Process-Time-Microseconds": {
+                "$ref": "#/components/headers/X-Process-Time-Microseconds"
+              },
+              "X-Debug-Mode": {
+                "$ref": "#/components/headers/X-Debug-Mode"
+              },
+              "X-Performance-Mode": {
+                "$ref": "#/components/headers/X-Performance-Mode"
+              }
+            },
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/ErrorBody"
+                }
+              }
+            }
+          },
+          "413": {
+            "description": "`payload_too_large`: the body is larger than the configured limit (1 MiB by default).",
+            "headers": {
+              "X-Request-ID": {
+                "$ref": "#/components/headers/X-Request-ID"
+              },
+              "X-Process-Time-Microseconds": {
+                "$ref": "#/components/headers/X-Process-Time-Microseconds"
+              },
+              "X-Debug-Mode": {
+                "$ref": "#/components/headers/X-Debug-Mode"
+              },
+              "X-Performance-Mode": {
+                "$ref": "#/components/headers/X-Performance-Mode"
+              }
+            },
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/ErrorBody"
+                }
+              }
+            }
+          },
+          "415": {
+            "description": "`unsupported_media_type`: a `Content-Type` other than `application/json` was sent.",
+            "headers": {
+              "X-Request-ID": {
+                "$ref": "#/components/headers/X-Request-ID"
+              },
+              "X-Process-Time-Microseconds": {
+                "$ref": "#/components/headers/X-Process-Time-Microseconds"
+              },
+              "X-Debug-Mode": {
+                "$ref": "#/components/headers/X-Debug-Mode"
+              },
+              "X-Performance-Mode": {
+                "$ref": "#/components/headers/X-Performance-Mode"
+              }
+            },
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/ErrorBody"
+                }
+              }
+            }
+          },
+          "500": {
+            "description": "`internal`: an unexpected failure; the log has the details under the request id.",
+            "headers": {
+              "X-Request-ID": {
+                "$ref": "#/components/headers/X-Request-ID"
+              },
+              "X-Process-Time-Microseconds": {
+                "$ref": "#/components/headers/X-Process-Time-Microseconds"
+              },
+              "X-Debug-Mode": {
+                "$ref": "#/components/headers/X-Debug-Mode"
+              },
+              "X-Performance-Mode": {
+                "$ref": "#/components/headers/X-Performance-Mode"
+              }
+            },
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/ErrorBody"
+                }
+              }
+            }
+          },
+          "503": {
+            "description": "`unavailable`: the vault could not be read or written; retry shortly.",
+            "headers": {
+              "X-Request-ID": {
+                "$ref": "#/components/headers/X-Request-ID"
+              },
+              "X-Process-Time-Microseconds": {
+                "$ref": "#/components/headers/X-Process-Time-Microseconds"
+              },
+              "X-Debug-Mode": {
+                "$ref": "#/components/headers/X-Debug-Mode"
+              },
+              "X-Performance-Mode": {
+                "$ref": "#/components/headers/X-Performance-Mode"
+              }
+            },
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/ErrorBody"
+                }
+              }
+            }
+          },
+          "200": {
+            "description": "Descriptive statistics of numbers.",
+            "headers": {
+              "X-Request-ID": {
+                "$ref": "#/components/headers/X-Request-ID"
+              },
+              "X-Process-Time-Microseconds": {
+                "$ref": "#/components/headers/X-Process-Time-Microseconds"
+              },
+              "X-Debug-Mode": {
+                "$ref": "#/components/headers/X-Debug-Mode"
+              },
+              "X-Performance-Mode": {
+                "$ref": "#/components/headers/X-Performance-Mode"
+              }
+            },
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/AnalyzeResponse"
+                }
+              }
+            }
+          }
+        }
+      }
     }
   },
   "components": {
@@ -5055,12 +5709,45 @@ enum OpenAPIDocument {
             "type": "number",
             "format": "double",
             "description": "Shannon entropy (bits) of the stored `semantic_state`."
+          },
+          "semantic_state": {
+            "type": "object",
+            "description": "Feature name → weight.",
+            "additionalProperties": {
+              "type": "number",
+              "format": "double"
+            }
+          },
+          "symbolic_state": {
+            "type": "object",
+            "description": "Free-form structure; a parsed `echoform_text` is under `echoform`.",
+            "additionalProperties": {
+              "$ref": "#/components/schemas/JSONValue"
+            }
+          },
+          "metadata": {
+            "type": "object",
+            "additionalProperties": {
+              "$ref": "#/components/schemas/JSONValue"
+            }
+          },
+          "embedding_vector": {
+            "type": "array",
+            "description": "L2-normalised (or all-zero) embedding.",
+            "items": {
+              "type": "number",
+              "format": "float"
+            }
           }
         },
         "required": [
           "geoid_id",
           "geoid",
-          "entropy"
+          "entropy",
+          "semantic_state",
+          "symbolic_state",
+          "metadata",
+          "embedding_vector"
         ]
       },
       "GeoidSearchResult": {
@@ -5497,11 +6184,23 @@ enum OpenAPIDocument {
             "items": {
               "$ref": "#/components/schemas/ScarSearchResult"
             }
+          },
+          "status": {
+            "type": "string",
+            "enum": [
+              "success"
+            ]
+          },
+          "count": {
+            "type": "integer",
+            "minimum": 0
           }
         },
         "required": [
           "query",
-          "results"
+          "results",
+          "status",
+          "count"
         ]
       },
       "VaultSideStatus": {
@@ -5536,13 +6235,18 @@ enum OpenAPIDocument {
           "dialect": {
             "type": "string",
             "examples": [
-              "sqlite"
+              "sqlite",
+              "postgresql"
             ]
+          },
+          "message": {
+            "type": "string"
           }
         },
         "required": [
           "status",
-          "dialect"
+          "dialect",
+          "message"
         ]
       },
       "VaultStatus": {
@@ -5574,6 +6278,16 @@ enum OpenAPIDocument {
           },
           "database": {
             "$ref": "#/components/schemas/DatabaseStatus"
+          },
+          "initialized": {
+            "type": "boolean"
+          },
+          "timestamp": {
+            "type": "string",
+            "description": "ISO-8601 UTC."
+          },
+          "vaults": {
+            "$ref": "#/components/schemas/VaultsSummary"
           }
         },
         "required": [
@@ -5583,7 +6297,10 @@ enum OpenAPIDocument {
           "total_weight",
           "total_geoids",
           "balance_ratio",
-          "database"
+          "database",
+          "initialized",
+          "timestamp",
+          "vaults"
         ]
       },
       "GeoidCountResponse": {
@@ -5593,10 +6310,16 @@ enum OpenAPIDocument {
           "count": {
             "type": "integer",
             "minimum": 0
+          },
+          "geoid_count": {
+            "type": "integer",
+            "minimum": 0,
+            "description": "The original's name for `count`."
           }
         },
         "required": [
-          "count"
+          "count",
+          "geoid_count"
         ]
       },
       "ScarCountResponse": {
@@ -5614,12 +6337,18 @@ enum OpenAPIDocument {
           "total": {
             "type": "integer",
             "minimum": 0
+          },
+          "scar_count": {
+            "type": "integer",
+            "minimum": 0,
+            "description": "All SCARs (the original's name for `total`)."
           }
         },
         "required": [
           "vault_a",
           "vault_b",
-          "total"
+          "total",
+          "scar_count"
         ]
       },
       "VaultContents": {
@@ -5717,6 +6446,20 @@ enum OpenAPIDocument {
             "description": "Mean of pressure, cohesion and entropic stability.",
             "minimum": 0,
             "maximum": 1
+          },
+          "stability_index": {
+            "type": "number",
+            "format": "double",
+            "minimum": 0,
+            "maximum": 1
+          },
+          "status": {
+            "type": "string",
+            "enum": [
+              "stable",
+              "moderate",
+              "unstable"
+            ]
           }
         },
         "required": [
@@ -5725,7 +6468,9 @@ enum OpenAPIDocument {
           "entropic_stability",
           "axis_convergence",
           "vault_resonance",
-          "stability"
+          "stability",
+          "stability_index",
+          "status"
         ]
       },
       "CycleResult": {
@@ -5829,6 +6574,16 @@ enum OpenAPIDocument {
           "embedding_dimensions": {
             "type": "integer",
             "minimum": 0
+          },
+          "timestamp": {
+            "type": "string",
+            "description": "ISO-8601 UTC."
+          },
+          "components": {
+            "$ref": "#/components/schemas/StatusComponents"
+          },
+          "engines": {
+            "$ref": "#/components/schemas/StatusEngines"
           }
         },
         "required": [
@@ -5840,7 +6595,10 @@ enum OpenAPIDocument {
           "cycle_count",
           "tension_threshold",
           "embedding_model",
-          "embedding_dimensions"
+          "embedding_dimensions",
+          "timestamp",
+          "components",
+          "engines"
         ]
       },
       "ComponentHealth": {
@@ -5873,9 +6631,9 @@ enum OpenAPIDocument {
         "properties": {
           "status": {
             "type": "string",
-            "description": "`healthy` when every component is `ok`, else `degraded`.",
+            "description": "`ok` when every component is `ok`, else `degraded`.",
             "enum": [
-              "healthy",
+              "ok",
               "degraded"
             ]
           },
@@ -5980,6 +6738,339 @@ enum OpenAPIDocument {
           "openapi",
           "info",
           "paths"
+        ]
+      },
+      "VaultSummary": {
+        "type": "object",
+        "description": "One vault in the original's summary.",
+        "properties": {
+          "count": {
+            "type": "integer",
+            "minimum": 0
+          },
+          "weight": {
+            "type": "number",
+            "format": "double"
+          }
+        },
+        "required": [
+          "count",
+          "weight"
+        ]
+      },
+      "VaultsSummary": {
+        "type": "object",
+        "description": "Both vaults as the Python original reported them.",
+        "properties": {
+          "vault_a": {
+            "$ref": "#/components/schemas/VaultSummary"
+          },
+          "vault_b": {
+            "$ref": "#/components/schemas/VaultSummary"
+          },
+          "total_count": {
+            "type": "integer",
+            "minimum": 0
+          },
+          "total_weight": {
+            "type": "number",
+            "format": "double"
+          },
+          "balance_ratio": {
+            "type": "number",
+            "format": "double"
+          }
+        },
+        "required": [
+          "vault_a",
+          "vault_b",
+          "total_count",
+          "total_weight",
+          "balance_ratio"
+        ]
+      },
+      "StatusComponents": {
+        "type": "object",
+        "properties": {
+          "vault_manager": {
+            "type": "boolean"
+          },
+          "contradiction_engine": {
+            "type": "boolean"
+          },
+          "embedding_model": {
+            "type": "boolean"
+          }
+        },
+        "required": [
+          "vault_manager",
+          "contradiction_engine",
+          "embedding_model"
+        ]
+      },
+      "StatusEngines": {
+        "type": "object",
+        "properties": {
+          "contradiction": {
+            "type": "object",
+            "properties": {
+              "available": {
+                "type": "boolean"
+              },
+              "tension_threshold": {
+                "type": "number",
+                "format": "double"
+              }
+            },
+            "required": [
+              "available",
+              "tension_threshold"
+            ]
+          }
+        },
+        "required": [
+          "contradiction"
+        ]
+      },
+      "DetailedHealth": {
+        "type": "object",
+        "description": "`GET /kimera/system/health/detailed`.",
+        "properties": {
+          "overall_health": {
+            "type": "string",
+            "enum": [
+              "operational",
+              "degraded"
+            ]
+          },
+          "components": {
+            "type": "object",
+            "additionalProperties": {
+              "type": "string",
+              "enum": [
+                "ok",
+                "failed"
+              ]
+            }
+          },
+          "timestamp": {
+            "type": "string",
+            "description": "ISO-8601 UTC."
+          }
+        },
+        "required": [
+          "overall_health",
+          "components",
+          "timestamp"
+        ]
+      },
+      "PingResponse": {
+        "type": "object",
+        "description": "`GET /kimera/system/ping`.",
+        "properties": {
+          "status": {
+            "type": "string",
+            "enum": [
+              "ok"
+            ]
+          },
+          "message": {
+            "type": "string"
+          },
+          "timestamp": {
+            "type": "string",
+            "description": "ISO-8601 UTC."
+          }
+        },
+        "required": [
+          "status",
+          "message",
+          "timestamp"
+        ]
+      },
+      "BatchCreateRequest": {
+        "type": "object",
+        "description": "`POST /kimera/geoids/batch`.",
+        "properties": {
+          "geoids": {
+            "type": "array",
+            "minItems": 1,
+            "maxItems": 1000,
+            "items": {
+              "$ref": "#/components/schemas/CreateGeoidRequest"
+            }
+          }
+        },
+        "required": [
+          "geoids"
+        ]
+      },
+      "BatchCreateResponse": {
+        "type": "object",
+        "properties": {
+          "created": {
+            "type": "integer",
+            "minimum": 0
+          },
+          "geoids": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/CreateGeoidResponse"
+            }
+          }
+        },
+        "required": [
+          "created",
+          "geoids"
+        ]
+      },
+      "VaultStats": {
+        "type": "object",
+        "description": "`GET /kimera/vault/stats`.",
+        "properties": {
+          "total_geoids": {
+            "type": "integer",
+            "minimum": 0
+          },
+          "total_scars": {
+            "type": "integer",
+            "minimum": 0
+          },
+          "vaults": {
+            "$ref": "#/components/schemas/VaultsSummary"
+          }
+        },
+        "required": [
+          "total_geoids",
+          "total_scars",
+          "vaults"
+        ]
+      },
+      "RecentScars": {
+        "type": "object",
+        "description": "`GET /kimera/vault/scars/recent`: newest first.",
+        "properties": {
+          "recent_scars": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/Scar"
+            }
+          },
+          "count": {
+            "type": "integer",
+            "minimum": 0
+          }
+        },
+        "required": [
+          "recent_scars",
+          "count"
+        ]
+      },
+      "AnalyzeRequest": {
+        "type": "object",
+        "description": "`POST /kimera/statistics/analyze`.",
+        "properties": {
+          "data": {
+            "type": "array",
+            "minItems": 1,
+            "maxItems": 100000,
+            "items": {
+              "type": "number"
+            }
+          },
+          "analysis_type": {
+            "type": "string",
+            "enum": [
+              "basic",
+              "distribution"
+            ],
+            "default": "basic"
+          }
+        },
+        "required": [
+          "data"
+        ]
+      },
+      "AnalyzeResponse": {
+        "type": "object",
+        "description": "Population statistics; `histogram`, `skewness`, `kurtosis` for `distribution` only.",
+        "properties": {
+          "analysis_type": {
+            "type": "string",
+            "enum": [
+              "basic",
+              "distribution"
+            ]
+          },
+          "mean": {
+            "type": "number",
+            "format": "double"
+          },
+          "median": {
+            "type": "number",
+            "format": "double"
+          },
+          "std": {
+            "type": "number",
+            "format": "double",
+            "minimum": 0
+          },
+          "min": {
+            "type": "number",
+            "format": "double"
+          },
+          "max": {
+            "type": "number",
+            "format": "double"
+          },
+          "count": {
+            "type": "integer",
+            "minimum": 1
+          },
+          "histogram": {
+            "type": "object",
+            "properties": {
+              "counts": {
+                "type": "array",
+                "items": {
+                  "type": "integer",
+                  "minimum": 0
+                },
+                "minItems": 10,
+                "maxItems": 10
+              },
+              "bins": {
+                "type": "array",
+                "items": {
+                  "type": "number",
+                  "format": "double"
+                },
+                "minItems": 11,
+                "maxItems": 11
+              }
+            },
+            "required": [
+              "counts",
+              "bins"
+            ]
+          },
+          "skewness": {
+            "type": "number",
+            "format": "double"
+          },
+          "kurtosis": {
+            "type": "number",
+            "format": "double"
+          }
+        },
+        "required": [
+          "analysis_type",
+          "mean",
+          "median",
+          "std",
+          "min",
+          "max",
+          "count"
         ]
       }
     },

@@ -5,7 +5,10 @@ import KimeraObservability
 /// `GET /metrics`: Prometheus text exposition format 0.0.4 of the tracer, cache, logging and process.
 enum PrometheusExposition {
     /// Histogram bucket bounds in milliseconds.
-    static let bucketsMs: [Double] = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000]
+    /// From 10 µs: /health is served in tens of microseconds, so a sub-millisecond server needs buckets there.
+    static let bucketsMs: [Double] = [
+        0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000,
+    ]
 
     static func render(engine: ObservabilityEngine) -> String {
         var out = ""
