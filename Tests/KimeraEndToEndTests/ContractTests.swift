@@ -173,4 +173,43 @@ struct ContractTests {
             #expect(swapped.header("X-Cache") == "HIT")
         }
     }
+
+    /// Prometheus' own linter accepts `/metrics`, and the buckets reach below 50 µs.
+    @Test func promtoolAcceptsTheMetricsWithBucketsBelowFiftyMicroseconds() async throws {
+        try await Self.withServer { base in
+            for _ in 0..<20 { _ = try await http(.GET, "\(base)/health") }
+            let metrics = try await http(.GET, "\(base)/metrics")
+            #expect(metrics.status == 200)
+            #expect(metrics.text.contains(#"le="1e-05""#) || metrics.text.contains(#"le="0.00001""#))
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments = ["promtool", "check", "metrics"]
+            let input = Pipe()
+            let output = Pipe()
+            process.standardInput = input
+            process.standardOutput = output
+            process.standardError = output
+            try process.run()
+            input.fileHandleForWriting.write(metrics.body)
+            try input.fileHandleForWriting.close()
+            let report = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            process.waitUntilExit()
+            #expect(process.terminationStatus == 0, "promtool: \(report)")
+        }
+    }
+
+    /// `/debug/info` masks secret values only: a boolean whose name contains "token" is shown.
+    @Test func onlySecretValuesAreMaskedInDebugInfo() async throws {
+        let server = try await ServerProcess.start(
+            environment: ["KIMERA_ADMIN_TOKEN": "s3cr3t-admin-token-value"], dataDirectory: temporaryDirectory())
+        let info = try await http(.GET, "\(server.baseURL)/debug/info")
+        _ = await server.stop()
+        #expect(!info.text.contains("s3cr3t-admin-token-value"))
+        let security = try #require((info.object["config"] as? [String: Any])?["security"] as? [String: Any])
+        #expect(security["admin_token"] as? String == "***")
+        for (key, value) in security where value is Bool || value is Int || value is Double {
+            #expect(String(describing: value) != "***", "\(key) masked")
+        }
+        #expect(security.values.contains { $0 is Bool })
+    }
 }
