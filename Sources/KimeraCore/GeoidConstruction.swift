@@ -33,6 +33,12 @@ public enum GeoidConstruction {
     /// Validates a create request and builds its draft. The feature form is used when `semantic_features` is
     /// present, else the text form (`content`, or `echoform_text` when there is no `content`).
     public static func draft(from request: CreateGeoidRequest) throws(DomainError) -> GeoidDraft {
+        // Given text is never blank, whichever form wins.
+        for (field, value) in [("content", request.content), ("echoform_text", request.echoformText)] {
+            if let value, TextRules.isBlank(value) {
+                throw .invalidInput(field: field, problem: "is empty: give the text the geoid is about")
+            }
+        }
         var symbolic = request.symbolicContent ?? [:]
         if let echoform = request.echoformText {
             symbolic[echoformKey] = try EchoformParser.parse(echoform)
@@ -50,7 +56,7 @@ public enum GeoidConstruction {
                 problem:
                     "is missing: give 'content' or 'echoform_text' (text form), or 'semantic_features' (feature form)")
         }
-        if text.allSatisfy(\.isWhitespace) {
+        if TextRules.isBlank(text) {
             let field = request.content != nil ? "content" : "echoform_text"
             throw .invalidInput(field: field, problem: "is empty: give the text the geoid is about")
         }
@@ -77,13 +83,30 @@ public enum GeoidConstruction {
         state.keys.sorted().map { "\($0):\(String(format: "%.2f", state[$0]!))" }.joined(separator: " ")
     }
 
+    /// The most features one geoid may have (the OpenAPI schema says the same).
+    public static let maximumFeatures = 10_000
+
+    /// The largest feature weight accepted, in magnitude (the OpenAPI schema says the same).
+    public static let maximumFeatureMagnitude = 1e12
+
     /// Every feature must be a finite JSON number; the first offender (in key order) is named.
     static func numericFeatures(_ features: [String: JSONValue]) throws(DomainError) -> [String: Double] {
+        guard features.count <= maximumFeatures else {
+            throw .invalidInput(
+                field: "semantic_features", problem: "has \(features.count) features; at most \(maximumFeatures)")
+        }
         var state: [String: Double] = [:]
         for name in features.keys.sorted() {
             let value = features[name]!
             guard case .number(let number) = value, number.isFinite else {
                 throw .invalidFeature(name: name, found: describe(value))
+            }
+            // Larger magnitudes overflow entropy and tension (squares of 1e300 are infinite), which JSON
+            // cannot carry; no meaningful feature weight is near them.
+            guard abs(number) <= maximumFeatureMagnitude else {
+                throw .invalidInput(
+                    field: "semantic_features.\(name)",
+                    problem: "is \(number); a feature must be within ±\(Int(maximumFeatureMagnitude))")
             }
             state[name] = number
         }

@@ -357,7 +357,7 @@ public final class KimeraService: Sendable {
     }
 
     func requireText(_ text: String, field: String) throws(DomainError) {
-        if text.allSatisfy(\.isWhitespace) {
+        if TextRules.isBlank(text) {
             throw .invalidInput(field: field, problem: "is empty: give the text to search for")
         }
     }

@@ -76,10 +76,22 @@ public enum ScarConstruction {
         return state.keys.sorted().reduce(0) { $0 + state[$1]! } / Double(state.count)
     }
 
-    /// "<decision> contradiction between '<keys of a>' and '<keys of b>'", keys sorted and comma-separated.
+    /// At most this many keys of each geoid are named in a SCAR's text: a geoid with thousands of features
+    /// would otherwise make every SCAR of it (text, embedding input, row) that large.
+    public static let listedKeys = 32
+
+    /// The sorted keys, comma-separated; past `listedKeys`, the rest is counted: `a, b, … (+N more)`.
+    static func listed(_ keys: Dictionary<String, Double>.Keys) -> String {
+        let sorted = keys.sorted()
+        guard sorted.count > listedKeys else { return sorted.joined(separator: ", ") }
+        return sorted.prefix(listedKeys).joined(separator: ", ") + ", … (+\(sorted.count - listedKeys) more)"
+    }
+
+    /// "<decision> contradiction between '<keys of a>' and '<keys of b>'", keys sorted and comma-separated
+    /// (at most `listedKeys` of each).
     public static func vectorText(decision: ContradictionDecision, a: [String: Double], b: [String: Double]) -> String {
-        let keysA = a.keys.sorted().joined(separator: ", ")
-        let keysB = b.keys.sorted().joined(separator: ", ")
+        let keysA = listed(a.keys)
+        let keysB = listed(b.keys)
         return "\(decision.rawValue) contradiction between '\(keysA)' and '\(keysB)'"
     }
 }

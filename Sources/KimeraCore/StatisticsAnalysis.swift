@@ -24,28 +24,36 @@ public enum StatisticsAnalysis {
         guard data.allSatisfy(\.isFinite) else {
             throw .invalidInput(field: "data", problem: "holds a value that is not a finite number")
         }
+        // Computed on the values divided by the largest magnitude, then scaled back: sums of squares of
+        // values near Double.greatestFiniteMagnitude would overflow otherwise. Skewness and kurtosis do
+        // not depend on the scale.
+        let scale = data.reduce(0) { Swift.max($0, abs($1)) }
+        let unit = scale > 0 ? data.map { $0 / scale } : data
         let count = Double(data.count)
-        let mean = data.reduce(0, +) / count
-        let variance = data.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / count
-        let std = variance.squareRoot()
+        let scaledMean = unit.reduce(0, +) / count
+        let scaledVariance = unit.reduce(0) { $0 + ($1 - scaledMean) * ($1 - scaledMean) } / count
+        let scaledStd = scaledVariance.squareRoot()
+        let factor = scale > 0 ? scale : 1
         let sorted = data.sorted()
         let middle = sorted.count / 2
-        let median = sorted.count % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
+        let median =
+            sorted.count % 2 == 1 ? sorted[middle] : sorted[middle - 1] / 2 + sorted[middle] / 2
         var response = AnalyzeResponse(
-            analysisType: type, mean: mean, median: median, std: std, min: sorted[0], max: sorted[sorted.count - 1],
-            count: data.count)
+            analysisType: type, mean: scaledMean * factor, median: median, std: scaledStd * factor, min: sorted[0],
+            max: sorted[sorted.count - 1], count: data.count)
         guard type == .distribution else { return response }
         // With no spread every z-score is 0 (numpy would give NaN, which JSON cannot carry).
-        let z = std > 0 ? data.map { ($0 - mean) / std } : data.map { _ in 0 }
+        let z = scaledStd > 0 ? unit.map { ($0 - scaledMean) / scaledStd } : unit.map { _ in 0 }
         response.skewness = z.reduce(0) { $0 + $1 * $1 * $1 } / count
-        response.kurtosis = std > 0 ? z.reduce(0) { $0 + $1 * $1 * $1 * $1 } / count - 3 : 0
-        response.histogram = histogram(sorted, bins: 10)
+        response.kurtosis = scaledStd > 0 ? z.reduce(0) { $0 + $1 * $1 * $1 * $1 } / count - 3 : 0
+        response.histogram = histogram(sorted.map { $0 / factor }, bins: 10, scale: factor)
         return response
     }
 
     /// numpy.histogram's rule: equal-width bins over [min, max], the last bin closed; a single value
     /// spreads the range to [v − 0.5, v + 0.5].
-    static func histogram(_ sorted: [Double], bins: Int) -> DataHistogram {
+    /// `sorted` is scaled into [-1, 1]; the edges are scaled back by `scale`.
+    static func histogram(_ sorted: [Double], bins: Int, scale: Double) -> DataHistogram {
         var low = sorted[0]
         var high = sorted[sorted.count - 1]
         if low == high {
@@ -53,7 +61,7 @@ public enum StatisticsAnalysis {
             high += 0.5
         }
         let width = (high - low) / Double(bins)
-        let edges = (0...bins).map { low + Double($0) * width }
+        let edges = (0...bins).map { (low + Double($0) * width) * scale }
         var counts = [Int](repeating: 0, count: bins)
         for value in sorted {
             let index = Swift.min(Int((value - low) / width), bins - 1)

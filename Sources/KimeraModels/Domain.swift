@@ -562,7 +562,8 @@ public struct GeoidCountResponse: Codable, Sendable, Equatable {
 
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
-        count = try container.decodeIfPresent(Int.self, forKey: .geoidCount) ?? container.decode(Int.self, forKey: .count)
+        count =
+            try container.decodeIfPresent(Int.self, forKey: .geoidCount) ?? container.decode(Int.self, forKey: .count)
     }
 
     /// `geoid_count` is the original's name; `count` stays for earlier clients.

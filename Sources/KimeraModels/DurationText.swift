@@ -1,13 +1,17 @@
-import Foundation
-
-/// Durations as people type them: `500ms`, `30s`, `15m`, `2h`, `1d`, or a plain number of seconds.
+/// Durations as people type them: `500ms`, `30s`, `15m`, `2h`, `1d` (units in any case), or a plain number of
+/// seconds. The grammar is exactly `DurationText.pattern`, which the OpenAPI document publishes for `ttl`.
+/// Zero is not a duration; anything longer than `maximum` is cut to it, as limits are clamped.
 public enum DurationText {
     public static let examples = ["30s", "15m", "2h", "500ms", "1d"]
     /// The longest ttl accepted anywhere: a forgotten debug switch still reverts within a day.
     public static let maximum = Duration.seconds(86_400)
+    /// The accepted text as a regular expression (ECMA-262, as OpenAPI's `pattern`): a positive decimal
+    /// number and an optional unit.
+    public static let pattern =
+        "^([0-9]*[1-9][0-9]*(\\.[0-9]+)?|[0-9]+\\.[0-9]*[1-9][0-9]*)([mM][sS]|[sSmMhHdD])?$"
 
     public static func parse(_ text: some StringProtocol) -> Duration? {
-        let lowered = text.lowercased().trimmingCharacters(in: .whitespaces)
+        let lowered = text.lowercased()
         let units: [(suffix: String, seconds: Double)] = [
             ("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600), ("d", 86400),
         ]
@@ -18,9 +22,16 @@ public enum DurationText {
             scale = unit.seconds
             break
         }
-        guard let value = Double(number), value.isFinite, value > 0 else { return nil }
-        let seconds = value * scale
-        guard seconds <= 86_400 else { return nil }
+        // Digits with at most one inner point: no signs, exponents, spaces or hex, which Double() would take.
+        let parts = number.split(separator: ".", omittingEmptySubsequences: false)
+        guard (1...2).contains(parts.count), parts.allSatisfy({ !$0.isEmpty && $0.allSatisfy(\.isASCIIDigit) }),
+            let value = Double(number), value > 0
+        else { return nil }
+        let seconds = Swift.min(value * scale, 86_400)
         return .milliseconds(Int64((seconds * 1000).rounded()))
     }
+}
+
+extension Character {
+    fileprivate var isASCIIDigit: Bool { ("0"..."9").contains(self) }
 }

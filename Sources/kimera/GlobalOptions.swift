@@ -115,7 +115,8 @@ enum ArgumentCheck {
     static func ttl(_ text: String?) throws {
         guard let text else { return }
         guard DurationText.parse(text) != nil else {
-            throw ValidationError("--ttl \(text) is not a duration between 1ms and 24h; use e.g. 30s, 15m, 2h")
+            throw ValidationError(
+                "--ttl \(text) is not a duration; use a positive number and a unit, e.g. 30s, 15m, 2h (at most 24h)")
         }
     }
 

@@ -29,7 +29,11 @@ import Testing
     @Test func durationsAndBooleansHaveOneGrammar() {
         #expect(DurationText.parse("15m") == .seconds(900))
         #expect(DurationText.parse("500ms") == .milliseconds(500))
-        #expect(DurationText.parse("25h") == nil)
+        #expect(DurationText.parse("25h") == .seconds(86_400))
+        #expect(DurationText.parse("0s") == nil)
+        #expect(DurationText.parse("1e3") == nil)
+        #expect(DurationText.parse(" 5m") == nil)
+        #expect(DurationText.parse("2H") == .seconds(7200))
         #expect(DurationText.parse("") == nil)
         #expect(BooleanValue.parse("On") == true)
         #expect(BooleanValue.parse("no") == false)

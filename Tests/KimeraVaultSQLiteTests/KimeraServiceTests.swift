@@ -113,7 +113,9 @@ struct KimeraServiceTests {
             #expect(abs(status.vaultA.scarCount - status.vaultB.scarCount) <= 1)
             #expect(status.vaultA.scarCount >= status.vaultB.scarCount)
             #expect(status.totalGeoids == 5)
-            #expect(status.database == DatabaseStatus(status: "ok", dialect: "sqlite", message: "The vault database answered."))
+            #expect(
+                status.database
+                    == DatabaseStatus(status: "ok", dialect: "sqlite", message: "The vault database answered."))
             let found = try await service.searchScars(query: "collapse contradiction between 'heat, light'", limit: 3)
             #expect(found.results.count == 3)
             #expect(found.results[0].similarityScore >= found.results[2].similarityScore)

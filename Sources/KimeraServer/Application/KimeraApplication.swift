@@ -45,6 +45,7 @@ public struct KimeraApplication: Sendable {
         router.add(
             middleware: ResponseCacheMiddleware(
                 cache: engine.cache, runtime: engine.runtime, cacheableRoutes: table.cacheable))
+        router.add(middleware: MethodNotAllowedMiddleware(known: table.known))
         OperationsRoutes.register(on: table, engine: engine, readiness: readiness)
         let readiness = self.readiness
         DebugRoutes.register(
@@ -56,7 +57,6 @@ public struct KimeraApplication: Sendable {
                 on: table, service: service, engine: engine, jobs: jobs, bodyLimit: configuration.limits.maxBodyBytes)
         }
         OpenAPIRoute.register(on: table)
-        table.addMethodNotAllowed()
         return (router, table.routes.map { ($0.path, $0.methods.map(\.rawValue)) })
     }
 

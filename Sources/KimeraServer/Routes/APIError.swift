@@ -154,19 +154,27 @@ enum JSONBody {
     }()
     static let decoder = JSONDecoder()
 
-    static func buffer<T: Encodable>(_ value: T) -> ByteBuffer {
-        do {
-            return ByteBuffer(data: try encoder.encode(value))
-        } catch {
-            return ByteBuffer(string: #"{"error":"internal","message":"response encoding failed"}"#)
-        }
+    static func buffer<T: Encodable>(_ value: T) throws -> ByteBuffer {
+        ByteBuffer(data: try encoder.encode(value))
     }
 
+    /// The value as a JSON response; a value JSON cannot carry (a non-finite number) is a 500 that says
+    /// so, never a 200 with an error inside.
     static func response<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) -> Response {
-        let buffer = buffer(value)
+        let buffer: ByteBuffer
+        let sent: HTTPResponse.Status
+        do {
+            buffer = try self.buffer(value)
+            sent = status
+        } catch {
+            buffer = ByteBuffer(
+                string:
+                    #"{"error":"internal","message":"The response could not be encoded as JSON.","request_id":"\#(RequestScope.requestID ?? "")"}"#
+            )
+            sent = .internalServerError
+        }
         return Response(
-            status: status,
-            headers: [.contentType: "application/json", .contentLength: String(buffer.readableBytes)],
+            status: sent, headers: [.contentType: "application/json", .contentLength: String(buffer.readableBytes)],
             body: ResponseBody(byteBuffer: buffer))
     }
 

@@ -97,11 +97,11 @@ enum DebugRoutes {
             }
             let module = query.string("module")
             if let module,
-                module.utf8.count > 200 || !module.allSatisfy({ $0.isLetter || $0.isNumber || "._-".contains($0) })
+                module.utf8.count > 200 || !module.utf8.allSatisfy(Self.isLabelByte)
             {
                 throw APIError.invalidParameter(
                     "module",
-                    "module must be a dotted logger label of letters, digits, '.', '_' or '-' (at most 200 characters)."
+                    "module must be a dotted logger label of ASCII letters, digits, '.', '_' or '-' (at most 200 characters)."
                 )
             }
             if let module, module != "root", runtime.moduleLevels().count >= 256,
@@ -197,6 +197,16 @@ enum DebugRoutes {
         return metadata
     }
 
+    /// The bytes of a logger label: ASCII letters, digits, `.`, `_`, `-` (the OpenAPI pattern says the same).
+    static func isLabelByte(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+            UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "-"):
+            return true
+        default: return false
+        }
+    }
+
     static func iso(_ date: Date) -> String {
         Timestamp.iso8601(secondsSince1970: date.timeIntervalSince1970)
     }
@@ -213,7 +223,8 @@ enum ConfigRedaction {
             switch value {
             case .object(let nested):
                 result[key] = .object(mask(nested))
-            case .string, .array where Redaction.isSecretName(key) && !key.hasSuffix("_file"):
+            case .string,
+                .array where Redaction.isSecretName(key) && !key.hasSuffix("_file"):
                 result[key] = .string(Redaction.mask)
             default:
                 result[key] = value

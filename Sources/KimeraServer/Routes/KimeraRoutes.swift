@@ -56,7 +56,7 @@ enum KimeraRoutes {
         }
         routes.get("/kimera/geoids/search", cacheable: true) { request, _ in
             let query = QueryReader(request)
-            guard let text = query.string("query"), !text.allSatisfy(\.isWhitespace) else {
+            guard let text = query.string("query"), !TextRules.isBlank(text) else {
                 throw APIError.invalidParameter("query", "query is required: the text to search for.")
             }
             let limit = try query.limit(default: 5, maximum: maxSearchLimit)
@@ -144,7 +144,7 @@ enum KimeraRoutes {
 
         routes.get("/kimera/scars/search") { request, _ in
             let query = QueryReader(request)
-            guard let text = query.string("query"), !text.allSatisfy(\.isWhitespace) else {
+            guard let text = query.string("query"), !TextRules.isBlank(text) else {
                 throw APIError.invalidParameter("query", "query is required: the text to search for.")
             }
             let limit = try query.limit(default: 3, maximum: maxSearchLimit)

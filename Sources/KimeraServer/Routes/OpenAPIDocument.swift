@@ -318,7 +318,7 @@ enum OpenAPIDocument {
           {
             "name": "ttl",
             "in": "query",
-            "description": "Make the change revert on its own after this long: a number with unit `ms`, `s`, `m`, `h` or `d` (no unit = seconds), between 1 ms and 24 h, e.g. `15m`. Without it the change is permanent. Invalid is a 400.",
+            "description": "Revert after this long: a positive number and a unit (ms, s, m, h, d; any case), e.g. 15m. Longer than 24h is cut to 24h.",
             "required": false,
             "schema": {
               "type": "string",
@@ -326,7 +326,8 @@ enum OpenAPIDocument {
                 "15m",
                 "30s",
                 "2h"
-              ]
+              ],
+              "pattern": "^([0-9]*[1-9][0-9]*(\\.[0-9]+)?|[0-9]+\\.[0-9]*[1-9][0-9]*)([mM][sS]|[sSmMhHdD])?$"
             }
           }
         ],
@@ -403,7 +404,7 @@ enum OpenAPIDocument {
           {
             "name": "ttl",
             "in": "query",
-            "description": "Make the change revert on its own after this long: a number with unit `ms`, `s`, `m`, `h` or `d` (no unit = seconds), between 1 ms and 24 h, e.g. `15m`. Without it the change is permanent. Invalid is a 400.",
+            "description": "Revert after this long: a positive number and a unit (ms, s, m, h, d; any case), e.g. 15m. Longer than 24h is cut to 24h.",
             "required": false,
             "schema": {
               "type": "string",
@@ -411,7 +412,8 @@ enum OpenAPIDocument {
                 "15m",
                 "30s",
                 "2h"
-              ]
+              ],
+              "pattern": "^([0-9]*[1-9][0-9]*(\\.[0-9]+)?|[0-9]+\\.[0-9]*[1-9][0-9]*)([mM][sS]|[sSmMhHdD])?$"
             }
           }
         ],
@@ -480,12 +482,11 @@ enum OpenAPIDocument {
             "name": "limit",
             "in": "query",
             "required": false,
-            "description": "How many records to return. Larger values are clamped to 5000; zero, negative or non-integer is a 400.",
+            "description": "At most 5000; larger values are clamped to 5000. Zero, negative or non-integer is a 400.",
             "schema": {
               "type": "integer",
               "default": 100,
-              "minimum": 1,
-              "maximum": 5000
+              "minimum": 1
             }
           },
           {
@@ -842,13 +843,14 @@ enum OpenAPIDocument {
             "schema": {
               "type": "string",
               "default": "root",
-              "maxLength": 200
+              "maxLength": 200,
+              "pattern": "^[A-Za-z0-9._-]*$"
             }
           },
           {
             "name": "ttl",
             "in": "query",
-            "description": "Make the change revert on its own after this long: a number with unit `ms`, `s`, `m`, `h` or `d` (no unit = seconds), between 1 ms and 24 h, e.g. `15m`. Without it the change is permanent. Invalid is a 400.",
+            "description": "Revert after this long: a positive number and a unit (ms, s, m, h, d; any case), e.g. 15m. Longer than 24h is cut to 24h.",
             "required": false,
             "schema": {
               "type": "string",
@@ -856,7 +858,8 @@ enum OpenAPIDocument {
                 "15m",
                 "30s",
                 "2h"
-              ]
+              ],
+              "pattern": "^([0-9]*[1-9][0-9]*(\\.[0-9]+)?|[0-9]+\\.[0-9]*[1-9][0-9]*)([mM][sS]|[sSmMhHdD])?$"
             }
           }
         ],
@@ -924,12 +927,11 @@ enum OpenAPIDocument {
             "name": "limit",
             "in": "query",
             "required": false,
-            "description": "How many traces to return. Larger values are clamped to 5000; zero, negative or non-integer is a 400.",
+            "description": "At most 5000; larger values are clamped to 5000. Zero, negative or non-integer is a 400.",
             "schema": {
               "type": "integer",
               "default": 50,
-              "minimum": 1,
-              "maximum": 5000
+              "minimum": 1
             }
           },
           {
@@ -1071,12 +1073,11 @@ enum OpenAPIDocument {
             "name": "limit",
             "in": "query",
             "required": false,
-            "description": "How many profiles to return. Larger values are clamped to 1000; zero, negative or non-integer is a 400.",
+            "description": "At most 1000; larger values are clamped to 1000. Zero, negative or non-integer is a 400.",
             "schema": {
               "type": "integer",
               "default": 20,
-              "minimum": 1,
-              "maximum": 1000
+              "minimum": 1
             }
           },
           {
@@ -1252,6 +1253,37 @@ enum OpenAPIDocument {
                   "$ref": "#/components/schemas/CreateGeoidResponse"
                 }
               }
+            },
+            "links": {
+              "GetGeoid": {
+                "operationId": "getGeoid",
+                "description": "Read the geoid just created.",
+                "parameters": {
+                  "id": "$response.body#/geoid_id"
+                }
+              },
+              "DeleteGeoid": {
+                "operationId": "deleteGeoid",
+                "description": "Delete it.",
+                "parameters": {
+                  "id": "$response.body#/geoid_id"
+                }
+              },
+              "ProcessContradictions": {
+                "operationId": "processContradictions",
+                "description": "Process it as a trigger, asynchronously.",
+                "requestBody": {
+                  "trigger_geoid_id": "$response.body#/geoid_id"
+                }
+              },
+              "ProcessContradictionsSync": {
+                "operationId": "processContradictionsSync",
+                "description": "Process it as a trigger.",
+                "requestBody": {
+                  "trigger_geoid_id": "$response.body#/geoid_id",
+                  "force_collapse": true
+                }
+              }
             }
           },
           "400": {
@@ -1393,19 +1425,19 @@ enum OpenAPIDocument {
             "required": true,
             "schema": {
               "type": "string",
-              "minLength": 1
+              "minLength": 1,
+              "pattern": "[^\\t\\n\\u000B\\f\\r ]"
             }
           },
           {
             "name": "limit",
             "in": "query",
             "required": false,
-            "description": "How many geoids to return. Larger values are clamped to 100; zero, negative or non-integer is a 400.",
+            "description": "At most 100; larger values are clamped to 100. Zero, negative or non-integer is a 400.",
             "schema": {
               "type": "integer",
               "default": 5,
-              "minimum": 1,
-              "maximum": 100
+              "minimum": 1
             }
           },
           {
@@ -1641,6 +1673,30 @@ enum OpenAPIDocument {
           },
           "503": {
             "description": "`unavailable`: the vault could not be read or written; retry shortly.",
+            "headers": {
+              "X-Request-ID": {
+                "$ref": "#/components/headers/X-Request-ID"
+              },
+              "X-Process-Time-Microseconds": {
+                "$ref": "#/components/headers/X-Process-Time-Microseconds"
+              },
+              "X-Debug-Mode": {
+                "$ref": "#/components/headers/X-Debug-Mode"
+              },
+              "X-Performance-Mode": {
+                "$ref": "#/components/headers/X-Performance-Mode"
+              }
+            },
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/ErrorBody"
+                }
+              }
+            }
+          },
+          "400": {
+            "description": "`invalid_parameter` / `invalid_body`: a parameter or the body is wrong; `parameter` names it and `allowed` lists valid values.",
             "headers": {
               "X-Request-ID": {
                 "$ref": "#/components/headers/X-Request-ID"
@@ -1982,6 +2038,15 @@ enum OpenAPIDocument {
                   "$ref": "#/components/schemas/ProcessResult"
                 }
               }
+            },
+            "links": {
+              "GetScar": {
+                "operationId": "getScar",
+                "description": "Read the first SCAR made.",
+                "parameters": {
+                  "id": "$response.body#/results/0/scar_id"
+                }
+              }
             }
           },
           "400": {
@@ -2171,6 +2236,15 @@ enum OpenAPIDocument {
               "application/json": {
                 "schema": {
                   "$ref": "#/components/schemas/JobResponse"
+                }
+              }
+            },
+            "links": {
+              "GetJob": {
+                "operationId": "getContradictionJob",
+                "description": "Poll the job.",
+                "parameters": {
+                  "job_id": "$response.body#/job_id"
                 }
               }
             }
@@ -2407,19 +2481,19 @@ enum OpenAPIDocument {
             "required": true,
             "schema": {
               "type": "string",
-              "minLength": 1
+              "minLength": 1,
+              "pattern": "[^\\t\\n\\u000B\\f\\r ]"
             }
           },
           {
             "name": "limit",
             "in": "query",
             "required": false,
-            "description": "How many SCARs to return. Larger values are clamped to 100; zero, negative or non-integer is a 400.",
+            "description": "At most 100; larger values are clamped to 100. Zero, negative or non-integer is a 400.",
             "schema": {
               "type": "integer",
               "default": 3,
-              "minimum": 1,
-              "maximum": 100
+              "minimum": 1
             }
           }
         ],
@@ -2915,12 +2989,11 @@ enum OpenAPIDocument {
             "name": "limit",
             "in": "query",
             "required": false,
-            "description": "How many SCARs to return. Larger values are clamped to 100; zero, negative or non-integer is a 400.",
+            "description": "At most 100; larger values are clamped to 100. Zero, negative or non-integer is a 400.",
             "schema": {
               "type": "integer",
               "default": 10,
-              "minimum": 1,
-              "maximum": 100
+              "minimum": 1
             }
           }
         ],
@@ -4003,6 +4076,15 @@ enum OpenAPIDocument {
                   "$ref": "#/components/schemas/RecentScars"
                 }
               }
+            },
+            "links": {
+              "GetScar": {
+                "operationId": "getScar",
+                "description": "Read the newest SCAR.",
+                "parameters": {
+                  "id": "$response.body#/recent_scars/0/scar_id"
+                }
+              }
             }
           },
           "500": {
@@ -4083,12 +4165,11 @@ enum OpenAPIDocument {
             "name": "limit",
             "in": "query",
             "required": false,
-            "description": "How many SCARs to return. Larger values are clamped to 100; zero, negative or non-integer is a 400.",
+            "description": "At most 100; larger values are clamped to 100. Zero, negative or non-integer is a 400.",
             "schema": {
               "type": "integer",
               "default": 5,
-              "minimum": 1,
-              "maximum": 100
+              "minimum": 1
             }
           }
         ]
@@ -4410,15 +4491,24 @@ enum OpenAPIDocument {
             "description": "One sentence a person can act on."
           },
           "request_id": {
-            "type": "string",
+            "type": [
+              "string",
+              "null"
+            ],
             "description": "The request's id, the same as the `X-Request-ID` response header. The server always sets it."
           },
           "parameter": {
-            "type": "string",
+            "type": [
+              "string",
+              "null"
+            ],
             "description": "The parameter or body field at fault, when there is one."
           },
           "allowed": {
-            "type": "array",
+            "type": [
+              "array",
+              "null"
+            ],
             "description": "The values that would have been accepted, where there is a list.",
             "items": {
               "type": "string"
@@ -4509,13 +4599,17 @@ enum OpenAPIDocument {
             "type": "boolean"
           },
           "name": {
-            "type": "string",
+            "type": [
+              "string",
+              "null"
+            ],
             "description": "The mode's name (API.md §2). The server always sets it.",
             "enum": [
               "performance",
               "performance+debug",
               "full-debug",
-              "basic"
+              "basic",
+              null
             ]
           }
         },
@@ -4645,8 +4739,11 @@ enum OpenAPIDocument {
             "type": "string"
           },
           "request_id": {
-            "type": "string",
-            "description": "The request the record was logged under; the key is absent when there is none."
+            "type": [
+              "string",
+              "null"
+            ],
+            "description": "The request the record was logged under; the key is null when there is none."
           },
           "metadata": {
             "type": "object",
@@ -4742,8 +4839,11 @@ enum OpenAPIDocument {
             "description": "The matched route template, e.g. `/kimera/geoids/{id}`, or `<unmatched>`."
           },
           "query": {
-            "type": "string",
-            "description": "The query string with secret values redacted; absent when the request had none."
+            "type": [
+              "string",
+              "null"
+            ],
+            "description": "The query string with secret values redacted; null when the request had none."
           },
           "status": {
             "type": "integer",
@@ -4768,12 +4868,16 @@ enum OpenAPIDocument {
             "minimum": 0
           },
           "cache": {
-            "type": "string",
-            "description": "Response cache outcome; absent when the cache was not involved.",
+            "type": [
+              "string",
+              "null"
+            ],
+            "description": "Response cache outcome; null when the cache was not involved.",
             "enum": [
               "HIT",
               "MISS",
-              "BYPASSED"
+              "BYPASSED",
+              null
             ]
           },
           "slow": {
@@ -4781,8 +4885,11 @@ enum OpenAPIDocument {
             "description": "Whether the request reached the slow threshold."
           },
           "error": {
-            "type": "string",
-            "description": "The error code of a failed request; absent for successes."
+            "type": [
+              "string",
+              "null"
+            ],
+            "description": "The error code of a failed request; null for successes."
           },
           "log_count": {
             "type": "integer",
@@ -4790,14 +4897,20 @@ enum OpenAPIDocument {
             "minimum": 0
           },
           "request_headers": {
-            "type": "object",
+            "type": [
+              "object",
+              "null"
+            ],
             "description": "Debug modes only: request headers, secret-bearing values masked.",
             "additionalProperties": {
               "type": "string"
             }
           },
           "response_headers": {
-            "type": "object",
+            "type": [
+              "object",
+              "null"
+            ],
             "description": "Debug modes only: response headers, secret-bearing values masked.",
             "additionalProperties": {
               "type": "string"
@@ -4973,7 +5086,10 @@ enum OpenAPIDocument {
             "type": "string"
           },
           "request_id": {
-            "type": "string",
+            "type": [
+              "string",
+              "null"
+            ],
             "description": "Absent when the call ran outside a request."
           },
           "started_at": {
@@ -5016,11 +5132,17 @@ enum OpenAPIDocument {
             ]
           },
           "debug": {
-            "type": "boolean",
+            "type": [
+              "boolean",
+              "null"
+            ],
             "description": "Present in the answer of `POST /debug/mode`."
           },
           "profiling": {
-            "type": "boolean",
+            "type": [
+              "boolean",
+              "null"
+            ],
             "description": "Present in the answer of `POST /debug/profiling`."
           },
           "expires_at": {
@@ -5101,8 +5223,11 @@ enum OpenAPIDocument {
             "type": "string"
           },
           "configured": {
-            "type": "string",
-            "description": "The level set for exactly this module; absent when it inherits.",
+            "type": [
+              "string",
+              "null"
+            ],
+            "description": "The level set for exactly this module; null when it inherits.",
             "enum": [
               "TRACE",
               "DEBUG",
@@ -5110,7 +5235,8 @@ enum OpenAPIDocument {
               "NOTICE",
               "WARNING",
               "ERROR",
-              "CRITICAL"
+              "CRITICAL",
+              null
             ]
           },
           "effective": {
@@ -5127,8 +5253,11 @@ enum OpenAPIDocument {
             ]
           },
           "expires_at": {
-            "type": "string",
-            "description": "When a ttl'd change reverts; absent when it does not expire.",
+            "type": [
+              "string",
+              "null"
+            ],
+            "description": "When a ttl'd change reverts; null when it does not expire.",
             "format": "date-time"
           }
         },
@@ -5395,11 +5524,17 @@ enum OpenAPIDocument {
             "minimum": 0
           },
           "last_error": {
-            "type": "string",
+            "type": [
+              "string",
+              "null"
+            ],
             "description": "Absent when the sink has not failed."
           },
           "path": {
-            "type": "string",
+            "type": [
+              "string",
+              "null"
+            ],
             "description": "Absent for sinks that do not write a file."
           }
         },
@@ -5540,15 +5675,21 @@ enum OpenAPIDocument {
             }
           },
           "recent_logs": {
-            "type": "array",
-            "description": "The last 50 records; absent with `include_logs=false`.",
+            "type": [
+              "array",
+              "null"
+            ],
+            "description": "The last 50 records; null with `include_logs=false`.",
             "items": {
               "$ref": "#/components/schemas/LogRecord"
             }
           },
           "request_traces": {
-            "type": "array",
-            "description": "The last 50 traces; absent with `include_traces=false`.",
+            "type": [
+              "array",
+              "null"
+            ],
+            "description": "The last 50 traces; null with `include_traces=false`.",
             "items": {
               "$ref": "#/components/schemas/Trace"
             }
@@ -5557,8 +5698,11 @@ enum OpenAPIDocument {
             "$ref": "#/components/schemas/RequestStatistics"
           },
           "performance_profiles": {
-            "type": "array",
-            "description": "The last 20 profiles; absent with `include_profiles=false`.",
+            "type": [
+              "array",
+              "null"
+            ],
+            "description": "The last 20 profiles; null with `include_profiles=false`.",
             "items": {
               "$ref": "#/components/schemas/Profile"
             }
@@ -5644,33 +5788,53 @@ enum OpenAPIDocument {
       },
       "CreateGeoidRequest": {
         "type": "object",
-        "description": "`POST /kimera/geoids`: the text form (`content` and/or `echoform_text`) or the feature form (`semantic_features`, optionally `symbolic_content`). Neither form, or empty text, is a 400.",
+        "description": "`POST /kimera/geoids`: the text form (`content` and/or `echoform_text`) or the feature form (`semantic_features`, optionally `symbolic_content`). Neither form, or empty text, is a 400. Optional fields may be null, which means absent.",
         "properties": {
           "content": {
-            "type": "string",
-            "description": "Text form: plain text, tokenised into `semantic_state`."
+            "type": [
+              "string",
+              "null"
+            ],
+            "description": "Text form: plain text, tokenised into `semantic_state`.",
+            "pattern": "[^\\t\\n\\u000B\\f\\r ]"
           },
           "echoform_text": {
-            "type": "string",
-            "description": "An s-expression, parsed into `symbolic_state.echoform`; also the text when `content` is absent. A malformed one is a 400."
+            "type": [
+              "string",
+              "null"
+            ],
+            "description": "An s-expression, parsed into `symbolic_state.echoform`; also the text when `content` is absent. A malformed one is a 400.",
+            "pattern": "[^\\t\\n\\u000B\\f\\r ]"
           },
           "semantic_features": {
-            "type": "object",
-            "description": "Feature form: feature name → number. When present this form wins. A value that is not a finite number is a 400 naming the feature.",
+            "type": [
+              "object",
+              "null"
+            ],
+            "description": "Feature form: feature name → number. When present this form wins. A value that is not a finite number is a 400 naming the feature. Each weight is within ±1e12.",
             "additionalProperties": {
               "type": "number",
-              "format": "double"
-            }
+              "format": "double",
+              "minimum": -1000000000000.0,
+              "maximum": 1000000000000.0
+            },
+            "maxProperties": 10000
           },
           "symbolic_content": {
-            "type": "object",
+            "type": [
+              "object",
+              "null"
+            ],
             "description": "Merged into `symbolic_state` in either form.",
             "additionalProperties": {
               "$ref": "#/components/schemas/JSONValue"
             }
           },
           "metadata": {
-            "type": "object",
+            "type": [
+              "object",
+              "null"
+            ],
             "additionalProperties": {
               "$ref": "#/components/schemas/JSONValue"
             }
@@ -5858,7 +6022,7 @@ enum OpenAPIDocument {
       },
       "DetectRequest": {
         "type": "object",
-        "description": "`POST /kimera/contradiction/detect`.",
+        "description": "`POST /kimera/contradiction/detect`. Optional fields may be null, which means absent.",
         "properties": {
           "geoid_pairs": {
             "type": "array",
@@ -5888,14 +6052,27 @@ enum OpenAPIDocument {
             }
           },
           "is_contradiction": {
-            "type": "boolean",
-            "description": "Whether the score reached the tension threshold; absent when `error` is set."
+            "type": [
+              "boolean",
+              "null"
+            ],
+            "description": "Whether the score reached the tension threshold; null when `error` is set."
           },
           "tension": {
-            "$ref": "#/components/schemas/Tension"
+            "anyOf": [
+              {
+                "$ref": "#/components/schemas/Tension"
+              },
+              {
+                "type": "null"
+              }
+            ]
           },
           "error": {
-            "type": "string",
+            "type": [
+              "string",
+              "null"
+            ],
             "description": "Why this pair could not be scored (unknown id, not a pair)."
           }
         },
@@ -5921,20 +6098,26 @@ enum OpenAPIDocument {
       },
       "ProcessRequest": {
         "type": "object",
-        "description": "`POST /kimera/contradiction/process/contradictions[/sync]`.",
+        "description": "`POST /kimera/contradiction/process/contradictions[/sync]`. Optional fields may be null, which means absent.",
         "properties": {
           "trigger_geoid_id": {
             "type": "string"
           },
           "search_limit": {
-            "type": "integer",
+            "type": [
+              "integer",
+              "null"
+            ],
             "description": "How many most-similar other geoids to compare with the trigger; larger values are clamped to 100, less than 1 is a 400.",
             "default": 5,
             "minimum": 1,
             "maximum": 100
           },
           "force_collapse": {
-            "type": "boolean",
+            "type": [
+              "boolean",
+              "null"
+            ],
             "description": "Collapse every tension regardless of pulse and stability.",
             "default": false
           }
@@ -6056,10 +6239,20 @@ enum OpenAPIDocument {
             ]
           },
           "result": {
-            "$ref": "#/components/schemas/ProcessResult"
+            "anyOf": [
+              {
+                "$ref": "#/components/schemas/ProcessResult"
+              },
+              {
+                "type": "null"
+              }
+            ]
           },
           "error": {
-            "type": "string",
+            "type": [
+              "string",
+              "null"
+            ],
             "description": "The failure, once `failed`."
           }
         },
@@ -6613,11 +6806,17 @@ enum OpenAPIDocument {
             ]
           },
           "detail": {
-            "type": "string",
+            "type": [
+              "string",
+              "null"
+            ],
             "description": "What failed, or a short fact about the component."
           },
           "latency_ms": {
-            "type": "number",
+            "type": [
+              "number",
+              "null"
+            ],
             "format": "double"
           }
         },
@@ -6652,7 +6851,7 @@ enum OpenAPIDocument {
       },
       "EmbedRequest": {
         "type": "object",
-        "description": "`POST /kimera/embed` and `POST /kimera/semantic_features`.",
+        "description": "`POST /kimera/embed` and `POST /kimera/semantic_features`. Optional fields may be null, which means absent.",
         "properties": {
           "text": {
             "type": "string"
@@ -6706,7 +6905,10 @@ enum OpenAPIDocument {
             "type": "string"
           },
           "semantic_features": {
-            "type": "object",
+            "type": [
+              "object",
+              "null"
+            ],
             "description": "`/kimera/semantic_features` only: the text-form semantic state a geoid of this text would get.",
             "additionalProperties": {
               "type": "number",
@@ -6714,7 +6916,10 @@ enum OpenAPIDocument {
             }
           },
           "entropy": {
-            "type": "number",
+            "type": [
+              "number",
+              "null"
+            ],
             "format": "double",
             "description": "`/kimera/semantic_features` only: that state's entropy (bits)."
           }
@@ -6968,7 +7173,7 @@ enum OpenAPIDocument {
       },
       "AnalyzeRequest": {
         "type": "object",
-        "description": "`POST /kimera/statistics/analyze`.",
+        "description": "`POST /kimera/statistics/analyze`. Optional fields may be null, which means absent.",
         "properties": {
           "data": {
             "type": "array",
@@ -6979,10 +7184,14 @@ enum OpenAPIDocument {
             }
           },
           "analysis_type": {
-            "type": "string",
+            "type": [
+              "string",
+              "null"
+            ],
             "enum": [
               "basic",
-              "distribution"
+              "distribution",
+              null
             ],
             "default": "basic"
           }
@@ -7028,7 +7237,10 @@ enum OpenAPIDocument {
             "minimum": 1
           },
           "histogram": {
-            "type": "object",
+            "type": [
+              "object",
+              "null"
+            ],
             "properties": {
               "counts": {
                 "type": "array",
@@ -7055,11 +7267,17 @@ enum OpenAPIDocument {
             ]
           },
           "skewness": {
-            "type": "number",
+            "type": [
+              "number",
+              "null"
+            ],
             "format": "double"
           },
           "kurtosis": {
-            "type": "number",
+            "type": [
+              "number",
+              "null"
+            ],
             "format": "double"
           }
         },

@@ -36,11 +36,13 @@ struct QueryReader {
     /// A positive count, clamped to `maximum`; zero, negative or non-integer is a 400.
     func limit(_ name: String = "limit", default defaultValue: Int, maximum: Int) throws -> Int {
         guard let text = parameters.get(name) else { return defaultValue }
-        guard let value = Int(text), value > 0 else {
+        // Digits only (no sign, no spaces); a number too large for Int is still just "large": clamped.
+        guard !text.isEmpty, text.utf8.allSatisfy({ (48...57).contains($0) }), text.contains(where: { $0 != "0" })
+        else {
             throw APIError.invalidParameter(
                 name, "\(name)=\(text) must be a positive integer (at most \(maximum); larger values are clamped).")
         }
-        return min(value, maximum)
+        return min(Int(text) ?? maximum, maximum)
     }
 
     func level(_ name: String = "level") throws -> Logger.Level? {
@@ -55,7 +57,8 @@ struct QueryReader {
         guard let text = parameters.get(name) else { return nil }
         guard let value = DurationText.parse(text) else {
             throw APIError.invalidParameter(
-                name, "\(name)=\(text) is not a duration between 1ms and 24h, e.g. 30s, 15m, 2h.",
+                name,
+                "\(name)=\(text) is not a duration: a positive number and a unit (ms, s, m, h, d), e.g. 30s, 15m, 2h; longer than 24h is cut to 24h.",
                 allowed: DurationText.examples)
         }
         return value

@@ -13,14 +13,54 @@ final class CacheableRoutes: Sendable {
     func contains(_ route: String) -> Bool { routes.withLock { $0.contains(route) } }
 }
 
-/// Registers routes on the router and remembers them, so that a wrong method on a known path gets a
-/// 405 with `Allow` (not a 404), and so that the OpenAPI document can be checked against the routes.
+/// Every registered path template and its methods, so that any other method on a known path (`TRACE`,
+/// `QUERY`, a typo) gets a 405 with `Allow` instead of a 404 (`MethodNotAllowedMiddleware`).
+final class KnownRoutes: Sendable {
+    struct Entry: Sendable {
+        var path: String
+        /// Literal segments, nil for a `{parameter}`.
+        var segments: [String?]
+        var methods: [String]
+    }
+    /// Protects the entries; written while routes register, read only for requests that matched nothing.
+    private let entries = Mutex<[Entry]>([])
+
+    func insert(_ path: String, method: String) {
+        entries.withLock { entries in
+            if let index = entries.firstIndex(where: { $0.path == path }) {
+                entries[index].methods.append(method)
+            } else {
+                let segments = path.split(separator: "/").map { $0.hasPrefix("{") ? nil : String($0) }
+                entries.append(Entry(path: path, segments: segments, methods: [method]))
+            }
+        }
+    }
+
+    /// The template a request path falls under and its methods; a literal template wins over one with
+    /// parameters (`/kimera/geoids/search` over `/kimera/geoids/{id}`), as in the router.
+    func match(_ path: String) -> (path: String, methods: [String])? {
+        let parts = path.split(separator: "/")
+        let candidates = entries.withLock { entries in
+            entries.filter { entry in
+                entry.segments.count == parts.count
+                    && zip(entry.segments, parts).allSatisfy { segment, part in segment.map { $0 == part } ?? true }
+            }
+        }
+        let best = candidates.min { $0.segments.filter { $0 == nil }.count < $1.segments.filter { $0 == nil }.count }
+        return best.map { ($0.path, $0.methods) }
+    }
+}
+
+/// Registers routes on the router and remembers them: for the 405 of a known path with another method,
+/// and so that the OpenAPI document can be checked against the routes.
 final class RouteTable<Context: RequestContext> {
     let router: Router<Context>
     /// Path template → methods, in registration order.
     private(set) var routes: [(path: String, methods: [HTTPRequest.Method])] = []
     /// Filled as routes register; the cache middleware, added before them, reads it.
     let cacheable = CacheableRoutes()
+    /// Filled as routes register; the 405 middleware, added before them, reads it.
+    let known = KnownRoutes()
 
     init(router: Router<Context>) {
         self.router = router
@@ -37,6 +77,7 @@ final class RouteTable<Context: RequestContext> {
             routes.append((path, [method]))
         }
         if isCacheable { cacheable.insert(path) }
+        known.insert(path, method: method.rawValue)
     }
 
     func get(
@@ -52,23 +93,5 @@ final class RouteTable<Context: RequestContext> {
 
     func delete(_ path: String, use handler: @escaping @Sendable (Request, Context) async throws -> Response) {
         on(path, .delete, use: handler)
-    }
-
-    /// Adds 405 responders for the common methods a path does not serve.
-    func addMethodNotAllowed() {
-        let all: [HTTPRequest.Method] = [.get, .post, .put, .delete, .patch]
-        for (path, methods) in routes {
-            let allow = methods.map(\.rawValue).joined(separator: ", ")
-            for method in all where !methods.contains(method) {
-                router.on(RouterPath(path), method: method) { request, _ -> Response in
-                    var error = APIError(
-                        .methodNotAllowed, code: "method_not_allowed",
-                        message: "\(request.method.rawValue) is not allowed on \(path); use \(allow).",
-                        allowed: methods.map(\.rawValue))
-                    error.headers[.allow] = allow
-                    throw error
-                }
-            }
-        }
     }
 }
