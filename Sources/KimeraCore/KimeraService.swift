@@ -144,7 +144,10 @@ public final class KimeraService: Sendable {
         let neighbours = try await store.geoids(ids: hits.map(\.id))
         var interner = KeyInterner()
         let operands = ([trigger] + neighbours).map { TensionOperand($0, interner: &interner) }
-        let findings = ContradictionProcessing.tensions(among: operands, policy: policy.withLock { $0 })
+        let currentPolicy = policy.withLock { $0 }
+        let findings = try await ComputeOffload.run {
+            ContradictionProcessing.tensions(among: operands, policy: currentPolicy)
+        }
 
         let now = clock()
         var stability = try await store.stabilityInputs(now: now.timeIntervalSince1970)
@@ -312,8 +315,12 @@ public final class KimeraService: Sendable {
         let geoids = try await store.newestGeoids(limit: CognitiveCyclePlan.geoidLimit)
         let now = clock()
         let stability = try await store.stabilityInputs(now: now.timeIntervalSince1970)
-        let plan = CognitiveCyclePlan(
-            geoids: geoids, policy: policy.withLock { $0 }, stability: stability, embedder: embedder, now: now)
+        let currentPolicy = policy.withLock { $0 }
+        let embedder = self.embedder
+        let plan = try await ComputeOffload.run {
+            CognitiveCyclePlan(
+                geoids: geoids, policy: currentPolicy, stability: stability, embedder: embedder, now: now)
+        }
         let commit = try await store.commitRun(stateUpdates: plan.updates, scars: plan.resolutions.map(\.scar))
         return CycleResult(
             status: "completed", cycleCount: commit.cycleCount, contradictionsDetected: plan.tensionsDetected,

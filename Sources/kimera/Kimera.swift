@@ -45,11 +45,20 @@ struct Kimera: AsyncParsableCommand {
             let code = exitCode(for: error)
             if code == .validationFailure {
                 let hint = "(see '\(commandPath(CommandLine.arguments.dropFirst())) --help')"
-                FileHandle.standardError.write(Data("kimera: \(message(for: error)) \(hint)\n".utf8))
+                FileHandle.standardError.write(Data("kimera: \(usageLine(for: error)) \(hint)\n".utf8))
                 Foundation.exit(code.rawValue)
             }
             exit(withError: error)
         }
+    }
+
+    /// A usage error on one line: ArgumentParser lists the valid values of a typed option (`--level`)
+    /// one per line, which this folds into "Please provide one of the following: TRACE, DEBUG, …".
+    static func usageLine(for error: any Error) -> String {
+        let lines = message(for: error).split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+        guard let first = lines.first else { return "" }
+        let items = lines.dropFirst().map { $0.hasPrefix("- ") ? String($0.dropFirst(2)) : $0 }
+        return items.isEmpty ? first : first + " " + items.joined(separator: ", ")
     }
 
     /// The subcommands named at the start of `arguments`, e.g. `kimera debug log-level`.

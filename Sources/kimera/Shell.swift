@@ -156,7 +156,7 @@ final class ShellSession {
                 return nil
             }
             let hint = "(see 'help \(Kimera.commandPath(words).dropFirst("kimera ".count))')"
-            let text = Kimera.message(for: error)
+            let text = code == .validationFailure ? Kimera.usageLine(for: error) : Kimera.message(for: error)
             return code == .validationFailure ? .usage("\(text) \(hint)") : .failure(text)
         }
         guard let command = parsed as? any ClientCommand else {
