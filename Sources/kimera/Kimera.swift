@@ -27,7 +27,7 @@ struct Kimera: AsyncParsableCommand {
         version: KimeraVersionText.current,
         subcommands: [
             Serve.self, Debug.self, Logs.self, Traces.self, Profile.self, Stats.self, Monitor.self, Health.self,
-            Geoids.self, Contradictions.self, Vault.self, Shell.self,
+            Geoids.self, Contradictions.self, Vault.self, Shell.self, Context.self,
         ]
     )
 
