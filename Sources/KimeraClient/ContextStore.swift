@@ -1,5 +1,11 @@
 import Foundation
 
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 /// A named set of servers the command line talks to together, as `kimera context add` saved it.
 public struct FleetContext: Codable, Sendable, Equatable {
     public var urls: [String]

@@ -24,12 +24,11 @@ extension KimeraFleet {
         -> AsyncStream<FleetLogEvent>
     {
         let (events, continuation) = AsyncStream.makeStream(of: FleetLogEvent.self)
-        let held = Mutex<[(arrival: ContinuousClock.Instant, instance: Int, record: LogRecord)]>([])
-        let running = Atomic<Int>(clients.count)
+        let state = FollowState(running: clients.count)
         /// Releases held records older than the window (all of them when `everything`), oldest timestamp first.
         @Sendable func release(everything: Bool) {
             let cutoff = ContinuousClock.now - reorderWindow
-            let ready = held.withLock { held in
+            let ready = state.held.withLock { held in
                 var ready: [(arrival: ContinuousClock.Instant, instance: Int, record: LogRecord)] = []
                 if everything || held.count > Self.reorderLimit {
                     ready = held
@@ -52,7 +51,7 @@ extension KimeraFleet {
                     do {
                         for try await event in client.followLogs(query, sinceSeq: since) {
                             if case .record(let record) = event {
-                                held.withLock { $0.append((ContinuousClock.now, index, record)) }
+                                state.held.withLock { $0.append((ContinuousClock.now, index, record)) }
                             } else {
                                 continuation.yield(.event(instance: index, event))
                             }
@@ -65,7 +64,7 @@ extension KimeraFleet {
                                 .failed(instance: index, .transport(url: client.baseURL, detail: "\(error)")))
                         }
                     }
-                    if running.subtract(1, ordering: .acquiringAndReleasing).newValue == 0 {
+                    if state.running.subtract(1, ordering: .acquiringAndReleasing).newValue == 0 {
                         release(everything: true)
                         continuation.finish()
                     }
@@ -83,4 +82,14 @@ extension KimeraFleet {
         }
         return events
     }
+}
+
+/// The records of a fleet's streams held for reordering, and how many streams still run; shared by the
+/// instance tasks and the releasing ticker.
+private final class FollowState: Sendable {
+    /// Protects the records that arrived and were not released yet.
+    let held = Mutex<[(arrival: ContinuousClock.Instant, instance: Int, record: LogRecord)]>([])
+    let running: Atomic<Int>
+
+    init(running: Int) { self.running = Atomic(running) }
 }

@@ -4,7 +4,7 @@ import KimeraClient
 
 /// `kimera context add|use|list|remove`: named sets of servers, kept in `$XDG_CONFIG_HOME/kimera/contexts.json`
 /// (mode 0600). A context stores URLs and the path of a token file, never a token.
-struct Context: AsyncParsableCommand {
+struct Context: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "context",
         abstract: "Save, choose, list and remove named sets of servers (contexts).",

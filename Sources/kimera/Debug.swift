@@ -13,7 +13,7 @@ struct Debug: ClientCommand {
               kimera debug mode on --ttl 15m
               kimera debug log-level DEBUG --module kimera.core --ttl 10m
             """,
-        subcommands: [Mode.self, LogLevel.self])
+        subcommands: [Mode.self, LogLevel.self, BundleCommand.self])
 
     @Flag(name: .customLong("no-logs"), help: "Leave out the recent log records.")
     var noLogs = false

@@ -10,7 +10,7 @@ struct Kimera: AsyncParsableCommand {
         discussion: """
             Start the server with `kimera serve`; every other command is a client of its HTTP API.
 
-            Client options: --url (or KIMERA_URL, default http://127.0.0.1:8001), --token (or KIMERA_TOKEN, --token-file), --timeout 5s, -o table|json|ndjson (table on a terminal, else json), --color auto|always|never (NO_COLOR disables auto). Data goes to stdout, messages to stderr.
+            Client options: --url, repeatable (or --context NAME, KIMERA_URL as a comma-separated list, KIMERA_CONTEXT, the current context; default http://127.0.0.1:8001), --token (or KIMERA_TOKEN, --token-file), --timeout 5s, -o table|json|ndjson (table on a terminal, else json), --color auto|always|never (NO_COLOR disables auto). Data goes to stdout, messages to stderr.
 
             Exit codes:
               0    success

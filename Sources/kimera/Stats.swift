@@ -80,7 +80,7 @@ struct Stats: ClientCommand {
     /// A row per instance and the fleet's, then the merged endpoint table.
     func performFleet(in context: CommandContext) async throws {
         let results = await FleetStatistics.fetch(
-            context.fleet, answer: { try await $0.performanceStats() }, statistics: \.requestStatistics)
+            context.fleet, answer: { try await $0.performanceStats() }, statistics: { $0.requestStatistics })
         let merged = FleetStatistics.merged(results)
         let output = context.output
         let rows = results.map { FleetOutput.Row<PerformanceStats>($0, value: $0.value?.answer) }

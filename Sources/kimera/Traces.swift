@@ -122,7 +122,7 @@ struct Traces: ClientCommand {
     /// The per-endpoint table of the fleet, from the instances' merged histograms, after a row per instance.
     func performFleetStats(in context: CommandContext) async throws {
         let results = await FleetStatistics.fetch(
-            context.fleet, answer: { try await $0.traces(TraceQuery(limit: 1)) }, statistics: \.statistics)
+            context.fleet, answer: { try await $0.traces(TraceQuery(limit: 1)) }, statistics: { $0.statistics })
         let merged = FleetStatistics.merged(results)
         let output = context.output
         let rows = results.map { FleetOutput.Row<RequestStatistics>($0, value: $0.value?.statistics) }
