@@ -26,40 +26,28 @@ extension Debug {
         @Option(help: ArgumentHelp("How often to snapshot /metrics (default 10s).", valueName: "duration"))
         var interval: String = "10s"
 
+        // Spelled --output by the user: `debug`'s own -o/--output (the print format) would claim it first,
+        // so `arguments(rewriting:)` turns it into --archive before parsing.
         @Option(
-            name: .customLong("output"),
-            help: ArgumentHelp("The archive to write (default: kimera-bundle-DATE.tar.gz here).", valueName: "file"),
+            name: .customLong("archive"),
+            help: ArgumentHelp(
+                "The archive to write, also spelled --output (default: kimera-bundle-DATE.tar.gz here).",
+                valueName: "file"),
             completion: .file(extensions: ["gz"]))
         var file: String?
 
-        // The client options, spelled out: `--output` here is the archive, not the print format of `-o`.
-        @Option(
-            name: .customLong("url"), help: ArgumentHelp("A server's base URL; repeat for several.", valueName: "url"))
-        var urls: [String] = []
-
-        @Option(
-            help: ArgumentHelp("A saved context (default: $KIMERA_CONTEXT, else the current one).", valueName: "name"),
-            completion: .custom(ContextCompletion.names))
-        var context: String?
-
-        @Option(help: ArgumentHelp("A bearer token (default: $KIMERA_TOKEN).", valueName: "token"))
-        var token: String?
-
-        @Option(name: .customLong("token-file"), help: ArgumentHelp("Read the bearer token from a file.", valueName: "file"))
-        var tokenFile: String?
-
-        @Option(help: ArgumentHelp("How long one request may take: 5s, 500ms, 1m.", valueName: "duration"))
-        var timeout: String = "5s"
-
-        /// The client options as the other commands take them.
-        var global: GlobalOptions {
-            var arguments = urls.flatMap { ["--url", $0] } + ["--timeout", timeout]
-            if let context { arguments += ["--context", context] }
-            if let token { arguments += ["--token", token] }
-            if let tokenFile { arguments += ["--token-file", tokenFile] }
-            // validate() parsed the same arguments already, so this cannot fail.
-            return (try? GlobalOptions.parse(arguments)) ?? GlobalOptions()
+        /// `arguments` with `--output FILE` of `debug bundle` spelled `--archive FILE`; other commands unchanged.
+        static func arguments(rewriting arguments: [String]) -> [String] {
+            let words = arguments.filter { !$0.hasPrefix("-") }
+            guard words.count >= 2, words[0] == "debug", words[1] == "bundle" else { return arguments }
+            return arguments.map { argument in
+                if argument == "--output" { return "--archive" }
+                if argument.hasPrefix("--output=") { return "--archive=" + argument.dropFirst("--output=".count) }
+                return argument
+            }
         }
+
+        @OptionGroup var global: GlobalOptions
 
         /// The most log records kept per instance.
         static let maxLogLines = 100_000
@@ -73,11 +61,6 @@ extension Debug {
             }
             _ = window
             _ = step
-            var arguments = urls.flatMap { ["--url", $0] } + ["--timeout", timeout]
-            if let context { arguments += ["--context", context] }
-            if let token { arguments += ["--token", token] }
-            if let tokenFile { arguments += ["--token-file", tokenFile] }
-            _ = try GlobalOptions.parse(arguments)
         }
 
         func perform(in context: CommandContext) async throws {

@@ -35,7 +35,8 @@ struct Kimera: AsyncParsableCommand {
     /// than the message followed by the whole usage text.
     static func main() async {
         do {
-            var command = try parseAsRoot()
+            var command = try parseAsRoot(
+                Debug.BundleCommand.arguments(rewriting: Array(CommandLine.arguments.dropFirst())))
             if var command = command as? any AsyncParsableCommand {
                 try await command.run()
             } else {

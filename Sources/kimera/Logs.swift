@@ -98,26 +98,37 @@ struct Logs: ClientCommand {
             switch event {
             case .record(let record):
                 print(record, to: output)
-            case .gap(let range):
-                output.notice(
-                    "\(range.toSeq - range.fromSeq + 1) records lost (seq \(range.fromSeq)–\(range.toSeq)): this reader fell behind the server"
-                )
-            case .disconnected(let error, let attempt, let delay):
-                if attempt == 1 || attempt % 12 == 0 {
-                    output.notice(
-                        "log stream lost (\(error.message)); reconnecting (attempt \(attempt), next in \(Format.duration(delay)))"
-                    )
-                }
-            case .reconnected(let missed, let restarted):
-                if restarted { output.notice("the server restarted; following its new log") }
-                if let missed {
-                    output.notice(
-                        "reconnected; records \(missed.fromSeq)–\(missed.toSeq) left the server's buffer while disconnected "
-                            + "(\(missed.toSeq - missed.fromSeq + 1), some may not match the filters)")
-                } else {
-                    output.notice("reconnected; nothing was lost")
-                }
+            case .gap, .disconnected, .reconnected:
+                for text in Self.notices(for: event) { output.notice(text) }
             }
+        }
+    }
+
+    /// What stderr says about a stream event other than a record: lost records, a lost connection (the first
+    /// attempt and every 12th), a reconnection and what it found.
+    static func notices(for event: LogFollowEvent) -> [String] {
+        switch event {
+        case .record:
+            return []
+        case .gap(let range):
+            return [
+                "\(range.toSeq - range.fromSeq + 1) records lost (seq \(range.fromSeq)–\(range.toSeq)): this reader fell behind the server"
+            ]
+        case .disconnected(let error, let attempt, let delay):
+            guard attempt == 1 || attempt % 12 == 0 else { return [] }
+            return [
+                "log stream lost (\(error.message)); reconnecting (attempt \(attempt), next in \(Format.duration(delay)))"
+            ]
+        case .reconnected(let missed, let restarted):
+            var texts = restarted ? ["the server restarted; following its new log"] : []
+            if let missed {
+                texts.append(
+                    "reconnected; records \(missed.fromSeq)–\(missed.toSeq) left the server's buffer while disconnected "
+                        + "(\(missed.toSeq - missed.fromSeq + 1), some may not match the filters)")
+            } else {
+                texts.append("reconnected; nothing was lost")
+            }
+            return texts
         }
     }
 
@@ -204,28 +215,10 @@ struct Logs: ClientCommand {
             case .event(let position, let event):
                 let index = liveIndices[position]
                 let name = names[index]
-                switch event {
-                case .record(let record):
+                if case .record(let record) = event {
                     print(record, instance: name, index: index, width: width, to: output)
-                case .gap(let range):
-                    output.notice(
-                        "\(name): \(range.toSeq - range.fromSeq + 1) records lost (seq \(range.fromSeq)–\(range.toSeq)): this reader fell behind the server"
-                    )
-                case .disconnected(let error, let attempt, let delay):
-                    if attempt == 1 || attempt % 12 == 0 {
-                        output.notice(
-                            "\(name): log stream lost (\(error.message)); reconnecting (attempt \(attempt), next in \(Format.duration(delay)))"
-                        )
-                    }
-                case .reconnected(let missed, let restarted):
-                    if restarted { output.notice("\(name): the server restarted; following its new log") }
-                    if let missed {
-                        output.notice(
-                            "\(name): reconnected; records \(missed.fromSeq)–\(missed.toSeq) left the server's buffer while disconnected")
-                    } else {
-                        output.notice("\(name): reconnected; nothing was lost")
-                    }
                 }
+                for text in Self.notices(for: event) { output.notice("\(name): \(text)") }
             }
         }
         if !failed.isEmpty {

@@ -157,7 +157,7 @@ final class ShellSession {
         }
         let parsed: any ParsableCommand
         do {
-            parsed = try Kimera.parseAsRoot(words)
+            parsed = try Kimera.parseAsRoot(Debug.BundleCommand.arguments(rewriting: words))
         } catch {
             let code = Kimera.exitCode(for: error)
             if code == .success {
