@@ -63,7 +63,8 @@ public struct ContextStore: Codable, Sendable, Equatable {
         do {
             return try JSONDecoder().decode(ContextStore.self, from: Data(contentsOf: url))
         } catch {
-            throw ContextError("\(url.path) is not a valid contexts file (\(error.localizedDescription)); fix or remove it")
+            throw ContextError(
+                "\(url.path) is not a valid contexts file (\(error.localizedDescription)); fix or remove it")
         }
     }
 
@@ -78,8 +79,9 @@ public struct ContextStore: Codable, Sendable, Equatable {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
             let temporary = directory.appendingPathComponent(".contexts.json.\(getpid()).tmp")
-            guard manager.createFile(
-                atPath: temporary.path, contents: try encoder.encode(self), attributes: [.posixPermissions: 0o600])
+            guard
+                manager.createFile(
+                    atPath: temporary.path, contents: try encoder.encode(self), attributes: [.posixPermissions: 0o600])
             else { throw ContextError("cannot write \(temporary.path)") }
             if rename(temporary.path, url.path) != 0 {
                 try? manager.removeItem(at: temporary)

@@ -26,12 +26,14 @@ struct Context: ParsableCommand {
         @Argument(help: "The context's name: letters, digits, '.', '_', '-'.")
         var name: String
 
-        @Option(name: .customLong("url"), help: ArgumentHelp("A server's base URL; repeat for several.", valueName: "url"))
+        @Option(
+            name: .customLong("url"), help: ArgumentHelp("A server's base URL; repeat for several.", valueName: "url"))
         var urls: [String] = []
 
         @Option(
             name: .customLong("token-file"),
-            help: ArgumentHelp("A file whose first line is the bearer token (the path is saved, not the token).", valueName: "file"),
+            help: ArgumentHelp(
+                "A file whose first line is the bearer token (the path is saved, not the token).", valueName: "file"),
             completion: .file())
         var tokenFile: String?
 

@@ -182,9 +182,11 @@ extension Debug {
             let output = context.output
             if let level, context.isFleet {
                 let (module, ttl) = (self.module, self.ttl)
-                try await FleetOutput.apply(in: context, { try await $0.setLogLevel(level, module: module, ttl: ttl) }) {
+                try await FleetOutput.apply(in: context, { try await $0.setLogLevel(level, module: module, ttl: ttl) })
+                {
                     change in
-                    "\(change.module): \(change.previous) → \(change.level)" + (change.expiresAt.map { " until \($0)" } ?? "")
+                    "\(change.module): \(change.previous) → \(change.level)"
+                        + (change.expiresAt.map { " until \($0)" } ?? "")
                 }
                 return
             }

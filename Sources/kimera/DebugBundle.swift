@@ -158,7 +158,10 @@ final class BundleCapture: Sendable {
     @discardableResult
     private func fetch(_ index: Int, _ path: String, query: [(String, String)] = [], as file: String) async -> Data? {
         let client = fleet.clients[index]
-        state.withLock { _ = $0.commands.insert("GET \(path)" + (query.isEmpty ? "" : "?" + query.map { "\($0.0)=\($0.1)" }.joined(separator: "&"))) }
+        state.withLock {
+            _ = $0.commands.insert(
+                "GET \(path)" + (query.isEmpty ? "" : "?" + query.map { "\($0.0)=\($0.1)" }.joined(separator: "&")))
+        }
         do {
             let response = try await client.send("GET", path, query: query)
             try response.requireSuccess()
@@ -289,11 +292,15 @@ final class BundleCapture: Sendable {
                 switch event {
                 case .record(let record): append(index, [record])
                 case .gap(let range):
-                    state.withLock { $0.errors[index].append("log stream gap: seq \(range.fromSeq)–\(range.toSeq) lost") }
+                    state.withLock {
+                        $0.errors[index].append("log stream gap: seq \(range.fromSeq)–\(range.toSeq) lost")
+                    }
                 case .disconnected(let error, _, _):
                     state.withLock { $0.errors[index].append("log stream lost: \(error.message)") }
                 case .reconnected(_, let restarted):
-                    if restarted { state.withLock { $0.errors[index].append("the server restarted during the window") } }
+                    if restarted {
+                        state.withLock { $0.errors[index].append("the server restarted during the window") }
+                    }
                 }
             }
         } catch {
@@ -414,7 +421,8 @@ final class BundleCapture: Sendable {
         }
         try? manager.setAttributes([.posixPermissions: 0o600], ofItemAtPath: destination.path)
         return .success(
-            "bundle of \(names.count) instance(s), \(fileCount + 1) files\(captured.interrupted ? " (interrupted: partial window)" : "")")
+            "bundle of \(names.count) instance(s), \(fileCount + 1) files\(captured.interrupted ? " (interrupted: partial window)" : "")"
+        )
     }
 }
 
@@ -432,9 +440,9 @@ enum Redactor {
     static func pattern() -> NSRegularExpression {
         // A constant pattern: it compiles.
         try! NSRegularExpression(
-        pattern:
-            #"("(?:[A-Za-z0-9_.-]*(?:authorization|cookie|token|secret|password|api[_-]?key)[A-Za-z0-9_.-]*)"\s*:\s*)"(?:[^"\\]|\\.)*""#,
-        options: [.caseInsensitive])
+            pattern:
+                #"("(?:[A-Za-z0-9_.-]*(?:authorization|cookie|token|secret|password|api[_-]?key)[A-Za-z0-9_.-]*)"\s*:\s*)"(?:[^"\\]|\\.)*""#,
+            options: [.caseInsensitive])
     }
 
     static func redact(_ data: Data, secrets: [String]) -> Data {

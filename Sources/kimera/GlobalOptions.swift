@@ -100,14 +100,18 @@ struct GlobalOptions: ParsableArguments, Sendable {
                 let known = store.contexts.keys.sorted()
                 throw ValidationError(
                     "\(source) \(name): no such context"
-                        + (known.isEmpty ? " (add one with `kimera context add`)" : "; known: \(known.joined(separator: ", "))"))
+                        + (known.isEmpty
+                            ? " (add one with `kimera context add`)" : "; known: \(known.joined(separator: ", "))"))
             }
-            return Targets(urls: try normalised(saved.urls, source: "context \(name)"), contextName: name, context: saved)
+            return Targets(
+                urls: try normalised(saved.urls, source: "context \(name)"), contextName: name, context: saved)
         }
         if !urls.isEmpty { return Targets(urls: try normalised(urls, source: "--url")) }
         if let context { return try fromContext(context, source: "--context") }
         if let list = environment["KIMERA_URL"], !list.isEmpty {
-            let parts = list.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            let parts = list.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter {
+                !$0.isEmpty
+            }
             return Targets(urls: try normalised(parts, source: "KIMERA_URL"))
         }
         if let name = environment["KIMERA_CONTEXT"], !name.isEmpty {

@@ -196,7 +196,9 @@ struct Logs: ClientCommand {
                 }
             }
             records.sort { ($0.record.timestamp, $0.index) < ($1.record.timestamp, $1.index) }
-            for entry in records { print(entry.record, instance: names[entry.index], index: entry.index, width: width, to: output) }
+            for entry in records {
+                print(entry.record, instance: names[entry.index], index: entry.index, width: width, to: output)
+            }
         }
         for (index, error) in failed.sorted(by: { $0.key < $1.key }) {
             output.notice("\(names[index]): \(error.message)")

@@ -356,7 +356,9 @@ struct Dashboard {
             var next = ContinuousClock.now
             while !Task.isCancelled {
                 let result: Result<MonitorState.Snapshot, any Error>
-                do { result = .success(try await MonitorState.fetch(client, fleet: fleet)) } catch { result = .failure(error) }
+                do { result = .success(try await MonitorState.fetch(client, fleet: fleet)) } catch {
+                    result = .failure(error)
+                }
                 if Task.isCancelled { break }
                 continuation.yield(.refreshed(result))
                 next = max(next + period, .now)

@@ -188,9 +188,12 @@ final class ShellSession {
         if targets.count == 1, !targets[0].contains("://") {
             let store = try ContextStore.load()
             guard let saved = store.contexts[targets[0]] else {
-                throw ValidationError("no context or URL '\(targets[0])' (contexts: \(store.contexts.keys.sorted().joined(separator: ", ")))")
+                throw ValidationError(
+                    "no context or URL '\(targets[0])' (contexts: \(store.contexts.keys.sorted().joined(separator: ", ")))"
+                )
             }
-            let token = try saved.tokenFile.map { try GlobalOptions.readToken(file: $0, source: "the context's token file") }
+            let token =
+                try saved.tokenFile.map { try GlobalOptions.readToken(file: $0, source: "the context's token file") }
                 ?? client.token
             let clients = try saved.urls.map {
                 try KimeraClient(url: $0, token: token, timeout: client.timeout, transport: transport)
@@ -217,7 +220,9 @@ final class ShellSession {
         if options.timeout != "5s" { timeout = try options.timeoutDuration() }
         if options.urls.count > 1 {
             let urls = try options.resolvedTargets().urls
-            let clients = try urls.map { try KimeraClient(url: $0, token: token, timeout: timeout, transport: transport) }
+            let clients = try urls.map {
+                try KimeraClient(url: $0, token: token, timeout: timeout, transport: transport)
+            }
             return CommandContext(fleet: KimeraFleet(clients: clients), output: output)
         }
         if options.url != nil || token != client.token || timeout != client.timeout {

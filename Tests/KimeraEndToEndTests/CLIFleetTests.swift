@@ -108,7 +108,8 @@ extension CLITests {
                     let viaEnvironment = try await runCLI(
                         ["health", "-o", "json"], environment: environment.merging(["KIMERA_CONTEXT": "one"]) { $1 })
                     #expect(viaEnvironment.status == 0, "\(viaEnvironment.stderr)")
-                    #expect(viaEnvironment.stdout.contains("\"health\"") && !viaEnvironment.stdout.contains("instances"))
+                    #expect(
+                        viaEnvironment.stdout.contains("\"health\"") && !viaEnvironment.stdout.contains("instances"))
 
                     let use = try await runCLI(["context", "use", "one"], environment: environment)
                     #expect(use.status == 0)
@@ -170,7 +171,9 @@ extension CLITests {
             try await Self.withServers(2) { servers in
                 let transport = KimeraTransport()
                 defer { Task { await transport.shutdown() } }
-                let clients = try servers.map { try KimeraClient(url: $0.baseURL, timeout: .seconds(10), transport: transport) }
+                let clients = try servers.map {
+                    try KimeraClient(url: $0.baseURL, timeout: .seconds(10), transport: transport)
+                }
                 for (client, count) in zip(clients, [150, 90]) {
                     for _ in 0..<count { _ = try await client.health() }
                     // A few slower requests on one side, so the tail is not one server's alone.
@@ -265,7 +268,8 @@ extension CLITests {
                 let lines = result.stdout.split(separator: "\n")
                 #expect(lines.contains { $0.hasPrefix("Instances") })
                 for server in servers {
-                    #expect(lines.contains { $0.hasPrefix(Self.name(server)) && $0.contains("req/s") }, "\(result.stdout)")
+                    #expect(
+                        lines.contains { $0.hasPrefix(Self.name(server)) && $0.contains("req/s") }, "\(result.stdout)")
                 }
                 #expect(lines.contains { $0.hasPrefix(KimeraFleet.instanceName(down)) && $0.contains("DOWN") })
             }
@@ -278,7 +282,10 @@ extension CLITests {
                 defer { try? FileManager.default.removeItem(at: directory) }
                 let archive = directory.appendingPathComponent("fleet.tar.gz")
                 let result = try await runCLI(
-                    ["debug", "bundle", "--duration", "2s", "--interval", "1s", "--output", archive.path, "--token", secret]
+                    [
+                        "debug", "bundle", "--duration", "2s", "--interval", "1s", "--output", archive.path, "--token",
+                        secret,
+                    ]
                         + Self.urls(servers), timeout: .seconds(60))
                 #expect(result.status == 0, "\(result.stderr)")
                 #expect(FileManager.default.fileExists(atPath: archive.path))
@@ -288,7 +295,9 @@ extension CLITests {
                 #expect(files.contains("fleet/manifest.json"), "\(files.sorted())")
                 for server in servers {
                     let folder = "fleet/" + Self.name(server).replacingOccurrences(of: ":", with: "_") + "/"
-                    for name in ["info.json", "logs.ndjson", "traces.json", "histograms.json", "stats.json", "profiles.json"] {
+                    for name in [
+                        "info.json", "logs.ndjson", "traces.json", "histograms.json", "stats.json", "profiles.json",
+                    ] {
                         #expect(files.contains(folder + name), "missing \(folder + name) in \(files.sorted())")
                     }
                     #expect(files.contains { $0.hasPrefix(folder + "metrics/") && $0.hasSuffix(".prom") })
