@@ -139,15 +139,7 @@ struct GlobalOptions: ParsableArguments, Sendable {
     /// `--token`, else the first line of `--token-file`, else `KIMERA_TOKEN`.
     func resolvedToken(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> String? {
         if let token, !token.isEmpty { return token }
-        if let tokenFile {
-            guard let text = try? String(contentsOfFile: tokenFile, encoding: .utf8) else {
-                throw ValidationError("--token-file \(tokenFile) cannot be read")
-            }
-            let line = text.split(whereSeparator: \.isNewline).first.map(String.init) ?? ""
-            let trimmed = line.trimmingCharacters(in: .whitespaces)
-            guard !trimmed.isEmpty else { throw ValidationError("--token-file \(tokenFile) is empty") }
-            return trimmed
-        }
+        if let tokenFile { return try Self.readToken(file: tokenFile, source: "--token-file") }
         if let fromEnvironment = environment["KIMERA_TOKEN"].flatMap({ $0.isEmpty ? nil : $0 }) {
             return fromEnvironment
         }
@@ -158,6 +150,7 @@ struct GlobalOptions: ParsableArguments, Sendable {
         return nil
     }
 
+    /// The first line of `file`, trimmed; unreadable or empty is a usage error naming `source`.
     static func readToken(file: String, source: String) throws -> String {
         guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
             throw ValidationError("\(source) \(file) cannot be read")
