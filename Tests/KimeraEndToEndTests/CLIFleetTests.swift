@@ -275,6 +275,17 @@ extension CLITests {
             }
         }
 
+        @Test func shellConnectTakesSeveralURLsAndCommandsFanOut() async throws {
+            try await Self.withServers(2) { servers in
+                let script = "connect \(servers[0].baseURL) \(servers[1].baseURL)\nhealth -o json\n"
+                let shell = try await runShell(script, url: "http://127.0.0.1:\(try unusedLoopbackPort())")
+                #expect(shell.status == 0, "\(shell.stderr)")
+                let fleet = try shell.decode(HealthFleet.self)
+                #expect(fleet.total == 2 && fleet.ready == 2)
+                #expect(fleet.instances.map(\.instance) == servers.map(Self.name))
+            }
+        }
+
         @Test func aBundleFromTwoInstancesHoldsTheExpectedFilesAndNoSecret() async throws {
             let secret = "s3cr3t-\(UUID().uuidString)"
             try await Self.withServers(2, ["--debug"], environment: ["KIMERA_ADMIN_TOKEN": secret]) { servers in
