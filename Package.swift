@@ -64,6 +64,7 @@ let package = Package(
             name: "KimeraClient",
             dependencies: [
                 "KimeraModels",
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

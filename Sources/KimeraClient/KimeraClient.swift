@@ -490,3 +490,10 @@ extension Duration {
         return parts.seconds * 1_000_000_000 + parts.attoseconds / 1_000_000_000
     }
 }
+
+extension KimeraClient {
+    /// `GET /debug/histograms`: every series' histogram, for merging across servers.
+    public func histograms() async throws -> HistogramsResponse {
+        try await get("/debug/histograms")
+    }
+}

@@ -13,6 +13,8 @@ enum CLIExit: Error, Equatable {
     case serverError(String)
     case usage(String)
     case interrupted
+    /// Some instances of a fleet failed: their summary was printed already; exit with the worst code.
+    case partial(code: Int32)
 
     var code: Int32 {
         switch self {
@@ -23,6 +25,7 @@ enum CLIExit: Error, Equatable {
         case .serverError: return 5
         case .usage: return 64
         case .interrupted: return 130
+        case .partial(let code): return code
         }
     }
 
@@ -32,7 +35,7 @@ enum CLIExit: Error, Equatable {
         case .failure(let text), .timeout(let text), .unreachable(let text), .clientError(let text),
             .serverError(let text), .usage(let text):
             return text
-        case .interrupted:
+        case .interrupted, .partial:
             return nil
         }
     }
@@ -54,10 +57,25 @@ enum CLIExit: Error, Equatable {
     }
 }
 
-/// What a command runs against: the server's client and where to print.
+/// What a command runs against: the servers' clients and where to print. `client` is the first server,
+/// the only one unless several were named (`--url` repeated, a list in `KIMERA_URL`, or a context).
 struct CommandContext: Sendable {
     var client: KimeraClient
     var output: Output
+    var fleet: KimeraFleet
+
+    init(client: KimeraClient, output: Output) {
+        self.init(fleet: KimeraFleet(clients: [client]), output: output)
+    }
+
+    init(fleet: KimeraFleet, output: Output) {
+        self.client = fleet.clients[0]
+        self.output = output
+        self.fleet = fleet
+    }
+
+    /// Whether the command talks to more than one server.
+    var isFleet: Bool { fleet.clients.count > 1 }
 }
 
 /// A subcommand that talks to the server. Its work lives in `perform(in:)`, which only uses the
@@ -71,14 +89,14 @@ extension ClientCommand {
     func run() async throws {
         let output = global.makeOutput()
         let transport = KimeraTransport()
-        let client: KimeraClient
+        let fleet: KimeraFleet
         do {
-            client = try global.makeClient(transport: transport)
+            fleet = try global.makeFleet(transport: transport)
         } catch {
             await transport.shutdown()
             throw CommandRunner.exit(CLIExit.from(error), output: output)
         }
-        let context = CommandContext(client: client, output: output)
+        let context = CommandContext(fleet: fleet, output: output)
         let command = self
         let outcome = await CommandRunner.interruptible { try await command.perform(in: context) }
         await transport.shutdown()

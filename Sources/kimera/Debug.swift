@@ -13,7 +13,7 @@ struct Debug: ClientCommand {
               kimera debug mode on --ttl 15m
               kimera debug log-level DEBUG --module kimera.core --ttl 10m
             """,
-        subcommands: [Mode.self, LogLevel.self])
+        subcommands: [Mode.self, LogLevel.self, BundleCommand.self])
 
     @Flag(name: .customLong("no-logs"), help: "Leave out the recent log records.")
     var noLogs = false
@@ -129,6 +129,13 @@ extension Debug {
         func validate() throws { try ArgumentCheck.ttl(ttl) }
 
         func perform(in context: CommandContext) async throws {
+            let (enabled, ttl) = (state.enabled, self.ttl)
+            if context.isFleet {
+                try await FleetOutput.apply(in: context, { try await $0.setDebugMode(enabled, ttl: ttl) }) {
+                    Self.describe($0)
+                }
+                return
+            }
             let change = try await context.client.setDebugMode(state.enabled, ttl: ttl)
             context.output.emit(change) { Self.describe(change) }
         }
@@ -173,6 +180,16 @@ extension Debug {
 
         func perform(in context: CommandContext) async throws {
             let output = context.output
+            if let level, context.isFleet {
+                let (module, ttl) = (self.module, self.ttl)
+                try await FleetOutput.apply(in: context, { try await $0.setLogLevel(level, module: module, ttl: ttl) })
+                {
+                    change in
+                    "\(change.module): \(change.previous) → \(change.level)"
+                        + (change.expiresAt.map { " until \($0)" } ?? "")
+                }
+                return
+            }
             if let level {
                 let change = try await context.client.setLogLevel(
                     level, module: module, ttl: ttl)

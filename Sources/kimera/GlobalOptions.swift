@@ -23,9 +23,21 @@ enum ColorChoice: String, ExpressibleByArgument, CaseIterable, Sendable {
 /// and how to print. Environment variables fill in what the flags leave out.
 struct GlobalOptions: ParsableArguments, Sendable {
     @Option(
+        name: .customLong("url"),
         help: ArgumentHelp(
-            "The server's base URL (default: $KIMERA_URL, else \(KimeraClient.defaultURL)).", valueName: "url"))
-    var url: String?
+            "A server's base URL; repeat for several (default: $KIMERA_URL, comma-separated, else the context, else \(KimeraClient.defaultURL)).",
+            valueName: "url"))
+    var urls: [String] = []
+
+    @Option(
+        help: ArgumentHelp(
+            "A saved context: its servers and token file (default: $KIMERA_CONTEXT, else `kimera context use`).",
+            valueName: "name"),
+        completion: .custom(ContextCompletion.names))
+    var context: String?
+
+    /// The first `--url`, for the shell's one-line overrides.
+    var url: String? { urls.first }
 
     @Option(
         help: ArgumentHelp("A bearer token (default: $KIMERA_TOKEN). Never needed on loopback.", valueName: "token"))
@@ -50,21 +62,70 @@ struct GlobalOptions: ParsableArguments, Sendable {
     var color: ColorChoice = .auto
 
     func validate() throws {
-        _ = try resolvedURL()
+        _ = try resolvedTargets()
         _ = try timeoutDuration()
         _ = try resolvedToken()
     }
 
-    /// `--url`, else `KIMERA_URL`, else the default; checked and without a trailing slash.
-    func resolvedURL(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> String {
-        let fromEnvironment = environment["KIMERA_URL"].flatMap { $0.isEmpty ? nil : $0 }
-        let text = url ?? fromEnvironment ?? KimeraClient.defaultURL
-        do {
-            return try KimeraClient.normalise(url: text)
-        } catch let error as ClientError {
-            let source = url != nil ? "--url" : "KIMERA_URL"
-            throw ValidationError("\(source): \(error.message)")
+    /// The servers to talk to and where they came from: `--url` (repeated), else `--context`, else
+    /// `KIMERA_URL` (comma-separated), else `KIMERA_CONTEXT`, else the current context, else the default.
+    struct Targets: Equatable {
+        var urls: [String]
+        /// The context they came from, when one did.
+        var contextName: String?
+        var context: FleetContext?
+    }
+
+    func resolvedTargets(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Targets {
+        func normalised(_ texts: [String], source: String) throws -> [String] {
+            var seen = Set<String>()
+            var result: [String] = []
+            for text in texts {
+                do {
+                    let url = try KimeraClient.normalise(url: text)
+                    if seen.insert(url).inserted { result.append(url) }
+                } catch let error as ClientError {
+                    throw ValidationError("\(source): \(error.message)")
+                }
+            }
+            guard !result.isEmpty else { throw ValidationError("\(source) names no server") }
+            return result
         }
+        func fromContext(_ name: String, source: String) throws -> Targets {
+            let store: ContextStore
+            do { store = try ContextStore.load(environment: environment) } catch let error as ContextError {
+                throw ValidationError(error.message)
+            }
+            guard let saved = store.contexts[name] else {
+                let known = store.contexts.keys.sorted()
+                throw ValidationError(
+                    "\(source) \(name): no such context"
+                        + (known.isEmpty
+                            ? " (add one with `kimera context add`)" : "; known: \(known.joined(separator: ", "))"))
+            }
+            return Targets(
+                urls: try normalised(saved.urls, source: "context \(name)"), contextName: name, context: saved)
+        }
+        if !urls.isEmpty { return Targets(urls: try normalised(urls, source: "--url")) }
+        if let context { return try fromContext(context, source: "--context") }
+        if let list = environment["KIMERA_URL"], !list.isEmpty {
+            let parts = list.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter {
+                !$0.isEmpty
+            }
+            return Targets(urls: try normalised(parts, source: "KIMERA_URL"))
+        }
+        if let name = environment["KIMERA_CONTEXT"], !name.isEmpty {
+            return try fromContext(name, source: "KIMERA_CONTEXT")
+        }
+        if let current = (try? ContextStore.load(environment: environment))?.current {
+            return try fromContext(current, source: "the current context")
+        }
+        return Targets(urls: [KimeraClient.defaultURL])
+    }
+
+    /// The first target, checked and without a trailing slash.
+    func resolvedURL(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> String {
+        try resolvedTargets(environment: environment).urls[0]
     }
 
     func timeoutDuration() throws -> Duration {
@@ -78,16 +139,26 @@ struct GlobalOptions: ParsableArguments, Sendable {
     /// `--token`, else the first line of `--token-file`, else `KIMERA_TOKEN`.
     func resolvedToken(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> String? {
         if let token, !token.isEmpty { return token }
-        if let tokenFile {
-            guard let text = try? String(contentsOfFile: tokenFile, encoding: .utf8) else {
-                throw ValidationError("--token-file \(tokenFile) cannot be read")
-            }
-            let line = text.split(whereSeparator: \.isNewline).first.map(String.init) ?? ""
-            let trimmed = line.trimmingCharacters(in: .whitespaces)
-            guard !trimmed.isEmpty else { throw ValidationError("--token-file \(tokenFile) is empty") }
-            return trimmed
+        if let tokenFile { return try Self.readToken(file: tokenFile, source: "--token-file") }
+        if let fromEnvironment = environment["KIMERA_TOKEN"].flatMap({ $0.isEmpty ? nil : $0 }) {
+            return fromEnvironment
         }
-        return environment["KIMERA_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
+        // A context's token file is read last: an explicit token or KIMERA_TOKEN overrides it.
+        if urls.isEmpty, let file = (try? resolvedTargets(environment: environment))?.context?.tokenFile {
+            return try Self.readToken(file: file, source: "the context's token file")
+        }
+        return nil
+    }
+
+    /// The first line of `file`, trimmed; unreadable or empty is a usage error naming `source`.
+    static func readToken(file: String, source: String) throws -> String {
+        guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
+            throw ValidationError("\(source) \(file) cannot be read")
+        }
+        let line = text.split(whereSeparator: \.isNewline).first.map(String.init) ?? ""
+        let trimmed = line.trimmingCharacters(in: .whitespaces)
+        guard !trimmed.isEmpty else { throw ValidationError("\(source) \(file) is empty") }
+        return trimmed
     }
 
     /// How this process prints: the format and colour decided for its stdout.
@@ -107,6 +178,16 @@ struct GlobalOptions: ParsableArguments, Sendable {
     /// A client of the chosen server over `transport`. Call after `validate()`.
     func makeClient(transport: KimeraTransport) throws -> KimeraClient {
         try KimeraClient(url: resolvedURL(), token: resolvedToken(), timeout: timeoutDuration(), transport: transport)
+    }
+
+    /// A client of every target over `transport`, in the order given. Call after `validate()`.
+    func makeFleet(transport: KimeraTransport) throws -> KimeraFleet {
+        let token = try resolvedToken()
+        let timeout = try timeoutDuration()
+        return KimeraFleet(
+            clients: try resolvedTargets().urls.map {
+                try KimeraClient(url: $0, token: token, timeout: timeout, transport: transport)
+            })
     }
 }
 

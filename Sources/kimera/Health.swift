@@ -28,6 +28,10 @@ struct Health: ClientCommand {
     }
 
     func perform(in context: CommandContext) async throws {
+        if context.isFleet {
+            try await performFleet(in: context)
+            return
+        }
         let client = context.client
         async let health = client.health()
         var report = Report(health: try await health)
@@ -54,5 +58,71 @@ struct Health: ClientCommand {
                 ], output: output)
         }
         if let notReady { throw notReady }
+    }
+
+    /// `/health` and `/ready` of one instance: not ready is an answer, not a failure.
+    static func check(_ client: KimeraClient) async throws -> Report {
+        async let health = client.health()
+        var report = Report(health: try await health)
+        do {
+            report.ready = try await client.ready()
+        } catch let error as ClientError {
+            guard case .status(_, let body, _) = error else { throw error }
+            report.notReady = body ?? ErrorBody(error: "unavailable", message: error.message, requestID: nil)
+        }
+        return report
+    }
+
+    /// The JSON of a fleet's health: a row per instance and how many are ready.
+    struct FleetReport: Encodable {
+        var instances: [FleetOutput.Row<Report>]
+        var ready: Int
+        var total: Int
+    }
+
+    /// One row per instance; exit 0 only when every instance is ready, else the worst code (5 for up but
+    /// not ready, 3 for unreachable, …).
+    func performFleet(in context: CommandContext) async throws {
+        let results = await context.fleet.each { try await Self.check($0) }
+        let output = context.output
+        let ready = results.filter { $0.value?.ready != nil }.count
+        let rows = results.map { FleetOutput.Row<Report>($0, value: $0.value) }
+        output.emit(FleetReport(instances: rows, ready: ready, total: results.count), records: rows) {
+            var table = Table([
+                Table.Column("INSTANCE"), Table.Column("STATUS"), Table.Column("READY", flexible: true, minWidth: 8),
+                Table.Column("VERSION", optional: true), Table.Column("UPTIME", .right, optional: true),
+            ])
+            for result in results {
+                switch result.result {
+                case .success(let report):
+                    let health = report.health
+                    table.append([
+                        Table.Cell(result.instance),
+                        Table.Cell(health.status, health.status == "healthy" ? .green : .red),
+                        report.ready != nil
+                            ? Table.Cell("ready", .green)
+                            : Table.Cell("NOT READY: \(report.notReady?.message ?? "no reason given")", .red),
+                        Table.Cell(health.version), Table.Cell(Format.uptime(health.uptimeS)),
+                    ])
+                case .failure(let error):
+                    table.append([
+                        Table.Cell(result.instance), Table.Cell("DOWN", .red), Table.Cell(error.message, .red),
+                        Table.Cell("-"), Table.Cell("-"),
+                    ])
+                }
+            }
+            return table.render(width: output.width, style: output.style)
+                + "\(ready) of \(results.count) instances ready\n"
+        }
+        var codes = results.compactMap { $0.error.map { CLIExit.from($0).code } }
+        let notReady = results.filter { $0.value != nil && $0.value?.ready == nil }
+        for result in notReady {
+            output.notice("\(result.instance): not ready: \(result.value?.notReady?.message ?? "no reason given")")
+            codes.append(5)
+        }
+        if let exit = FleetOutput.summarise(results, output: output) {
+            throw CLIExit.partial(code: FleetOutput.worstCode(codes + [exit.code]))
+        }
+        if !codes.isEmpty { throw CLIExit.partial(code: FleetOutput.worstCode(codes)) }
     }
 }

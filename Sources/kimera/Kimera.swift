@@ -10,7 +10,7 @@ struct Kimera: AsyncParsableCommand {
         discussion: """
             Start the server with `kimera serve`; every other command is a client of its HTTP API.
 
-            Client options: --url (or KIMERA_URL, default http://127.0.0.1:8001), --token (or KIMERA_TOKEN, --token-file), --timeout 5s, -o table|json|ndjson (table on a terminal, else json), --color auto|always|never (NO_COLOR disables auto). Data goes to stdout, messages to stderr.
+            Client options: --url, repeatable (or --context NAME, KIMERA_URL as a comma-separated list, KIMERA_CONTEXT, the current context; default http://127.0.0.1:8001), --token (or KIMERA_TOKEN, --token-file), --timeout 5s, -o table|json|ndjson (table on a terminal, else json), --color auto|always|never (NO_COLOR disables auto). Data goes to stdout, messages to stderr.
 
             Exit codes:
               0    success
@@ -27,7 +27,7 @@ struct Kimera: AsyncParsableCommand {
         version: KimeraVersionText.current,
         subcommands: [
             Serve.self, Debug.self, Logs.self, Traces.self, Profile.self, Stats.self, Monitor.self, Health.self,
-            Geoids.self, Contradictions.self, Vault.self, Shell.self,
+            Geoids.self, Contradictions.self, Vault.self, Shell.self, Context.self,
         ]
     )
 
@@ -35,7 +35,8 @@ struct Kimera: AsyncParsableCommand {
     /// than the message followed by the whole usage text.
     static func main() async {
         do {
-            var command = try parseAsRoot()
+            var command = try parseAsRoot(
+                Debug.BundleCommand.arguments(rewriting: Array(CommandLine.arguments.dropFirst())))
             if var command = command as? any AsyncParsableCommand {
                 try await command.run()
             } else {

@@ -60,6 +60,10 @@ struct Logs: ClientCommand {
     }
 
     func perform(in context: CommandContext) async throws {
+        if context.isFleet {
+            try await (follow ? followFleet(in: context) : performFleet(in: context))
+            return
+        }
         if follow {
             try await followLogs(in: context)
             return
@@ -94,26 +98,37 @@ struct Logs: ClientCommand {
             switch event {
             case .record(let record):
                 print(record, to: output)
-            case .gap(let range):
-                output.notice(
-                    "\(range.toSeq - range.fromSeq + 1) records lost (seq \(range.fromSeq)–\(range.toSeq)): this reader fell behind the server"
-                )
-            case .disconnected(let error, let attempt, let delay):
-                if attempt == 1 || attempt % 12 == 0 {
-                    output.notice(
-                        "log stream lost (\(error.message)); reconnecting (attempt \(attempt), next in \(Format.duration(delay)))"
-                    )
-                }
-            case .reconnected(let missed, let restarted):
-                if restarted { output.notice("the server restarted; following its new log") }
-                if let missed {
-                    output.notice(
-                        "reconnected; records \(missed.fromSeq)–\(missed.toSeq) left the server's buffer while disconnected "
-                            + "(\(missed.toSeq - missed.fromSeq + 1), some may not match the filters)")
-                } else {
-                    output.notice("reconnected; nothing was lost")
-                }
+            case .gap, .disconnected, .reconnected:
+                for text in Self.notices(for: event) { output.notice(text) }
             }
+        }
+    }
+
+    /// What stderr says about a stream event other than a record: lost records, a lost connection (the first
+    /// attempt and every 12th), a reconnection and what it found.
+    static func notices(for event: LogFollowEvent) -> [String] {
+        switch event {
+        case .record:
+            return []
+        case .gap(let range):
+            return [
+                "\(range.toSeq - range.fromSeq + 1) records lost (seq \(range.fromSeq)–\(range.toSeq)): this reader fell behind the server"
+            ]
+        case .disconnected(let error, let attempt, let delay):
+            guard attempt == 1 || attempt % 12 == 0 else { return [] }
+            return [
+                "log stream lost (\(error.message)); reconnecting (attempt \(attempt), next in \(Format.duration(delay)))"
+            ]
+        case .reconnected(let missed, let restarted):
+            var texts = restarted ? ["the server restarted; following its new log"] : []
+            if let missed {
+                texts.append(
+                    "reconnected; records \(missed.fromSeq)–\(missed.toSeq) left the server's buffer while disconnected "
+                        + "(\(missed.toSeq - missed.fromSeq + 1), some may not match the filters)")
+            } else {
+                texts.append("reconnected; nothing was lost")
+            }
+            return texts
         }
     }
 
@@ -121,6 +136,105 @@ struct Logs: ClientCommand {
         switch output.format {
         case .table: output.line(Renderings.logLine(record, style: output.style))
         case .json, .ndjson: output.line(JSONText.compact(record))
+        }
+    }
+
+    /// The JSON of a fleet's logs.
+    struct FleetLogs: Encodable {
+        var count: Int
+        var logs: [InstanceTagged<LogRecord>]
+    }
+
+    /// Every instance's records merged by time, each with its instance.
+    func performFleet(in context: CommandContext) async throws {
+        let query = self.query
+        let results = await context.fleet.each { try await $0.logs(query) }
+        var tagged: [(index: Int, record: InstanceTagged<LogRecord>)] = []
+        for (index, result) in results.enumerated() {
+            for record in result.value?.logs ?? [] {
+                tagged.append((index, InstanceTagged(instance: result.instance, record: record)))
+            }
+        }
+        tagged.sort { ($0.record.record.timestamp, $0.index) < ($1.record.record.timestamp, $1.index) }
+        let output = context.output
+        let records = tagged.map(\.record)
+        let width = results.map(\.instance.count).max() ?? 0
+        output.emit(FleetLogs(count: records.count, logs: records), records: records) {
+            guard !tagged.isEmpty else { return "no matching records\n" }
+            return tagged.map {
+                FleetOutput.prefix($0.record.instance, index: $0.index, width: width + 2, style: output.style)
+                    + Renderings.logLine($0.record.record, style: output.style) + "\n"
+            }.joined()
+        }
+        for result in results where (result.value?.dropped ?? 0) > 0 && output.format == .table {
+            output.notice("\(result.instance): the server's buffer has dropped \(result.value!.dropped) older records")
+        }
+        if let exit = FleetOutput.summarise(results, output: output) { throw exit }
+    }
+
+    /// Every instance's backlog merged by time, then their live streams merged within a short reorder
+    /// window; each instance resumes after its own last `seq`, and its gaps and restarts are reported as its own.
+    func followFleet(in context: CommandContext) async throws {
+        let fleet = context.fleet
+        let output = context.output
+        let names = fleet.instanceNames
+        let width = (names.map(\.count).max() ?? 0) + 2
+        var starts = [UInt64?](repeating: sinceSeq, count: names.count)
+        var failed: [Int: ClientError] = [:]
+        if sinceSeq == nil {
+            var backlog = query
+            backlog.limit = limit ?? Self.followBacklog
+            let pages = await fleet.each { [backlog] in try await $0.logs(backlog) }
+            var records: [(index: Int, record: LogRecord)] = []
+            for (index, page) in pages.enumerated() {
+                switch page.result {
+                case .success(let page):
+                    records += page.logs.map { (index, $0) }
+                    starts[index] = page.logs.last?.seq ?? 0
+                case .failure(let error):
+                    failed[index] = error
+                }
+            }
+            records.sort { ($0.record.timestamp, $0.index) < ($1.record.timestamp, $1.index) }
+            for entry in records {
+                print(entry.record, instance: names[entry.index], index: entry.index, width: width, to: output)
+            }
+        }
+        for (index, error) in failed.sorted(by: { $0.key < $1.key }) {
+            output.notice("\(names[index]): \(error.message)")
+        }
+        let live = KimeraFleet(clients: fleet.clients.enumerated().filter { failed[$0.offset] == nil }.map(\.element))
+        let liveIndices = fleet.clients.indices.filter { failed[$0] == nil }
+        guard !liveIndices.isEmpty else {
+            throw CLIExit.partial(code: FleetOutput.worstCode(failed.values.map { CLIExit.from($0).code }))
+        }
+        for await event in live.followLogs(query, sinceSeqs: liveIndices.map { starts[$0] }) {
+            switch event {
+            case .failed(let position, let error):
+                let index = liveIndices[position]
+                failed[index] = error
+                output.notice("\(names[index]): \(error.message)")
+            case .event(let position, let event):
+                let index = liveIndices[position]
+                let name = names[index]
+                if case .record(let record) = event {
+                    print(record, instance: name, index: index, width: width, to: output)
+                }
+                for text in Self.notices(for: event) { output.notice("\(name): \(text)") }
+            }
+        }
+        if !failed.isEmpty {
+            throw CLIExit.partial(code: FleetOutput.worstCode(failed.values.map { CLIExit.from($0).code }))
+        }
+    }
+
+    private func print(_ record: LogRecord, instance: String, index: Int, width: Int, to output: Output) {
+        switch output.format {
+        case .table:
+            output.line(
+                FleetOutput.prefix(instance, index: index, width: width, style: output.style)
+                    + Renderings.logLine(record, style: output.style))
+        case .json, .ndjson: output.line(JSONText.compact(InstanceTagged(instance: instance, record: record)))
         }
     }
 }

@@ -50,14 +50,28 @@ struct Monitor: ClientCommand {
         let period = DurationText.parse(interval) ?? .seconds(1)
         if once {
             var state = MonitorState()
-            state.update(.success(try await MonitorState.fetch(context.client)))
-            let frame = MonitorFrame(state: state, url: context.client.baseURL, interval: period, live: false)
+            let snapshot = try await MonitorState.fetch(context.client, fleet: fleet(context))
+            state.update(.success(snapshot))
+            let frame = MonitorFrame(state: state, url: Self.title(context), interval: period, live: false)
             context.output.line(
                 frame.lines(width: context.output.width, height: nil, style: context.output.style).joined(
                     separator: "\n"))
+            if let exit = FleetOutput.summarise(snapshot.instances, output: context.output) { throw exit }
             return
         }
-        try await Dashboard(client: context.client, period: period, style: context.output.style).run()
+        try await Dashboard(
+            client: context.client, fleet: fleet(context), title: Self.title(context), period: period,
+            style: context.output.style
+        ).run()
+    }
+
+    /// The fleet when there are several servers: the frame then has a row per instance.
+    private func fleet(_ context: CommandContext) -> KimeraFleet? { context.isFleet ? context.fleet : nil }
+
+    static func title(_ context: CommandContext) -> String {
+        context.isFleet
+            ? "\(context.fleet.clients.count) instances (details: \(KimeraFleet.instanceName(context.client.baseURL)))"
+            : context.client.baseURL
     }
 }
 
@@ -67,6 +81,8 @@ struct MonitorState: Sendable {
         var info: DebugInfo
         var errors: [LogRecord]
         var takenAt: ContinuousClock.Instant
+        /// With several servers: each instance's `/debug/info`, or why it did not answer.
+        var instances: [InstanceResult<DebugInfo>] = []
     }
 
     var snapshot: Snapshot?
@@ -77,7 +93,19 @@ struct MonitorState: Sendable {
 
     static let rateHistory = 120
 
-    static func fetch(_ client: KimeraClient) async throws -> Snapshot {
+    static func fetch(_ client: KimeraClient, fleet: KimeraFleet? = nil) async throws -> Snapshot {
+        if let fleet {
+            // A row per instance; the details (endpoints, buffers, errors) are the first instance that answers.
+            async let all = fleet.each {
+                try await $0.debugInfo(includeLogs: false, includeTraces: false, includeProfiles: false)
+            }
+            let instances = await all
+            guard let index = instances.firstIndex(where: { $0.value != nil }) else {
+                throw instances[0].error ?? ClientError.cancelled
+            }
+            let errors = try await fleet.clients[index].logs(LogQuery(limit: Monitor.errorRows, level: .error))
+            return Snapshot(info: instances[index].value!, errors: errors.logs, takenAt: .now, instances: instances)
+        }
         async let info = client.debugInfo(includeLogs: false, includeTraces: false, includeProfiles: false)
         async let errors = client.logs(LogQuery(limit: Monitor.errorRows, level: .error))
         return Snapshot(info: try await info, errors: try await errors.logs, takenAt: .now)
@@ -188,6 +216,28 @@ struct MonitorFrame {
                         ),
                     ] : [("cache ", .bold), ("off", .dim)]))
         top += bufferLines(info.buffers, width: cut, line: line)
+        if !snapshot.instances.isEmpty {
+            top.append(line([("Instances", .bold)]))
+            let nameWidth = snapshot.instances.map(\.instance.count).max() ?? 0
+            for (index, instance) in snapshot.instances.enumerated() {
+                let name = instance.instance.padding(toLength: nameWidth + 2, withPad: " ", startingAt: 0)
+                let color = FleetOutput.palette[index % FleetOutput.palette.count]
+                switch instance.result {
+                case .success(let info):
+                    let requests = info.requestStatistics
+                    top.append(
+                        line([
+                            (name, color), ("mode \(info.mode.name ?? "?")  ", info.mode.debug ? .yellow : nil),
+                            ("req/s \(Format.rate(requests.requestsPerSecond))  ", nil),
+                            ("total \(Format.count(requests.totalRequests))  ", nil),
+                            ("errors \(Format.percent(requests.errorRate))", requests.errorRate > 0 ? .red : nil),
+                            ("  up \(Format.uptime(info.uptimeS))", .dim),
+                        ]))
+                case .failure(let error):
+                    top.append(line([(name, color), ("DOWN  " + MonitorState.describe(error), .red)]))
+                }
+            }
+        }
         top.append("")
 
         var bottom: [String] = [""]
@@ -271,6 +321,8 @@ struct MonitorFrame {
 /// gives it back however it ends.
 struct Dashboard {
     let client: KimeraClient
+    var fleet: KimeraFleet? = nil
+    var title: String
     let period: Duration
     let style: TextStyle
 
@@ -298,12 +350,15 @@ struct Dashboard {
         }
 
         let client = self.client
+        let fleet = self.fleet
         let period = self.period
         let poller = Task {
             var next = ContinuousClock.now
             while !Task.isCancelled {
                 let result: Result<MonitorState.Snapshot, any Error>
-                do { result = .success(try await MonitorState.fetch(client)) } catch { result = .failure(error) }
+                do { result = .success(try await MonitorState.fetch(client, fleet: fleet)) } catch {
+                    result = .failure(error)
+                }
                 if Task.isCancelled { break }
                 continuation.yield(.refreshed(result))
                 next = max(next + period, .now)
@@ -331,7 +386,7 @@ struct Dashboard {
 
     private func frame(_ state: MonitorState) -> (Int, Int) -> [String] {
         { width, height in
-            MonitorFrame(state: state, url: client.baseURL, interval: period, live: true)
+            MonitorFrame(state: state, url: title, interval: period, live: true)
                 .lines(width: width, height: height, style: style)
         }
     }

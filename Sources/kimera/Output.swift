@@ -85,6 +85,8 @@ struct TextStyle: Sendable {
         case green = "32"
         case yellow = "33"
         case cyan = "36"
+        case blue = "34"
+        case magenta = "35"
         case dim = "2"
         case bold = "1"
     }

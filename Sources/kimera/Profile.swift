@@ -83,6 +83,13 @@ struct Profile: AsyncParsableCommand {
         func validate() throws { try ArgumentCheck.ttl(ttl) }
 
         func perform(in context: CommandContext) async throws {
+            if context.isFleet {
+                let ttl = self.ttl
+                try await FleetOutput.apply(in: context, { try await $0.setProfiling(true, ttl: ttl) }) {
+                    Debug.Mode.describe($0)
+                }
+                return
+            }
             let change = try await context.client.setProfiling(true, ttl: ttl)
             context.output.emit(change) { Debug.Mode.describe(change) }
         }
@@ -96,6 +103,12 @@ struct Profile: AsyncParsableCommand {
         @OptionGroup var global: GlobalOptions
 
         func perform(in context: CommandContext) async throws {
+            if context.isFleet {
+                try await FleetOutput.apply(in: context, { try await $0.setProfiling(false) }) {
+                    Debug.Mode.describe($0)
+                }
+                return
+            }
             let change = try await context.client.setProfiling(false)
             context.output.emit(change) { Debug.Mode.describe(change) }
         }

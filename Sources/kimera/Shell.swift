@@ -39,6 +39,12 @@ final class ShellSession {
     let global: GlobalOptions
     let transport = KimeraTransport()
     var client: KimeraClient
+    /// The other servers of the fleet the shell is connected to (empty for one server).
+    var others: [KimeraClient] = []
+    /// The context the servers came from, for the prompt.
+    var contextName: String?
+    /// How many of the fleet's servers answered the last probe.
+    var up: Int?
     /// Whether stdin is a terminal: prompt, line editing, history and completion only then.
     let interactive: Bool
     let history: ShellHistory?
@@ -56,7 +62,10 @@ final class ShellSession {
         self.global = global
         interactive = Terminal.isTerminal(STDIN_FILENO)
         do {
-            client = try global.makeClient(transport: transport)
+            let fleet = try global.makeFleet(transport: transport)
+            client = fleet.clients[0]
+            others = Array(fleet.clients.dropFirst())
+            contextName = try global.resolvedTargets().contextName
         } catch {
             throw CommandRunner.exit(CLIExit.from(error), output: global.makeOutput())
         }
@@ -131,9 +140,9 @@ final class ShellSession {
             help(words.dropFirst().first)
             return nil
         case "connect":
-            guard words.count == 2 else { return .usage("usage: connect URL") }
+            guard words.count >= 2 else { return .usage("usage: connect URL [URL …] | connect CONTEXT") }
             do {
-                client = try client.connecting(to: words[1])
+                try connect(Array(words.dropFirst()))
             } catch {
                 return CLIExit.from(error)
             }
@@ -148,7 +157,7 @@ final class ShellSession {
         }
         let parsed: any ParsableCommand
         do {
-            parsed = try Kimera.parseAsRoot(words)
+            parsed = try Kimera.parseAsRoot(Debug.BundleCommand.arguments(rewriting: words))
         } catch {
             let code = Kimera.exitCode(for: error)
             if code == .success {
@@ -174,6 +183,32 @@ final class ShellSession {
         return await interrupt.run { try await command.perform(in: context) }
     }
 
+    /// `connect URL [URL …]` or `connect CONTEXT`: the servers later commands talk to.
+    private func connect(_ targets: [String]) throws {
+        if targets.count == 1, !targets[0].contains("://") {
+            let store = try ContextStore.load()
+            guard let saved = store.contexts[targets[0]] else {
+                throw ValidationError(
+                    "no context or URL '\(targets[0])' (contexts: \(store.contexts.keys.sorted().joined(separator: ", ")))"
+                )
+            }
+            let token =
+                try saved.tokenFile.map { try GlobalOptions.readToken(file: $0, source: "the context's token file") }
+                ?? client.token
+            let clients = try saved.urls.map {
+                try KimeraClient(url: $0, token: token, timeout: client.timeout, transport: transport)
+            }
+            client = clients[0]
+            others = Array(clients.dropFirst())
+            contextName = targets[0]
+            return
+        }
+        let clients = try targets.map { try client.connecting(to: $0) }
+        client = clients[0]
+        others = Array(clients.dropFirst())
+        contextName = nil
+    }
+
     /// The connection and output a command runs with: the shell's, except where the line gives its own
     /// `--url`, `--token`, `--timeout` or `-o`.
     private func context(for options: GlobalOptions) throws -> CommandContext {
@@ -183,9 +218,22 @@ final class ShellSession {
         let token = try options.resolvedToken() ?? client.token
         var timeout = client.timeout
         if options.timeout != "5s" { timeout = try options.timeoutDuration() }
+        if options.urls.count > 1 {
+            let urls = try options.resolvedTargets().urls
+            let clients = try urls.map {
+                try KimeraClient(url: $0, token: token, timeout: timeout, transport: transport)
+            }
+            return CommandContext(fleet: KimeraFleet(clients: clients), output: output)
+        }
         if options.url != nil || token != client.token || timeout != client.timeout {
             let url = options.url != nil ? try options.resolvedURL() : client.baseURL
             commandClient = try KimeraClient(url: url, token: token, timeout: timeout, transport: transport)
+        }
+        if options.url == nil && !others.isEmpty {
+            let rest = try others.map {
+                try KimeraClient(url: $0.baseURL, token: token, timeout: timeout, transport: transport)
+            }
+            return CommandContext(fleet: KimeraFleet(clients: [commandClient] + rest), output: output)
         }
         return CommandContext(client: commandClient, output: output)
     }
@@ -229,7 +277,7 @@ final class ShellSession {
         text += """
             Shell commands:
               help [COMMAND]  this list, or a command's options
-              connect URL     talk to another server
+              connect URL…|CONTEXT  talk to other servers
               get PATH        GET a path, e.g. get /debug/log-level
               post PATH [JSON]  POST a path with a JSON body, e.g. post /kimera/geoids '{"content": "x"}'
               exit            leave (or Ctrl-D)
@@ -265,11 +313,21 @@ final class ShellSession {
     var prompt: String {
         var host = client.baseURL
         if let range = host.range(of: "://") { host = String(host[range.upperBound...]) }
+        if !others.isEmpty {
+            let name = contextName ?? "\(others.count + 1) servers"
+            return "kimera \(name) (\(up ?? 0)/\(others.count + 1) up) [\(mode ?? "offline")]> "
+        }
         return "kimera \(host) [\(mode ?? "offline")]> "
     }
 
     /// Asks `GET /` for the server's mode (bounded by a short timeout, so a dead server does not stall the prompt).
     func refreshMode() async {
+        if !others.isEmpty {
+            let probes = ([client] + others).compactMap {
+                try? KimeraClient(url: $0.baseURL, token: $0.token, timeout: .seconds(2), transport: transport)
+            }
+            up = await KimeraFleet(clients: probes).each { try await $0.health() }.filter { $0.value != nil }.count
+        }
         guard
             let probe = try? KimeraClient(
                 url: client.baseURL, token: client.token, timeout: .seconds(2), transport: transport),

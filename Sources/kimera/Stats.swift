@@ -12,6 +12,10 @@ struct Stats: ClientCommand {
     @OptionGroup var global: GlobalOptions
 
     func perform(in context: CommandContext) async throws {
+        if context.isFleet {
+            try await performFleet(in: context)
+            return
+        }
         let stats = try await context.client.performanceStats()
         let output = context.output
         output.emit(stats) {
@@ -63,5 +67,27 @@ struct Stats: ClientCommand {
                         + "\(process.threads) threads, up \(Format.uptime(process.uptimeS))")
             ),
         ]
+    }
+
+    /// The fleet's figures in JSON: request statistics merged exactly (counts added, percentiles from the
+    /// added histograms).
+    struct FleetMerged: Encodable {
+        var requestStatistics: RequestStatistics
+
+        enum CodingKeys: String, CodingKey { case requestStatistics = "request_statistics" }
+    }
+
+    /// A row per instance and the fleet's, then the merged endpoint table.
+    func performFleet(in context: CommandContext) async throws {
+        let results = await FleetStatistics.fetch(
+            context.fleet, answer: { try await $0.performanceStats() }, statistics: { $0.requestStatistics })
+        let merged = FleetStatistics.merged(results)
+        let output = context.output
+        let rows = results.map { FleetOutput.Row<PerformanceStats>($0, value: $0.value?.answer) }
+        output.emit(FleetStatistics.Report(merged: FleetMerged(requestStatistics: merged), instances: rows)) {
+            FleetStatistics.instanceTable(results, merged: merged).render(width: output.width, style: output.style)
+                + "\n" + Renderings.endpoints(merged).render(width: output.width, style: output.style)
+        }
+        if let exit = FleetOutput.summarise(results, output: output) { throw exit }
     }
 }

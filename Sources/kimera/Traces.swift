@@ -56,6 +56,10 @@ struct Traces: ClientCommand {
     }
 
     func perform(in context: CommandContext) async throws {
+        if context.isFleet {
+            try await (stats ? performFleetStats(in: context) : performFleet(in: context))
+            return
+        }
         let query = TraceQuery(
             limit: stats ? 1 : limit, pathFilter: path, method: method?.uppercased(), status: status,
             minDurationMs: minMs,
@@ -113,5 +117,61 @@ struct Traces: ClientCommand {
             try container.encode(route, forKey: .route)
             try statistics.encode(to: encoder)
         }
+    }
+
+    /// The per-endpoint table of the fleet, from the instances' merged histograms, after a row per instance.
+    func performFleetStats(in context: CommandContext) async throws {
+        let results = await FleetStatistics.fetch(
+            context.fleet, answer: { try await $0.traces(TraceQuery(limit: 1)) }, statistics: { $0.statistics })
+        let merged = FleetStatistics.merged(results)
+        let output = context.output
+        let rows = results.map { FleetOutput.Row<RequestStatistics>($0, value: $0.value?.statistics) }
+        var lines = FleetStatistics.endpointLines(merged, instance: "all")
+        for result in results {
+            if let statistics = result.value?.statistics {
+                lines += FleetStatistics.endpointLines(statistics, instance: result.instance)
+            }
+        }
+        output.emit(FleetStatistics.Report(merged: merged, instances: rows), records: lines) {
+            FleetStatistics.instanceTable(results, merged: merged).render(width: output.width, style: output.style)
+                + "\n" + Renderings.endpoints(merged).render(width: output.width, style: output.style)
+        }
+        if let exit = FleetOutput.summarise(results, output: output) { throw exit }
+    }
+
+    /// Every instance's traces merged by start time, each with its instance.
+    func performFleet(in context: CommandContext) async throws {
+        let query = TraceQuery(
+            limit: limit, pathFilter: path, method: method?.uppercased(), status: status, minDurationMs: minMs,
+            requestID: requestID, slowOnly: slow)
+        let results = await context.fleet.each { try await $0.traces(query) }
+        var tagged: [(index: Int, trace: InstanceTagged<Trace>)] = []
+        for (index, result) in results.enumerated() {
+            for trace in result.value?.traces ?? [] {
+                tagged.append((index, InstanceTagged(instance: result.instance, record: trace)))
+            }
+        }
+        // Oldest first, as one server's table reads; ISO-8601 UTC times sort as text.
+        tagged.sort { $0.trace.record.startedAt < $1.trace.record.startedAt }
+        let output = context.output
+        let records = tagged.map(\.trace)
+        output.emit(FleetTraces(count: records.count, traces: records), records: records) {
+            guard !tagged.isEmpty else { return "no matching traces\n" }
+            var table = Self.table(tagged.map(\.trace.record))
+            table.columns.insert(Table.Column("INSTANCE"), at: 0)
+            for (row, entry) in tagged.enumerated() {
+                table.rows[row].insert(
+                    Table.Cell(entry.trace.instance, FleetOutput.palette[entry.index % FleetOutput.palette.count]),
+                    at: 0)
+            }
+            return table.render(width: output.width, style: output.style)
+        }
+        if let exit = FleetOutput.summarise(results, output: output) { throw exit }
+    }
+
+    /// The JSON of a fleet's traces.
+    struct FleetTraces: Encodable {
+        var count: Int
+        var traces: [InstanceTagged<Trace>]
     }
 }

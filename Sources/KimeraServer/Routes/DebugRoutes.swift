@@ -123,6 +123,11 @@ enum DebugRoutes {
                     previous: LogLevel(change.previous), expiresAt: change.expiresAt.map(iso)))
         }
 
+        // Mergeable per-series histograms: a client of several servers adds them instead of averaging percentiles.
+        routes.get("/debug/histograms") { _, _ in
+            JSONBody.response(engine.tracer.histograms())
+        }
+
         routes.get("/debug/traces") { request, _ in
             let query = QueryReader(request)
             let limit = try query.limit(default: 50, maximum: maxTraceLimit)

@@ -915,6 +915,42 @@ enum OpenAPIDocument {
         }
       }
     },
+    "/debug/histograms": {
+      "get": {
+        "tags": [
+          "Debug"
+        ],
+        "operationId": "getHistograms",
+        "summary": "Per-series latency histograms in a mergeable form",
+        "description": "Every route template × method series as the non-empty buckets of its HDR histogram (microseconds, 2 significant digits) plus the exact count, errors, sum, minimum and maximum. A client of several servers adds the buckets and reads percentiles from the sum, instead of averaging percentiles.",
+        "responses": {
+          "200": {
+            "description": "Every series' histogram.",
+            "headers": {
+              "X-Request-ID": {
+                "$ref": "#/components/headers/X-Request-ID"
+              },
+              "X-Process-Time-Microseconds": {
+                "$ref": "#/components/headers/X-Process-Time-Microseconds"
+              },
+              "X-Debug-Mode": {
+                "$ref": "#/components/headers/X-Debug-Mode"
+              },
+              "X-Performance-Mode": {
+                "$ref": "#/components/headers/X-Performance-Mode"
+              }
+            },
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/HistogramsResponse"
+                }
+              }
+            }
+          }
+        }
+      }
+    },
     "/debug/traces": {
       "get": {
         "tags": [
@@ -5405,6 +5441,100 @@ enum OpenAPIDocument {
           "profiles",
           "functions",
           "enabled"
+        ]
+      },
+      "HistogramsResponse": {
+        "type": "object",
+        "description": "The latency histograms of every series, mergeable across servers.",
+        "properties": {
+          "unit": {
+            "type": "string",
+            "enum": [
+              "us"
+            ],
+            "description": "The unit of bucket values."
+          },
+          "significant_digits": {
+            "type": "integer",
+            "minimum": 0,
+            "maximum": 5
+          },
+          "lowest_discernible_value": {
+            "type": "integer",
+            "minimum": 1
+          },
+          "highest_trackable_value": {
+            "type": "integer",
+            "minimum": 1
+          },
+          "series": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/SeriesHistogram"
+            }
+          }
+        },
+        "required": [
+          "unit",
+          "significant_digits",
+          "lowest_discernible_value",
+          "highest_trackable_value",
+          "series"
+        ]
+      },
+      "SeriesHistogram": {
+        "type": "object",
+        "description": "One route template × method: the non-empty buckets and the exact figures.",
+        "properties": {
+          "route": {
+            "type": "string"
+          },
+          "method": {
+            "type": "string"
+          },
+          "count": {
+            "type": "integer",
+            "minimum": 0
+          },
+          "errors": {
+            "type": "integer",
+            "minimum": 0
+          },
+          "sum_ms": {
+            "type": "number",
+            "minimum": 0
+          },
+          "min_ms": {
+            "type": "number",
+            "minimum": 0
+          },
+          "max_ms": {
+            "type": "number",
+            "minimum": 0
+          },
+          "buckets": {
+            "type": "array",
+            "description": "`[value, count]` pairs in ascending value order: `count` values recorded in the bucket holding `value`.",
+            "items": {
+              "type": "array",
+              "items": {
+                "type": "integer",
+                "minimum": 0
+              },
+              "minItems": 2,
+              "maxItems": 2
+            }
+          }
+        },
+        "required": [
+          "route",
+          "method",
+          "count",
+          "errors",
+          "sum_ms",
+          "min_ms",
+          "max_ms",
+          "buckets"
         ]
       },
       "BufferFill": {

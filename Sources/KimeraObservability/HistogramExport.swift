@@ -1,0 +1,33 @@
+import Histogram
+import KimeraModels
+
+extension LatencyRecorder {
+    /// The histogram's bounds and precision, as `/debug/histograms` declares them.
+    package static let exportedUnit = "us"
+    package static let significantDigits = 2
+    package static let lowestDiscernibleValue: UInt64 = 1
+    package static let highestTrackableValue: UInt64 = 3_600_000_000
+
+    /// This series in the mergeable form of `GET /debug/histograms`: the non-empty buckets and the exact figures.
+    package func exported(route: String, method: String) -> SeriesHistogram {
+        var buckets: [[UInt64]] = []
+        for bucket in histogram.recordedValues() where bucket.count > 0 {
+            buckets.append([bucket.value, UInt64(bucket.count)])
+        }
+        return SeriesHistogram(
+            route: route, method: method, count: count, errors: errors, sumMs: Double(sumNanos) / 1e6,
+            minMs: count == 0 ? 0 : Double(minNanos) / 1e6, maxMs: Double(maxNanos) / 1e6, buckets: buckets)
+    }
+}
+
+extension RequestTracer {
+    /// Every series' histogram, for `GET /debug/histograms`.
+    package func histograms() -> HistogramsResponse {
+        let series = recorders().map { $0.recorder.exported(route: $0.route, method: $0.method) }
+            .sorted { ($0.route, $0.method) < ($1.route, $1.method) }
+        return HistogramsResponse(
+            unit: LatencyRecorder.exportedUnit, significantDigits: LatencyRecorder.significantDigits,
+            lowestDiscernibleValue: LatencyRecorder.lowestDiscernibleValue,
+            highestTrackableValue: LatencyRecorder.highestTrackableValue, series: series)
+    }
+}

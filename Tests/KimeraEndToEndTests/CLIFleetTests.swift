@@ -1,0 +1,343 @@
+import Foundation
+import KimeraClient
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+extension CLITests {
+    /// Several servers from one command line: contexts, fan-out with partial failure, exact merging of
+    /// histograms, merged log streams, changes applied to every instance, and `debug bundle`.
+    @Suite
+    struct CLIFleetTests {
+        /// Starts `count` servers, runs `body`, and always stops them.
+        static func withServers(
+            _ count: Int, _ arguments: [String] = [], environment: [String: String] = [:],
+            _ body: ([ServerProcess]) async throws -> Void
+        ) async throws {
+            var servers: [ServerProcess] = []
+            do {
+                for _ in 0..<count {
+                    servers.append(try await ServerProcess.start(arguments, environment: environment))
+                }
+                try await body(servers)
+            } catch {
+                for server in servers { await Self.stop(server) }
+                throw error
+            }
+            for server in servers { await Self.stop(server) }
+        }
+
+        static func stop(_ server: ServerProcess) async {
+            await server.stop()
+            try? FileManager.default.removeItem(at: server.dataDirectory)
+        }
+
+        static func name(_ server: ServerProcess) -> String { "127.0.0.1:\(server.port)" }
+
+        static func urls(_ servers: [ServerProcess]) -> [String] { servers.flatMap { ["--url", $0.baseURL] } }
+
+        /// A fresh `XDG_CONFIG_HOME`, removed afterwards.
+        static func withConfigHome(_ body: (URL) async throws -> Void) async throws {
+            let directory = temporaryDirectory("kimera-xdg")
+            defer { try? FileManager.default.removeItem(at: directory) }
+            try await body(directory)
+        }
+
+        struct ContextRow: Decodable {
+            var name: String
+            var current: Bool
+            var urls: [String]
+            var token_file: String?
+        }
+
+        struct HealthRow: Decodable {
+            struct Report: Decodable { var ready: ReadyResponse? }
+            var instance: String
+            var result: Report?
+            var error: String?
+            var exit_code: Int32?
+        }
+
+        struct HealthFleet: Decodable {
+            var instances: [HealthRow]
+            var ready: Int
+            var total: Int
+        }
+
+        @Test func contextsRoundTripAndACommandUsesTheCurrentContext() async throws {
+            try await Self.withServers(2) { servers in
+                try await Self.withConfigHome { home in
+                    let environment = ["XDG_CONFIG_HOME": home.path]
+                    let tokenFile = home.appendingPathComponent("fleet.token")
+                    try Data("not-needed-on-loopback\n".utf8).write(to: tokenFile)
+
+                    let add = try await runCLI(
+                        ["context", "add", "pair"] + Self.urls(servers) + ["--token-file", tokenFile.path],
+                        environment: environment)
+                    #expect(add.status == 0, "\(add.stderr)")
+                    let file = home.appendingPathComponent("kimera/contexts.json")
+                    let attributes = try FileManager.default.attributesOfItem(atPath: file.path)
+                    #expect((attributes[.posixPermissions] as? NSNumber)?.intValue == 0o600)
+                    #expect(!String(decoding: try Data(contentsOf: file), as: UTF8.self).contains("not-needed"))
+
+                    let single = try await runCLI(
+                        ["context", "add", "one", "--url", servers[0].baseURL], environment: environment)
+                    #expect(single.status == 0, "\(single.stderr)")
+
+                    let list = try await runCLI(["context", "list", "-o", "json"], environment: environment)
+                    #expect(list.status == 0, "\(list.stderr)")
+                    let rows = try list.decode([ContextRow].self)
+                    #expect(rows.map(\.name) == ["one", "pair"])
+                    #expect(rows.first { $0.name == "pair" }?.current == true)
+                    #expect(rows.first { $0.name == "pair" }?.urls == servers.map(\.baseURL))
+                    #expect(rows.first { $0.name == "pair" }?.token_file == tokenFile.path)
+
+                    // The current context (pair) is used when nothing else names a server.
+                    let health = try await runCLI(["health", "-o", "json"], environment: environment)
+                    #expect(health.status == 0, "\(health.stderr)")
+                    let fleet = try health.decode(HealthFleet.self)
+                    #expect(fleet.total == 2 && fleet.ready == 2)
+                    #expect(fleet.instances.map(\.instance) == servers.map(Self.name))
+
+                    // --context and KIMERA_CONTEXT choose another; one server answers as it always has.
+                    let one = try await runCLI(["health", "-o", "json", "--context", "one"], environment: environment)
+                    #expect(one.status == 0, "\(one.stderr)")
+                    #expect(one.stdout.contains("\"health\""))
+                    let viaEnvironment = try await runCLI(
+                        ["health", "-o", "json"], environment: environment.merging(["KIMERA_CONTEXT": "one"]) { $1 })
+                    #expect(viaEnvironment.status == 0, "\(viaEnvironment.stderr)")
+                    #expect(
+                        viaEnvironment.stdout.contains("\"health\"") && !viaEnvironment.stdout.contains("instances"))
+
+                    let use = try await runCLI(["context", "use", "one"], environment: environment)
+                    #expect(use.status == 0)
+                    let unknown = try await runCLI(["context", "use", "nope"], environment: environment)
+                    #expect(unknown.status == 64)
+                    #expect(unknown.stderr.contains("no context named nope"))
+
+                    let remove = try await runCLI(["context", "remove", "pair"], environment: environment)
+                    #expect(remove.status == 0, "\(remove.stderr)")
+                    let after = try await runCLI(["context", "list", "-o", "json"], environment: environment)
+                    #expect(try after.decode([ContextRow].self).map(\.name) == ["one"])
+                }
+            }
+        }
+
+        @Test func healthWithOneServerDownListsItAndExitsWithItsCode() async throws {
+            try await Self.withServers(1) { servers in
+                let down = "http://127.0.0.1:\(try unusedLoopbackPort())"
+                let result = try await runCLI(["health", "-o", "json", "--url", servers[0].baseURL, "--url", down])
+                #expect(result.status == 3, "\(result.stderr)")
+                let fleet = try result.decode(HealthFleet.self)
+                #expect(fleet.total == 2 && fleet.ready == 1)
+                #expect(fleet.instances[0].result?.ready != nil)
+                #expect(fleet.instances[1].error != nil && fleet.instances[1].exit_code == 3)
+                #expect(result.stderr.contains(KimeraFleet.instanceName(down)))
+                #expect(result.stderr.contains("1 of 2 instances did not answer"))
+
+                let table = try await runCLI(
+                    ["health", "-o", "table", "--url", servers[0].baseURL, "--url", down],
+                    environment: ["KIMERA_URL": "ignored"])
+                #expect(table.status == 3)
+                #expect(table.stdout.contains("DOWN") && table.stdout.contains("ready"))
+
+                // KIMERA_URL holds a comma-separated list.
+                let listed = try await runCLI(
+                    ["health", "-o", "json"], environment: ["KIMERA_URL": "\(servers[0].baseURL),\(down)"])
+                #expect(listed.status == 3)
+                #expect(try listed.decode(HealthFleet.self).total == 2)
+            }
+        }
+
+        struct StatsRow: Decodable {
+            var instance: String
+            var result: RequestStatistics?
+        }
+
+        struct StatsFleet: Decodable {
+            var merged: RequestStatistics
+            var instances: [StatsRow]
+        }
+
+        /// Nearest-rank percentile of sorted values.
+        static func percentile(_ sorted: [Double], _ p: Double) -> Double {
+            let rank = max(1, Int((p / 100 * Double(sorted.count)).rounded(.up)))
+            return sorted[min(rank, sorted.count) - 1]
+        }
+
+        @Test func tracesStatsMergesCountsAndTakesP99FromTheMergedHistograms() async throws {
+            try await Self.withServers(2) { servers in
+                let transport = KimeraTransport()
+                defer { Task { await transport.shutdown() } }
+                let clients = try servers.map {
+                    try KimeraClient(url: $0.baseURL, timeout: .seconds(10), transport: transport)
+                }
+                for (client, count) in zip(clients, [150, 90]) {
+                    for _ in 0..<count { _ = try await client.health() }
+                    // A few slower requests on one side, so the tail is not one server's alone.
+                    if count == 90 { for _ in 0..<10 { _ = try await client.searchGeoids(query: "a b c", limit: 5) } }
+                }
+                let result = try await runCLI(["traces", "--stats", "-o", "json"] + Self.urls(servers))
+                #expect(result.status == 0, "\(result.stderr)")
+                let fleet = try result.decode(StatsFleet.self)
+                #expect(fleet.instances.map(\.instance) == servers.map(Self.name))
+
+                var durations: [Double] = []
+                var expectedCount = 0
+                for (index, client) in clients.enumerated() {
+                    let own = try await client.traces(TraceQuery(limit: 5000, pathFilter: "/health"))
+                    let health = own.traces.filter { $0.route == "/health" }
+                    let counted = own.statistics.endpoints["/health"]?.timing.count ?? -1
+                    // The CLI's instance row is what the server itself counts.
+                    #expect(fleet.instances[index].result?.endpoints["/health"]?.timing.count == counted)
+                    expectedCount += counted
+                    durations += health.map(\.durationMs)
+                }
+                let merged = try #require(fleet.merged.endpoints["/health"])
+                #expect(merged.timing.count == expectedCount)
+                #expect(merged.timing.count >= 240)
+                #expect(
+                    fleet.merged.totalRequests
+                        == fleet.instances.compactMap(\.result?.totalRequests).reduce(0, +))
+
+                // Every /health request of both servers is still in their trace rings: the exact p99.
+                #expect(durations.count == expectedCount)
+                let sorted = durations.sorted()
+                let exact = Self.percentile(sorted, 99)
+                let tolerance = exact * 0.01 + 0.002
+                #expect(
+                    abs(merged.timing.p99Ms - exact) <= tolerance,
+                    "merged p99 \(merged.timing.p99Ms) ms vs exact \(exact) ms over \(sorted.count) requests")
+                #expect(abs(merged.timing.maxTimeMs - sorted.last!) <= 0.002)
+
+                let search = try #require(fleet.merged.endpoints["/kimera/geoids/search"])
+                #expect(search.timing.count == 10)
+            }
+        }
+
+        @Test func followShowsLinesFromEachInstanceWithItsPrefixAndDebugModeReachesAll() async throws {
+            try await Self.withServers(2) { servers in
+                let follow = try CLIProcess(
+                    ["logs", "-f", "--module", "kimera.audit", "--since-seq", "0", "-o", "table", "--color", "never"]
+                        + Self.urls(servers))
+                defer { follow.signal(SIGKILL) }
+                try await Task.sleep(for: .milliseconds(800))
+
+                let mode = try await runCLI(["debug", "mode", "on", "--ttl", "5m", "-o", "json"] + Self.urls(servers))
+                #expect(mode.status == 0, "\(mode.stderr)")
+                struct Row: Decodable {
+                    var instance: String
+                    var result: ModeChangeResponse?
+                }
+                struct Rows: Decodable { var instances: [Row] }
+                let rows = try mode.decode(Rows.self).instances
+                #expect(rows.map(\.instance) == servers.map(Self.name))
+                #expect(rows.allSatisfy { $0.result?.debug == true })
+
+                let transport = KimeraTransport()
+                for server in servers {
+                    let client = try KimeraClient(url: server.baseURL, transport: transport)
+                    #expect(try await client.debugInfo(includeLogs: false).mode.debug)
+                }
+                await transport.shutdown()
+
+                let prefixes = servers.map { "[\(Self.name($0))]" }
+                let shown = await follow.waitUntil(timeout: .seconds(15)) {
+                    let lines = follow.stdout.contents.split(separator: "\n")
+                    return prefixes.allSatisfy { prefix in
+                        lines.contains { $0.hasPrefix(prefix) && $0.contains("debug mode enabled") }
+                    }
+                }
+                #expect(shown, "stdout: \(follow.stdout.contents)\nstderr: \(follow.stderr.contents)")
+                follow.signal(SIGINT)
+                let result = await follow.finish(timeout: .seconds(10))
+                #expect(result.status == 130)
+                #expect(!result.stdout.containsEscapeCodes)
+            }
+        }
+
+        @Test func monitorOnceShowsARowPerInstanceAndTheOneThatIsDown() async throws {
+            try await Self.withServers(2) { servers in
+                let down = "http://127.0.0.1:\(try unusedLoopbackPort())"
+                let result = try await runCLI(
+                    ["monitor", "--once", "--color", "never"] + Self.urls(servers) + ["--url", down],
+                    environment: ["COLUMNS": "160"])
+                #expect(result.status == 3, "\(result.stderr)")
+                let lines = result.stdout.split(separator: "\n")
+                #expect(lines.contains { $0.hasPrefix("Instances") })
+                for server in servers {
+                    #expect(
+                        lines.contains { $0.hasPrefix(Self.name(server)) && $0.contains("req/s") }, "\(result.stdout)")
+                }
+                #expect(lines.contains { $0.hasPrefix(KimeraFleet.instanceName(down)) && $0.contains("DOWN") })
+            }
+        }
+
+        @Test func shellConnectTakesSeveralURLsAndCommandsFanOut() async throws {
+            try await Self.withServers(2) { servers in
+                let script = "connect \(servers[0].baseURL) \(servers[1].baseURL)\nhealth -o json\n"
+                let shell = try await runShell(script, url: "http://127.0.0.1:\(try unusedLoopbackPort())")
+                #expect(shell.status == 0, "\(shell.stderr)")
+                let fleet = try shell.decode(HealthFleet.self)
+                #expect(fleet.total == 2 && fleet.ready == 2)
+                #expect(fleet.instances.map(\.instance) == servers.map(Self.name))
+            }
+        }
+
+        @Test func aBundleFromTwoInstancesHoldsTheExpectedFilesAndNoSecret() async throws {
+            let secret = "s3cr3t-\(UUID().uuidString)"
+            try await Self.withServers(2, ["--debug"], environment: ["KIMERA_ADMIN_TOKEN": secret]) { servers in
+                let directory = temporaryDirectory("kimera-bundle")
+                defer { try? FileManager.default.removeItem(at: directory) }
+                let archive = directory.appendingPathComponent("fleet.tar.gz")
+                let result = try await runCLI(
+                    [
+                        "debug", "bundle", "--duration", "2s", "--interval", "1s", "--output", archive.path, "--token",
+                        secret,
+                    ]
+                        + Self.urls(servers), timeout: .seconds(60))
+                #expect(result.status == 0, "\(result.stderr)")
+                #expect(FileManager.default.fileExists(atPath: archive.path))
+
+                let listing = try await runProcess("/usr/bin/env", ["tar", "-tzf", archive.path])
+                let files = Set(listing.split(separator: "\n").map(String.init))
+                #expect(files.contains("fleet/manifest.json"), "\(files.sorted())")
+                for server in servers {
+                    let folder = "fleet/" + Self.name(server).replacingOccurrences(of: ":", with: "_") + "/"
+                    for name in [
+                        "info.json", "logs.ndjson", "traces.json", "histograms.json", "stats.json", "profiles.json",
+                    ] {
+                        #expect(files.contains(folder + name), "missing \(folder + name) in \(files.sorted())")
+                    }
+                    #expect(files.contains { $0.hasPrefix(folder + "metrics/") && $0.hasSuffix(".prom") })
+                }
+                let unpacked = directory.appendingPathComponent("unpacked")
+                try FileManager.default.createDirectory(at: unpacked, withIntermediateDirectories: true)
+                _ = try await runProcess("/usr/bin/env", ["tar", "-xzf", archive.path, "-C", unpacked.path])
+                let everything = try await runProcess("/usr/bin/env", ["grep", "-r", "-c", secret, unpacked.path])
+                let counts = everything.split(separator: "\n")
+                #expect(!counts.isEmpty && counts.allSatisfy { $0.hasSuffix(":0") }, "the secret is in: \(counts)")
+                let manifest = try Data(contentsOf: unpacked.appendingPathComponent("fleet/manifest.json"))
+                let object = try JSONSerialization.jsonObject(with: manifest) as? [String: Any]
+                #expect((object?["instances"] as? [Any])?.count == 2)
+                #expect((object?["redacted"] as? [Any])?.isEmpty == false)
+
+                // Profiling was off before and is off again.
+                let transport = KimeraTransport()
+                for server in servers {
+                    let client = try KimeraClient(url: server.baseURL, token: secret, transport: transport)
+                    #expect(try await client.debugInfo(includeLogs: false).mode.profiling == false)
+                }
+                await transport.shutdown()
+            }
+        }
+    }
+}
+
+/// Runs a program to completion and returns its stdout.
+func runProcess(_ executable: String, _ arguments: [String]) async throws -> String {
+    let process = try CLIProcess(arguments, executable: executable)
+    return await process.finish(timeout: .seconds(30)).stdout
+}
