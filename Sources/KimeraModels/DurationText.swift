@@ -6,7 +6,8 @@ public enum DurationText {
     /// The longest ttl accepted anywhere: a forgotten debug switch still reverts within a day.
     public static let maximum = Duration.seconds(86_400)
 
-    public static func parse(_ text: some StringProtocol) -> Duration? {
+    /// The duration `text` says, or nil. Zero is refused unless `allowingZero` (e.g. `--drain 0s`: none).
+    public static func parse(_ text: some StringProtocol, allowingZero: Bool = false) -> Duration? {
         let lowered = text.lowercased().trimmingCharacters(in: .whitespaces)
         let units: [(suffix: String, seconds: Double)] = [
             ("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600), ("d", 86400),
@@ -18,7 +19,7 @@ public enum DurationText {
             scale = unit.seconds
             break
         }
-        guard let value = Double(number), value.isFinite, value > 0 else { return nil }
+        guard let value = Double(number), value.isFinite, value > 0 || (allowingZero && value == 0) else { return nil }
         let seconds = value * scale
         guard seconds <= 86_400 else { return nil }
         return .milliseconds(Int64((seconds * 1000).rounded()))
