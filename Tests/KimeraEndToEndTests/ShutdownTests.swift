@@ -19,10 +19,14 @@ struct ShutdownTests {
         }
     }
 
+    /// Starts a server that logs NOTICE and above (the shutdown phases) to `<data-dir>/kimera.log`.
     static func start(_ arguments: [String]) async throws -> ServerProcess {
         let directory = temporaryDirectory()
+        let config = directory.appendingPathComponent("kimera.json")
+        try #"{"logging": {"level": "NOTICE"}}"#.write(to: config, atomically: true, encoding: .utf8)
         return try await ServerProcess.start(
-            arguments + ["--log-file", directory.appendingPathComponent("kimera.log").path], dataDirectory: directory)
+            arguments + ["--config", config.path, "--log-file", directory.appendingPathComponent("kimera.log").path],
+            dataDirectory: directory)
     }
 
     /// Waits (at most `limit`) for the process to exit; returns the time it took and its status.
