@@ -39,7 +39,9 @@ struct ShutdownTests {
         return (elapsed, server.process.isRunning ? nil : server.process.terminationStatus)
     }
 
-    @Test("a half-sent body does not hold shutdown past --shutdown-timeout: exit 0 within about 2 s, the log says what was cut off")
+    @Test(
+        "a half-sent body does not hold shutdown past --shutdown-timeout: exit 0 within about 2 s, the log says what was cut off"
+    )
     func halfSentBodyIsClosedAtTheTimeout() async throws {
         let server = try await Self.start(["--shutdown-timeout", "2s"])
         let socket = try LoopbackSocket(port: server.port)
@@ -74,11 +76,14 @@ struct ShutdownTests {
         #expect(status == 0)
         #expect(elapsed < .milliseconds(1000), "took \(elapsed) after the second signal")
         let messages = Self.logMessages(server)
-        #expect(messages.contains { $0.contains("second SIGTERM") && $0.contains("POST /kimera/geoids") }, "\(messages)")
+        #expect(
+            messages.contains { $0.contains("second SIGTERM") && $0.contains("POST /kimera/geoids") }, "\(messages)")
         await server.stop()
     }
 
-    @Test("after the drain the listener is closed, yet an in-flight request that completes within the grace period gets its 201")
+    @Test(
+        "after the drain the listener is closed, yet an in-flight request that completes within the grace period gets its 201"
+    )
     func inFlightRequestFinishesInTheGracePeriod() async throws {
         let server = try await Self.start(["--drain", "500ms", "--shutdown-timeout", "5s"])
         let body = #"{"content": "a request that is still arriving when the server is told to stop"}"#
@@ -103,7 +108,9 @@ struct ShutdownTests {
         await server.stop()
     }
 
-    @Test("during the drain /ready is 503, other requests succeed with Connection: close, and keep-alive connections end after their response")
+    @Test(
+        "during the drain /ready is 503, other requests succeed with Connection: close, and keep-alive connections end after their response"
+    )
     func drainKeepsServing() async throws {
         let server = try await Self.start(["--drain", "2s"])
         let keptAlive = try LoopbackSocket(port: server.port)
@@ -120,7 +127,8 @@ struct ShutdownTests {
         let health = try await http(.GET, "\(server.baseURL)/health")
         #expect(health.status == 200)
         #expect(health.header("Connection")?.lowercased() == "close")
-        let created = try await http(.POST, "\(server.baseURL)/kimera/geoids", json: #"{"content": "during the drain"}"#)
+        let created = try await http(
+            .POST, "\(server.baseURL)/kimera/geoids", json: #"{"content": "during the drain"}"#)
         #expect(created.status == 201)
         #expect(created.header("Connection")?.lowercased() == "close")
 
@@ -141,7 +149,9 @@ struct ShutdownTests {
         await server.stop()
     }
 
-    @Test("shutdown settings: flag > KIMERA_DRAIN / KIMERA_SHUTDOWN_TIMEOUT > file, in /debug/info and the banner; a bad duration stops startup")
+    @Test(
+        "shutdown settings: flag > KIMERA_DRAIN / KIMERA_SHUTDOWN_TIMEOUT > file, in /debug/info and the banner; a bad duration stops startup"
+    )
     func shutdownSettings() async throws {
         let directory = temporaryDirectory()
         let config = directory.appendingPathComponent("kimera.json")
@@ -160,7 +170,8 @@ struct ShutdownTests {
         #expect(server.stderr.contents.contains("shutdown:  drain 250ms, then up to 1500ms for in-flight requests"))
         #expect(await server.stop() == 0)
 
-        let bad = try await runKimera(["serve", "--port", "0", "--data-dir", directory.path], environment: ["KIMERA_DRAIN": "soon"])
+        let bad = try await runKimera(
+            ["serve", "--port", "0", "--data-dir", directory.path], environment: ["KIMERA_DRAIN": "soon"])
         #expect(bad.status == 64)
         #expect(bad.stderr.contains("KIMERA_DRAIN=soon is not a duration"), "\(bad.stderr)")
     }

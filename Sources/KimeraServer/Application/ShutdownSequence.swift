@@ -54,14 +54,18 @@ final class ShutdownSequence: Sendable {
 
     /// A stop signal arrived (`name` for the log).
     func signal(_ name: String) {
-        enum Action { case start, closeNow, ignore }
+        enum Action { case started, closeNow, ignore }
         let action = state.withLock { state -> Action in
             guard !state.finished else { return .ignore }
             state.signals += 1
             switch state.signals {
             case 1:
                 state.startedAt = .now
-                return .start
+                readiness.setDraining()
+                connections.closingAfterResponse.store(true, ordering: .relaxed)
+                // Created under the lock, so that a second signal always finds it to cancel.
+                state.phases = Task { await self.runPhases(signal: name) }
+                return .started
             case 2:
                 state.phases?.cancel()
                 return .closeNow
@@ -69,11 +73,8 @@ final class ShutdownSequence: Sendable {
             }
         }
         switch action {
-        case .start:
-            readiness.setDraining()
-            connections.closingAfterResponse.store(true, ordering: .relaxed)
-            let phases = Task { await self.runPhases(signal: name) }
-            state.withLock { $0.phases = phases }
+        case .started:
+            break
         case .closeNow:
             Task { await self.closeNow(reason: "second \(name)") }
         case .ignore:
@@ -111,7 +112,9 @@ final class ShutdownSequence: Sendable {
     /// Closes every connection and cancels the services.
     private func closeNow(reason: String) async {
         let inFlight = await connections.inFlight()
-        let detail = inFlight.isEmpty ? "none in flight" : "still in flight: " + inFlight.map(\.description).joined(separator: "; ")
+        let detail =
+            inFlight.isEmpty
+            ? "none in flight" : "still in flight: " + inFlight.map(\.description).joined(separator: "; ")
         logger.warning("\(reason): closing \(connections.count) connection(s); \(detail)")
         await serviceGroup.triggerGracefulShutdown()
         connections.closeAll()

@@ -38,10 +38,11 @@ extension ServerConfiguration {
     mutating func resolveShutdown(
         drainFlag: Duration?, timeoutFlag: Duration?, environment: [String: String], file: ConfigSnapshotReader?
     ) throws {
-        let settings: [(key: String, variable: String, flag: Duration?, set: (inout ShutdownSettings, Duration) -> Void)] = [
-            ("shutdown.drain", "KIMERA_DRAIN", drainFlag, { $0.drain = $1 }),
-            ("shutdown.timeout", "KIMERA_SHUTDOWN_TIMEOUT", timeoutFlag, { $0.timeout = $1 }),
-        ]
+        let settings:
+            [(key: String, variable: String, flag: Duration?, set: (inout ShutdownSettings, Duration) -> Void)] = [
+                ("shutdown.drain", "KIMERA_DRAIN", drainFlag, { $0.drain = $1 }),
+                ("shutdown.timeout", "KIMERA_SHUTDOWN_TIMEOUT", timeoutFlag, { $0.timeout = $1 }),
+            ]
         for setting in settings {
             if let file {
                 let text = file.string(forKey: setting.key) ?? file.double(forKey: setting.key).map { "\($0)" }
