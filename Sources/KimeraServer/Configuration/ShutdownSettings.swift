@@ -45,7 +45,8 @@ extension ServerConfiguration {
             ]
         for setting in settings {
             if let file {
-                let text = file.string(forKey: setting.key) ?? file.double(forKey: setting.key).map { "\($0)" }
+                let key = ConfigKey(setting.key)
+                let text = file.string(forKey: key) ?? file.double(forKey: key).map { "\($0)" }
                 if let text {
                     guard let value = DurationText.parse(text, allowingZero: true) else {
                         throw ConfigurationError(Self.durationProblem("\(setting.key) \"\(text)\""))
