@@ -1,6 +1,6 @@
 import HTTPTypes
 import NIOCore
-import NIOHTTP1
+import NIOHTTPTypes
 import Synchronization
 
 /// The open connections: counted for the connection cap (`RequestLimitsMiddleware`), and listed so that
@@ -81,10 +81,10 @@ final class ConnectionRegistry: Sendable {
 /// HTTP codec): registers it, tracks the request being served, and while the registry drains marks each
 /// response `Connection: close` and closes the connection once the response has been written.
 final class ConnectionTrackingHandler: ChannelDuplexHandler, RemovableChannelHandler {
-    typealias InboundIn = HTTPPart<HTTPRequest, ByteBuffer>
-    typealias InboundOut = HTTPPart<HTTPRequest, ByteBuffer>
-    typealias OutboundIn = HTTPPart<HTTPResponse, ByteBuffer>
-    typealias OutboundOut = HTTPPart<HTTPResponse, ByteBuffer>
+    typealias InboundIn = HTTPRequestPart
+    typealias InboundOut = HTTPRequestPart
+    typealias OutboundIn = HTTPResponsePart
+    typealias OutboundOut = HTTPResponsePart
 
     let registry: ConnectionRegistry
     /// The request being served (head read, response end not yet written).
