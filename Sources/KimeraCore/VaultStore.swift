@@ -75,6 +75,16 @@ public protocol VaultStore: Sendable {
     func cycleCount() async throws -> Int
     /// `ok`, or what SQLite found wrong.
     func integrityCheck() async throws -> String
+
+    // MARK: Lifecycle
+
+    /// Releases the database at shutdown, once nothing uses the store any more.
+    func close() async throws
+}
+
+extension VaultStore {
+    /// Adapters with nothing to release need not implement `close`.
+    public func close() async throws {}
 }
 
 /// A storage failure, with the operation it interrupted.

@@ -10,7 +10,8 @@ public enum DurationText {
     public static let pattern =
         "^([0-9]*[1-9][0-9]*(\\.[0-9]+)?|[0-9]+\\.[0-9]*[1-9][0-9]*)([mM][sS]|[sSmMhHdD])?$"
 
-    public static func parse(_ text: some StringProtocol) -> Duration? {
+    /// The duration `text` says, or nil. Zero is refused unless `allowingZero` (e.g. `--drain 0s`: none).
+    public static func parse(_ text: some StringProtocol, allowingZero: Bool = false) -> Duration? {
         let lowered = text.lowercased()
         let units: [(suffix: String, seconds: Double)] = [
             ("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600), ("d", 86400),
@@ -25,7 +26,7 @@ public enum DurationText {
         // Digits with at most one inner point: no signs, exponents, spaces or hex, which Double() would take.
         let parts = number.split(separator: ".", omittingEmptySubsequences: false)
         guard (1...2).contains(parts.count), parts.allSatisfy({ !$0.isEmpty && $0.allSatisfy(\.isASCIIDigit) }),
-            let value = Double(number), value > 0
+            let value = Double(number), value > 0 || (allowingZero && value == 0)
         else { return nil }
         let seconds = Swift.min(value * scale, 86_400)
         return .milliseconds(Int64((seconds * 1000).rounded()))

@@ -471,6 +471,11 @@ public final class SQLiteVaultStore: VaultStore {
         }
     }
 
+    /// Closes the pool (SQLite checkpoints the WAL into the database file); later calls fail.
+    public func close() async throws {
+        try await run("close") { try pool.close() }
+    }
+
     /// Vectors held in memory, for observability: rows and bytes of each index.
     public var memoryFill: (geoids: Int, scars: Int, bytes: Int) {
         let geoids = geoidVectors.withLock { ($0.count, $0.bytes) }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Configuration
 import Foundation
 import KimeraCore
+import KimeraModels
 import KimeraObservability
 import KimeraServer
 import KimeraVaultSQLite
@@ -20,7 +21,12 @@ struct Serve: AsyncParsableCommand {
               kimera serve --debug --no-performance full debug
               kimera serve --no-performance         basic
             Environment: KIMERA_DEBUG, KIMERA_PERFORMANCE (true/false/1/0/yes/no/on/off), KIMERA_HOST,
-            KIMERA_PORT, KIMERA_DATA_DIR, KIMERA_CONFIG. Precedence: flag > environment > config file > default.
+            KIMERA_PORT, KIMERA_DATA_DIR, KIMERA_CONFIG, KIMERA_DRAIN, KIMERA_SHUTDOWN_TIMEOUT.
+            Precedence: flag > environment > config file > default.
+            Stopping (SIGTERM/SIGINT): /ready answers 503 at once; the server keeps serving for --drain
+            (responses carry Connection: close), then stops accepting and lets in-flight requests finish for up
+            to --shutdown-timeout, then closes what is left and exits 0. A second signal stops at once.
+              kimera serve --drain 1s      behind a balancer checking /ready every 300ms (docs/OPERATIONS.md)
             """)
 
     @Flag(inversion: .prefixedNo, help: "Debug mode: ring captures DEBUG, traces carry redacted headers.")
@@ -49,6 +55,17 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("log-file"), help: "Also write JSON-lines logs to this file (rotated by size).")
     var logFile: String?
 
+    @Option(
+        help: "After SIGTERM/SIGINT keep serving this long with /ready at 503, e.g. 5s (default 0s).",
+        transform: Serve.duration)
+    var drain: Duration?
+
+    @Option(
+        name: .customLong("shutdown-timeout"),
+        help: "Then let in-flight requests finish for at most this long, e.g. 30s (default 10s).",
+        transform: Serve.duration)
+    var shutdownTimeout: Duration?
+
     @Flag(
         help:
             "Watch the config file and apply log levels, cache TTLs and the slow threshold without a restart (also on SIGHUP)."
@@ -66,6 +83,8 @@ struct Serve: AsyncParsableCommand {
         flags.dataDirectory = dataDir
         flags.logFile = logFile
         flags.reload = reload
+        flags.drain = drain
+        flags.shutdownTimeout = shutdownTimeout
         let environment = ProcessInfo.processInfo.environment
 
         let configPath = config ?? environment["KIMERA_CONFIG"].flatMap { $0.isEmpty ? nil : $0 }
@@ -152,6 +171,14 @@ struct Serve: AsyncParsableCommand {
         }
     }
 
+    /// `--drain` / `--shutdown-timeout` text as a duration (`0s` allowed).
+    static func duration(_ text: String) throws -> Duration {
+        guard let duration = DurationText.parse(text, allowingZero: true) else {
+            throw ValidationError("\"\(text)\" is not a duration; use e.g. 0s, 500ms, 5s, 2m (at most 1d)")
+        }
+        return duration
+    }
+
     private func fail(_ message: String, code: Int32) -> Never {
         FileHandle.standardError.write(Data("kimera: \(message)\n".utf8))
         Foundation.exit(code)
@@ -195,6 +222,10 @@ struct Banner: Sendable {
             "  config:    \(source)",
         ]
         if let logFile = configuration.logFile { lines.append("  log file:  \(logFile)") }
+        let shutdown = configuration.shutdown
+        lines.append(
+            "  shutdown:  drain \(ShutdownSettings.text(shutdown.drain)), then up to \(ShutdownSettings.text(shutdown.timeout)) for in-flight requests; a second signal stops at once"
+        )
         if configuration.needsAdminToken {
             let source =
                 configuration.security.adminTokenFile.map { "token in \($0) (mode 0600)" }

@@ -17,7 +17,7 @@ public struct KimeraApplication: Sendable {
     /// The SWM core; nil only in tests of the operations and debug API alone.
     public let service: KimeraService?
     public let jobs = ContradictionJobs()
-    let connections = ConnectionCounter()
+    let connections = ConnectionRegistry()
     let logger: Logger
 
     public init(configuration: ServerConfiguration, engine: ObservabilityEngine, service: KimeraService? = nil) {
@@ -60,8 +60,9 @@ public struct KimeraApplication: Sendable {
         return (router, table.routes.map { ($0.path, $0.methods.map(\.rawValue)) })
     }
 
-    /// Runs until SIGINT/SIGTERM: stops accepting, lets in-flight requests finish, returns.
-    /// `onListening` gets the bound address (the port may have been 0).
+    /// Runs until SIGINT/SIGTERM, then stops as `ShutdownSequence` says (drain, stop accepting, let in-flight
+    /// requests finish up to the grace period, close what is left), closes the vault and the log sinks and
+    /// returns. `onListening` gets the bound address (the port may have been 0).
     public func run(
         reloadingConfig: ReloadingFileProvider<JSONSnapshot>? = nil,
         onListening: @escaping @Sendable (String, Int) async -> Void = { _, _ in }
@@ -80,7 +81,7 @@ public struct KimeraApplication: Sendable {
             router: router,
             server: .http1(
                 configuration: .init(
-                    additionalChannelHandlers: [ConnectionCountingHandler(counter: connections)],
+                    additionalChannelHandlers: [ConnectionTrackingHandler(registry: connections)],
                     idleTimeout: .seconds(Int64(configuration.security.idleTimeoutSeconds)))),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
             services: services,
@@ -92,22 +93,43 @@ public struct KimeraApplication: Sendable {
             eventLoopGroupProvider: .shared(eventLoopGroup),
             logger: engine.logger("kimera.http")
         )
-        // /ready reports draining from the moment a stop signal arrives (ServiceLifecycle handles the stop).
-        let drainSignals = [SIGTERM, SIGINT].map { signalNumber in
+        // The stop signals are ours, not ServiceLifecycle's: the drain comes before its graceful shutdown.
+        let serviceGroup = ServiceGroup(configuration: .init(services: [app], logger: engine.logger("kimera.http")))
+        let serving = Task { try await serviceGroup.run() }
+        let shutdown = ShutdownSequence(
+            settings: configuration.shutdown, readiness: readiness, connections: connections,
+            serviceGroup: serviceGroup, serving: serving, logger: logger)
+        let stopSignals = [(SIGTERM, "SIGTERM"), (SIGINT, "SIGINT")].map { signalNumber, name in
+            signal(signalNumber, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: signalNumber)
-            source.setEventHandler { readiness.setDraining() }
+            source.setEventHandler { shutdown.signal(name) }
             source.resume()
             return source
         }
-        defer { drainSignals.forEach { $0.cancel() } }
-        do {
-            try await app.runService(gracefulShutdownSignals: [.sigterm, .sigint])
-        } catch {
-            try? await eventLoopGroup.shutdownGracefully()
-            throw error
+        defer { stopSignals.forEach { $0.cancel() } }
+        let result = await withTaskCancellationHandler {
+            await serving.result
+        } onCancel: {
+            serving.cancel()
         }
+        shutdown.finish()
         try? await eventLoopGroup.shutdownGracefully()
         readiness.setDraining()
+        // Once a stop signal came, an error of a service is part of stopping (cancelled at the end of the
+        // grace period), not a failure to report.
+        if case .failure(let error) = result, !shutdown.requested {
+            throw error
+        }
+        if let service {
+            do {
+                try await service.store.close()
+            } catch {
+                logger.error("closing the vault failed: \(error)")
+            }
+        }
+        if let elapsed = shutdown.elapsed {
+            logger.notice("shutdown complete \(ShutdownSettings.text(elapsed)) after the stop signal")
+        }
         await engine.closeSinks()
     }
 }

@@ -22,6 +22,9 @@ public struct ServeFlags: Sendable {
     public var dataDirectory: String?
     public var logFile: String?
     public var reload: Bool = false
+    /// `--drain`, `--shutdown-timeout`.
+    public var drain: Duration?
+    public var shutdownTimeout: Duration?
 
     public init() {}
 }
@@ -40,6 +43,7 @@ public struct ServerConfiguration: Sendable {
     public var live = LiveSettings()
     public var limits = StoreLimits()
     public var security = SecuritySettings()
+    public var shutdown = ShutdownSettings()
     /// Where each setting came from, for the banner and `/debug/info`.
     public var sources: [String: String] = [:]
 
@@ -117,6 +121,8 @@ public struct ServerConfiguration: Sendable {
             config.sources["data_dir"] = "flag"
         }
         if let value = flags.logFile { config.logFile = value }
+        try config.resolveShutdown(
+            drainFlag: flags.drain, timeoutFlag: flags.shutdownTimeout, environment: environment, file: file)
         guard (1...256).contains(config.workers) else {
             throw ConfigurationError("--workers \(config.workers) is out of range (1-256)")
         }
@@ -242,6 +248,7 @@ public struct ServerConfiguration: Sendable {
             "reload": .bool(reload), "mode": .string(mode.rawValue),
         ]
         config["sources"] = .object(sources.mapValues(JSONValue.string))
+        config["shutdown"] = shutdown.describe()
         config["security"] = .object([
             "trust_loopback": .bool(security.trustLoopback),
             "admin_token": security.adminToken.map(JSONValue.string) ?? .null,

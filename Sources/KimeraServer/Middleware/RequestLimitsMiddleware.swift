@@ -11,7 +11,7 @@ struct RequestLimitsMiddleware: RouterMiddleware {
     typealias Context = KimeraRequestContext
     let settings: SecuritySettings
     let maxBodyBytes: Int
-    let connections: ConnectionCounter
+    let connections: ConnectionRegistry
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
         -> Response

@@ -1,0 +1,75 @@
+import Configuration
+import KimeraModels
+import KimeraObservability
+
+/// How `kimera serve` stops on SIGTERM/SIGINT (docs/OPERATIONS.md "Rolling restarts"): first it drains —
+/// `/ready` answers 503 and responses carry `Connection: close` while it keeps serving, so a balancer sees
+/// it leave — then it stops accepting and gives in-flight requests up to `timeout` to finish, then closes
+/// what is left. A second signal skips what remains of both waits.
+public struct ShutdownSettings: Sendable, Equatable {
+    /// How long to keep serving after the signal; zero on a single box, longer than the balancer's
+    /// health-check interval behind one.
+    public var drain: Duration = .zero
+    /// How long in-flight requests get once the server stops accepting.
+    public var timeout: Duration = .seconds(10)
+
+    public init(drain: Duration = .zero, timeout: Duration = .seconds(10)) {
+        self.drain = drain
+        self.timeout = timeout
+    }
+
+    /// `1s`, `1500ms`: a duration as the log and the banner say it.
+    public static func text(_ duration: Duration) -> String {
+        let milliseconds = duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
+        return milliseconds % 1000 == 0 ? "\(milliseconds / 1000)s" : "\(milliseconds)ms"
+    }
+
+    /// As `/debug/info` shows it.
+    func describe() -> JSONValue {
+        .object([
+            "drain_s": .number(drain.seconds), "timeout_s": .number(timeout.seconds),
+        ])
+    }
+}
+
+extension ServerConfiguration {
+    /// Resolves `shutdown.drain` / `shutdown.timeout`: flag > `KIMERA_DRAIN` / `KIMERA_SHUTDOWN_TIMEOUT` >
+    /// file > default. Durations are `DurationText` (`500ms`, `5s`, `0s`; a bare number is seconds).
+    mutating func resolveShutdown(
+        drainFlag: Duration?, timeoutFlag: Duration?, environment: [String: String], file: ConfigSnapshotReader?
+    ) throws {
+        let settings:
+            [(key: String, variable: String, flag: Duration?, set: (inout ShutdownSettings, Duration) -> Void)] = [
+                ("shutdown.drain", "KIMERA_DRAIN", drainFlag, { $0.drain = $1 }),
+                ("shutdown.timeout", "KIMERA_SHUTDOWN_TIMEOUT", timeoutFlag, { $0.timeout = $1 }),
+            ]
+        for setting in settings {
+            if let file {
+                let key = ConfigKey(setting.key)
+                let text = file.string(forKey: key) ?? file.double(forKey: key).map { "\($0)" }
+                if let text {
+                    guard let value = DurationText.parse(text, allowingZero: true) else {
+                        throw ConfigurationError(Self.durationProblem("\(setting.key) \"\(text)\""))
+                    }
+                    setting.set(&shutdown, value)
+                    sources[setting.key] = "file \(configFile ?? "")"
+                }
+            }
+            if let text = environment[setting.variable], !text.trimmingCharacters(in: .whitespaces).isEmpty {
+                guard let value = DurationText.parse(text, allowingZero: true) else {
+                    throw ConfigurationError(Self.durationProblem("\(setting.variable)=\(text)"))
+                }
+                setting.set(&shutdown, value)
+                sources[setting.key] = "env \(setting.variable)"
+            }
+            if let value = setting.flag {
+                setting.set(&shutdown, value)
+                sources[setting.key] = "flag"
+            }
+        }
+    }
+
+    static func durationProblem(_ what: String) -> String {
+        "\(what) is not a duration; use e.g. 0s, 500ms, 5s, 2m (at most 1d)"
+    }
+}
