@@ -84,7 +84,7 @@ public enum GeoidConstruction {
     }
 
     /// The most features one geoid may have (the OpenAPI schema says the same).
-    public static let maximumFeatures = 10_000
+    public static let maximumFeatures = 1000
 
     /// The largest feature weight accepted, in magnitude (the OpenAPI schema says the same).
     public static let maximumFeatureMagnitude = 1e12

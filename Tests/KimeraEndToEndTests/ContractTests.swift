@@ -211,6 +211,10 @@ struct ContractTests {
             #expect(String(describing: value) != "***", "\(key) masked")
         }
         #expect(security.values.contains { $0 is Bool })
+        // Values under ordinary names are shown as they are.
+        let config = try #require(info.object["config"] as? [String: Any])
+        #expect(config["host"] as? String == "127.0.0.1")
+        #expect((config["sources"] as? [String: String])?["admin_token"] != nil)
     }
 
     /// schemathesis, every check and the stateful phase, 100 examples per operation, against a live

@@ -51,18 +51,14 @@ import Testing
             let expected = UInt64(produced.value.load(ordering: .relaxed))
             if producersDone && covered == expected { break }
             if ContinuousClock.now > deadline + .seconds(30) { break }
-            // A short wait keeps the loop alive when no record is coming.
-            let batch = await withTaskGroup(of: [LogSubscription.Item]?.self) { group in
-                group.addTask { await subscription.next() }
-                group.addTask {
-                    try? await Task.sleep(for: .milliseconds(200))
-                    subscription.wake()
-                    return nil
-                }
-                let first = await group.next() ?? nil
-                group.cancelAll()
-                return first ?? nil
+            // A waker keeps the loop alive when no record is coming: `next()` returns an empty batch
+            // after `wake()`, and a batch of records as soon as there are any.
+            let waker = Task {
+                try? await Task.sleep(for: .milliseconds(200))
+                subscription.wake()
             }
+            let batch = await subscription.next()
+            waker.cancel()
             for item in batch ?? [] {
                 switch item {
                 case .record(let log):

@@ -113,13 +113,16 @@ public struct KimeraApplication: Sendable {
             serving.cancel()
         }
         shutdown.finish()
-        try? await eventLoopGroup.shutdownGracefully()
         readiness.setDraining()
         // Once a stop signal came, an error of a service is part of stopping (cancelled at the end of the
         // grace period), not a failure to report.
         if case .failure(let error) = result, !shutdown.requested {
+            // The server never listened (busy port, foreign address) and the caller exits on this error.
+            // The event loops are left to the exit: NIO still closes the failed listener on them, and
+            // shutting them down first makes it print "Cannot schedule tasks…" after our one line.
             throw error
         }
+        try? await eventLoopGroup.shutdownGracefully()
         if let service {
             do {
                 try await service.store.close()

@@ -217,6 +217,16 @@ enum DebugRoutes {
     }
 }
 
+extension JSONValue {
+    /// A string, or an array (of strings, say): what may hold a secret.
+    fileprivate var isText: Bool {
+        switch self {
+        case .string, .array: true
+        default: false
+        }
+    }
+}
+
 /// Configuration as `/debug/info` shows it: secret values masked. A value is secret when it is text under
 /// a secret-looking key (`*token*`, `*secret*`, `*password*`, `*key*`); booleans, numbers and nulls under
 /// such keys (`token_required_off_loopback`) and the paths of files that hold secrets (`*_file`) say
@@ -225,13 +235,11 @@ enum ConfigRedaction {
     static func mask(_ config: [String: JSONValue]) -> [String: JSONValue] {
         var result: [String: JSONValue] = [:]
         for (key, value) in config {
-            switch value {
-            case .object(let nested):
+            if case .object(let nested) = value {
                 result[key] = .object(mask(nested))
-            case .string,
-                .array where Redaction.isSecretName(key) && !key.hasSuffix("_file"):
+            } else if value.isText, Redaction.isSecretName(key), !key.hasSuffix("_file") {
                 result[key] = .string(Redaction.mask)
-            default:
+            } else {
                 result[key] = value
             }
         }

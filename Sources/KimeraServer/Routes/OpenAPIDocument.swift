@@ -5948,7 +5948,7 @@ enum OpenAPIDocument {
               "minimum": -1000000000000.0,
               "maximum": 1000000000000.0
             },
-            "maxProperties": 10000
+            "maxProperties": 1000
           },
           "symbolic_content": {
             "type": [

@@ -74,10 +74,11 @@ struct QueryReader {
 
     func sequence(_ name: String) throws -> UInt64? {
         guard let text = parameters.get(name) else { return nil }
-        guard let value = UInt64(text) else {
+        // Digits only; a number past UInt64 is past every record, as UInt64.max is.
+        guard !text.isEmpty, text.utf8.allSatisfy({ (48...57).contains($0) }) else {
             throw APIError.invalidParameter(name, "\(name)=\(text) must be a non-negative integer.")
         }
-        return value
+        return UInt64(text) ?? .max
     }
 
     func status(_ name: String = "status") throws -> Int? {
