@@ -138,7 +138,7 @@ public enum EchoformParser {
         return top.count == 1 ? top[0] : .array(top)
     }
 
-    /// An integer or decimal (`42`, `-3`, `+0.5`, `.5`, `2.`) becomes a number; anything else stays text.
+    /// An integer or decimal (`42`, `-3`, `+0.5`, `.5`, `2.`) becomes a number, if finite; anything else stays text.
     static func atomValue(_ atom: String) -> JSONValue {
         var digits = 0
         var dots = 0
@@ -150,7 +150,8 @@ public enum EchoformParser {
             default: return .string(atom)
             }
         }
-        guard digits > 0, dots <= 1, let number = Double(atom) else { return .string(atom) }
+        // A number too long for a Double (310 digits are infinite) stays text: JSON cannot carry infinity.
+        guard digits > 0, dots <= 1, let number = Double(atom), number.isFinite else { return .string(atom) }
         return .number(number)
     }
 }

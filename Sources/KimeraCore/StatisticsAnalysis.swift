@@ -51,14 +51,20 @@ public enum StatisticsAnalysis {
     }
 
     /// numpy.histogram's rule: equal-width bins over [min, max], the last bin closed; a single value
-    /// spreads the range to [v − 0.5, v + 0.5].
+    /// spreads the range to [v − 0.5, v + 0.5] (in the data's units).
     /// `sorted` is scaled into [-1, 1]; the edges are scaled back by `scale`.
     static func histogram(_ sorted: [Double], bins: Int, scale: Double) -> DataHistogram {
-        var low = sorted[0]
-        var high = sorted[sorted.count - 1]
+        let low = sorted[0]
+        let high = sorted[sorted.count - 1]
         if low == high {
-            low -= 0.5
-            high += 0.5
+            // Spread by 0.5 in the data's own units (±0.5 after scaling would be ±|v|/2 and overflow near the
+            // largest Double); the value falls in the middle bin, as in numpy.
+            let value = low * scale
+            let first = value - 0.5
+            let width = (value + 0.5 - first) / Double(bins)
+            var counts = [Int](repeating: 0, count: bins)
+            counts[bins / 2] = sorted.count
+            return DataHistogram(counts: counts, bins: (0...bins).map { first + Double($0) * width })
         }
         let width = (high - low) / Double(bins)
         let edges = (0...bins).map { (low + Double($0) * width) * scale }

@@ -1,6 +1,7 @@
 /// Durations as people type them: `500ms`, `30s`, `15m`, `2h`, `1d` (units in any case), or a plain number of
 /// seconds. The grammar is exactly `DurationText.pattern`, which the OpenAPI document publishes for `ttl`.
-/// Zero is not a duration; anything longer than `maximum` is cut to it, as limits are clamped.
+/// Zero is not a duration; anything longer than `maximum` is cut to it, as limits are clamped, and anything
+/// positive but shorter than a millisecond is 1 ms.
 public enum DurationText {
     public static let examples = ["30s", "15m", "2h", "500ms", "1d"]
     /// The longest ttl accepted anywhere: a forgotten debug switch still reverts within a day.
@@ -25,11 +26,15 @@ public enum DurationText {
         }
         // Digits with at most one inner point: no signs, exponents, spaces or hex, which Double() would take.
         let parts = number.split(separator: ".", omittingEmptySubsequences: false)
+        // Positive is a digit other than 0 (as the pattern says), not `value > 0`: 0.000…1 underflows to 0.
+        let positive = number.contains(where: { $0 != "0" && $0 != "." })
         guard (1...2).contains(parts.count), parts.allSatisfy({ !$0.isEmpty && $0.allSatisfy(\.isASCIIDigit) }),
-            let value = Double(number), value > 0 || (allowingZero && value == 0)
+            let value = Double(number), positive || allowingZero
         else { return nil }
+        if !positive { return .zero }
         let seconds = Swift.min(value * scale, 86_400)
-        return .milliseconds(Int64((seconds * 1000).rounded()))
+        // At least 1 ms: a positive duration shorter than that must not round to zero.
+        return .milliseconds(Swift.max(1, Int64((seconds * 1000).rounded())))
     }
 }
 

@@ -94,4 +94,13 @@ struct EchoformTests {
             + String(repeating: ")", count: EchoformParser.maximumDepth)
         #expect((try? EchoformParser.parse(ok)) != nil)
     }
+
+    /// Found with the echoform fuzz target's invariant (the value must encode as JSON): 310 digits are an
+    /// infinite Double, which made `POST /kimera/geoids` a 500.
+    @Test("a number too large for a Double stays text")
+    func hugeNumber() throws {
+        let digits = "1" + String(repeating: "0", count: 310)
+        #expect(try EchoformParser.parse("(\(digits) 1e3 -\(digits))") == .array([.string(digits), .string("1e3"), .string("-" + digits)]))
+        #expect(try EchoformParser.parse(String(repeating: "9", count: 308)) == .number(Double(String(repeating: "9", count: 308))!))
+    }
 }

@@ -40,6 +40,25 @@ import Testing
         #expect(BooleanValue.parse("maybe") == nil)
     }
 
+    /// Found by the query-values fuzz target: what the pattern accepts is a positive duration, never zero.
+    @Test func aPositiveDurationNeverRoundsToZero() {
+        #expect(DurationText.parse("0.0004") == .milliseconds(1))
+        #expect(DurationText.parse("0.4ms") == .milliseconds(1))
+        #expect(DurationText.parse("0." + String(repeating: "0", count: 400) + "1s") == .milliseconds(1))
+        #expect(DurationText.parse("0.000") == nil)
+        #expect(DurationText.parse("1.5ms") == .milliseconds(2))
+    }
+
+    @Test func limitsAreDigitsOnlyAndClamped() {
+        #expect(QueryLimit.parse("5", maximum: 100) == 5)
+        #expect(QueryLimit.parse("007", maximum: 100) == 7)
+        #expect(QueryLimit.parse("1001", maximum: 100) == 100)
+        #expect(QueryLimit.parse(String(repeating: "9", count: 40), maximum: 100) == 100)
+        for bad in ["", "0", "000", "-1", "+1", " 1", "1 ", "1.0", "1e2", "\u{661}"] {
+            #expect(QueryLimit.parse(bad, maximum: 100) == nil, "\(bad.debugDescription)")
+        }
+    }
+
     @Test func modesFollowTheTwoFlags() {
         #expect(ServerMode(debug: false, performance: true) == .performance)
         #expect(ServerMode(debug: true, performance: false) == .fullDebug)

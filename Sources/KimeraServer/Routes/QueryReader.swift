@@ -37,12 +37,11 @@ struct QueryReader {
     func limit(_ name: String = "limit", default defaultValue: Int, maximum: Int) throws -> Int {
         guard let text = parameters.get(name) else { return defaultValue }
         // Digits only (no sign, no spaces); a number too large for Int is still just "large": clamped.
-        guard !text.isEmpty, text.utf8.allSatisfy({ (48...57).contains($0) }), text.contains(where: { $0 != "0" })
-        else {
+        guard let value = QueryLimit.parse(text, maximum: maximum) else {
             throw APIError.invalidParameter(
                 name, "\(name)=\(text) must be a positive integer (at most \(maximum); larger values are clamped).")
         }
-        return min(Int(text) ?? maximum, maximum)
+        return value
     }
 
     func level(_ name: String = "level") throws -> Logger.Level? {
