@@ -9,6 +9,7 @@ let package = Package(
         .executable(name: "kimera-baseline", targets: ["kimera-baseline"]),
         .library(name: "KimeraModels", targets: ["KimeraModels"]),
         .library(name: "KimeraServer", targets: ["KimeraServer"]),
+        .library(name: "KimeraVaultPostgres", targets: ["KimeraVaultPostgres"]),
         .library(name: "KimeraClient", targets: ["KimeraClient"]),
     ],
     dependencies: [
@@ -25,6 +26,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         .target(name: "KimeraModels"),
@@ -43,6 +45,15 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]),
         .target(
+            name: "KimeraVaultPostgres",
+            dependencies: [
+                "KimeraServer", "KimeraModels",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]),
+        .target(
             name: "KimeraClient",
             dependencies: [
                 "KimeraModels",
@@ -55,16 +66,27 @@ let package = Package(
         .executableTarget(
             name: "kimera",
             dependencies: [
-                "KimeraServer", "KimeraClient", "KimeraModels", "CLibEdit",
+                "KimeraServer", "KimeraVaultPostgres", "KimeraClient", "KimeraModels", "CLibEdit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]),
         .executableTarget(
             name: "kimera-baseline",
             dependencies: [.product(name: "Hummingbird", package: "hummingbird")]),
         .testTarget(name: "KimeraModelsTests", dependencies: ["KimeraModels"]),
+        // A throw-away PostgreSQL server for the vault and end-to-end tests (not a product).
+        .target(name: "PostgresTestServer", path: "Tests/PostgresTestServer"),
+        .testTarget(
+            name: "KimeraVaultPostgresTests",
+            dependencies: [
+                "KimeraVaultPostgres", "KimeraServer", "KimeraModels", "PostgresTestServer",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]),
         .testTarget(
             name: "KimeraServerTests",
             dependencies: [
@@ -79,7 +101,7 @@ let package = Package(
         .testTarget(
             name: "KimeraEndToEndTests",
             dependencies: [
-                "KimeraModels", "KimeraClient",
+                "KimeraModels", "KimeraClient", "PostgresTestServer",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -183,7 +183,7 @@ public final class KimeraService: Sendable {
             vaultB: VaultSideStatus(scarCount: totals.countB, totalWeight: totals.weightB),
             totalScars: totals.countA + totals.countB, totalWeight: totals.weightA + totals.weightB,
             totalGeoids: geoids, balanceRatio: VaultBalance.balanceRatio(countA: totals.countA, countB: totals.countB),
-            database: DatabaseStatus(status: "ok", dialect: "sqlite"))
+            database: DatabaseStatus(status: "ok", dialect: store.dialect))
     }
 
     public func geoidCount() async throws -> GeoidCountResponse {

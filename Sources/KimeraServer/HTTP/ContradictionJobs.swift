@@ -1,91 +1,76 @@
 import Foundation
 import Synchronization
 
-/// Asynchronous contradiction processing: a bounded table of jobs, each readable until it expires.
+/// Asynchronous contradiction processing. The job table lives in the vault, so that a job started through
+/// one instance is readable through any other sharing the vault; each job runs in the instance that
+/// accepted it.
 public final class ContradictionJobs: Sendable {
-    struct Job: Sendable {
-        var state: JobStatusResponse
-        var finishedAt: Date?
+    public let store: any VaultStore
+    /// Which instance runs the jobs it starts (its running limit is per instance).
+    public let owner: String
+    public let limits: JobLimits
+    /// The table's size as last seen by a start or a read, for `/debug/info` (which must not query).
+    private let lastCount = Atomic<Int>(0)
+
+    public init(store: any VaultStore, owner: String, limits: JobLimits = JobLimits()) {
+        self.store = store
+        self.owner = owner
+        self.limits = limits
     }
 
-    /// At most this many jobs are kept (running + finished); the oldest finished ones go first.
-    public let capacity: Int
-    /// At most this many run at once; more get a 503.
-    public let runningLimit: Int
-    /// How long a finished job stays readable.
-    public let retention: Duration
-    /// Protects the job table.
-    private let jobs = Mutex<[String: Job]>([:])
+    public var runningLimit: Int { limits.runningLimit }
+    public var retention: Duration { .seconds(limits.retentionSeconds) }
 
-    public init(capacity: Int = 1000, runningLimit: Int = 16, retention: Duration = .seconds(600)) {
-        self.capacity = capacity
-        self.runningLimit = runningLimit
-        self.retention = retention
-    }
-
-    /// Starts a job; nil when too many are running.
+    /// Starts a job; nil when too many are running here (or the table is full of running jobs).
     func start(
         _ request: ProcessRequest, service: KimeraService, profiler: Profiler,
         onFinish: @escaping @Sendable (Result<ProcessResult, any Error>) -> Void
-    ) -> String? {
+    ) async throws -> String? {
         let id = "job_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
-        let accepted = jobs.withLock { jobs -> Bool in
-            prune(&jobs, now: Date())
-            let running = jobs.values.filter { $0.finishedAt == nil }.count
-            guard running < runningLimit else { return false }
-            while jobs.count >= capacity,
-                let oldest = jobs.filter({ $0.value.finishedAt != nil }).min(by: {
-                    $0.value.finishedAt! < $1.value.finishedAt!
-                })?.key
-            {
-                jobs[oldest] = nil
-            }
-            guard jobs.count < capacity else { return false }
-            jobs[id] = Job(
-                state: JobStatusResponse(jobID: id, status: "running", result: nil, error: nil), finishedAt: nil)
-            return true
-        }
-        guard accepted else { return nil }
+        let admission = try await store.startJob(
+            id: id, owner: owner, now: Date().timeIntervalSince1970, limits: limits)
+        await refreshCount()
+        guard admission == .accepted else { return nil }
         let requestID = RequestScope.requestID
+        let store = self.store
         Task {
             await RequestScope.$requestID.withValue(requestID) {
+                let state: JobStatusResponse
+                let outcome: Result<ProcessResult, any Error>
                 do {
                     let result = try await profiler.profile("contradiction.process") {
                         try await service.processContradictions(request)
                     }
-                    finish(id, JobStatusResponse(jobID: id, status: "completed", result: result, error: nil))
-                    onFinish(.success(result))
+                    state = JobStatusResponse(jobID: id, status: "completed", result: result, error: nil)
+                    outcome = .success(result)
                 } catch {
                     let message = (error as? any APIErrorConvertible)?.apiError.message ?? "\(error)"
-                    finish(id, JobStatusResponse(jobID: id, status: "failed", result: nil, error: message))
-                    onFinish(.failure(error))
+                    state = JobStatusResponse(jobID: id, status: "failed", result: nil, error: message)
+                    outcome = .failure(error)
                 }
+                do {
+                    try await store.finishJob(state, now: Date().timeIntervalSince1970)
+                } catch {
+                    onFinish(.failure(error))
+                    return
+                }
+                onFinish(outcome)
             }
         }
         return id
     }
 
-    func state(_ id: String) -> JobStatusResponse? {
-        jobs.withLock { jobs in
-            prune(&jobs, now: Date())
-            return jobs[id]?.state
-        }
+    func state(_ id: String) async throws -> JobStatusResponse? {
+        try await store.job(id: id, finishedAfter: Date().timeIntervalSince1970 - limits.retentionSeconds)
     }
 
     var fill: BufferFill {
-        jobs.withLock {
-            BufferFill(used: $0.count, limit: capacity, bytes: $0.count * 2048, bytesLimit: capacity * 2048, dropped: 0)
-        }
+        let used = lastCount.load(ordering: .relaxed)
+        return BufferFill(
+            used: used, limit: limits.capacity, bytes: used * 2048, bytesLimit: limits.capacity * 2048, dropped: 0)
     }
 
-    private func finish(_ id: String, _ state: JobStatusResponse) {
-        jobs.withLock { jobs in
-            jobs[id] = Job(state: state, finishedAt: Date())
-        }
-    }
-
-    private func prune(_ jobs: inout [String: Job], now: Date) {
-        let cutoff = now.addingTimeInterval(-retention.seconds)
-        jobs = jobs.filter { $0.value.finishedAt.map { $0 > cutoff } ?? true }
+    private func refreshCount() async {
+        if let count = try? await store.jobCount() { lastCount.store(count, ordering: .relaxed) }
     }
 }

@@ -6,8 +6,12 @@ import Synchronization
 public final class Readiness: Sendable {
     private let vaultOpen = Atomic<Bool>(false)
     private let draining = Atomic<Bool>(false)
+    /// Why the vault cannot serve now (a shared database away), nil while it can.
+    private let vaultProblem: @Sendable () -> String?
 
-    public init() {}
+    public init(vaultProblem: @escaping @Sendable () -> String? = { nil }) {
+        self.vaultProblem = vaultProblem
+    }
 
     public func setVaultOpen(_ open: Bool) { vaultOpen.store(open, ordering: .relaxed) }
     public func setDraining() { draining.store(true, ordering: .relaxed) }
@@ -16,7 +20,7 @@ public final class Readiness: Sendable {
     public var problem: String? {
         if draining.load(ordering: .relaxed) { return "The server is shutting down." }
         if !vaultOpen.load(ordering: .relaxed) { return "The vault is not open yet." }
-        return nil
+        return vaultProblem()
     }
 }
 
@@ -27,9 +31,11 @@ enum OperationsRoutes {
     ) {
         // The health check is the most called endpoint: its body is written directly, not through
         // JSONEncoder (same fields as `HealthResponse`; a test decodes it as one).
+        // The instance id is checked at configuration time to need no JSON escaping.
+        let instance = engine.instanceID.map { ",\"instance_id\":\"\($0)\"" } ?? ""
         routes.get("/health") { _, _ in
             let body =
-                "{\"status\":\"healthy\",\"timestamp\":\(Timestamp.wallNanos() / 1_000_000),\"service\":\"kimera\",\"version\":\"\(KimeraVersion.current)\",\"uptime_s\":\(engine.uptimeSeconds)}"
+                "{\"status\":\"healthy\",\"timestamp\":\(Timestamp.wallNanos() / 1_000_000),\"service\":\"kimera\",\"version\":\"\(KimeraVersion.current)\",\"uptime_s\":\(engine.uptimeSeconds)\(instance)}"
             return Response(
                 status: .ok, headers: [.contentType: "application/json", .contentLength: String(body.utf8.count)],
                 body: ResponseBody(byteBuffer: ByteBuffer(string: body)))
