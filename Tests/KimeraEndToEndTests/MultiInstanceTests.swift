@@ -196,7 +196,7 @@ struct MultiInstanceTests {
         }
         #expect(missing == 0, "\(missing) of \(acked.count) acknowledged writes are missing")
         let count = try await http(.GET, servers[1].baseURL + "/kimera/vault/geoids/count")
-        #expect((count.object["geoid_count"] as? Int ?? 0) >= acked.count + 5)
+        #expect((count.object["count"] as? Int ?? 0) >= acked.count + 5)
 
         // PostgreSQL stops: every instance answers 503 and /ready says why.
         postgres.stop()
