@@ -8,6 +8,8 @@ let package = Package(
         .executable(name: "kimera", targets: ["kimera"]),
         .executable(name: "kimera-baseline", targets: ["kimera-baseline"]),
         .library(name: "KimeraModels", targets: ["KimeraModels"]),
+        .library(name: "KimeraCore", targets: ["KimeraCore"]),
+        .library(name: "KimeraObservability", targets: ["KimeraObservability"]),
         .library(name: "KimeraServer", targets: ["KimeraServer"]),
         .library(name: "KimeraVaultPostgres", targets: ["KimeraVaultPostgres"]),
         .library(name: "KimeraClient", targets: ["KimeraClient"]),
@@ -29,16 +31,32 @@ let package = Package(
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
+        // The wire contract and its vocabulary; depends on nothing.
         .target(name: "KimeraModels"),
+        // The domain and the VaultStore port: no HTTP, no SQL (docs/ARCHITECTURE.md).
+        .target(name: "KimeraCore", dependencies: ["KimeraModels"]),
+        // The embedded adapter of the port.
+        .target(
+            name: "KimeraVaultSQLite",
+            dependencies: ["KimeraCore", .product(name: "GRDB", package: "GRDB.swift")]),
+        // Logs, traces, profiles, response cache: no Hummingbird, no routes.
+        .target(
+            name: "KimeraObservability",
+            dependencies: [
+                "KimeraModels",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]),
+        // The HTTP assembly: configuration, middleware, routes, the application.
         .target(
             name: "KimeraServer",
             dependencies: [
-                "KimeraModels",
+                "KimeraModels", "KimeraCore", "KimeraVaultSQLite", "KimeraObservability",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Configuration", package: "swift-configuration"),
-                .product(name: "Histogram", package: "hdrhistogram-swift"),
-                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -47,7 +65,7 @@ let package = Package(
         .target(
             name: "KimeraVaultPostgres",
             dependencies: [
-                "KimeraServer", "KimeraModels",
+                "KimeraCore", "KimeraModels",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -77,12 +95,23 @@ let package = Package(
             name: "kimera-baseline",
             dependencies: [.product(name: "Hummingbird", package: "hummingbird")]),
         .testTarget(name: "KimeraModelsTests", dependencies: ["KimeraModels"]),
+        .testTarget(name: "KimeraCoreTests", dependencies: ["KimeraCore", "KimeraModels"]),
+        .testTarget(
+            name: "KimeraVaultSQLiteTests",
+            dependencies: [
+                "KimeraVaultSQLite", "KimeraCore", "KimeraModels", .product(name: "GRDB", package: "GRDB.swift"),
+            ]),
+        .testTarget(
+            name: "KimeraObservabilityTests",
+            dependencies: [
+                "KimeraObservability", "KimeraModels", .product(name: "Logging", package: "swift-log"),
+            ]),
         // A throw-away PostgreSQL server for the vault and end-to-end tests (not a product).
         .target(name: "PostgresTestServer", path: "Tests/PostgresTestServer"),
         .testTarget(
             name: "KimeraVaultPostgresTests",
             dependencies: [
-                "KimeraVaultPostgres", "KimeraServer", "KimeraModels", "PostgresTestServer",
+                "KimeraVaultPostgres", "KimeraVaultSQLite", "KimeraCore", "KimeraModels", "PostgresTestServer",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "GRDB", package: "GRDB.swift"),
@@ -90,7 +119,7 @@ let package = Package(
         .testTarget(
             name: "KimeraServerTests",
             dependencies: [
-                "KimeraServer", "KimeraModels",
+                "KimeraServer", "KimeraObservability", "KimeraCore", "KimeraVaultSQLite", "KimeraModels",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -119,7 +148,7 @@ if Context.environment["KIMERA_BENCHMARKS"] != nil {
         .executableTarget(
             name: "KimeraBenchmarks",
             dependencies: [
-                "KimeraServer",
+                "KimeraServer", "KimeraObservability", "KimeraCore",
                 .product(name: "Benchmark", package: "benchmark"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -9,7 +9,7 @@ import NIOPosix
 #endif
 
 /// Why a request to the Kimera server failed, in terms an operator can act on. The command line maps
-/// each case to one exit code (`CLI.md`: timeout 2, unreachable 3, 4xx 4, 5xx 5).
+/// each case to one exit code (`docs/CLI.md`: timeout 2, unreachable 3, 4xx 4, 5xx 5).
 public enum ClientError: Error, Sendable, Equatable {
     /// The base URL cannot be used: not http(s), no host, or not a URL at all.
     case invalidURL(String, reason: String)

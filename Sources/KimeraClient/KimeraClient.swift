@@ -3,7 +3,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 
-/// A typed async client of the Kimera HTTP API (`API.md`): one method per endpoint, each decoding the
+/// A typed async client of the Kimera HTTP API (`docs/API.md`): one method per endpoint, each decoding the
 /// `KimeraModels` type the server encodes, each failing with a `ClientError`.
 ///
 /// The client is a value: copies share one `KimeraTransport` (a connection pool), which its maker shuts
@@ -85,7 +85,7 @@ public final class KimeraTransport: Sendable {
     }
 }
 
-// MARK: - Operations (API.md §3)
+// MARK: - Operations (docs/API.md §3)
 
 extension KimeraClient {
     /// `GET /health`.
@@ -136,11 +136,11 @@ extension KimeraClient {
     }
 
     /// `POST /debug/log-level`; `module` nil sets the root level.
-    public func setLogLevel(_ level: String, module: String? = nil, ttl: String? = nil) async throws
+    public func setLogLevel(_ level: LogLevel, module: String? = nil, ttl: String? = nil) async throws
         -> LogLevelChangeResponse
     {
         try await post(
-            "/debug/log-level", query: [("level", level)] + optional("module", module) + optional("ttl", ttl))
+            "/debug/log-level", query: [("level", level.rawValue)] + optional("module", module) + optional("ttl", ttl))
     }
 
     /// `GET /debug/traces`.
@@ -166,7 +166,7 @@ extension KimeraClient {
     }
 }
 
-// MARK: - The Kimera SWM core (API.md §5)
+// MARK: - The Kimera SWM core (docs/API.md §5)
 
 extension KimeraClient {
     /// `POST /kimera/geoids`.
@@ -282,7 +282,7 @@ extension KimeraClient {
 public struct LogQuery: Sendable, Equatable {
     public var limit: Int?
     /// A level name; a minimum unless `exact`.
-    public var level: String?
+    public var level: LogLevel?
     public var exact: Bool
     /// A logger label; matches it and every label below it.
     public var module: String?
@@ -291,7 +291,7 @@ public struct LogQuery: Sendable, Equatable {
     public var sinceSeq: UInt64?
 
     public init(
-        limit: Int? = nil, level: String? = nil, exact: Bool = false, module: String? = nil, requestID: String? = nil,
+        limit: Int? = nil, level: LogLevel? = nil, exact: Bool = false, module: String? = nil, requestID: String? = nil,
         sinceSeq: UInt64? = nil
     ) {
         self.limit = limit
@@ -303,7 +303,7 @@ public struct LogQuery: Sendable, Equatable {
     }
 
     var items: [(String, String)] {
-        var items = optional("limit", limit.map(String.init)) + optional("level", level)
+        var items = optional("limit", limit.map(String.init)) + optional("level", level?.rawValue)
         if exact { items.append(("exact", "true")) }
         items += optional("module", module) + optional("request_id", requestID)
         return items + optional("since_seq", sinceSeq.map(String.init))

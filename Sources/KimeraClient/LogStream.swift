@@ -191,7 +191,9 @@ public struct LogFollow: AsyncSequence, Sendable {
                     }
                     switch event {
                     case .record(let record):
-                        last = Swift.max(last ?? 0, record.seq)
+                        // A record at or below the last one delivered was already printed: drop it.
+                        if let last, record.seq <= last { continue }
+                        last = record.seq
                         return .record(record)
                     case .gap(let range):
                         last = Swift.max(last ?? 0, range.toSeq)

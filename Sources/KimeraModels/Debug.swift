@@ -33,12 +33,12 @@ public struct ModeChangeResponse: Codable, Sendable, Equatable {
 /// `POST /debug/log-level`.
 public struct LogLevelChangeResponse: Codable, Sendable, Equatable {
     public var status: String
-    public var level: String
+    public var level: LogLevel
     public var module: String
-    public var previous: String
+    public var previous: LogLevel
     public var expiresAt: String?
 
-    public init(status: String, level: String, module: String, previous: String, expiresAt: String?) {
+    public init(status: String, level: LogLevel, module: String, previous: LogLevel, expiresAt: String?) {
         self.status = status
         self.level = level
         self.module = module
@@ -65,12 +65,12 @@ public struct LogLevelChangeResponse: Codable, Sendable, Equatable {
 public struct ModuleLevel: Codable, Sendable, Equatable {
     public var module: String
     /// The level set for exactly this module, or nil when it inherits.
-    public var configured: String?
+    public var configured: LogLevel?
     /// The level in force after inheritance.
-    public var effective: String
+    public var effective: LogLevel
     public var expiresAt: String?
 
-    public init(module: String, configured: String?, effective: String, expiresAt: String?) {
+    public init(module: String, configured: LogLevel?, effective: LogLevel, expiresAt: String?) {
         self.module = module
         self.configured = configured
         self.effective = effective
@@ -93,11 +93,11 @@ public struct ModuleLevel: Codable, Sendable, Equatable {
 
 /// `GET /debug/log-level`.
 public struct LogLevelsResponse: Codable, Sendable, Equatable {
-    public var levels: [String]
-    public var root: String
+    public var levels: [LogLevel]
+    public var root: LogLevel
     public var modules: [ModuleLevel]
 
-    public init(levels: [String], root: String, modules: [ModuleLevel]) {
+    public init(levels: [LogLevel], root: LogLevel, modules: [ModuleLevel]) {
         self.levels = levels
         self.root = root
         self.modules = modules
@@ -178,7 +178,7 @@ public struct BufferFill: Codable, Sendable, Equatable {
     }
 }
 
-/// Response cache statistics (API.md §4).
+/// Response cache statistics (docs/API.md §4).
 public struct CacheStats: Codable, Sendable, Equatable {
     public var enabled: Bool
     public var hits: UInt64
@@ -219,7 +219,7 @@ public struct CacheStats: Codable, Sendable, Equatable {
 /// One log sink's health.
 public struct SinkStatus: Codable, Sendable, Equatable {
     public var name: String
-    public var level: String
+    public var level: LogLevel
     public var asynchronous: Bool
     public var written: UInt64
     public var dropped: UInt64
@@ -228,7 +228,7 @@ public struct SinkStatus: Codable, Sendable, Equatable {
     public var path: String?
 
     public init(
-        name: String, level: String, asynchronous: Bool, written: UInt64, dropped: UInt64, failures: UInt64,
+        name: String, level: LogLevel, asynchronous: Bool, written: UInt64, dropped: UInt64, failures: UInt64,
         lastError: String?, path: String?
     ) {
         self.name = name

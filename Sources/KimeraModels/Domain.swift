@@ -1,4 +1,4 @@
-// The wire types of the Kimera SWM core endpoints under `/kimera` (API.md §5, DOMAIN.md).
+// The wire types of the Kimera SWM core endpoints under `/kimera` (docs/API.md §5, docs/DOMAIN.md).
 // Foundation-free: shared by the server and the client. Wire names are spelled out in CodingKeys.
 
 // MARK: - Geoids
@@ -85,6 +85,14 @@ public struct CreateGeoidResponse: Codable, Sendable, Equatable {
         case geoid, entropy
         case geoidID = "geoid_id"
     }
+
+    /// The geoid's own fields are repeated at the top level, as the Python original answered.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(geoid, forKey: .geoid)
+        try container.encode(entropy, forKey: .entropy)
+        try geoid.encode(to: encoder)
+    }
 }
 
 /// One hit of `GET /kimera/geoids/search`.
@@ -125,7 +133,7 @@ public struct SearchResponse: Codable, Sendable, Equatable {
 
 // MARK: - Tension and contradictions
 
-/// The tension between two geoids: its three components and the composite score (DOMAIN.md).
+/// The tension between two geoids: its three components and the composite score (docs/DOMAIN.md).
 public struct Tension: Codable, Sendable, Equatable {
     /// The two geoid ids, in the order they were compared.
     public var geoidsInvolved: [String]
@@ -252,7 +260,7 @@ public struct ProcessedTension: Codable, Sendable, Equatable {
     }
 }
 
-/// The result of processing one trigger (DOMAIN.md "Processing a trigger").
+/// The result of processing one trigger (docs/DOMAIN.md "Processing a trigger").
 public struct ProcessResult: Codable, Sendable, Equatable {
     public var triggerGeoidID: String
     public var contradictionsDetected: Int
@@ -309,14 +317,13 @@ public struct JobResponse: Codable, Sendable, Equatable {
 /// `GET /kimera/contradiction/jobs/{job_id}`.
 public struct JobStatusResponse: Codable, Sendable, Equatable {
     public var jobID: String
-    /// `queued`, `running`, `completed` or `failed`.
-    public var status: String
+    public var status: JobState
     /// The sync result, once `completed`.
     public var result: ProcessResult?
     /// The failure, once `failed`.
     public var error: String?
 
-    public init(jobID: String, status: String, result: ProcessResult? = nil, error: String? = nil) {
+    public init(jobID: String, status: JobState, result: ProcessResult? = nil, error: String? = nil) {
         self.jobID = jobID
         self.status = status
         self.result = result
@@ -348,13 +355,12 @@ public struct Scar: Codable, Sendable, Equatable {
     public var semanticPolarity: Double
     public var mutationFrequency: Double
     public var weight: Double
-    /// `vault_a` or `vault_b`.
-    public var vaultID: String
+    public var vaultID: VaultID
 
     public init(
         scarID: String, geoids: [String], reason: String, timestamp: String, resolvedBy: String,
         preEntropy: Double, postEntropy: Double, deltaEntropy: Double, clsAngle: Double, semanticPolarity: Double,
-        mutationFrequency: Double, weight: Double, vaultID: String
+        mutationFrequency: Double, weight: Double, vaultID: VaultID
     ) {
         self.scarID = scarID
         self.geoids = geoids
@@ -416,10 +422,15 @@ public struct ScarSearchResult: Codable, Sendable, Equatable {
 public struct ScarSearchResponse: Codable, Sendable, Equatable {
     public var query: String
     public var results: [ScarSearchResult]
+    /// `success`, as the original said.
+    public var status: String
+    public var count: Int
 
     public init(query: String, results: [ScarSearchResult]) {
         self.query = query
         self.results = results
+        self.status = "success"
+        self.count = results.count
     }
 }
 
@@ -445,12 +456,51 @@ public struct VaultSideStatus: Codable, Sendable, Equatable {
 public struct DatabaseStatus: Codable, Sendable, Equatable {
     /// `ok` when the database answered, else `error`.
     public var status: String
-    /// `sqlite`.
+    /// `sqlite` or `postgresql`.
     public var dialect: String
+    /// A sentence about the database, for people.
+    public var message: String
 
-    public init(status: String, dialect: String) {
+    public init(status: String, dialect: String, message: String = "") {
         self.status = status
         self.dialect = dialect
+        self.message = message
+    }
+}
+
+/// One vault in the original's `vaults` summary.
+public struct VaultSummary: Codable, Sendable, Equatable {
+    public var count: Int
+    public var weight: Double
+
+    public init(count: Int, weight: Double) {
+        self.count = count
+        self.weight = weight
+    }
+}
+
+/// Both vaults as the Python original reported them (`GET /kimera/vault/status` `vaults`, `/vault/stats`).
+public struct VaultsSummary: Codable, Sendable, Equatable {
+    public var vaultA: VaultSummary
+    public var vaultB: VaultSummary
+    public var totalCount: Int
+    public var totalWeight: Double
+    public var balanceRatio: Double
+
+    public init(vaultA: VaultSummary, vaultB: VaultSummary, balanceRatio: Double) {
+        self.vaultA = vaultA
+        self.vaultB = vaultB
+        self.totalCount = vaultA.count + vaultB.count
+        self.totalWeight = vaultA.weight + vaultB.weight
+        self.balanceRatio = balanceRatio
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case vaultA = "vault_a"
+        case vaultB = "vault_b"
+        case totalCount = "total_count"
+        case totalWeight = "total_weight"
+        case balanceRatio = "balance_ratio"
     }
 }
 
@@ -464,11 +514,21 @@ public struct VaultStatus: Codable, Sendable, Equatable {
     /// max count ÷ max(min count, 1).
     public var balanceRatio: Double
     public var database: DatabaseStatus
+    /// The original's fields: the vault is open, when this was read, and both vaults summarised.
+    public var initialized: Bool
+    /// ISO-8601 UTC.
+    public var timestamp: String
+    public var vaults: VaultsSummary
 
     public init(
         vaultA: VaultSideStatus, vaultB: VaultSideStatus, totalScars: Int, totalWeight: Double, totalGeoids: Int,
-        balanceRatio: Double, database: DatabaseStatus
+        balanceRatio: Double, database: DatabaseStatus, timestamp: String
     ) {
+        self.initialized = true
+        self.timestamp = timestamp
+        self.vaults = VaultsSummary(
+            vaultA: VaultSummary(count: vaultA.scarCount, weight: vaultA.totalWeight),
+            vaultB: VaultSummary(count: vaultB.scarCount, weight: vaultB.totalWeight), balanceRatio: balanceRatio)
         self.vaultA = vaultA
         self.vaultB = vaultB
         self.totalScars = totalScars
@@ -479,7 +539,7 @@ public struct VaultStatus: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case database
+        case database, initialized, timestamp, vaults
         case vaultA = "vault_a"
         case vaultB = "vault_b"
         case totalScars = "total_scars"
@@ -494,6 +554,23 @@ public struct GeoidCountResponse: Codable, Sendable, Equatable {
     public var count: Int
 
     public init(count: Int) { self.count = count }
+
+    enum CodingKeys: String, CodingKey {
+        case count
+        case geoidCount = "geoid_count"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        count = try container.decodeIfPresent(Int.self, forKey: .geoidCount) ?? container.decode(Int.self, forKey: .count)
+    }
+
+    /// `geoid_count` is the original's name; `count` stays for earlier clients.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(count, forKey: .count)
+        try container.encode(count, forKey: .geoidCount)
+    }
 }
 
 /// `GET /kimera/vault/scars/count`.
@@ -513,14 +590,28 @@ public struct ScarCountResponse: Codable, Sendable, Equatable {
         case vaultA = "vault_a"
         case vaultB = "vault_b"
     }
+
+    enum OriginalKeys: String, CodingKey {
+        case scarCount = "scar_count"
+    }
+
+    /// `scar_count` (the original's name) is the total.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(total, forKey: .total)
+        try container.encode(vaultA, forKey: .vaultA)
+        try container.encode(vaultB, forKey: .vaultB)
+        var original = encoder.container(keyedBy: OriginalKeys.self)
+        try original.encode(total, forKey: .scarCount)
+    }
 }
 
 /// `GET /kimera/vault/vaults/{vault_id}`: the newest SCARs first.
 public struct VaultContents: Codable, Sendable, Equatable {
-    public var vaultID: String
+    public var vaultID: VaultID
     public var contents: [Scar]
 
-    public init(vaultID: String, contents: [Scar]) {
+    public init(vaultID: VaultID, contents: [Scar]) {
         self.vaultID = vaultID
         self.contents = contents
     }
@@ -553,7 +644,7 @@ public struct RebalanceResponse: Codable, Sendable, Equatable {
 
 // MARK: - System
 
-/// `GET /kimera/system/stability` (DOMAIN.md "Stability"). Every value is in [0, 1].
+/// `GET /kimera/system/stability` (docs/DOMAIN.md "Stability"). Every value is in [0, 1].
 public struct StabilityMetrics: Codable, Sendable, Equatable {
     /// min(SCARs created in the last hour ÷ 10, 1).
     public var vaultPressure: Double
@@ -567,6 +658,10 @@ public struct StabilityMetrics: Codable, Sendable, Equatable {
     public var vaultResonance: Double
     /// Mean of pressure, cohesion and entropic stability.
     public var stability: Double
+    /// The original's name for `stability`.
+    public var stabilityIndex: Double
+    /// `stable` (≥ 0.7), `moderate` (≥ 0.4) or `unstable`.
+    public var status: String
 
     public init(
         vaultPressure: Double, semanticCohesion: Double, entropicStability: Double, axisConvergence: Double,
@@ -578,10 +673,13 @@ public struct StabilityMetrics: Codable, Sendable, Equatable {
         self.axisConvergence = axisConvergence
         self.vaultResonance = vaultResonance
         self.stability = stability
+        self.stabilityIndex = stability
+        self.status = stability >= 0.7 ? "stable" : stability >= 0.4 ? "moderate" : "unstable"
     }
 
     enum CodingKeys: String, CodingKey {
-        case stability
+        case stability, status
+        case stabilityIndex = "stability_index"
         case vaultPressure = "vault_pressure"
         case semanticCohesion = "semantic_cohesion"
         case entropicStability = "entropic_stability"
@@ -648,11 +746,21 @@ public struct KimeraStatus: Codable, Sendable, Equatable {
     /// The embedder's identifier, e.g. `feature-hashing-fnv1a64`.
     public var embeddingModel: String
     public var embeddingDimensions: Int
+    /// The original's fields: when, which components are up, and the contradiction engine.
+    public var timestamp: String
+    public var components: StatusComponents
+    public var engines: StatusEngines
 
     public init(
         status: String, activeGeoids: Int, vaultAScars: Int, vaultBScars: Int, totalScars: Int, cycleCount: Int,
-        tensionThreshold: Double, embeddingModel: String, embeddingDimensions: Int
+        tensionThreshold: Double, embeddingModel: String, embeddingDimensions: Int, timestamp: String,
+        components: StatusComponents
     ) {
+        self.timestamp = timestamp
+        self.components = components
+        self.engines = StatusEngines(
+            contradiction: ContradictionEngineStatus(
+                available: components.contradictionEngine, tensionThreshold: tensionThreshold))
         self.status = status
         self.activeGeoids = activeGeoids
         self.vaultAScars = vaultAScars
@@ -665,7 +773,7 @@ public struct KimeraStatus: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case status
+        case status, timestamp, components, engines
         case activeGeoids = "active_geoids"
         case vaultAScars = "vault_a_scars"
         case vaultBScars = "vault_b_scars"
@@ -699,7 +807,7 @@ public struct ComponentHealth: Codable, Sendable, Equatable {
 
 /// `GET /kimera/system/health`.
 public struct SystemHealth: Codable, Sendable, Equatable {
-    /// `healthy` when every component is `ok`, else `degraded`.
+    /// `ok` when every component is `ok` (the original's word), else `degraded`.
     public var status: String
     /// Keyed by component: `vault`, `embedder`.
     public var components: [String: ComponentHealth]

@@ -1,4 +1,4 @@
-/// The body of every error response (API.md §1).
+/// The body of every error response (docs/API.md §1).
 public struct ErrorBody: Codable, Sendable, Equatable {
     /// Machine-readable code: `invalid_parameter`, `not_found`, `method_not_allowed`, …
     public var error: String

@@ -11,12 +11,12 @@ public struct SourceLocation: Codable, Sendable, Equatable {
     }
 }
 
-/// One structured log record as the ring keeps it (API.md §3 LogRecord).
+/// One structured log record as the ring keeps it (docs/API.md §3 LogRecord).
 public struct LogRecord: Codable, Sendable, Equatable {
     public var seq: UInt64
     /// ISO-8601 UTC with microseconds.
     public var timestamp: String
-    public var level: String
+    public var level: LogLevel
     public var module: String
     public var message: String
     public var requestID: String?
@@ -24,7 +24,7 @@ public struct LogRecord: Codable, Sendable, Equatable {
     public var source: SourceLocation
 
     public init(
-        seq: UInt64, timestamp: String, level: String, module: String, message: String, requestID: String?,
+        seq: UInt64, timestamp: String, level: LogLevel, module: String, message: String, requestID: String?,
         metadata: [String: String], source: SourceLocation
     ) {
         self.seq = seq
@@ -73,7 +73,7 @@ public struct StreamGap: Codable, Sendable, Equatable {
     public init(gap: Range) { self.gap = gap }
 }
 
-/// One request as the tracer recorded it (API.md §3 Trace).
+/// One request as the tracer recorded it (docs/API.md §3 Trace).
 public struct Trace: Codable, Sendable, Equatable {
     public var requestID: String
     public var method: String
@@ -85,7 +85,7 @@ public struct Trace: Codable, Sendable, Equatable {
     public var startedAt: String
     public var bytesIn: Int
     public var bytesOut: Int
-    public var cache: String?
+    public var cache: CacheOutcome?
     public var slow: Bool
     public var error: String?
     public var logCount: Int
@@ -94,7 +94,7 @@ public struct Trace: Codable, Sendable, Equatable {
 
     public init(
         requestID: String, method: String, path: String, route: String, query: String?, status: Int,
-        durationMs: Double, startedAt: String, bytesIn: Int, bytesOut: Int, cache: String?, slow: Bool,
+        durationMs: Double, startedAt: String, bytesIn: Int, bytesOut: Int, cache: CacheOutcome?, slow: Bool,
         error: String?, logCount: Int, requestHeaders: [String: String]? = nil,
         responseHeaders: [String: String]? = nil
     ) {
@@ -134,7 +134,7 @@ public struct Trace: Codable, Sendable, Equatable {
         try container.encode(method, forKey: .method)
         try container.encode(path, forKey: .path)
         try container.encode(route, forKey: .route)
-        // query, cache and error are null when absent (API.md §3); headers only exist in debug modes.
+        // query, cache and error are null when absent (docs/API.md §3); headers only exist in debug modes.
         try container.encode(query, forKey: .query)
         try container.encode(status, forKey: .status)
         try container.encode(durationMs, forKey: .durationMs)
@@ -150,7 +150,7 @@ public struct Trace: Codable, Sendable, Equatable {
     }
 }
 
-/// Latency summary of a series of timed events (API.md §3 TimingStats).
+/// Latency summary of a series of timed events (docs/API.md §3 TimingStats).
 public struct TimingStats: Codable, Sendable, Equatable {
     public var count: Int
     public var avgTimeMs: Double
@@ -230,7 +230,7 @@ public struct EndpointStatistics: Codable, Sendable, Equatable {
     }
 }
 
-/// The tracer's aggregate view (API.md §3 RequestStatistics).
+/// The tracer's aggregate view (docs/API.md §3 RequestStatistics).
 public struct RequestStatistics: Codable, Sendable, Equatable {
     public var totalRequests: Int
     public var activeRequests: Int
@@ -269,7 +269,7 @@ public struct RequestStatistics: Codable, Sendable, Equatable {
     }
 }
 
-/// One profiled call (API.md §3 Profile).
+/// One profiled call (docs/API.md §3 Profile).
 public struct Profile: Codable, Sendable, Equatable {
     public var name: String
     public var requestID: String?

@@ -1,5 +1,6 @@
 import Foundation
-import KimeraServer
+import KimeraCore
+import KimeraModels
 import PostgresNIO
 
 /// A `postgres://` / `postgresql://` vault URL, parsed: where the server is, who connects, which database.

@@ -1,5 +1,6 @@
 import Foundation
-import KimeraServer
+import KimeraCore
+import KimeraModels
 import Logging
 import PostgresNIO
 
@@ -25,11 +26,14 @@ extension PostgresVaultStore {
             embeddingVector: PostgresCoding.floats(row.4))
     }
 
-    static func scar(_ row: ScarRow) -> Scar {
-        Scar(
+    static func scar(_ row: ScarRow) throws -> Scar {
+        guard let vault = VaultID(rawValue: row.13) else {
+            throw VaultError(operation: "read SCAR \(row.0)", detail: "its vault_id \"\(row.13)\" is neither vault_a nor vault_b")
+        }
+        return Scar(
             scarID: row.0, geoids: [row.1, row.2], reason: row.3, timestamp: row.4, resolvedBy: row.5,
             preEntropy: row.6, postEntropy: row.7, deltaEntropy: row.8, clsAngle: row.9, semanticPolarity: row.10,
-            mutationFrequency: row.11, weight: row.12, vaultID: row.13)
+            mutationFrequency: row.11, weight: row.12, vaultID: vault)
     }
 
     func geoidRows(_ query: PostgresQuery) async throws -> [Geoid] {
@@ -43,7 +47,7 @@ extension PostgresVaultStore {
     func scarRows(_ query: PostgresQuery) async throws -> [Scar] {
         var scars: [Scar] = []
         for try await row in try await client.query(query, logger: logger).decode(ScarRow.self) {
-            scars.append(Self.scar(row))
+            scars.append(try Self.scar(row))
         }
         return scars
     }
@@ -312,7 +316,7 @@ extension PostgresVaultStore {
         try binds.append(drafts.map(\.semanticPolarity))
         try binds.append(drafts.map(\.mutationFrequency))
         try binds.append(drafts.map(\.weight))
-        try binds.append(placed.map(\.vaultID))
+        try binds.append(placed.map(\.vaultID.rawValue))
         try binds.append(drafts.map(\.createdAt))
         try binds.append(drafts.map(\.embeddedText))
         try binds.append(drafts.map { PostgresCoding.buffer($0.embedding) })
@@ -371,7 +375,7 @@ extension PostgresVaultStore {
     // MARK: Contradiction jobs
 
     public func startJob(id: String, owner: String, now: Double, limits: JobLimits) async throws -> JobAdmission {
-        let running = try VaultRowCoding.json(JobStatusResponse(jobID: id, status: "running"))
+        let running = try VaultRowCoding.json(JobStatusResponse(jobID: id, status: .running))
         return try await run("start job \(id)") { [self] in
             try await client.withTransaction(logger: logger) { connection in
                 try await connection.query("SELECT pg_advisory_xact_lock(\(PostgresSchema.jobLock))", logger: logger)

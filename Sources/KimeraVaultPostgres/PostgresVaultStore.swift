@@ -1,5 +1,6 @@
 import Foundation
-import KimeraServer
+import KimeraCore
+import KimeraModels
 import Logging
 import PostgresNIO
 import ServiceLifecycle

@@ -4,7 +4,7 @@ import Foundation
 import KimeraClient
 import Synchronization
 
-/// The exit codes of CLI.md, decided in one place for every command.
+/// The exit codes of docs/CLI.md, decided in one place for every command.
 enum CLIExit: Error, Equatable {
     case failure(String)
     case timeout(String)

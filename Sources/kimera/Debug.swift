@@ -1,6 +1,6 @@
 import ArgumentParser
 import KimeraClient
-import KimeraServer
+import KimeraModels
 
 /// `kimera debug`: `/debug/info` summarised, plus `mode` and `log-level`.
 struct Debug: ClientCommand {
@@ -91,7 +91,7 @@ struct Debug: ClientCommand {
             text += "\n" + Renderings.endpoints(requests).render(width: output.width, style: output.style)
         }
 
-        let errors = (info.recentLogs ?? []).filter { ["ERROR", "CRITICAL"].contains($0.level) }.suffix(recentRows)
+        let errors = (info.recentLogs ?? []).filter { $0.level >= .error }.suffix(recentRows)
         let failed = (info.requestTraces ?? []).filter { $0.status >= 500 }.suffix(recentRows)
         if info.recentLogs != nil || info.requestTraces != nil {
             text += "\n" + output.style.paint("Recent errors", .bold) + "\n"
@@ -153,8 +153,8 @@ extension Debug {
         @Argument(
             help: ArgumentHelp(
                 "TRACE, DEBUG, INFO, NOTICE, WARNING, ERROR or CRITICAL (any case).", valueName: "level"),
-            completion: .list(LogLevelName.allowed))
-        var level: String?
+            completion: .list(KimeraModels.LogLevel.allowed))
+        var level: KimeraModels.LogLevel?
 
         @Option(
             help: ArgumentHelp(
@@ -167,7 +167,6 @@ extension Debug {
         @OptionGroup var global: GlobalOptions
 
         func validate() throws {
-            if let level { _ = try ArgumentCheck.level(level) }
             if ttl != nil && level == nil { throw ValidationError("--ttl needs a LEVEL to set") }
             try ArgumentCheck.ttl(ttl)
         }
@@ -176,7 +175,7 @@ extension Debug {
             let output = context.output
             if let level {
                 let change = try await context.client.setLogLevel(
-                    try ArgumentCheck.level(level), module: module, ttl: ttl)
+                    level, module: module, ttl: ttl)
                 output.emit(change) {
                     "\(change.module): \(change.previous) → \(change.level)"
                         + (change.expiresAt.map { " until \($0)" } ?? "")
@@ -193,13 +192,16 @@ extension Debug {
                     Table.Column("EFFECTIVE"), Table.Column("EXPIRES", flexible: true, optional: true),
                 ])
                 if module == nil {
-                    table.append([Table.Cell("root", .bold), Table.Cell(levels.root), Table.Cell(levels.root), "-"])
+                    table.append([
+                        Table.Cell("root", .bold), Table.Cell(levels.root.rawValue), Table.Cell(levels.root.rawValue),
+                        "-",
+                    ])
                 }
                 for entry in levels.modules {
                     table.append([
                         Table.Cell(entry.module.isEmpty ? "(unlabelled)" : entry.module),
-                        Table.Cell(entry.configured ?? "-"),
-                        Table.Cell(entry.effective, TextStyle.color(level: entry.effective)),
+                        Table.Cell(entry.configured?.rawValue ?? "-"),
+                        Table.Cell(entry.effective.rawValue, TextStyle.color(level: entry.effective)),
                         Table.Cell(entry.expiresAt ?? "-"),
                     ])
                 }

@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
 import KimeraClient
-import KimeraServer
+import KimeraModels
 import Logging
 
 /// `-o/--output`: how data is printed on stdout.
@@ -112,15 +112,6 @@ struct GlobalOptions: ParsableArguments, Sendable {
 
 /// Checks of values the server would reject, made in `validate()` so a bad value exits 64 before any request.
 enum ArgumentCheck {
-    /// The canonical name of a level typed in any case (`warn` → `WARNING`).
-    static func level(_ text: String, flag: String = "level") throws -> String {
-        guard let level = LogLevelName.parse(text) else {
-            throw ValidationError(
-                "\(flag) '\(text)' is not a log level; use one of \(LogLevelName.allowed.joined(separator: ", "))")
-        }
-        return LogLevelName.name(level)
-    }
-
     static func ttl(_ text: String?) throws {
         guard let text else { return }
         guard DurationText.parse(text) != nil else {
@@ -138,4 +129,11 @@ enum Switch: String, ExpressibleByArgument, CaseIterable, Sendable {
     case on, off
 
     var enabled: Bool { self == .on }
+}
+
+/// Levels typed in any case (`warn` → `WARNING`); a bad one exits 64 with the list of valid names.
+extension LogLevel: ExpressibleByArgument {
+    public init?(argument: String) { self.init(parsing: argument) }
+    public static var allValueStrings: [String] { allowed }
+    public var defaultValueDescription: String { rawValue }
 }

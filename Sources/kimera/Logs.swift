@@ -1,6 +1,6 @@
 import ArgumentParser
 import KimeraClient
-import KimeraServer
+import KimeraModels
 
 /// `kimera logs`: `/debug/logs`, or with `--follow` the live stream.
 struct Logs: ClientCommand {
@@ -20,8 +20,8 @@ struct Logs: ClientCommand {
 
     @Option(
         help: ArgumentHelp("Minimum level: TRACE, DEBUG, INFO, NOTICE, WARNING, ERROR, CRITICAL.", valueName: "level"),
-        completion: .list(LogLevelName.allowed))
-    var level: String?
+        completion: .list(LogLevel.allowed))
+    var level: LogLevel?
 
     @Option(help: ArgumentHelp("How many records, newest last (server default 100, at most 5000).", valueName: "n"))
     var limit: Int?
@@ -49,14 +49,13 @@ struct Logs: ClientCommand {
     static let followBacklog = 10
 
     func validate() throws {
-        if let level { _ = try ArgumentCheck.level(level, flag: "--level") }
         try ArgumentCheck.positive(limit, flag: "--limit")
         if exact && level == nil { throw ValidationError("--exact needs --level") }
     }
 
     var query: LogQuery {
         LogQuery(
-            limit: limit, level: level.flatMap { try? ArgumentCheck.level($0) }, exact: exact, module: module,
+            limit: limit, level: level, exact: exact, module: module,
             requestID: requestID, sinceSeq: sinceSeq)
     }
 

@@ -2,7 +2,7 @@ import ArgumentParser
 import Dispatch
 import Foundation
 import KimeraClient
-import KimeraServer
+import KimeraModels
 import Synchronization
 
 #if canImport(Glibc)
@@ -79,7 +79,7 @@ struct MonitorState: Sendable {
 
     static func fetch(_ client: KimeraClient) async throws -> Snapshot {
         async let info = client.debugInfo(includeLogs: false, includeTraces: false, includeProfiles: false)
-        async let errors = client.logs(LogQuery(limit: Monitor.errorRows, level: "ERROR"))
+        async let errors = client.logs(LogQuery(limit: Monitor.errorRows, level: .error))
         return Snapshot(info: try await info, errors: try await errors.logs, takenAt: .now)
     }
 
@@ -199,7 +199,7 @@ struct MonitorFrame {
                 bottom.append(
                     line([
                         (Format.timeOfDay(record.timestamp) + " ", .dim),
-                        (record.level + " ", TextStyle.color(level: record.level)),
+                        (record.level.rawValue + " ", TextStyle.color(level: record.level)),
                         (record.module + "  ", .cyan), (Renderings.message(of: record), nil),
                     ]))
             }

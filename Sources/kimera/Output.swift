@@ -1,4 +1,5 @@
 import Foundation
+import KimeraModels
 
 #if canImport(Glibc)
     import Glibc
@@ -94,13 +95,13 @@ struct TextStyle: Sendable {
     }
 
     /// The colour of a log level name.
-    static func color(level: String) -> Color? {
-        switch level.uppercased() {
-        case "CRITICAL", "ERROR": return .red
-        case "WARNING": return .yellow
-        case "NOTICE": return .cyan
-        case "DEBUG", "TRACE": return .dim
-        default: return nil
+    static func color(level: LogLevel) -> Color? {
+        switch level {
+        case .critical, .error: return .red
+        case .warning: return .yellow
+        case .notice: return .cyan
+        case .debug, .trace: return .dim
+        case .info: return nil
         }
     }
 

@@ -57,7 +57,7 @@ enum Renderings {
         for record in records {
             table.append([
                 Table.Cell(String(record.seq)), Table.Cell(Format.timeOfDay(record.timestamp)),
-                Table.Cell(record.level, TextStyle.color(level: record.level)), Table.Cell(record.module),
+                Table.Cell(record.level.rawValue, TextStyle.color(level: record.level)), Table.Cell(record.module),
                 Table.Cell(record.requestID ?? "-"), Table.Cell(message(of: record)),
             ])
         }
@@ -66,7 +66,7 @@ enum Renderings {
 
     /// One record on one line, for `logs --follow`: time, level, module, message, metadata, request id.
     static func logLine(_ record: LogRecord, style: TextStyle) -> String {
-        let level = record.level.padding(toLength: 8, withPad: " ", startingAt: 0)
+        let level = record.level.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0)
         var line =
             style.paint(Format.timeOfDay(record.timestamp), .dim) + " "
             + style.paint(level, TextStyle.color(level: record.level)) + " "

@@ -1,8 +1,11 @@
 import ArgumentParser
 import Configuration
 import Foundation
+import KimeraCore
+import KimeraObservability
 import KimeraServer
 import KimeraVaultPostgres
+import KimeraVaultSQLite
 import Logging
 import ServiceLifecycle
 import SystemPackage
@@ -13,7 +16,7 @@ struct Serve: AsyncParsableCommand {
         commandName: "serve",
         abstract: "Run the hybrid server.",
         discussion: """
-            Modes (API.md §2):
+            Modes (docs/API.md §2):
               kimera serve                          pure performance (default)
               kimera serve --debug                  performance + debug
               kimera serve --debug --no-performance full debug
@@ -44,7 +47,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "A JSON configuration file.")
     var config: String?
 
-    @Option(name: .customLong("data-dir"), help: "Where the SQLite vault lives (default ./kimera-data, created when missing).")
+    @Option(
+        name: .customLong("data-dir"),
+        help: "Where the SQLite vault lives (default ./kimera-data, created when missing).")
     var dataDir: String?
 
     @Option(
@@ -59,7 +64,10 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("log-file"), help: "Also write JSON-lines logs to this file (rotated by size).")
     var logFile: String?
 
-    @Flag(help: "Watch the config file and apply log levels, cache TTLs and the slow threshold without a restart (also on SIGHUP).")
+    @Flag(
+        help:
+            "Watch the config file and apply log levels, cache TTLs and the slow threshold without a restart (also on SIGHUP)."
+    )
     var reload = false
 
     func run() async throws {
@@ -87,7 +95,8 @@ struct Serve: AsyncParsableCommand {
             do {
                 if reload {
                     let provider = try await ReloadingFileProvider<JSONSnapshot>(
-                        filePath: FilePath(configPath), pollInterval: .seconds(1), logger: Logger(label: "kimera.config"))
+                        filePath: FilePath(configPath), pollInterval: .seconds(1),
+                        logger: Logger(label: "kimera.config"))
                     reloading = provider
                     snapshot = ConfigReader(provider: provider).snapshot()
                 } else {
@@ -111,7 +120,8 @@ struct Serve: AsyncParsableCommand {
         }
 
         do {
-            try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(
+                atPath: configuration.dataDirectory, withIntermediateDirectories: true)
         } catch {
             fail("cannot create data directory \(configuration.dataDirectory): \(error.localizedDescription)", code: 1)
         }
@@ -177,7 +187,7 @@ struct Serve: AsyncParsableCommand {
                 banner.print(boundPort: port)
             }
             engine.logger("kimera.server").notice("server stopped")
-            engine.flushSinks()
+            await engine.flushSinks()
         } catch {
             fail("cannot listen on \(configuration.host):\(configuration.port): \(Banner.describe(error))", code: 1)
         }
@@ -216,7 +226,8 @@ struct Banner: Sendable {
         }
         let environment = configuration.sources.values.filter { $0.hasPrefix("env") }.sorted()
         if !environment.isEmpty { source += "; " + environment.joined(separator: ", ") }
-        let base = "http://\(configuration.host.contains(":") ? "[\(configuration.host)]" : configuration.host):\(boundPort)"
+        let base =
+            "http://\(configuration.host.contains(":") ? "[\(configuration.host)]" : configuration.host):\(boundPort)"
         var lines = [
             "Kimera \(KimeraVersionText.current) hybrid server",
             "  mode:      \(mode.rawValue) — \(mode.summary)",
@@ -228,7 +239,9 @@ struct Banner: Sendable {
         ]
         if let logFile = configuration.logFile { lines.append("  log file:  \(logFile)") }
         if configuration.needsAdminToken {
-            let source = configuration.security.adminTokenFile.map { "token in \($0) (mode 0600)" } ?? "token from KIMERA_ADMIN_TOKEN"
+            let source =
+                configuration.security.adminTokenFile.map { "token in \($0) (mode 0600)" }
+                ?? "token from KIMERA_ADMIN_TOKEN"
             lines.append("  access:    debug API, /metrics and writes need Authorization: Bearer <token>; \(source)")
         } else {
             lines.append("  access:    loopback only; no token needed")

@@ -2,7 +2,6 @@ import ArgumentParser
 import CLibEdit
 import Foundation
 import KimeraModels
-import KimeraServer
 import Synchronization
 
 /// Values only the server knows, fetched after each command for TAB completion.
@@ -79,7 +78,7 @@ final class ShellCompleter: Sendable {
     /// Values of the option named by `previous`, or nil when it is not an option taking a known value.
     private func values(after previous: String, live: ShellLiveValues) -> [String]? {
         switch previous {
-        case "--level": return LogLevelName.allowed
+        case "--level": return LogLevel.allowed
         case "--module": return live.modules
         case "--request-id": return live.requestIDs
         case "--path": return live.routes
@@ -93,7 +92,7 @@ final class ShellCompleter: Sendable {
     /// Arguments that are not subcommands: the level of `debug log-level`, on/off of `debug mode`.
     private func positionals(path: [String], live: ShellLiveValues) -> [String] {
         switch path {
-        case ["debug", "log-level"]: return LogLevelName.allowed
+        case ["debug", "log-level"]: return LogLevel.allowed
         case ["debug", "mode"]: return Switch.allCases.map(\.rawValue)
         default: return []
         }

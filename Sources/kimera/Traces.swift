@@ -93,7 +93,8 @@ struct Traces: ClientCommand {
             table.append([
                 Table.Cell(Format.timeOfDay(trace.startedAt)), Table.Cell(trace.method), Table.Cell(path),
                 Table.Cell(String(trace.status), TextStyle.color(status: trace.status)),
-                Table.Cell(Format.ms(trace.durationMs), trace.slow ? .yellow : nil), Table.Cell(trace.cache ?? "-"),
+                Table.Cell(Format.ms(trace.durationMs), trace.slow ? .yellow : nil),
+                Table.Cell(trace.cache?.rawValue ?? "-"),
                 Table.Cell(String(trace.logCount)), Table.Cell(trace.requestID),
             ])
         }

@@ -117,12 +117,12 @@ extension CLITests {
 
                 let set = try await server.run(["debug", "log-level", "debug", "--module", "kimera.core", "-o", "json"])
                 let levelChange = try set.decode(LogLevelChangeResponse.self)
-                #expect(levelChange.level == "DEBUG" && levelChange.module == "kimera.core")
+                #expect(levelChange.level == .debug && levelChange.module == "kimera.core")
 
                 let listed = try await server.run(["debug", "log-level", "-o", "json"])
                 let levels = try listed.decode(LogLevelsResponse.self)
                 #expect(levels == (try await server.client.logLevels()))
-                #expect(levels.modules.first { $0.module == "kimera.core" }?.configured == "DEBUG")
+                #expect(levels.modules.first { $0.module == "kimera.core" }?.configured == .debug)
             }
         }
 

@@ -26,16 +26,16 @@ extension CLITests {
                     let text = #"{"tracing":{"slow_threshold_ms":0.001},"logging":{"level":"BOGUS\#(attempt)"}}"#
                     try Data(text.utf8).write(to: config)
                     let reached = try await eventually {
-                        try await server.client.logs(LogQuery(level: "ERROR")).count >= attempt
+                        try await server.client.logs(LogQuery(level: .error)).count >= attempt
                     }
                     #expect(reached, "the server did not reject config version \(attempt)")
                 }
                 for _ in 0..<5 { _ = try await server.client.health() }
 
                 let everything = try await server.client.logs(LogQuery(limit: 5000))
-                let expected = everything.logs.filter { ["ERROR", "CRITICAL"].contains($0.level) }
+                let expected = everything.logs.filter { [.error, .critical].contains($0.level) }
                 #expect(expected.count == 3)
-                #expect(everything.logs.contains { $0.level == "WARNING" })
+                #expect(everything.logs.contains { $0.level == .warning })
 
                 let result = try await server.run(["logs", "--level", "ERROR", "--limit", "20", "-o", "json"])
                 #expect(result.status == 0, "\(result.stderr)")
@@ -51,7 +51,7 @@ extension CLITests {
                 #expect(rows.allSatisfy { $0.contains("ERROR") && $0.contains("kimera.config") })
 
                 let exact = try await server.run(["logs", "--level", "WARNING", "--exact", "-o", "json"])
-                #expect(try exact.decode(LogsResponse.self).logs.allSatisfy { $0.level == "WARNING" })
+                #expect(try exact.decode(LogsResponse.self).logs.allSatisfy { $0.level == .warning })
             }
         }
 

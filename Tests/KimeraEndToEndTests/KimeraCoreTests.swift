@@ -146,7 +146,7 @@ struct KimeraCoreTests {
         #expect(accepted.status == 202)
         let job = try accepted.decode(JobResponse.self)
         let done = try await eventually {
-            try await http(.GET, "\(base)\(job.statusURL)").decode(JobStatusResponse.self).status == "completed"
+            try await http(.GET, "\(base)\(job.statusURL)").decode(JobStatusResponse.self).status == .completed
         }
         #expect(done)
         let state = try await http(.GET, "\(base)\(job.statusURL)").decode(JobStatusResponse.self)

@@ -178,25 +178,25 @@ struct ServeTests {
             to: config, atomically: true, encoding: .utf8)
         let server = try await ServerProcess.start(["--config", config.path, "--reload"])
         var levels = try await http(.GET, "\(server.baseURL)/debug/log-level").decode(LogLevelsResponse.self)
-        #expect(levels.root == "WARNING")
+        #expect(levels.root == .warning)
 
         try await Task.sleep(for: .milliseconds(1100))  // a different modification time
         try
             #"{"logging": {"level": "DEBUG", "modules": ["kimera.core=ERROR"]}, "tracing": {"slow_threshold_ms": 250}, "host": "127.0.0.2"}"#
             .write(to: config, atomically: true, encoding: .utf8)
         let applied = try await eventually {
-            try await http(.GET, "\(server.baseURL)/debug/log-level").decode(LogLevelsResponse.self).root == "DEBUG"
+            try await http(.GET, "\(server.baseURL)/debug/log-level").decode(LogLevelsResponse.self).root == .debug
         }
         #expect(applied)
         levels = try await http(.GET, "\(server.baseURL)/debug/log-level").decode(LogLevelsResponse.self)
-        #expect(levels.modules.first { $0.module == "kimera.core" }?.configured == "ERROR")
+        #expect(levels.modules.first { $0.module == "kimera.core" }?.configured == .error)
         let stats = try await http(.GET, "\(server.baseURL)/performance/stats").decode(PerformanceStats.self)
         #expect(stats.requestStatistics.slowThresholdMs == 250)
         let logs = try await http(.GET, "\(server.baseURL)/debug/logs?module=kimera.config").decode(LogsResponse.self)
         #expect(logs.logs.contains { $0.message.contains("logging.level WARNING -> DEBUG") })
         #expect(
             logs.logs.contains {
-                $0.level == "WARNING" && $0.message.contains("host") && $0.message.contains("restart")
+                $0.level == .warning && $0.message.contains("host") && $0.message.contains("restart")
             })
 
         // SIGHUP makes it look at once.
@@ -204,7 +204,7 @@ struct ServeTests {
         try #"{"logging": {"level": "ERROR"}}"#.write(to: config, atomically: true, encoding: .utf8)
         kill(server.process.processIdentifier, SIGHUP)
         let reloadedOnSignal = try await eventually(timeout: .seconds(5)) {
-            try await http(.GET, "\(server.baseURL)/debug/log-level").decode(LogLevelsResponse.self).root == "ERROR"
+            try await http(.GET, "\(server.baseURL)/debug/log-level").decode(LogLevelsResponse.self).root == .error
         }
         #expect(reloadedOnSignal)
         #expect(server.process.isRunning)

@@ -1,9 +1,12 @@
 import Foundation
 import Hummingbird
 import HummingbirdTesting
+import KimeraCore
+import KimeraModels
 import Logging
 import Testing
 
+@testable import KimeraObservability
 @testable import KimeraServer
 
 @Suite("Debug API")
@@ -32,7 +35,7 @@ struct DebugAPITests {
                 let logs = try response.json(LogsResponse.self)
                 #expect(logs.count == 1)
                 #expect(logs.logs.first?.message == "something broke")
-                #expect(logs.logs.first?.level == "ERROR")
+                #expect(logs.logs.first?.level == .error)
                 #expect(logs.bufferCapacity == 5000)
             }
             try await client.execute(uri: "/debug/traces?limit=50&path_filter=/health", method: .get) { response in
@@ -142,24 +145,25 @@ struct DebugAPITests {
                 response in
                 let body = try response.json(LogLevelChangeResponse.self)
                 #expect(body.status == "success")
-                #expect(body.level == "DEBUG")
+                #expect(body.level == .debug)
                 #expect(body.module == "kimera.core")
-                #expect(body.previous == "WARNING")
+                #expect(body.previous == .warning)
                 #expect(body.expiresAt == nil)
             }
             try await client.execute(uri: "/debug/log-level?level=warn", method: .post) { response in
                 let body = try response.json(LogLevelChangeResponse.self)
                 #expect(body.module == "root")
-                #expect(body.level == "WARNING")
+                #expect(body.level == .warning)
             }
             try await client.execute(uri: "/debug/log-level", method: .get) { response in
                 let body = try response.json(LogLevelsResponse.self)
-                #expect(body.levels == ["TRACE", "DEBUG", "INFO", "NOTICE", "WARNING", "ERROR", "CRITICAL"])
-                #expect(body.root == "WARNING")
+                #expect(
+                    body.levels.map(\.rawValue) == ["TRACE", "DEBUG", "INFO", "NOTICE", "WARNING", "ERROR", "CRITICAL"])
+                #expect(body.root == .warning)
                 let vault = body.modules.first { $0.module == "kimera.core.vault" }
                 #expect(vault?.configured == nil)
-                #expect(vault?.effective == "DEBUG")
-                #expect(body.modules.first { $0.module == "kimera.core" }?.configured == "DEBUG")
+                #expect(vault?.effective == .debug)
+                #expect(body.modules.first { $0.module == "kimera.core" }?.configured == .debug)
             }
             try await client.execute(uri: "/debug/log-level?level=ERROR&module=kimera.http&ttl=15m", method: .post) {
                 response in

@@ -1,8 +1,11 @@
 import Foundation
+import KimeraCore
+import KimeraModels
 import Logging
 import Synchronization
 import Testing
 
+@testable import KimeraObservability
 @testable import KimeraServer
 
 @Suite("Log ring")
@@ -97,14 +100,14 @@ struct LogLevelTests {
     }
 
     @Test("the ring captures DEBUG while the console prints only WARNING")
-    func ringCapturesBelowConsole() {
+    func ringCapturesBelowConsole() async {
         let server = TestServer(debug: true)
         server.engine.runtime.setLevel(.warning, module: nil)
         let logger = server.engine.logger("kimera.core.vault")
         logger.debug("debug detail")
         logger.info("info detail")
         logger.warning("warning detail")
-        server.engine.flushSinks()
+        await server.engine.flushSinks()
         let ring = server.engine.ring.records(matching: LogFilter(module: "kimera.core"), limit: 10).map(\.message)
         #expect(ring == ["debug detail", "info detail", "warning detail"])
         #expect(server.console.all.count == 1)
@@ -171,11 +174,11 @@ struct LogLevelTests {
     }
 
     @Test("secrets in metadata and messages are masked before any sink sees them")
-    func redaction() {
+    func redaction() async {
         let server = TestServer(debug: true)
         let logger = server.engine.logger("kimera.test")
         logger.warning("calling with Bearer abc123", metadata: ["api_key": "k-999", "user": "ann"])
-        server.engine.flushSinks()
+        await server.engine.flushSinks()
         let record = server.engine.ring.records(matching: LogFilter(), limit: 1).first!
         #expect(record.message == "calling with Bearer ***")
         #expect(record.metadata["api_key"] == "***")

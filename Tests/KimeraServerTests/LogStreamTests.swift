@@ -2,10 +2,13 @@ import AsyncHTTPClient
 import Foundation
 import Hummingbird
 import HummingbirdTesting
+import KimeraCore
+import KimeraModels
 import Logging
 import NIOCore
 import Testing
 
+@testable import KimeraObservability
 @testable import KimeraServer
 
 @Suite("Log stream")

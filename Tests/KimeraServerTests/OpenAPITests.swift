@@ -1,8 +1,11 @@
 import Foundation
 import Hummingbird
 import HummingbirdTesting
+import KimeraCore
+import KimeraModels
 import Testing
 
+@testable import KimeraObservability
 @testable import KimeraServer
 
 @Suite("OpenAPI document")

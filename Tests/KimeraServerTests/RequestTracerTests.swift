@@ -1,9 +1,12 @@
 import Foundation
 import Hummingbird
 import HummingbirdTesting
+import KimeraCore
+import KimeraModels
 import Logging
 import Testing
 
+@testable import KimeraObservability
 @testable import KimeraServer
 
 @Suite("Request tracer")
@@ -203,7 +206,7 @@ struct ResponseCacheTests {
         #expect(stats.misses == 2)
         #expect(stats.entries == 1)
         let traces = server.engine.tracer.traces(matching: TraceFilter(), limit: 10)
-        #expect(traces.map(\.cache) == ["MISS", "BYPASSED", "HIT", "MISS"])
+        #expect(traces.map(\.cache) == [.miss, .bypassed, .hit, .miss])
         #expect(traces.allSatisfy { $0.route == "/" })
     }
 

@@ -2,9 +2,12 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
+import KimeraCore
+import KimeraModels
 import Logging
 import Testing
 
+@testable import KimeraObservability
 @testable import KimeraServer
 
 @Suite("Security")

@@ -1,10 +1,13 @@
 import Foundation
 import Hummingbird
 import HummingbirdTesting
+import KimeraCore
+import KimeraModels
 import Logging
 import Synchronization
 import Testing
 
+@testable import KimeraObservability
 @testable import KimeraServer
 
 /// A sink that keeps what it was given, to see what the console would have printed.

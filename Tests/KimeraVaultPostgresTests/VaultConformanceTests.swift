@@ -1,7 +1,9 @@
 import Foundation
 import Testing
 
-@testable import KimeraServer
+@testable import KimeraCore
+@testable import KimeraVaultSQLite
+import KimeraModels
 
 /// The behaviour every `VaultStore` adapter owes the core, run against SQLite and PostgreSQL alike.
 @Suite("Vault conformance (SQLite and PostgreSQL)")
@@ -62,7 +64,7 @@ struct VaultConformanceTests {
             let commit = try await store.commitRun(
                 stateUpdates: [GeoidStateUpdate(geoidID: "geoid_a", semanticState: ["alpha": 0.5, "beta": 0.5])],
                 scars: [F.draft("scar_1"), F.draft("scar_2"), F.draft("scar_3")])
-            #expect(commit.scars.map(\.vaultID) == ["vault_a", "vault_b", "vault_a"])
+            #expect(commit.scars.map(\.vaultID) == [.vaultA, .vaultB, .vaultA])
             #expect(commit.cycleCount == 1)
             #expect(try await store.cycleCount() == 1)
             #expect(try await store.scar(id: "scar_2") == commit.scars[1])
@@ -89,7 +91,7 @@ struct VaultConformanceTests {
         try await F.withVault(kind) { vault in
             _ = try await vault.store.commitRun(stateUpdates: [], scars: [F.draft("scar_1")])
             let second = try await vault.store.commitRun(stateUpdates: [], scars: [F.draft("scar_2")])
-            #expect(second.scars.map(\.vaultID) == ["vault_b"])
+            #expect(second.scars.map(\.vaultID) == [.vaultB])
             #expect(second.cycleCount == 2)
         }
     }
@@ -183,22 +185,22 @@ struct VaultConformanceTests {
             #expect(try await store.startJob(id: "job_1", owner: "a", now: 100, limits: limits) == .accepted)
             #expect(try await store.startJob(id: "job_2", owner: "a", now: 101, limits: limits) == .tooManyRunning)
             #expect(try await store.startJob(id: "job_2", owner: "b", now: 101, limits: limits) == .accepted)
-            #expect(try await store.job(id: "job_1", finishedAfter: 0)?.status == "running")
+            #expect(try await store.job(id: "job_1", finishedAfter: 0)?.status == .running)
             let result = ProcessResult(
                 triggerGeoidID: "geoid_1", contradictionsDetected: 1, scarsCreated: 1, results: [],
                 processingTime: 0.5, geoidsAnalyzed: 2, cycleCount: 7)
             try await store.finishJob(
-                JobStatusResponse(jobID: "job_1", status: "completed", result: result), now: 110)
+                JobStatusResponse(jobID: "job_1", status: .completed, result: result), now: 110)
             let finished = try #require(try await store.job(id: "job_1", finishedAfter: 0))
-            #expect(finished.status == "completed" && finished.result == result)
+            #expect(finished.status == .completed && finished.result == result)
             // Past its retention a finished job is gone; a running one stays.
             #expect(try await store.job(id: "job_1", finishedAfter: 111) == nil)
-            #expect(try await store.job(id: "job_2", finishedAfter: 111)?.status == "running")
+            #expect(try await store.job(id: "job_2", finishedAfter: 111)?.status == .running)
             #expect(try await store.job(id: "job_x", finishedAfter: 0) == nil)
             // Owner a may start again; at capacity the oldest finished (job_1) makes room.
             #expect(try await store.startJob(id: "job_3", owner: "a", now: 120, limits: limits) == .accepted)
             #expect(try await store.jobCount() == 3)
-            try await store.finishJob(JobStatusResponse(jobID: "job_3", status: "failed", error: "boom"), now: 121)
+            try await store.finishJob(JobStatusResponse(jobID: "job_3", status: .failed, error: "boom"), now: 121)
             #expect(try await store.startJob(id: "job_4", owner: "c", now: 122, limits: limits) == .accepted)
             #expect(try await store.job(id: "job_1", finishedAfter: 0) == nil)
             #expect(try await store.job(id: "job_3", finishedAfter: 0)?.error == "boom")

@@ -5,7 +5,9 @@ import PostgresTestServer
 import Synchronization
 import Testing
 
-@testable import KimeraServer
+@testable import KimeraCore
+@testable import KimeraVaultSQLite
+import KimeraModels
 @testable import KimeraVaultPostgres
 
 /// The vault adapters the conformance suite runs against.

@@ -1,3 +1,7 @@
+import KimeraCore
+import KimeraModels
+import KimeraObservability
+
 /// Who may use the debug API and the mutating endpoints, and the limits that keep hostile clients out.
 public struct SecuritySettings: Sendable, Equatable {
     /// Clients on loopback need no token. Off makes every client show a token (used by tests on 127.0.0.1).

@@ -1,5 +1,8 @@
 import Configuration
 import Foundation
+import KimeraCore
+import KimeraModels
+import KimeraObservability
 import Logging
 
 /// A setting that stops startup, with a message naming the variable, flag or key at fault.
@@ -23,41 +26,6 @@ public struct ServeFlags: Sendable {
     public var vaultURL: String?
     /// `--instance-id`.
     public var instanceID: String?
-
-    public init() {}
-}
-
-/// Settings that may change while the server runs (config file reload, debug API).
-public struct LiveSettings: Sendable, Equatable {
-    /// Root console level; nil means "as the mode says".
-    public var rootLevel: Logger.Level?
-    public var moduleLevels: [String: Logger.Level] = [:]
-    public var cacheTTLSeconds: Double = 1
-    /// Per route template TTLs, overriding `cacheTTLSeconds`.
-    public var routeTTLSeconds: [String: Double] = [:]
-    public var slowThresholdMs: Double = 100
-
-    public init() {}
-}
-
-/// The bounds of every in-memory store, declared in one place.
-public struct StoreLimits: Sendable, Equatable {
-    public var logRecords = 5000
-    public var logBytes = 8 * 1024 * 1024
-    public var traces = 2000
-    public var traceBytes = 4 * 1024 * 1024
-    public var slowTraces = 200
-    public var series = 1000
-    public var profiles = 1000
-    public var profileNames = 256
-    public var cacheEntries = 1000
-    public var cacheBytes = 16 * 1024 * 1024
-    public var sinkQueue = 10_000
-    public var streamSubscriberBuffer = 1000
-    public var streamSubscribers = 64
-    public var logFileBytes = 16 * 1024 * 1024
-    public var logFileCount = 5
-    public var maxBodyBytes = 1024 * 1024
 
     public init() {}
 }
@@ -188,7 +156,11 @@ public struct ServerConfiguration: Sendable {
             config.sources["instance_id"] = "flag"
         }
         if let url = config.vaultURL {
-            _ = try VaultLocation.parse(url, dataDirectory: config.dataDirectory)
+            do {
+                _ = try VaultLocation.parse(url, dataDirectory: config.dataDirectory)
+            } catch let error as VaultError {
+                throw ConfigurationError(error.message)
+            }
         }
         if let id = config.configuredInstanceID,
             id.isEmpty || id.count > 128 || id.contains(where: { $0.isWhitespace || $0 == "\"" || $0 == "\\" })

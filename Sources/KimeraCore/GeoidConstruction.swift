@@ -1,0 +1,164 @@
+import Foundation
+import KimeraModels
+
+/// A geoid before it has an id and an embedding: what a create request asks for, validated.
+public struct GeoidDraft: Sendable, Equatable {
+    public var semanticState: [String: Double]
+    public var symbolicState: [String: JSONValue]
+    public var metadata: [String: JSONValue]
+    /// The text the embedding is made from: the content (text form) or the feature text (feature form).
+    /// Stored with the geoid so that a new embedder can re-embed it.
+    public var embeddedText: String
+
+    public init(
+        semanticState: [String: Double], symbolicState: [String: JSONValue], metadata: [String: JSONValue],
+        embeddedText: String
+    ) {
+        self.semanticState = semanticState
+        self.symbolicState = symbolicState
+        self.metadata = metadata
+        self.embeddedText = embeddedText
+    }
+}
+
+/// The two ways a geoid is built from a request (docs/DOMAIN.md "Geoid", "Embedding").
+public enum GeoidConstruction {
+    /// How many of the most frequent content tokens make a text-form semantic state.
+    public static let textFeatureCount = 16
+    /// The text-form feature that carries min(characters ÷ 100, 1). It overrides a token spelled the same.
+    public static let complexityFeature = "complexity"
+    /// Where a parsed `echoform_text` goes in `symbolic_state`.
+    public static let echoformKey = "echoform"
+
+    /// Validates a create request and builds its draft. The feature form is used when `semantic_features` is
+    /// present, else the text form (`content`, or `echoform_text` when there is no `content`).
+    public static func draft(from request: CreateGeoidRequest) throws(DomainError) -> GeoidDraft {
+        var symbolic = request.symbolicContent ?? [:]
+        if let echoform = request.echoformText {
+            symbolic[echoformKey] = try EchoformParser.parse(echoform)
+        }
+        let metadata = request.metadata ?? [:]
+
+        if let features = request.semanticFeatures {
+            let state = try numericFeatures(features)
+            return GeoidDraft(
+                semanticState: state, symbolicState: symbolic, metadata: metadata, embeddedText: featureText(state))
+        }
+        guard let text = request.content ?? request.echoformText else {
+            throw .invalidInput(
+                field: "content",
+                problem:
+                    "is missing: give 'content' or 'echoform_text' (text form), or 'semantic_features' (feature form)")
+        }
+        if text.allSatisfy(\.isWhitespace) {
+            let field = request.content != nil ? "content" : "echoform_text"
+            throw .invalidInput(field: field, problem: "is empty: give the text the geoid is about")
+        }
+        return GeoidDraft(
+            semanticState: textSemanticState(text), symbolicState: symbolic, metadata: metadata, embeddedText: text)
+    }
+
+    /// The 16 most frequent non-stop-word tokens (ties: alphabetical), each weighted by its share of those
+    /// tokens' occurrences, plus `complexity` = min(characters ÷ 100, 1).
+    public static func textSemanticState(_ text: String) -> [String: Double] {
+        var counts: [String: Int] = [:]
+        for token in Tokenizer.contentTokens(text) { counts[token, default: 0] += 1 }
+        let top = counts.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }
+            .prefix(textFeatureCount)
+        let total = Double(top.reduce(0) { $0 + $1.value })
+        var state: [String: Double] = [:]
+        for (token, count) in top { state[token] = Double(count) / total }
+        state[complexityFeature] = min(Double(text.count) / 100, 1)
+        return state
+    }
+
+    /// The feature form's text to embed: sorted `key:value` pairs, value to 2 decimals, joined by spaces.
+    public static func featureText(_ state: [String: Double]) -> String {
+        state.keys.sorted().map { "\($0):\(String(format: "%.2f", state[$0]!))" }.joined(separator: " ")
+    }
+
+    /// Every feature must be a finite JSON number; the first offender (in key order) is named.
+    static func numericFeatures(_ features: [String: JSONValue]) throws(DomainError) -> [String: Double] {
+        var state: [String: Double] = [:]
+        for name in features.keys.sorted() {
+            let value = features[name]!
+            guard case .number(let number) = value, number.isFinite else {
+                throw .invalidFeature(name: name, found: describe(value))
+            }
+            state[name] = number
+        }
+        return state
+    }
+
+    static func describe(_ value: JSONValue) -> String {
+        switch value {
+        case .null: "null"
+        case .bool(let flag): "the boolean \(flag)"
+        case .number(let number): "the non-finite number \(number)"
+        case .string(let text): "the string \"\(text.prefix(40))\""
+        case .array: "an array"
+        case .object: "an object"
+        }
+    }
+}
+
+/// Ids of the form `<prefix>_<32 lowercase hex>` from 128 random bits.
+public enum KimeraID {
+    public static func make(_ prefix: String) -> String {
+        var generator = SystemRandomNumberGenerator()
+        let high = generator.next() as UInt64
+        let low = generator.next() as UInt64
+        return prefix + "_" + hex(high) + hex(low)
+    }
+
+    static func hex(_ value: UInt64) -> String {
+        let digits = String(value, radix: 16)
+        return String(repeating: "0", count: 16 - digits.count) + digits
+    }
+
+    /// Whether `id` has the shape `<prefix>_<32 lowercase hex>`.
+    public static func isWellFormed(_ id: String, prefix: String) -> Bool {
+        guard id.hasPrefix(prefix + "_") else { return false }
+        let hexPart = id.utf8.dropFirst(prefix.utf8.count + 1)
+        return hexPart.count == 32
+            && hexPart.allSatisfy {
+                (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0)
+                    || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains($0)
+            }
+    }
+}
+
+/// SCAR timestamps: ISO-8601 UTC with microseconds, e.g. `2025-01-02T03:04:05.678901Z`.
+public enum KimeraTimestamp {
+    public static func iso8601(_ date: Date) -> String {
+        let totalMicroseconds = Int64((date.timeIntervalSince1970 * 1_000_000).rounded(.down))
+        var seconds = totalMicroseconds / 1_000_000
+        var micros = totalMicroseconds % 1_000_000
+        if micros < 0 {
+            micros += 1_000_000
+            seconds -= 1
+        }
+        var days = seconds / 86_400
+        var secondOfDay = seconds % 86_400
+        if secondOfDay < 0 {
+            secondOfDay += 86_400
+            days -= 1
+        }
+        // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+        let shifted = days + 719_468
+        let era = (shifted >= 0 ? shifted : shifted - 146_096) / 146_097
+        let dayOfEra = shifted - era * 146_097
+        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36524 - dayOfEra / 146_096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let monthIndex = (5 * dayOfYear + 2) / 153
+        let day = dayOfYear - (153 * monthIndex + 2) / 5 + 1
+        let month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
+        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
+        func pad(_ value: Int64, _ width: Int) -> String {
+            let digits = String(value)
+            return String(repeating: "0", count: max(0, width - digits.count)) + digits
+        }
+        return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T\(pad(secondOfDay / 3600, 2)):"
+            + "\(pad(secondOfDay % 3600 / 60, 2)):\(pad(secondOfDay % 60, 2)).\(pad(micros, 6))Z"
+    }
+}

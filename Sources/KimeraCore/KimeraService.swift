@@ -1,0 +1,369 @@
+import Foundation
+import KimeraModels
+import Synchronization
+
+/// Limits and defaults of the Kimera core, in one place.
+public struct KimeraCoreConfiguration: Sendable, Equatable {
+    /// Largest `limit` of geoid and SCAR search, of vault contents, and largest `search_limit`; larger values
+    /// are clamped to it (docs/API.md §1).
+    public var maximumLimit: Int = 100
+    /// Most pairs one detect request may ask about.
+    public var maximumDetectPairs: Int = 1000
+    /// Most geoids one batch create may hold.
+    public var maximumBatch: Int = 1000
+    /// Starting tension threshold; changeable later with `setTensionThreshold`.
+    public var tensionThreshold: Double = TensionPolicy.defaultThreshold
+
+    public init(maximumLimit: Int = 100, maximumDetectPairs: Int = 1000, tensionThreshold: Double = 0.4) {
+        self.maximumLimit = maximumLimit
+        self.maximumDetectPairs = maximumDetectPairs
+        self.tensionThreshold = tensionThreshold
+    }
+}
+
+/// What the `/kimera` routes call: geoids, search, contradiction detection and processing, SCARs, vaults,
+/// stability, the cognitive cycle and embeddings (docs/API.md §5, docs/DOMAIN.md). Knows nothing of HTTP; throws
+/// `DomainError` for what the caller got wrong (`notFound` → 404, the rest → 400) and passes on
+/// `VaultError` for storage failures.
+public final class KimeraService: Sendable {
+    public let store: any VaultStore
+    public let embedder: any Embedder
+    public let configuration: KimeraCoreConfiguration
+    /// Protects the tension policy, which runtime configuration may change while requests read it.
+    private let policy: Mutex<TensionPolicy>
+    private let clock: @Sendable () -> Date
+
+    /// - Throws: `DomainError.invalidInput(field: "tension_threshold", …)` for a threshold outside [0, 1].
+    public init(
+        store: any VaultStore, embedder: any Embedder, configuration: KimeraCoreConfiguration = .init(),
+        clock: @escaping @Sendable () -> Date = { Date() }
+    ) throws(DomainError) {
+        self.store = store
+        self.embedder = embedder
+        self.configuration = configuration
+        self.policy = Mutex(try TensionPolicy(threshold: configuration.tensionThreshold))
+        self.clock = clock
+    }
+
+    public var tensionThreshold: Double { policy.withLock { $0.threshold } }
+
+    /// - Throws: `DomainError.invalidInput(field: "tension_threshold", …)` outside [0, 1].
+    public func setTensionThreshold(_ threshold: Double) throws(DomainError) {
+        let newPolicy = try TensionPolicy(threshold: threshold)
+        policy.withLock { $0 = newPolicy }
+    }
+
+    // MARK: Geoids
+
+    /// Builds, embeds and stores a geoid; returns after the commit.
+    public func createGeoid(_ request: CreateGeoidRequest) async throws -> CreateGeoidResponse {
+        var draft = try GeoidConstruction.draft(from: request)
+        draft.semanticState = SemanticEntropy.withBaseline(draft.semanticState)
+        let entropy = SemanticEntropy.entropy(draft.semanticState)
+        let geoid = Geoid(
+            geoidID: KimeraID.make("geoid"), semanticState: draft.semanticState, symbolicState: draft.symbolicState,
+            metadata: draft.metadata, embeddingVector: embedder.embed(draft.embeddedText))
+        try await store.insertGeoid(
+            StoredGeoid(
+                geoid: geoid, embeddedText: draft.embeddedText, entropy: entropy,
+                createdAt: clock().timeIntervalSince1970))
+        return CreateGeoidResponse(geoidID: geoid.geoidID, geoid: geoid, entropy: entropy)
+    }
+
+    public func geoid(id: String) async throws -> Geoid {
+        guard let geoid = try await store.geoid(id: id) else { throw DomainError.notFound(.geoid, id: id) }
+        return geoid
+    }
+
+    public func deleteGeoid(id: String) async throws {
+        guard try await store.deleteGeoid(id: id) else { throw DomainError.notFound(.geoid, id: id) }
+    }
+
+    /// Geoids ranked by cosine similarity with the query's embedding.
+    public func searchGeoids(query: String, limit: Int = 5) async throws -> SearchResponse {
+        let limit = try clampedLimit(limit, field: "limit")
+        try requireText(query, field: "query")
+        let hits = store.nearestGeoids(to: embedder.embed(query), limit: limit, excluding: [])
+        let geoids = try await store.geoids(ids: hits.map(\.id))
+        let byID = Dictionary(geoids.map { ($0.geoidID, $0) }, uniquingKeysWith: { first, _ in first })
+        // A geoid deleted between ranking and loading is simply left out.
+        let results = hits.compactMap { hit in
+            byID[hit.id].map {
+                GeoidSearchResult(
+                    geoidID: $0.geoidID, semanticState: $0.semanticState, metadata: $0.metadata,
+                    similarityScore: hit.score)
+            }
+        }
+        return SearchResponse(query: query, results: results)
+    }
+
+    // MARK: Contradictions
+
+    /// Scores each requested pair; a malformed pair or an unknown id gets a per-pair error, not a failure.
+    public func detect(_ request: DetectRequest) async throws -> DetectResponse {
+        guard request.geoidPairs.count <= configuration.maximumDetectPairs else {
+            throw DomainError.invalidInput(
+                field: "geoid_pairs",
+                problem: "has \(request.geoidPairs.count) pairs; send at most \(configuration.maximumDetectPairs)")
+        }
+        let wanted = Array(Set(request.geoidPairs.filter { $0.count == 2 }.flatMap { $0 }))
+        var interner = KeyInterner()
+        var operands: [String: TensionOperand] = [:]
+        for geoid in try await store.geoids(ids: wanted) {
+            operands[geoid.geoidID] = TensionOperand(geoid, interner: &interner)
+        }
+        let policy = policy.withLock { $0 }
+        let results = request.geoidPairs.map { pair -> DetectResult in
+            guard pair.count == 2 else {
+                return DetectResult(
+                    pair: pair, error: "A pair must name exactly 2 geoids, this one names \(pair.count).")
+            }
+            guard let a = operands[pair[0]] else {
+                return DetectResult(pair: pair, error: DomainError.notFound(.geoid, id: pair[0]).message)
+            }
+            guard let b = operands[pair[1]] else {
+                return DetectResult(pair: pair, error: DomainError.notFound(.geoid, id: pair[1]).message)
+            }
+            let score = TensionScore.between(a, b)
+            return DetectResult(
+                pair: pair, isContradiction: policy.isTension(score), tension: score.wire(pair[0], pair[1]))
+        }
+        return DetectResponse(results: results)
+    }
+
+    /// docs/DOMAIN.md "Processing a trigger": the trigger and its `searchLimit` most similar other geoids, every
+    /// pair scored, each tension resolved into a SCAR, all SCARs and the cycle increment in one transaction.
+    public func processContradictions(_ request: ProcessRequest) async throws -> ProcessResult {
+        let started = ContinuousClock.now
+        let searchLimit = try clampedLimit(request.searchLimit, field: "search_limit")
+        guard let trigger = try await store.geoid(id: request.triggerGeoidID) else {
+            throw DomainError.notFound(.geoid, id: request.triggerGeoidID)
+        }
+        let hits = store.nearestGeoids(
+            to: trigger.embeddingVector, limit: searchLimit, excluding: [trigger.geoidID])
+        let neighbours = try await store.geoids(ids: hits.map(\.id))
+        var interner = KeyInterner()
+        let operands = ([trigger] + neighbours).map { TensionOperand($0, interner: &interner) }
+        let findings = ContradictionProcessing.tensions(among: operands, policy: policy.withLock { $0 })
+
+        let now = clock()
+        var stability = try await store.stabilityInputs(now: now.timeIntervalSince1970)
+        let resolutions = ContradictionProcessing.resolve(
+            findings, operands: operands, stability: &stability, forceCollapse: request.forceCollapse,
+            provenance: .contradictionEngine, embedder: embedder, now: now)
+        let commit = try await store.commitRun(stateUpdates: [], scars: resolutions.map(\.scar))
+        return ProcessResult(
+            triggerGeoidID: trigger.geoidID, contradictionsDetected: findings.count,
+            scarsCreated: commit.scars.count, results: resolutions.map(\.processed),
+            processingTime: seconds(since: started), geoidsAnalyzed: operands.count, cycleCount: commit.cycleCount)
+    }
+
+    // MARK: SCARs and vaults
+
+    public func scar(id: String) async throws -> Scar {
+        guard let scar = try await store.scar(id: id) else { throw DomainError.notFound(.scar, id: id) }
+        return scar
+    }
+
+    /// SCARs ranked by cosine similarity between the query's embedding and each SCAR's vector.
+    public func searchScars(query: String, limit: Int = 3) async throws -> ScarSearchResponse {
+        let limit = try clampedLimit(limit, field: "limit")
+        try requireText(query, field: "query")
+        let hits = store.nearestScars(to: embedder.embed(query), limit: limit)
+        let scars = try await store.scars(ids: hits.map(\.id))
+        let byID = Dictionary(scars.map { ($0.scarID, $0) }, uniquingKeysWith: { first, _ in first })
+        let results = hits.compactMap { hit in
+            byID[hit.id].map { ScarSearchResult(scar: $0, similarityScore: hit.score) }
+        }
+        return ScarSearchResponse(query: query, results: results)
+    }
+
+    public func vaultStatus() async throws -> VaultStatus {
+        let totals = try await store.vaultTotals()
+        let geoids = try await store.geoidCount()
+        return VaultStatus(
+            vaultA: VaultSideStatus(scarCount: totals.countA, totalWeight: totals.weightA),
+            vaultB: VaultSideStatus(scarCount: totals.countB, totalWeight: totals.weightB),
+            totalScars: totals.countA + totals.countB, totalWeight: totals.weightA + totals.weightB,
+            totalGeoids: geoids, balanceRatio: VaultBalance.balanceRatio(countA: totals.countA, countB: totals.countB),
+            database: DatabaseStatus(status: "ok", dialect: store.dialect, message: "The vault database answered."),
+            timestamp: KimeraTimestamp.iso8601(clock()))
+    }
+
+    /// `GET /kimera/vault/stats`, the original's summary.
+    public func vaultStats() async throws -> VaultStats {
+        let status = try await vaultStatus()
+        return VaultStats(totalGeoids: status.totalGeoids, vaults: status.vaults)
+    }
+
+    /// The newest SCARs of both vaults, newest first.
+    public func recentScars(limit: Int = 5) async throws -> RecentScars {
+        let limit = try clampedLimit(limit, field: "limit")
+        let both = try await store.vaultContents(.vaultA, limit: limit) + store.vaultContents(.vaultB, limit: limit)
+        let newest = both.sorted { ($0.timestamp, $0.scarID) > ($1.timestamp, $1.scarID) }.prefix(limit)
+        return RecentScars(recentScars: Array(newest))
+    }
+
+    /// Creates each geoid in turn; stops at the first that fails, naming its index.
+    public func createGeoids(_ request: BatchCreateRequest) async throws -> BatchCreateResponse {
+        guard !request.geoids.isEmpty else {
+            throw DomainError.invalidInput(field: "geoids", problem: "is empty; send at least one geoid")
+        }
+        guard request.geoids.count <= configuration.maximumBatch else {
+            throw DomainError.invalidInput(
+                field: "geoids", problem: "has \(request.geoids.count) entries; at most \(configuration.maximumBatch)")
+        }
+        var created: [CreateGeoidResponse] = []
+        for (index, geoid) in request.geoids.enumerated() {
+            do {
+                created.append(try await createGeoid(geoid))
+            } catch DomainError.invalidInput(let field, let problem) {
+                throw DomainError.invalidInput(field: "geoids[\(index)].\(field)", problem: problem)
+            }
+        }
+        return BatchCreateResponse(geoids: created)
+    }
+
+    public func geoidCount() async throws -> GeoidCountResponse {
+        GeoidCountResponse(count: try await store.geoidCount())
+    }
+
+    public func scarCount() async throws -> ScarCountResponse {
+        let totals = try await store.vaultTotals()
+        return ScarCountResponse(vaultA: totals.countA, vaultB: totals.countB, total: totals.countA + totals.countB)
+    }
+
+    /// The newest SCARs of `vault_a` or `vault_b`; any other id is `notFound(.vault)`.
+    public func vaultContents(vaultID: String, limit: Int = 10) async throws -> VaultContents {
+        let vault = try VaultID(wire: vaultID)
+        let limit = try clampedLimit(limit, field: "limit")
+        return VaultContents(vaultID: vault, contents: try await store.vaultContents(vault, limit: limit))
+    }
+
+    public func rebalance(byWeight: Bool = false) async throws -> RebalanceResponse {
+        let moved = try await store.rebalance(byWeight: byWeight)
+        return RebalanceResponse(status: moved > 0 ? "rebalanced" : "balanced", movedScars: moved, byWeight: byWeight)
+    }
+
+    // MARK: System
+
+    public func stability() async throws -> StabilityMetrics {
+        StabilityMetrics(try await store.stabilityInputs(now: clock().timeIntervalSince1970))
+    }
+
+    public func status() async throws -> KimeraStatus {
+        let totals = try await store.vaultTotals()
+        return KimeraStatus(
+            status: "operational", activeGeoids: try await store.geoidCount(), vaultAScars: totals.countA,
+            vaultBScars: totals.countB, totalScars: totals.countA + totals.countB,
+            cycleCount: try await store.cycleCount(), tensionThreshold: tensionThreshold,
+            embeddingModel: embedder.identifier, embeddingDimensions: embedder.dimensions,
+            timestamp: KimeraTimestamp.iso8601(clock()),
+            components: StatusComponents(vaultManager: true, contradictionEngine: true, embeddingModel: true))
+    }
+
+    /// Each component probed once: the vault with a cheap read, the embedder with a known text.
+    /// Never throws; a failing component makes the whole `degraded`.
+    public func health() async -> SystemHealth {
+        var components: [String: ComponentHealth] = [:]
+        let vaultStart = ContinuousClock.now
+        do {
+            let count = try await store.geoidCount()
+            components["vault"] = ComponentHealth(
+                status: "ok", detail: "\(count) geoids", latencyMs: seconds(since: vaultStart) * 1000)
+        } catch {
+            components["vault"] = ComponentHealth(
+                status: "error", detail: "\(error)", latencyMs: seconds(since: vaultStart) * 1000)
+        }
+        let embedderStart = ContinuousClock.now
+        let norm = VectorMath.norm(embedder.embed("kimera health probe"))
+        let embedderOK = abs(norm - 1) < 1e-3
+        components["embedder"] = ComponentHealth(
+            status: embedderOK ? "ok" : "error",
+            detail: embedderOK ? embedder.identifier : "probe embedding has norm \(norm), expected 1",
+            latencyMs: seconds(since: embedderStart) * 1000)
+        let healthy = components.values.allSatisfy { $0.status == "ok" }
+        return SystemHealth(status: healthy ? "ok" : "degraded", components: components)
+    }
+
+    /// `GET /kimera/system/health/detailed`: each component `ok` or `failed`.
+    public func detailedHealth() async -> DetailedHealth {
+        let health = await health()
+        return DetailedHealth(
+            overallHealth: health.status == "ok" ? "operational" : "degraded",
+            components: health.components.mapValues { $0.status == "ok" ? "ok" : "failed" },
+            timestamp: KimeraTimestamp.iso8601(clock()))
+    }
+
+    /// `GET /kimera/system/ping`.
+    public func ping() -> PingResponse {
+        PingResponse(message: "Kimera SWM is running.", timestamp: KimeraTimestamp.iso8601(clock()))
+    }
+
+    /// `ok`, or what the database's integrity check found; reads the whole database.
+    public func integrityCheck() async throws -> String {
+        try await store.integrityCheck()
+    }
+
+    /// One cognitive cycle (docs/DOMAIN.md): diffusion over the 500 newest geoids, stored; their tensions, the
+    /// strongest 20 turned into SCARs; all in one transaction with the cycle increment.
+    public func runCycle() async throws -> CycleResult {
+        let started = ContinuousClock.now
+        let geoids = try await store.newestGeoids(limit: CognitiveCyclePlan.geoidLimit)
+        let now = clock()
+        let stability = try await store.stabilityInputs(now: now.timeIntervalSince1970)
+        let plan = CognitiveCyclePlan(
+            geoids: geoids, policy: policy.withLock { $0 }, stability: stability, embedder: embedder, now: now)
+        let commit = try await store.commitRun(stateUpdates: plan.updates, scars: plan.resolutions.map(\.scar))
+        return CycleResult(
+            status: "completed", cycleCount: commit.cycleCount, contradictionsDetected: plan.tensionsDetected,
+            scarsCreated: commit.scars.count, entropyBeforeDiffusion: plan.entropyBefore,
+            entropyAfterDiffusion: plan.entropyAfter, entropyDelta: plan.entropyAfter - plan.entropyBefore,
+            processingTime: seconds(since: started), activeGeoids: geoids.count)
+    }
+
+    // MARK: Embedding
+
+    /// `POST /kimera/embed`: the embedding of `text` and its statistics.
+    public func embed(text: String) -> EmbedResponse {
+        let tokens = Tokenizer.tokens(text)
+        let vector = embedder.embed(text)
+        let values = vector.map(Double.init)
+        return EmbedResponse(
+            embedding: vector, dimensions: vector.count, norm: Double(VectorMath.norm(vector)),
+            nonZero: vector.reduce(0) { $0 + ($1 != 0 ? 1 : 0) }, min: values.min() ?? 0, max: values.max() ?? 0,
+            mean: values.isEmpty ? 0 : values.reduce(0, +) / Double(values.count), tokenCount: tokens.count,
+            model: embedder.identifier)
+    }
+
+    /// `POST /kimera/semantic_features`: the embedding plus the text-form semantic state a geoid of this text
+    /// would get (baseline included) and its entropy.
+    public func semanticFeatures(text: String) -> EmbedResponse {
+        var response = embed(text: text)
+        let state = SemanticEntropy.withBaseline(GeoidConstruction.textSemanticState(text))
+        response.semanticFeatures = state
+        response.entropy = SemanticEntropy.entropy(state)
+        return response
+    }
+
+    // MARK: Helpers
+
+    /// A limit must be at least 1; above `maximumLimit` it is clamped.
+    func clampedLimit(_ limit: Int, field: String) throws(DomainError) -> Int {
+        guard limit >= 1 else {
+            throw .invalidInput(field: field, problem: "must be at least 1, got \(limit)")
+        }
+        return min(limit, configuration.maximumLimit)
+    }
+
+    func requireText(_ text: String, field: String) throws(DomainError) {
+        if text.allSatisfy(\.isWhitespace) {
+            throw .invalidInput(field: field, problem: "is empty: give the text to search for")
+        }
+    }
+
+    func seconds(since start: ContinuousClock.Instant) -> Double {
+        let elapsed = ContinuousClock.now - start
+        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+    }
+}

@@ -1,0 +1,85 @@
+import Foundation
+import KimeraModels
+
+/// A SCAR before the vault has placed it: every field but `vault_id`, plus its vector and creation time.
+public struct ScarDraft: Sendable, Equatable {
+    public var scarID: String
+    public var geoids: [String]
+    public var reason: String
+    public var timestamp: String
+    public var resolvedBy: String
+    public var preEntropy: Double
+    public var postEntropy: Double
+    public var deltaEntropy: Double
+    public var clsAngle: Double
+    public var semanticPolarity: Double
+    public var mutationFrequency: Double
+    public var weight: Double
+    /// Seconds since 1970; what "created in the last hour" is measured against.
+    public var createdAt: Double
+    /// The text its vector embeds: "<decision> contradiction between '<keys of a>' and '<keys of b>'".
+    public var embeddedText: String
+    public var embedding: [Float]
+
+    /// The stored SCAR once the vault has chosen where it goes.
+    public func placed(in vault: VaultID) -> Scar {
+        Scar(
+            scarID: scarID, geoids: geoids, reason: reason, timestamp: timestamp, resolvedBy: resolvedBy,
+            preEntropy: preEntropy, postEntropy: postEntropy, deltaEntropy: deltaEntropy, clsAngle: clsAngle,
+            semanticPolarity: semanticPolarity, mutationFrequency: mutationFrequency, weight: weight,
+            vaultID: vault)
+    }
+}
+
+/// Who resolved a tension: the contradiction engine (processing a trigger) or the cognitive cycle.
+public enum ScarProvenance: Sendable, Equatable {
+    case contradictionEngine
+    case cognitiveCycle
+
+    func reason(_ decision: ContradictionDecision) -> String {
+        switch self {
+        case .contradictionEngine: "\(decision.pastTense) '\(TensionScore.type)' tension."
+        case .cognitiveCycle: "auto-cycle"
+        }
+    }
+
+    func resolvedBy(_ decision: ContradictionDecision) -> String {
+        switch self {
+        case .contradictionEngine: "ContradictionEngine:\(decision.resolverName)"
+        case .cognitiveCycle: "KimeraCognitiveCycle"
+        }
+    }
+}
+
+/// Builds SCARs (docs/DOMAIN.md "Decision and SCAR").
+public enum ScarConstruction {
+    /// pre = H(a) + H(b); post = pre + Δ; cls_angle = score × 180 ÷ π; semantic_polarity = mean(values of a)
+    /// − mean(values of b); mutation_frequency = score; weight 1.
+    public static func draft(
+        a: TensionOperand, b: TensionOperand, score: Double, decision: ContradictionDecision,
+        provenance: ScarProvenance, embedder: any Embedder, now: Date
+    ) -> ScarDraft {
+        let pre = SemanticEntropy.entropy(a.semanticState) + SemanticEntropy.entropy(b.semanticState)
+        let delta = decision.entropyDelta
+        let text = vectorText(decision: decision, a: a.semanticState, b: b.semanticState)
+        return ScarDraft(
+            scarID: KimeraID.make("scar"), geoids: [a.geoidID, b.geoidID], reason: provenance.reason(decision),
+            timestamp: KimeraTimestamp.iso8601(now), resolvedBy: provenance.resolvedBy(decision),
+            preEntropy: pre, postEntropy: pre + delta, deltaEntropy: delta, clsAngle: score * 180 / Double.pi,
+            semanticPolarity: mean(a.semanticState) - mean(b.semanticState), mutationFrequency: score, weight: 1,
+            createdAt: now.timeIntervalSince1970, embeddedText: text, embedding: embedder.embed(text))
+    }
+
+    /// The mean of a state's values (summed in key order); 0 for an empty state.
+    public static func mean(_ state: [String: Double]) -> Double {
+        guard !state.isEmpty else { return 0 }
+        return state.keys.sorted().reduce(0) { $0 + state[$1]! } / Double(state.count)
+    }
+
+    /// "<decision> contradiction between '<keys of a>' and '<keys of b>'", keys sorted and comma-separated.
+    public static func vectorText(decision: ContradictionDecision, a: [String: Double], b: [String: Double]) -> String {
+        let keysA = a.keys.sorted().joined(separator: ", ")
+        let keysB = b.keys.sorted().joined(separator: ", ")
+        return "\(decision.rawValue) contradiction between '\(keysA)' and '\(keysB)'"
+    }
+}

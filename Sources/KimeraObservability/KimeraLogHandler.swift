@@ -1,0 +1,139 @@
+import KimeraModels
+import Logging
+import Synchronization
+
+/// The request a task is serving; every log line written inside it carries this id.
+public enum RequestScope {
+    @TaskLocal public static var requestID: String?
+}
+
+/// Where log records go: the ring (at its own level) and the console/file sinks (at the module's level).
+public final class LogPipeline: Sendable {
+    public let runtime: RuntimeConfiguration
+    public let ring: LogRing
+    let sinks: SinkSet
+    /// Labels loggers were made with, for `GET /debug/log-level` and shell completion; bounded.
+    private let labels = Mutex<Set<String>>([])
+    static let labelLimit = 512
+    /// Metadata every record of this process carries (the instance id).
+    let processMetadata: [String: String]
+
+    init(runtime: RuntimeConfiguration, ring: LogRing, sinks: SinkSet, processMetadata: [String: String] = [:]) {
+        self.runtime = runtime
+        self.ring = ring
+        self.sinks = sinks
+        self.processMetadata = processMetadata
+    }
+
+    /// A handler for `label`; use as `LoggingSystem.bootstrap(pipeline.makeHandler)`.
+    public func makeHandler(label: String) -> any LogHandler {
+        labels.withLock { labels in
+            if labels.count < Self.labelLimit { labels.insert(label) }
+        }
+        return KimeraLogHandler(label: label, pipeline: self)
+    }
+
+    public var knownModules: [String] { labels.withLock { $0.sorted() } }
+
+    /// A logger for `label` wired to this pipeline, whatever the process-wide bootstrap is (tests).
+    public func logger(_ label: String) -> Logger {
+        Logger(label: label, factory: makeHandler)
+    }
+}
+
+/// The swift-log handler behind every Kimera logger. Its `logLevel` is the lower of the two thresholds
+/// (console, ring) for its label, so that a call that neither keeps is filtered out by `Logger` itself,
+/// before its message autoclosure runs. The thresholds are cached and re-read only after a change.
+///
+/// As swift-log's `LogHandler` contract asks, `logLevel` and `metadata` are real values of this handler:
+/// setting `logger.logLevel` pins that logger value to the level (ring and sinks alike), overriding the
+/// runtime module levels, and metadata set on a logger is kept, Hummingbird's `hb.request.id` included
+/// (its `RequestContext.id` reads it back). That key is left out of records only because every record
+/// already carries Kimera's request id.
+struct KimeraLogHandler: LogHandler {
+    let label: String
+    let pipeline: LogPipeline
+    private let cache = LevelCache()
+    var metadata: Logger.Metadata = [:]
+    var metadataProvider: Logger.MetadataProvider?
+    /// A level set on this logger value; nil follows the runtime configuration.
+    private var pinnedLevel: Logger.Level?
+
+    init(label: String, pipeline: LogPipeline) {
+        self.label = label
+        self.pipeline = pipeline
+    }
+
+    var logLevel: Logger.Level {
+        get { pinnedLevel ?? thresholds().lowest }
+        set { pinnedLevel = newValue }
+    }
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    /// Hummingbird's own per-request id key; records carry Kimera's `request_id` instead.
+    static let hummingbirdRequestIDKey = "hb.request.id"
+
+    @inline(__always)
+    private func thresholds() -> LevelCache.Levels {
+        let generation = pipeline.runtime.generation.load(ordering: .acquiring)
+        if let cached = cache.levels(at: generation) { return cached }
+        let fresh = pipeline.runtime.thresholds(for: label)
+        let levels = LevelCache.Levels(console: fresh.console, ring: fresh.ring)
+        cache.store(levels, at: generation)
+        return levels
+    }
+
+    func log(event: LogEvent) {
+        let levels = pinnedLevel.map { LevelCache.Levels(console: $0, ring: $0) } ?? thresholds()
+        let toRing = event.level >= levels.ring
+        let toSinks = event.level >= levels.console
+        guard toRing || toSinks else { return }
+
+        var merged = pipeline.processMetadata
+        let provided = metadataProvider?.get() ?? [:]
+        for source in [metadata, provided, event.metadata ?? [:]] {
+            for (key, value) in source where key != Self.hummingbirdRequestIDKey {
+                merged[key] = Redaction.value(forKey: key, "\(value)")
+            }
+        }
+        var requestID = RequestScope.requestID
+        if let explicit = merged.removeValue(forKey: "request_id") { requestID = requestID ?? explicit }
+        if let error = event.error { merged["error"] = "\(error)" }
+
+        var log = CapturedLog(
+            seq: 0, timeNanos: Timestamp.wallNanos(), level: event.level, module: label,
+            message: Redaction.message(event.message.description), requestID: requestID, metadata: merged,
+            file: event.file, function: event.function, line: event.line)
+        if toRing { log.seq = pipeline.ring.append(log) }
+        if toSinks { pipeline.sinks.write(log) }
+    }
+}
+
+/// A handler's cached thresholds, tagged with the configuration generation they were derived at.
+/// Generation and levels share one atomic word, so a reader never sees one without the other.
+final class LevelCache: Sendable {
+    struct Levels {
+        var console: Logger.Level
+        var ring: Logger.Level
+        var lowest: Logger.Level { min(console, ring) }
+    }
+
+    private let word = Atomic<UInt64>(0)
+
+    func levels(at generation: UInt64) -> Levels? {
+        let value = word.load(ordering: .relaxed)
+        guard value >> 16 == generation & 0xFFFF_FFFF_FFFF else { return nil }
+        let all = Logger.Level.allCases
+        return Levels(console: all[Int((value >> 8) & 0xFF)], ring: all[Int(value & 0xFF)])
+    }
+
+    package func store(_ levels: Levels, at generation: UInt64) {
+        let value =
+            (generation & 0xFFFF_FFFF_FFFF) << 16 | UInt64(levels.console.index) << 8 | UInt64(levels.ring.index)
+        word.store(value, ordering: .relaxed)
+    }
+}

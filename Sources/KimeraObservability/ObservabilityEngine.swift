@@ -1,0 +1,101 @@
+import Foundation
+import KimeraModels
+import Logging
+import Synchronization
+
+/// Everything the debug API reads and the middleware writes, built once per server.
+public final class ObservabilityEngine: Sendable {
+    public let runtime: RuntimeConfiguration
+    public let ring: LogRing
+    public let pipeline: LogPipeline
+    let sinks: SinkSet
+    public let tracer: RequestTracer
+    public let profiler: Profiler
+    public let cache: ResponseCache
+    public let limits: StoreLimits
+    public let startedAt = Date()
+    let startedMonotonic = Timestamp.monotonicNanos()
+    /// The audit trail of runtime changes (`kimera.audit`).
+    public let audit: Logger
+    /// Which replica this is, in `/health`, `/debug/info`, every log record's metadata and `/metrics` labels.
+    public let instanceID: String?
+
+    /// - Parameters:
+    ///   - consoleEnabled: write records to stderr (off in unit tests).
+    ///   - logFile: a JSON-lines file sink, rotated by size.
+    public convenience init(
+        runtime: RuntimeConfiguration, limits: StoreLimits, consoleEnabled: Bool = true, logFile: String? = nil,
+        instanceID: String? = nil
+    ) {
+        var sinkList: [any LogSink] = []
+        if consoleEnabled { sinkList.append(ConsoleSink()) }
+        if let logFile {
+            sinkList.append(FileSink(path: logFile, maxBytes: limits.logFileBytes, keepFiles: limits.logFileCount))
+        }
+        self.init(runtime: runtime, limits: limits, sinks: sinkList, instanceID: instanceID)
+    }
+
+    init(runtime: RuntimeConfiguration, limits: StoreLimits, sinks sinkList: [any LogSink], instanceID: String? = nil) {
+        self.runtime = runtime
+        self.instanceID = instanceID
+        self.limits = limits
+        ring = LogRing(
+            capacity: limits.logRecords, byteLimit: limits.logBytes, subscriberBuffer: limits.streamSubscriberBuffer,
+            maxSubscribers: limits.streamSubscribers)
+        sinks = SinkSet(
+            sinks: sinkList, runtime: runtime, queueLimit: limits.sinkQueue, humanReadableConsole: isatty(2) == 1)
+        pipeline = LogPipeline(
+            runtime: runtime, ring: ring, sinks: sinks, processMetadata: instanceID.map { ["instance_id": $0] } ?? [:])
+        tracer = RequestTracer(runtime: runtime, limits: limits, logger: pipeline.logger("kimera.http"))
+        profiler = Profiler(runtime: runtime, capacity: limits.profiles, nameLimit: limits.profileNames)
+        cache = ResponseCache(runtime: runtime, maxEntries: limits.cacheEntries, maxBytes: limits.cacheBytes)
+        audit = pipeline.logger("kimera.audit")
+    }
+
+    public var uptimeSeconds: Double { Double(Timestamp.monotonicNanos() - startedMonotonic) / 1e9 }
+
+    public func logger(_ label: String) -> Logger { pipeline.logger(label) }
+
+    /// Reverts expired runtime changes and writes each reversion to the audit log.
+    public func expireDue(now: Date = Date()) {
+        for reversion in runtime.expireDue(now: now) {
+            audit.notice(
+                "ttl expired: \(reversion.setting) reverted to \(reversion.value)",
+                metadata: ["setting": .string(reversion.setting), "value": .string(reversion.value), "cause": "ttl"])
+        }
+    }
+
+    /// Every bounded store and its fill.
+    public var buffers: [String: BufferFill] {
+        let ringFill = ring.fill
+        let traceFills = tracer.fills
+        return [
+            "log_ring": BufferFill(
+                used: ringFill.count, limit: ring.capacity, bytes: ringFill.bytes, bytesLimit: ring.byteLimit,
+                dropped: ringFill.dropped),
+            "traces": traceFills.traces,
+            "slow_traces": traceFills.slow,
+            "series": traceFills.series,
+            "profiles": profiler.fill,
+            "response_cache": cache.fill,
+            "log_stream_subscribers": BufferFill(
+                used: ring.subscriptions.count, limit: ring.subscriptions.limit, bytes: 0, bytesLimit: 0, dropped: 0),
+            "log_module_labels": BufferFill(
+                used: pipeline.knownModules.count, limit: LogPipeline.labelLimit, bytes: 0, bytesLimit: 0, dropped: 0),
+        ]
+    }
+
+    public var loggingMetrics: LoggingMetrics {
+        let fill = ring.fill
+        return LoggingMetrics(
+            ringLevel: LogLevelName.name(min(runtime.rootLevel, runtime.mode.ringLevel)),
+            rootLevel: LogLevelName.name(runtime.rootLevel), records: fill.perLevel, ringDropped: fill.dropped,
+            ringEntries: fill.count, ringCapacity: ring.capacity, sinks: sinks.statuses)
+    }
+
+    /// Waits (suspending, at most 2 s) until queued records are written.
+    public func flushSinks() async { await sinks.flush() }
+
+    /// Writes what is queued and stops the sink writer thread (shutdown); later records go inline.
+    public func closeSinks() async { await sinks.close() }
+}

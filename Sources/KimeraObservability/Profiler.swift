@@ -1,0 +1,92 @@
+import KimeraModels
+import Synchronization
+
+/// Runtime profiling of named operations (vault writes, searches, embeddings, contradiction processing).
+/// Off by default; when off, `profile` costs one atomic load. When on, each call records its duration,
+/// RSS delta and peak RSS, tagged with the request id, into a bounded ring and per-name statistics.
+public final class Profiler: Sendable {
+    struct State: Sendable {
+        var ring: [Profile] = []
+        var head = 0
+        var dropped: UInt64 = 0
+        var functions: [String: LatencyRecorder] = [:]
+    }
+
+    let runtime: RuntimeConfiguration
+    public let capacity: Int
+    public let nameLimit: Int
+    /// Protects the ring of profiles and the per-name statistics.
+    private let state = Mutex<State>(State())
+
+    public init(runtime: RuntimeConfiguration, capacity: Int, nameLimit: Int) {
+        self.runtime = runtime
+        self.capacity = max(1, capacity)
+        self.nameLimit = max(1, nameLimit)
+    }
+
+    @discardableResult
+    public func profile<T>(_ name: String, _ body: () throws -> T) rethrows -> T {
+        guard runtime.profiling else { return try body() }
+        let start = Measurement.start()
+        defer { record(name, start) }
+        return try body()
+    }
+
+    @discardableResult
+    public func profile<T>(_ name: String, _ body: () async throws -> T) async rethrows -> T {
+        guard runtime.profiling else { return try await body() }
+        let start = Measurement.start()
+        defer { record(name, start) }
+        return try await body()
+    }
+
+    struct Measurement {
+        var wall: Int64
+        var monotonic: Int64
+        var rss: Int64
+        static func start() -> Measurement {
+            Measurement(
+                wall: Timestamp.wallNanos(), monotonic: Timestamp.monotonicNanos(),
+                rss: ProcessMetrics.residentBytes())
+        }
+    }
+
+    private func record(_ name: String, _ start: Measurement) {
+        let duration = Timestamp.monotonicNanos() - start.monotonic
+        let profile = Profile(
+            name: name, requestID: RequestScope.requestID, startedAt: Timestamp.iso8601(nanos: start.wall),
+            durationMs: Double(duration) / 1e6, memoryDeltaBytes: ProcessMetrics.residentBytes() - start.rss,
+            peakRSSBytes: ProcessMetrics.peakResidentBytes())
+        state.withLock { state in
+            if state.ring.count < capacity {
+                state.ring.append(profile)
+            } else {
+                state.ring[state.head] = profile
+                state.head = (state.head + 1) % capacity
+                state.dropped += 1
+            }
+            let key = state.functions[name] != nil || state.functions.count < nameLimit ? name : "<overflow>"
+            state.functions[key, default: LatencyRecorder()].record(nanos: duration, error: false)
+        }
+    }
+
+    /// Newest first.
+    public func profiles(named name: String? = nil, limit: Int) -> [Profile] {
+        state.withLock { state in
+            let ordered = Array(state.ring[state.head...] + state.ring[..<state.head])
+            return Array(ordered.reversed().filter { name == nil || $0.name == name }.prefix(limit))
+        }
+    }
+
+    public func functions() -> [String: TimingStats] {
+        state.withLock { $0.functions.mapValues(\.timing) }
+    }
+
+    var fill: BufferFill {
+        state.withLock { state in
+            BufferFill(
+                used: state.ring.count, limit: capacity, bytes: state.ring.count * 160,
+                bytesLimit: capacity * 160, dropped: state.dropped)
+        }
+    }
+}

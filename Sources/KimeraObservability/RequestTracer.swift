@@ -1,0 +1,269 @@
+import HTTPTypes
+import KimeraModels
+import Logging
+import Synchronization
+
+/// One finished request as the tracer keeps it: raw values, formatted only when read.
+package struct CompactTrace: Sendable {
+    package var requestID: String
+    package var method: String
+    package var path: String
+    package var query: String?
+    package var route: String
+    package var status: Int
+    package var durationNanos: Int64
+    package var startedWallNanos: Int64
+    package var bytesIn: Int
+    package var bytesOut: Int
+    package var cache: CacheOutcome?
+    package var slow: Bool
+    package var error: String?
+    /// Only in the debug modes. Kept as the request had them (no copy: the storage is shared) and
+    /// redacted when read, so the hot path never pays for redaction and no reader sees a secret.
+    package var requestHeaders: HTTPFields?
+    package var responseHeaders: HTTPFields?
+
+    package init(
+        requestID: String, method: String, path: String, query: String?, route: String, status: Int,
+        durationNanos: Int64, startedWallNanos: Int64, bytesIn: Int, bytesOut: Int, cache: CacheOutcome?, slow: Bool,
+        error: String?, requestHeaders: HTTPFields? = nil, responseHeaders: HTTPFields? = nil
+    ) {
+        self.requestID = requestID
+        self.method = method
+        self.path = path
+        self.query = query
+        self.route = route
+        self.status = status
+        self.durationNanos = durationNanos
+        self.startedWallNanos = startedWallNanos
+        self.bytesIn = bytesIn
+        self.bytesOut = bytesOut
+        self.cache = cache
+        self.slow = slow
+        self.error = error
+        self.requestHeaders = requestHeaders
+        self.responseHeaders = responseHeaders
+    }
+
+    package var bytes: Int {
+        var total = 200 + path.utf8.count + route.utf8.count + (query?.utf8.count ?? 0) + requestID.utf8.count
+        total += error?.utf8.count ?? 0
+        for headers in [requestHeaders, responseHeaders] {
+            for field in headers ?? [:] { total += field.name.rawName.utf8.count + field.value.utf8.count + 32 }
+        }
+        return total
+    }
+
+    package func trace(logCount: Int) -> Trace {
+        Trace(
+            requestID: requestID, method: method, path: path, route: route, query: query, status: status,
+            durationMs: Double(durationNanos) / 1e6, startedAt: Timestamp.iso8601(nanos: startedWallNanos),
+            bytesIn: bytesIn, bytesOut: bytesOut, cache: cache, slow: slow, error: error, logCount: logCount,
+            requestHeaders: requestHeaders.map(Redaction.headers),
+            responseHeaders: responseHeaders.map(Redaction.headers))
+    }
+}
+
+/// Which traces a reader wants (`/debug/traces`).
+public struct TraceFilter: Sendable {
+    public var pathContains: String?
+    public var method: String?
+    public var status: Int?
+    public var minDurationMs: Double?
+    public var requestID: String?
+    public var slowOnly = false
+
+    public init() {}
+
+    func matches(_ trace: CompactTrace) -> Bool {
+        if let pathContains, !trace.path.contains(pathContains) { return false }
+        if let method, trace.method != method { return false }
+        if let status, trace.status != status { return false }
+        if let minDurationMs, Double(trace.durationNanos) / 1e6 < minDurationMs { return false }
+        if let requestID, trace.requestID != requestID { return false }
+        if slowOnly && !trace.slow { return false }
+        return true
+    }
+}
+
+/// A ring of traces bounded by count and bytes.
+struct TraceRing: Sendable {
+    private var slots: [CompactTrace?]
+    private var head = 0
+    private(set) var count = 0
+    private(set) var bytes = 0
+    private(set) var dropped: UInt64 = 0
+    let capacity: Int
+    let byteLimit: Int
+
+    init(capacity: Int, byteLimit: Int) {
+        self.capacity = max(1, capacity)
+        self.byteLimit = max(4096, byteLimit)
+        slots = Array(repeating: nil, count: self.capacity)
+    }
+
+    mutating func append(_ trace: CompactTrace) {
+        let size = trace.bytes
+        while count > 0 && (count == capacity || bytes + size > byteLimit) {
+            bytes -= slots[head]?.bytes ?? 0
+            slots[head] = nil
+            head = (head + 1) % capacity
+            count -= 1
+            dropped += 1
+        }
+        slots[(head + count) % capacity] = trace
+        count += 1
+        bytes += size
+    }
+
+    /// Newest first.
+    func newest(matching filter: TraceFilter, limit: Int) -> [CompactTrace] {
+        var found: [CompactTrace] = []
+        var offset = count - 1
+        while offset >= 0 && found.count < limit {
+            if let trace = slots[(head + offset) % capacity], filter.matches(trace) { found.append(trace) }
+            offset -= 1
+        }
+        return found
+    }
+
+    var fill: BufferFill {
+        BufferFill(used: count, limit: capacity, bytes: bytes, bytesLimit: byteLimit, dropped: dropped)
+    }
+}
+
+/// Request statistics and traces: per route template × method latency histograms, a 60 s window,
+/// active requests, a trace ring and a separate small ring of slow requests that survives churn.
+///
+/// Series are keyed by the matched route template, never the raw path: unmatched requests share
+/// `<unmatched>`, and past `seriesLimit` new templates share `<overflow>`, so no client can grow it.
+public final class RequestTracer: Sendable {
+    public static let unmatched = "<unmatched>"
+    public static let overflow = "<overflow>"
+    /// Methods beyond these share `OTHER`, so a series cannot grow by inventing methods.
+    static func isKnownMethod(_ method: String) -> Bool {
+        switch method {
+        case "GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS": return true
+        default: return false
+        }
+    }
+
+    struct Series: Sendable {
+        var methods: [String: LatencyRecorder] = [:]
+    }
+
+    struct State: Sendable {
+        var series: [String: Series] = [:]
+        var window = SlidingWindow()
+        var total = 0
+        var slowCount = 0
+        var traces: TraceRing
+        var slow: TraceRing
+    }
+
+    public let seriesLimit: Int
+    let runtime: RuntimeConfiguration
+    let logger: Logger
+    private let active = Atomic<Int>(0)
+    /// Protects the series, the window, the counters and both trace rings.
+    private let state: Mutex<State>
+
+    public init(runtime: RuntimeConfiguration, limits: StoreLimits, logger: Logger) {
+        self.runtime = runtime
+        self.logger = logger
+        seriesLimit = limits.series
+        state = Mutex(
+            State(
+                traces: TraceRing(capacity: limits.traces, byteLimit: limits.traceBytes),
+                slow: TraceRing(capacity: limits.slowTraces, byteLimit: max(4096, limits.traceBytes / 8))))
+    }
+
+    @inline(__always)
+    package func begin() { active.add(1, ordering: .relaxed) }
+
+    /// Records a finished request. The slow-request warning is logged outside the lock.
+    package func finish(_ trace: CompactTrace) {
+        active.subtract(1, ordering: .relaxed)
+        let isError = trace.status >= 500
+        let second = trace.startedWallNanos / 1_000_000_000
+        let method = Self.isKnownMethod(trace.method) ? trace.method : "OTHER"
+        state.withLock { state in
+            state.total += 1
+            state.window.record(atSecond: second, error: isError)
+            var key = trace.route
+            if state.series[key] == nil && state.series.count >= seriesLimit { key = Self.overflow }
+            state.series[key, default: Series()].methods[method, default: LatencyRecorder()]
+                .record(nanos: trace.durationNanos, error: isError)
+            state.traces.append(trace)
+            if trace.slow {
+                state.slowCount += 1
+                state.slow.append(trace)
+            }
+        }
+        if trace.slow {
+            logger.warning(
+                "slow request",
+                metadata: [
+                    "request_id": .string(trace.requestID), "route": .string(trace.route),
+                    "method": .string(trace.method), "status": .stringConvertible(trace.status),
+                    "duration_ms": .stringConvertible(Double(trace.durationNanos) / 1e6),
+                ])
+        }
+    }
+
+    public var activeRequests: Int { active.load(ordering: .relaxed) }
+
+    public func statistics() -> RequestStatistics { statistics(now: Timestamp.wallNanos()) }
+
+    func statistics(now: Int64) -> RequestStatistics {
+        let slowThresholdMs = runtime.slowThresholdMs
+        let activeRequests = activeRequests
+        return state.withLock { state in
+            let rates = state.window.rates(atSecond: now / 1_000_000_000)
+            var endpoints: [String: EndpointStatistics] = [:]
+            for (route, series) in state.series {
+                var overall = LatencyRecorder()
+                var methods: [String: TimingStats] = [:]
+                for (method, recorder) in series.methods {
+                    overall.merge(recorder)
+                    methods[method] = recorder.timing
+                }
+                endpoints[route] = EndpointStatistics(
+                    timing: overall.timing, errors: overall.errors,
+                    errorRate: overall.count == 0 ? 0 : Double(overall.errors) / Double(overall.count),
+                    methods: methods)
+            }
+            return RequestStatistics(
+                totalRequests: state.total, activeRequests: activeRequests, requestsPerSecond: rates.perSecond,
+                errorRate: rates.errorRate, slowRequests: state.slowCount, slowThresholdMs: slowThresholdMs,
+                series: state.series.count, seriesLimit: seriesLimit, endpoints: endpoints)
+        }
+    }
+
+    /// Per series and method, the recorders themselves (for `/metrics` histograms).
+    package func recorders() -> [(route: String, method: String, recorder: LatencyRecorder)] {
+        state.withLock { state in
+            state.series.flatMap { route, series in
+                series.methods.map { (route, $0.key, $0.value) }
+            }
+        }
+    }
+
+    /// Newest first; slow-only queries read the slow ring, which keeps older slow requests.
+    package func traces(matching filter: TraceFilter, limit: Int) -> [CompactTrace] {
+        state.withLock { state in
+            filter.slowOnly
+                ? state.slow.newest(matching: filter, limit: limit)
+                : state.traces.newest(matching: filter, limit: limit)
+        }
+    }
+
+    var fills: (traces: BufferFill, slow: BufferFill, series: BufferFill) {
+        state.withLock { state in
+            (
+                state.traces.fill, state.slow.fill,
+                BufferFill(used: state.series.count, limit: seriesLimit, bytes: 0, bytesLimit: 0, dropped: 0)
+            )
+        }
+    }
+}

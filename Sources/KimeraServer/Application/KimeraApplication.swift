@@ -1,0 +1,123 @@
+import Configuration
+import Foundation
+import Hummingbird
+import KimeraCore
+import KimeraModels
+import KimeraObservability
+import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+
+/// Builds the hybrid server: router, middleware, routes and background services.
+public struct KimeraApplication: Sendable {
+    public let configuration: ServerConfiguration
+    public let engine: ObservabilityEngine
+    public let readiness: Readiness
+    /// The SWM core; nil only in tests of the operations and debug API alone.
+    public let service: KimeraService?
+    /// The contradiction job table, in the vault; nil without a service.
+    public let jobs: ContradictionJobs?
+    /// What the vault adapter needs running beside the server (a shared database's pool and listener).
+    let vaultServices: [any Service]
+    let connections = ConnectionCounter()
+    let logger: Logger
+
+    public init(
+        configuration: ServerConfiguration, engine: ObservabilityEngine, service: KimeraService? = nil,
+        vaultServices: [any Service] = []
+    ) {
+        self.configuration = configuration
+        self.engine = engine
+        self.service = service
+        self.vaultServices = vaultServices
+        jobs = service.map { ContradictionJobs(store: $0.store, owner: configuration.instanceID) }
+        let store = service?.store
+        readiness = Readiness(vaultProblem: { store?.availabilityProblem })
+        logger = engine.logger("kimera.server")
+    }
+
+    /// The router with every route and middleware; the route table is returned for inspection
+    /// (405 handling, the OpenAPI check).
+    public func makeRouter() -> (router: Router<KimeraRequestContext>, routes: [(path: String, methods: [String])]) {
+        let router = Router(context: KimeraRequestContext.self)
+        let table = RouteTable(router: router)
+        // Hummingbird applies router middleware to the routes added after it: middleware first.
+        router.add(middleware: RequestTracingMiddleware(engine: engine))
+        router.add(
+            middleware: RequestLimitsMiddleware(
+                settings: configuration.security, maxBodyBytes: configuration.limits.maxBodyBytes,
+                connections: connections))
+        router.add(
+            middleware: AccessControlMiddleware(
+                settings: configuration.security, listensBeyondLoopback: configuration.listensBeyondLoopback))
+        router.add(
+            middleware: ResponseCacheMiddleware(
+                cache: engine.cache, runtime: engine.runtime, cacheableRoutes: table.cacheable))
+        OperationsRoutes.register(on: table, engine: engine, readiness: readiness)
+        let readiness = self.readiness
+        DebugRoutes.register(
+            on: table, engine: engine, configuration: configuration,
+            kimeraStatus: { readiness.problem == nil ? "operational" : "starting" },
+            extraBuffers: { [jobs] in jobs.map { ["contradiction_jobs": $0.fill] } ?? [:] })
+        if let service, let jobs {
+            KimeraRoutes.register(
+                on: table, service: service, engine: engine, jobs: jobs, bodyLimit: configuration.limits.maxBodyBytes)
+        }
+        OpenAPIRoute.register(on: table)
+        table.addMethodNotAllowed()
+        return (router, table.routes.map { ($0.path, $0.methods.map(\.rawValue)) })
+    }
+
+    /// Runs until SIGINT/SIGTERM: stops accepting, lets in-flight requests finish, returns.
+    /// `onListening` gets the bound address (the port may have been 0).
+    public func run(
+        reloadingConfig: ReloadingFileProvider<JSONSnapshot>? = nil,
+        onListening: @escaping @Sendable (String, Int) async -> Void = { _, _ in }
+    ) async throws {
+        let (router, _) = makeRouter()
+        let eventLoopGroup = MultiThreadedEventLoopGroup(numberOfThreads: configuration.workers)
+        var services: [any Service] = vaultServices + [RuntimeMaintenance(engine: engine)]
+        if let jobs { services.append(jobs) }
+        if let reloadingConfig {
+            services.append(reloadingConfig)
+            services.append(ConfigReloader(provider: reloadingConfig, configuration: configuration, engine: engine))
+        }
+        let readiness = self.readiness
+        let engine = self.engine
+        let connections = self.connections
+        let app = Application(
+            router: router,
+            server: .http1(
+                configuration: .init(
+                    additionalChannelHandlers: [ConnectionCountingHandler(counter: connections)],
+                    idleTimeout: .seconds(Int64(configuration.security.idleTimeoutSeconds)))),
+            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
+            services: services,
+            onServerRunning: { channel in
+                readiness.setVaultOpen(true)
+                let port = channel.localAddress?.port ?? 0
+                await onListening(channel.localAddress?.ipAddress ?? "", port)
+            },
+            eventLoopGroupProvider: .shared(eventLoopGroup),
+            logger: engine.logger("kimera.http")
+        )
+        // /ready reports draining from the moment a stop signal arrives (ServiceLifecycle handles the stop).
+        let drainSignals = [SIGTERM, SIGINT].map { signalNumber in
+            let source = DispatchSource.makeSignalSource(signal: signalNumber)
+            source.setEventHandler { readiness.setDraining() }
+            source.resume()
+            return source
+        }
+        defer { drainSignals.forEach { $0.cancel() } }
+        do {
+            try await app.runService(gracefulShutdownSignals: [.sigterm, .sigint])
+        } catch {
+            try? await eventLoopGroup.shutdownGracefully()
+            throw error
+        }
+        try? await eventLoopGroup.shutdownGracefully()
+        readiness.setDraining()
+        await engine.closeSinks()
+    }
+}

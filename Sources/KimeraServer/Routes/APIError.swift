@@ -1,0 +1,203 @@
+import Foundation
+import Hummingbird
+import KimeraCore
+import KimeraModels
+import KimeraObservability
+
+/// An error with everything the error body of docs/API.md §1 needs. Handlers throw it; the tracing
+/// middleware turns it (and any other error) into that body.
+public struct APIError: Error, Sendable, CustomStringConvertible {
+    public var status: HTTPResponse.Status
+    public var code: String
+    public var message: String
+    public var parameter: String?
+    public var allowed: [String]?
+    public var headers: HTTPFields = [:]
+
+    public init(
+        _ status: HTTPResponse.Status, code: String, message: String, parameter: String? = nil,
+        allowed: [String]? = nil
+    ) {
+        self.status = status
+        self.code = code
+        self.message = message
+        self.parameter = parameter
+        self.allowed = allowed
+    }
+
+    public var description: String { "\(status.code) \(code): \(message)" }
+
+    public static func invalidParameter(_ name: String, _ message: String, allowed: [String]? = nil) -> APIError {
+        APIError(.badRequest, code: "invalid_parameter", message: message, parameter: name, allowed: allowed)
+    }
+
+    public static func invalidBody(_ message: String) -> APIError {
+        APIError(.badRequest, code: "invalid_body", message: message)
+    }
+
+    public static func notFound(_ message: String) -> APIError {
+        APIError(.notFound, code: "not_found", message: message)
+    }
+
+    public static func unavailable(_ message: String) -> APIError {
+        APIError(.serviceUnavailable, code: "unavailable", message: message)
+    }
+
+    /// The code docs/API.md §1 gives a status.
+    static func code(for status: HTTPResponse.Status) -> String {
+        switch status.code {
+        case 400: return "invalid_parameter"
+        case 401: return "unauthorized"
+        case 403: return "forbidden"
+        case 404: return "not_found"
+        case 405: return "method_not_allowed"
+        case 408: return "timeout"
+        case 413: return "payload_too_large"
+        case 414: return "uri_too_long"
+        case 415: return "unsupported_media_type"
+        case 431: return "headers_too_large"
+        case 503: return "unavailable"
+        case 500...: return "internal"
+        default: return "error"
+        }
+    }
+
+    /// Maps whatever a handler threw to an APIError a person can act on. Unknown errors are 500s whose
+    /// details stay in the log, never in the response.
+    static func from(_ error: any Error, method: HTTPRequest.Method, path: String) -> APIError {
+        switch error {
+        case let error as APIError:
+            return error
+        case let error as any APIErrorConvertible:
+            return error.apiError
+        case let error as HTTPError:
+            let status = error.status
+            var message = error.body ?? status.reasonPhrase
+            switch status.code {
+            case 404: message = "No route matches \(method.rawValue) \(path)."
+            case 413: message = "The request body is larger than the server accepts."
+            default: break
+            }
+            var result = APIError(status, code: code(for: status), message: message)
+            result.headers = error.headers
+            return result
+        case let error as DecodingError:
+            return .invalidBody(DecodingErrorText.describe(error))
+        default:
+            return APIError(
+                .internalServerError, code: "internal",
+                message: "The server failed to handle the request; the log has the details under its request id.")
+        }
+    }
+
+    func response(requestID: String) -> Response {
+        let body = ErrorBody(
+            error: code, message: message, requestID: requestID, parameter: parameter, allowed: allowed)
+        var response = JSONBody.response(body, status: status)
+        for field in headers { response.headers.append(field) }
+        return response
+    }
+}
+
+/// Errors of other layers (core, vault) that know their HTTP meaning.
+public protocol APIErrorConvertible: Error {
+    var apiError: APIError { get }
+}
+
+/// A DecodingError said the way a person would: which field, what was wrong.
+enum DecodingErrorText {
+    static func describe(_ error: DecodingError) -> String {
+        func path(_ context: DecodingError.Context) -> String {
+            let names = context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }
+            return names.isEmpty ? "the body" : "field \"\(names.joined(separator: "."))\""
+        }
+        switch error {
+        case .typeMismatch(let type, let context):
+            return "Wrong type for \(path(context)): expected \(JSONTypeName.of(type))."
+        case .valueNotFound(let type, let context):
+            return "Missing value for \(path(context)): expected \(JSONTypeName.of(type))."
+        case .keyNotFound(let key, _):
+            return "Missing required field \"\(key.stringValue)\"."
+        case .dataCorrupted(let context):
+            if context.codingPath.isEmpty { return "The body is not valid JSON." }
+            return "Invalid value for \(path(context)): \(context.debugDescription)"
+        @unknown default:
+            return "The body could not be decoded."
+        }
+    }
+}
+
+enum JSONTypeName {
+    static func of(_ type: Any.Type) -> String {
+        switch type {
+        case is String.Type: return "a string"
+        case is Bool.Type: return "a boolean"
+        case is Double.Type, is Float.Type, is Int.Type, is Int64.Type, is UInt64.Type: return "a number"
+        case is [Any].Type: return "an array"
+        default:
+            let name = "\(type)"
+            if name.hasPrefix("Array") { return "an array" }
+            if name.hasPrefix("Dictionary") { return "an object" }
+            return "an object"
+        }
+    }
+}
+
+/// JSON bodies, encoded once with a shared encoder. Keys are sorted, so the same value is always the
+/// same bytes (dictionaries such as `features` or `endpoints` have no order of their own): diffs, caches
+/// and eyes can rely on it.
+enum JSONBody {
+    static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }()
+    static let decoder = JSONDecoder()
+
+    static func buffer<T: Encodable>(_ value: T) -> ByteBuffer {
+        do {
+            return ByteBuffer(data: try encoder.encode(value))
+        } catch {
+            return ByteBuffer(string: #"{"error":"internal","message":"response encoding failed"}"#)
+        }
+    }
+
+    static func response<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) -> Response {
+        let buffer = buffer(value)
+        return Response(
+            status: status,
+            headers: [.contentType: "application/json", .contentLength: String(buffer.readableBytes)],
+            body: ResponseBody(byteBuffer: buffer))
+    }
+
+    /// Reads and decodes a JSON body, with 413 past `limit` and a 400 that says what is wrong.
+    static func decode<T: Decodable>(_ type: T.Type, from request: Request, limit: Int) async throws -> T {
+        if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > limit {
+            throw APIError(
+                .contentTooLarge, code: "payload_too_large",
+                message: "The request body is \(length) bytes; the limit is \(limit).")
+        }
+        var request = request
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.collectBody(upTo: limit)
+        } catch let error as HTTPError where error.status == .contentTooLarge {
+            throw APIError(
+                .contentTooLarge, code: "payload_too_large",
+                message: "The request body is larger than the limit of \(limit) bytes.")
+        }
+        guard buffer.readableBytes > 0 else {
+            throw APIError.invalidBody("The request needs a JSON body.")
+        }
+        if let type = request.headers[.contentType], !type.lowercased().hasPrefix("application/json") {
+            throw APIError(
+                .unsupportedMediaType, code: "unsupported_media_type",
+                message: "Send the body as application/json, not \(type).")
+        }
+        do {
+            return try decoder.decode(T.self, from: Data(buffer.readableBytesView))
+        } catch let error as DecodingError {
+            throw APIError.invalidBody(DecodingErrorText.describe(error))
+        }
+    }
+}

@@ -1,0 +1,268 @@
+import Foundation
+import Hummingbird
+import KimeraCore
+import KimeraModels
+import KimeraObservability
+import Logging
+import ServiceLifecycle
+
+/// The debug API of docs/API.md §3: `/debug/*` and `/performance/stats`.
+enum DebugRoutes {
+    static let maxLogLimit = 5000
+    static let maxTraceLimit = 5000
+    static let maxProfileLimit = 1000
+
+    static func register<Context: RequestContext>(
+        on routes: RouteTable<Context>, engine: ObservabilityEngine, configuration: ServerConfiguration,
+        kimeraStatus: @escaping @Sendable () -> String,
+        extraBuffers: @escaping @Sendable () -> [String: BufferFill] = { [:] }
+    ) {
+        let runtime = engine.runtime
+
+        routes.get("/debug/info") { request, _ in
+            let query = QueryReader(request)
+            let includeLogs = try query.bool("include_logs") ?? true
+            let includeTraces = try query.bool("include_traces") ?? true
+            let includeProfiles = try query.bool("include_profiles") ?? true
+            let mode = runtime.mode
+            var config = configuration.describe()
+            config["debug"] = .bool(mode.debug)
+            config["performance"] = .bool(mode.performance)
+            config["mode"] = .string(mode.rawValue)
+            config["slow_threshold_ms"] = .number(runtime.slowThresholdMs)
+            config["cache_ttl_s"] = .number(runtime.defaultCacheTTL)
+            let info = DebugInfo(
+                mode: ModeFlags(
+                    debug: mode.debug, performance: mode.performance, profiling: runtime.profiling, name: mode.rawValue),
+                config: ConfigRedaction.mask(config),
+                recentLogs: includeLogs ? engine.ring.records(matching: LogFilter(), limit: 50) : nil,
+                requestTraces: includeTraces ? traces(engine, TraceFilter(), limit: 50) : nil,
+                requestStatistics: engine.tracer.statistics(),
+                performanceProfiles: includeProfiles ? engine.profiler.profiles(limit: 20) : nil,
+                logging: engine.loggingMetrics, cache: engine.cache.stats,
+                buffers: engine.buffers.merging(extraBuffers()) { current, _ in current },
+                version: KimeraVersion.current, uptimeS: engine.uptimeSeconds)
+            return JSONBody.response(info)
+        }
+
+        for (path, toggle, label) in [
+            ("/debug/mode", RuntimeConfiguration.Switch.debug, "Debug mode"),
+            ("/debug/profiling", .profiling, "Profiling"),
+        ] {
+            routes.post(path) { request, _ in
+                let query = QueryReader(request)
+                let enabled = try query.requiredBool("enabled")
+                let ttl = try query.ttl()
+                let expiresAt = runtime.set(toggle, enabled, ttl: ttl)
+                let status = "\(label) \(enabled ? "enabled" : "disabled")"
+                engine.audit.notice(
+                    "\(status.lowercased())",
+                    metadata: auditMetadata(setting: toggle.rawValue, value: String(enabled), expiresAt: expiresAt))
+                return JSONBody.response(
+                    ModeChangeResponse(
+                        status: status, debug: toggle == .debug ? enabled : nil,
+                        profiling: toggle == .profiling ? enabled : nil, expiresAt: expiresAt.map(iso)))
+            }
+        }
+
+        routes.get("/debug/logs") { request, _ in
+            let query = QueryReader(request)
+            let limit = try query.limit(default: 100, maximum: maxLogLimit)
+            let filter = try query.logFilter()
+            let logs = engine.ring.records(matching: filter, limit: limit)
+            let fill = engine.ring.fill
+            return JSONBody.response(
+                LogsResponse(
+                    count: logs.count, logs: logs, bufferCapacity: engine.ring.capacity, dropped: fill.dropped,
+                    nextSeq: fill.nextSeq))
+        }
+
+        routes.get("/debug/logs/stream") { request, _ in
+            let filter = try QueryReader(request).logFilter()
+            guard let subscription = engine.ring.subscribe(filter: filter) else {
+                throw APIError.unavailable(
+                    "Too many log streams are open (limit \(engine.ring.subscriptions.limit)); close one and retry.")
+            }
+            return LogStream.response(subscription)
+        }
+
+        routes.get("/debug/log-level") { _, _ in
+            JSONBody.response(levels(engine))
+        }
+
+        routes.post("/debug/log-level") { request, _ in
+            let query = QueryReader(request)
+            guard let level = try query.level() else {
+                throw APIError.invalidParameter("level", "level is required.", allowed: LogLevelName.allowed)
+            }
+            let module = query.string("module")
+            if let module,
+                module.utf8.count > 200 || !module.allSatisfy({ $0.isLetter || $0.isNumber || "._-".contains($0) })
+            {
+                throw APIError.invalidParameter(
+                    "module",
+                    "module must be a dotted logger label of letters, digits, '.', '_' or '-' (at most 200 characters)."
+                )
+            }
+            if let module, module != "root", runtime.moduleLevels().count >= 256,
+                runtime.configuredLevel(for: module) == nil
+            {
+                throw APIError.invalidParameter("module", "Too many module levels are set (256); clear some first.")
+            }
+            let ttl = try query.ttl()
+            let target = module == "root" ? nil : module
+            let change = runtime.setLevel(level, module: target, ttl: ttl)
+            engine.audit.notice(
+                "log level of \(target ?? "root") set to \(LogLevelName.name(level))",
+                metadata: auditMetadata(
+                    setting: "log_level.\(target ?? "root")", value: LogLevelName.name(level),
+                    expiresAt: change.expiresAt))
+            return JSONBody.response(
+                LogLevelChangeResponse(
+                    status: "success", level: LogLevel(level), module: target ?? "root",
+                    previous: LogLevel(change.previous), expiresAt: change.expiresAt.map(iso)))
+        }
+
+        routes.get("/debug/traces") { request, _ in
+            let query = QueryReader(request)
+            let limit = try query.limit(default: 50, maximum: maxTraceLimit)
+            var filter = TraceFilter()
+            filter.pathContains = query.string("path_filter")
+            filter.method = try query.method()
+            filter.status = try query.status()
+            filter.minDurationMs = try query.nonNegativeDouble("min_duration_ms")
+            filter.requestID = query.string("request_id")
+            filter.slowOnly = try query.bool("slow") ?? false
+            let found = traces(engine, filter, limit: limit)
+            return JSONBody.response(
+                TracesResponse(count: found.count, traces: found, statistics: engine.tracer.statistics()))
+        }
+
+        routes.get("/debug/profiles") { request, _ in
+            let query = QueryReader(request)
+            let limit = try query.limit(default: 20, maximum: maxProfileLimit)
+            let profiles = engine.profiler.profiles(named: query.string("name"), limit: limit)
+            return JSONBody.response(
+                ProfilesResponse(
+                    count: profiles.count, profiles: profiles, functions: engine.profiler.functions(),
+                    enabled: runtime.profiling))
+        }
+
+        routes.get("/performance/stats") { _, _ in
+            let cache = engine.cache.stats
+            return JSONBody.response(
+                PerformanceStats(
+                    requestStatistics: engine.tracer.statistics(), responseCacheSize: cache.entries, cacheStats: cache,
+                    loggingMetrics: engine.loggingMetrics, kimeraStatus: kimeraStatus(),
+                    process: ProcessStats(
+                        rssBytes: ProcessMetrics.residentBytes(), cpuSeconds: ProcessMetrics.cpuSeconds(),
+                        threads: ProcessMetrics.threadCount(), uptimeS: engine.uptimeSeconds)))
+        }
+
+        routes.get("/metrics") { _, _ in
+            let text = PrometheusExposition.render(engine: engine)
+            return Response(
+                status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
+        }
+    }
+
+    static func traces(_ engine: ObservabilityEngine, _ filter: TraceFilter, limit: Int) -> [Trace] {
+        let compact = engine.tracer.traces(matching: filter, limit: limit)
+        let counts = engine.ring.logCounts(for: Set(compact.map { $0.requestID }))
+        return compact.map { $0.trace(logCount: counts[$0.requestID] ?? 0) }
+    }
+
+    static func levels(_ engine: ObservabilityEngine) -> LogLevelsResponse {
+        let runtime = engine.runtime
+        var modules: [String: ModuleLevel] = [:]
+        for module in engine.pipeline.knownModules {
+            modules[module] = ModuleLevel(
+                module: module, configured: runtime.configuredLevel(for: module).map(LogLevel.init),
+                effective: LogLevel(runtime.effectiveLevel(for: module)), expiresAt: nil)
+        }
+        for configured in runtime.moduleLevels() {
+            modules[configured.module] = ModuleLevel(
+                module: configured.module, configured: LogLevel(configured.level),
+                effective: LogLevel(configured.level), expiresAt: configured.expiresAt.map(iso))
+        }
+        return LogLevelsResponse(
+            levels: LogLevel.allCases, root: LogLevel(runtime.rootLevel),
+            modules: modules.values.sorted { $0.module < $1.module })
+    }
+
+    static func auditMetadata(setting: String, value: String, expiresAt: Date?) -> Logger.Metadata {
+        var metadata: Logger.Metadata = ["setting": .string(setting), "value": .string(value)]
+        if let expiresAt { metadata["expires_at"] = .string(iso(expiresAt)) }
+        return metadata
+    }
+
+    static func iso(_ date: Date) -> String {
+        Timestamp.iso8601(secondsSince1970: date.timeIntervalSince1970)
+    }
+}
+
+/// Configuration as `/debug/info` shows it: secret values masked. A value is secret when it is text under
+/// a secret-looking key (`*token*`, `*secret*`, `*password*`, `*key*`); booleans, numbers and nulls under
+/// such keys (`token_required_off_loopback`) and the paths of files that hold secrets (`*_file`) say
+/// nothing secret and are shown as they are.
+enum ConfigRedaction {
+    static func mask(_ config: [String: JSONValue]) -> [String: JSONValue] {
+        var result: [String: JSONValue] = [:]
+        for (key, value) in config {
+            switch value {
+            case .object(let nested):
+                result[key] = .object(mask(nested))
+            case .string, .array where Redaction.isSecretName(key) && !key.hasSuffix("_file"):
+                result[key] = .string(Redaction.mask)
+            default:
+                result[key] = value
+            }
+        }
+        return result
+    }
+}
+
+/// `GET /debug/logs/stream`: NDJSON, one record a line, a gap line where records were lost, and a
+/// heartbeat line after 15 s of silence (which is also how a vanished client is noticed).
+enum LogStream {
+    static let heartbeatNanos: Int64 = 15_000_000_000
+
+    static func response(_ subscription: LogSubscription) -> Response {
+        let body = ResponseBody { writer in
+            defer { subscription.close() }
+            var lastWrite = Timestamp.monotonicNanos()
+            // A stream never ends by itself: end it when the server drains or the task is cancelled.
+            try await withGracefulShutdownHandler {
+                try await withTaskCancellationHandler {
+                    while let batch = await subscription.next() {
+                        var buffer = ByteBuffer()
+                        for item in batch {
+                            switch item {
+                            case .record(let log):
+                                buffer.writeBytes(try JSONBody.encoder.encode(log.record))
+                            case .gap(let range):
+                                buffer.writeBytes(try JSONBody.encoder.encode(StreamGap(gap: range)))
+                            }
+                            buffer.writeString("\n")
+                        }
+                        let now = Timestamp.monotonicNanos()
+                        if buffer.readableBytes == 0 {
+                            guard now - lastWrite >= heartbeatNanos else { continue }
+                            buffer.writeString("{\"heartbeat\":true}\n")
+                        }
+                        try await writer.write(buffer)
+                        lastWrite = now
+                    }
+                } onCancel: {
+                    subscription.close()
+                }
+            } onGracefulShutdown: {
+                subscription.close()
+            }
+            try await writer.finish(nil)
+        }
+        return Response(
+            status: .ok, headers: [.contentType: "application/x-ndjson", .cacheControl: "no-store"], body: body)
+    }
+}

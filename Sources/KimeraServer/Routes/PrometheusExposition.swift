@@ -1,0 +1,132 @@
+import KimeraCore
+import KimeraModels
+import KimeraObservability
+
+/// `GET /metrics`: Prometheus text exposition format 0.0.4 of the tracer, cache, logging and process.
+enum PrometheusExposition {
+    /// Histogram bucket bounds in milliseconds.
+    /// From 10 µs: /health is served in tens of microseconds, so a sub-millisecond server needs buckets there.
+    static let bucketsMs: [Double] = [
+        0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000,
+    ]
+
+    static func render(engine: ObservabilityEngine) -> String {
+        var out = ""
+        out.reserveCapacity(16 * 1024)
+
+        func header(_ name: String, _ type: String, _ help: String) {
+            out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
+        }
+
+        let recorders = engine.tracer.recorders().sorted { ($0.route, $0.method) < ($1.route, $1.method) }
+        header("kimera_http_request_duration_seconds", "histogram", "Request latency by route template and method.")
+        for entry in recorders {
+            let labels = "route=\"\(escape(entry.route))\",method=\"\(escape(entry.method))\""
+            let counts = entry.recorder.cumulativeCounts(boundsMs: bucketsMs)
+            for (bound, count) in zip(bucketsMs, counts) {
+                out +=
+                    "kimera_http_request_duration_seconds_bucket{\(labels),le=\"\(number(bound / 1000))\"} \(count)\n"
+            }
+            out += "kimera_http_request_duration_seconds_bucket{\(labels),le=\"+Inf\"} \(entry.recorder.count)\n"
+            out +=
+                "kimera_http_request_duration_seconds_sum{\(labels)} \(number(Double(entry.recorder.sumNanos) / 1e9))\n"
+            out += "kimera_http_request_duration_seconds_count{\(labels)} \(entry.recorder.count)\n"
+        }
+        header("kimera_http_requests_total", "counter", "Requests by route template and method.")
+        for entry in recorders {
+            out +=
+                "kimera_http_requests_total{route=\"\(escape(entry.route))\",method=\"\(escape(entry.method))\"} \(entry.recorder.count)\n"
+        }
+        header("kimera_http_request_errors_total", "counter", "5xx responses by route template and method.")
+        for entry in recorders {
+            out +=
+                "kimera_http_request_errors_total{route=\"\(escape(entry.route))\",method=\"\(escape(entry.method))\"} \(entry.recorder.errors)\n"
+        }
+        let statistics = engine.tracer.statistics()
+        header("kimera_http_active_requests", "gauge", "Requests being served now.")
+        out += "kimera_http_active_requests \(statistics.activeRequests)\n"
+        header("kimera_http_slow_requests_total", "counter", "Requests slower than the slow threshold.")
+        out += "kimera_http_slow_requests_total \(statistics.slowRequests)\n"
+        header("kimera_http_series", "gauge", "Distinct route series kept (bounded by the series limit).")
+        out += "kimera_http_series \(statistics.series)\n"
+
+        let cache = engine.cache.stats
+        header("kimera_cache_hits_total", "counter", "Response cache hits.")
+        out += "kimera_cache_hits_total \(cache.hits)\n"
+        header("kimera_cache_misses_total", "counter", "Response cache misses.")
+        out += "kimera_cache_misses_total \(cache.misses)\n"
+        header("kimera_cache_evictions_total", "counter", "Response cache evictions.")
+        out += "kimera_cache_evictions_total \(cache.evictions)\n"
+        header("kimera_cache_entries", "gauge", "Responses in the cache.")
+        out += "kimera_cache_entries \(cache.entries)\n"
+        header("kimera_cache_bytes", "gauge", "Bytes held by the response cache.")
+        out += "kimera_cache_bytes \(cache.bytes)\n"
+
+        let logging = engine.loggingMetrics
+        header("kimera_log_records_total", "counter", "Log records emitted, by level.")
+        for (level, count) in logging.records.sorted(by: { $0.key < $1.key }) {
+            out += "kimera_log_records_total{level=\"\(escape(level))\"} \(count)\n"
+        }
+        header("kimera_log_ring_dropped_total", "counter", "Records dropped from the ring to stay within its bounds.")
+        out += "kimera_log_ring_dropped_total \(logging.ringDropped)\n"
+        header(
+            "kimera_log_sink_dropped_total", "counter", "Records a sink could not take (queue full or write failed).")
+        for sink in logging.sinks {
+            out += "kimera_log_sink_dropped_total{sink=\"\(escape(sink.name))\"} \(sink.dropped)\n"
+        }
+        header("kimera_log_sink_failures_total", "counter", "Failed sink writes.")
+        for sink in logging.sinks {
+            out += "kimera_log_sink_failures_total{sink=\"\(escape(sink.name))\"} \(sink.failures)\n"
+        }
+
+        header("process_resident_memory_bytes", "gauge", "Resident memory size in bytes.")
+        out += "process_resident_memory_bytes \(ProcessMetrics.residentBytes())\n"
+        header("process_cpu_seconds_total", "counter", "User and system CPU time in seconds.")
+        out += "process_cpu_seconds_total \(number(ProcessMetrics.cpuSeconds()))\n"
+        header("kimera_uptime_seconds", "gauge", "Seconds since the server started.")
+        out += "kimera_uptime_seconds \(number(engine.uptimeSeconds))\n"
+        guard let instance = engine.instanceID else { return out }
+        return labelled(out, with: "instance_id=\"\(escape(instance))\"")
+    }
+
+    /// Adds `label` first in every sample line, so that several replicas' series stay apart when one
+    /// Prometheus scrapes them all.
+    static func labelled(_ text: String, with label: String) -> String {
+        var result = ""
+        result.reserveCapacity(text.utf8.count + text.utf8.count / 4)
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            if line.isEmpty || line.hasPrefix("#") {
+                result += line
+            } else if let brace = line.firstIndex(of: "{") {
+                result += line[...brace] + label + "," + line[line.index(after: brace)...]
+            } else if let space = line.firstIndex(of: " ") {
+                result += line[..<space] + "{" + label + "}" + line[space...]
+            } else {
+                result += line
+            }
+            result += "\n"
+        }
+        result.removeLast()
+        return result
+    }
+
+    /// Label values escape backslash, double quote and newline.
+    static func escape(_ value: String) -> String {
+        var result = ""
+        for character in value {
+            switch character {
+            case "\\": result += "\\\\"
+            case "\"": result += "\\\""
+            case "\n": result += "\\n"
+            default: result.append(character)
+            }
+        }
+        return result
+    }
+
+    static func number(_ value: Double) -> String {
+        if value.isNaN { return "NaN" }
+        if value.isInfinite { return value > 0 ? "+Inf" : "-Inf" }
+        return "\(value)"
+    }
+}

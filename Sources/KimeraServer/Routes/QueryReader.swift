@@ -1,0 +1,104 @@
+import Hummingbird
+import KimeraCore
+import KimeraModels
+import KimeraObservability
+import Logging
+
+/// Typed access to query parameters. Unknown parameters are ignored; a known one with a bad value is
+/// a 400 naming it and, where there is a list, the allowed values (docs/API.md §1).
+struct QueryReader {
+    let parameters: Parameters
+
+    init(_ request: Request) {
+        parameters = request.uri.queryParameters
+    }
+
+    func string(_ name: String) -> String? {
+        parameters.get(name).flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    func bool(_ name: String) throws -> Bool? {
+        guard let text = parameters.get(name) else { return nil }
+        guard let value = BooleanValue.parse(text) else {
+            throw APIError.invalidParameter(
+                name, "\(name)=\(text) is not a boolean.", allowed: BooleanValue.allowed)
+        }
+        return value
+    }
+
+    func requiredBool(_ name: String) throws -> Bool {
+        guard let value = try bool(name) else {
+            throw APIError.invalidParameter(name, "\(name) is required.", allowed: BooleanValue.allowed)
+        }
+        return value
+    }
+
+    /// A positive count, clamped to `maximum`; zero, negative or non-integer is a 400.
+    func limit(_ name: String = "limit", default defaultValue: Int, maximum: Int) throws -> Int {
+        guard let text = parameters.get(name) else { return defaultValue }
+        guard let value = Int(text), value > 0 else {
+            throw APIError.invalidParameter(
+                name, "\(name)=\(text) must be a positive integer (at most \(maximum); larger values are clamped).")
+        }
+        return min(value, maximum)
+    }
+
+    func level(_ name: String = "level") throws -> Logger.Level? {
+        guard let text = parameters.get(name) else { return nil }
+        guard let level = LogLevelName.parse(text) else {
+            throw APIError.invalidParameter(name, "\(name)=\(text) is not a log level.", allowed: LogLevelName.allowed)
+        }
+        return level
+    }
+
+    func ttl(_ name: String = "ttl") throws -> Duration? {
+        guard let text = parameters.get(name) else { return nil }
+        guard let value = DurationText.parse(text) else {
+            throw APIError.invalidParameter(
+                name, "\(name)=\(text) is not a duration between 1ms and 24h, e.g. 30s, 15m, 2h.",
+                allowed: DurationText.examples)
+        }
+        return value
+    }
+
+    func nonNegativeDouble(_ name: String) throws -> Double? {
+        guard let text = parameters.get(name) else { return nil }
+        guard let value = Double(text), value.isFinite, value >= 0 else {
+            throw APIError.invalidParameter(name, "\(name)=\(text) must be a number of 0 or more.")
+        }
+        return value
+    }
+
+    func sequence(_ name: String) throws -> UInt64? {
+        guard let text = parameters.get(name) else { return nil }
+        guard let value = UInt64(text) else {
+            throw APIError.invalidParameter(name, "\(name)=\(text) must be a non-negative integer.")
+        }
+        return value
+    }
+
+    func status(_ name: String = "status") throws -> Int? {
+        guard let text = parameters.get(name) else { return nil }
+        guard let value = Int(text), (100...599).contains(value) else {
+            throw APIError.invalidParameter(name, "\(name)=\(text) must be an HTTP status code (100-599).")
+        }
+        return value
+    }
+
+    func method(_ name: String = "method") throws -> String? {
+        guard let text = parameters.get(name) else { return nil }
+        let upper = text.uppercased()
+        let allowed = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"]
+        guard allowed.contains(upper) else {
+            throw APIError.invalidParameter(name, "\(name)=\(text) is not an HTTP method.", allowed: allowed)
+        }
+        return upper
+    }
+
+    /// The log filter parameters shared by `/debug/logs` and its stream.
+    func logFilter() throws -> LogFilter {
+        LogFilter(
+            level: try level(), exact: try bool("exact") ?? false, module: string("module"),
+            requestID: string("request_id"), sinceSeq: try sequence("since_seq"))
+    }
+}

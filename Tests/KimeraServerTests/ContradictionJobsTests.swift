@@ -1,0 +1,41 @@
+import Foundation
+import KimeraCore
+import KimeraModels
+import KimeraVaultSQLite
+import Testing
+
+@testable import KimeraObservability
+@testable import KimeraServer
+
+/// Asynchronous processing takes part in shutdown: running jobs are waited for, new ones refused.
+@Suite struct ContradictionJobsTests {
+    @Test func shutdownWaitsForRunningJobsAndRefusesNewOnes() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "kimera-jobs-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let service = try KimeraService.open(dataDirectory: directory.path)
+        for text in ["the sky is blue", "the sky is not blue", "water is wet"] {
+            _ = try await service.createGeoid(CreateGeoidRequest(content: text))
+        }
+        let trigger = try await service.createGeoid(CreateGeoidRequest(content: "the sky is green"))
+        let engine = ObservabilityEngine(
+            runtime: RuntimeConfiguration(debug: false, performance: true), limits: StoreLimits(),
+            consoleEnabled: false)
+        let jobs = ContradictionJobs(store: service.store, owner: "test")
+        var ids: [String] = []
+        for _ in 0..<8 {
+            let id = try await jobs.start(
+                ProcessRequest(triggerGeoidID: trigger.geoidID), service: service, profiler: engine.profiler
+            ) { _ in }
+            ids.append(try #require(id))
+        }
+        await jobs.drain()
+        #expect(jobs.running == 0)
+        for id in ids { #expect(try await jobs.state(id)?.status == .completed) }
+        let refused = try await jobs.start(
+            ProcessRequest(triggerGeoidID: trigger.geoidID), service: service, profiler: engine.profiler
+        ) { _ in }
+        #expect(refused == nil)
+    }
+}
