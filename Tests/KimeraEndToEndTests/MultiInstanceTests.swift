@@ -95,7 +95,6 @@ struct MultiInstanceTests {
         #expect(!servers[0].stderr.contents.contains(postgres.password))
         let info = try await http(.GET, servers[0].baseURL + "/debug/info?include_logs=false")
         #expect(info.status == 200 && !info.text.contains(postgres.password))
-        #expect(info.text.contains("\"instance_id\":\"node-1\""))
         for (index, server) in servers.enumerated() {
             let health = try await http(.GET, server.baseURL + "/health")
             #expect(health.object["instance_id"] as? String == "node-\(index + 1)")
