@@ -28,7 +28,9 @@ public enum VaultLocation: Sendable, Equatable {
         let scheme = trimmed.split(separator: ":", maxSplits: 1).first.map(String.init) ?? trimmed
         throw VaultError(
             operation: "use --vault \(Self.mask(trimmed))",
-            detail: "the scheme \"\(Self.mask(scheme))\" is unknown; use sqlite:PATH or postgres://user:password@host:port/db")
+            detail:
+                "the scheme \"\(Self.mask(scheme))\" is unknown; use sqlite:PATH or postgres://user:password@host:port/db"
+        )
     }
 
     /// The location with any password replaced by `***`, for logs, the banner and `/debug/info`.

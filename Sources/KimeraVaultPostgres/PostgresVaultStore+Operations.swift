@@ -28,7 +28,8 @@ extension PostgresVaultStore {
 
     static func scar(_ row: ScarRow) throws -> Scar {
         guard let vault = VaultID(rawValue: row.13) else {
-            throw VaultError(operation: "read SCAR \(row.0)", detail: "its vault_id \"\(row.13)\" is neither vault_a nor vault_b")
+            throw VaultError(
+                operation: "read SCAR \(row.0)", detail: "its vault_id \"\(row.13)\" is neither vault_a nor vault_b")
         }
         return Scar(
             scarID: row.0, geoids: [row.1, row.2], reason: row.3, timestamp: row.4, resolvedBy: row.5,
@@ -52,7 +53,9 @@ extension PostgresVaultStore {
         return scars
     }
 
-    func single<T: PostgresDecodable & Sendable>(_ type: T.Type, _ query: PostgresQuery, on connection: PostgresConnection? = nil)
+    func single<T: PostgresDecodable & Sendable>(
+        _ type: T.Type, _ query: PostgresQuery, on connection: PostgresConnection? = nil
+    )
         async throws -> T?
     {
         let rows =
@@ -182,7 +185,8 @@ extension PostgresVaultStore {
         let found = try await run("read \(ids.count) SCARs") { [self] in
             try await scarRows(
                 PostgresQuery(
-                    unsafeSQL: "SELECT \(Self.scarColumns) FROM scars WHERE scar_id = ANY($1)", binds: try Self.binds(ids)))
+                    unsafeSQL: "SELECT \(Self.scarColumns) FROM scars WHERE scar_id = ANY($1)",
+                    binds: try Self.binds(ids)))
         }
         return Self.inOrder(ids, found, id: \.scarID)
     }
@@ -283,7 +287,8 @@ extension PostgresVaultStore {
                 if !drafts.isEmpty { try await connection.query(try Self.insertScars(drafts, placed), logger: logger) }
                 let cycle =
                     try await single(
-                        Int.self, "UPDATE vault_state SET cycle_count = cycle_count + 1 WHERE id = 1 RETURNING cycle_count",
+                        Int.self,
+                        "UPDATE vault_state SET cycle_count = cycle_count + 1 WHERE id = 1 RETURNING cycle_count",
                         on: connection) ?? 0
                 try await notify(
                     connection,
@@ -418,7 +423,8 @@ extension PostgresVaultStore {
         let text = try await run("read job \(id)") { [self] in
             try await single(
                 String.self,
-                "SELECT state FROM jobs WHERE job_id = \(id) AND (finished_at IS NULL OR finished_at >= \(finishedAfter))")
+                "SELECT state FROM jobs WHERE job_id = \(id) AND (finished_at IS NULL OR finished_at >= \(finishedAfter))"
+            )
         }
         return try text.map { try VaultRowCoding.decode(JobStatusResponse.self, $0) }
     }

@@ -344,8 +344,10 @@ struct SharedIndexes: Sendable {
 
     static func load(_ connection: PostgresConnection, dimensions: Int, logger: Logger) async throws -> SharedIndexes {
         SharedIndexes(
-            geoids: try await loadIndex(connection, "SELECT geoid_id, embedding FROM geoids ORDER BY seq", dimensions, logger),
-            scars: try await loadIndex(connection, "SELECT scar_id, embedding FROM scars ORDER BY seq", dimensions, logger),
+            geoids: try await loadIndex(
+                connection, "SELECT geoid_id, embedding FROM geoids ORDER BY seq", dimensions, logger),
+            scars: try await loadIndex(
+                connection, "SELECT scar_id, embedding FROM scars ORDER BY seq", dimensions, logger),
             journal: nil)
     }
 
@@ -376,10 +378,11 @@ final class ResumeOnce<T: Sendable>: Sendable {
     /// Returns whether this call resumed it.
     @discardableResult
     func resume(_ result: Result<T, any Error>) -> Bool {
-        guard let continuation = continuation.withLock({ value -> CheckedContinuation<T, any Error>? in
-            defer { value = nil }
-            return value
-        })
+        guard
+            let continuation = continuation.withLock({ value -> CheckedContinuation<T, any Error>? in
+                defer { value = nil }
+                return value
+            })
         else { return false }
         continuation.resume(with: result)
         return true

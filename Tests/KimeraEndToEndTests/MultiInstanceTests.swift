@@ -190,7 +190,8 @@ struct MultiInstanceTests {
         let (acked, failed) = tally.counts.withLock { ($0.acknowledged, $0.failed) }
         #expect(acked.count > 20)
         var missing = 0
-        for id in acked where try await http(.GET, servers[0].baseURL + "/kimera/geoids/\(id)?bypass_cache=true").status != 200 {
+        for id in acked
+        where try await http(.GET, servers[0].baseURL + "/kimera/geoids/\(id)?bypass_cache=true").status != 200 {
             missing += 1
         }
         #expect(missing == 0, "\(missing) of \(acked.count) acknowledged writes are missing")

@@ -1,13 +1,13 @@
 import Foundation
+import KimeraModels
 import PostgresNIO
 import PostgresTestServer
 import Synchronization
 import Testing
 
 @testable import KimeraCore
-@testable import KimeraVaultSQLite
-import KimeraModels
 @testable import KimeraVaultPostgres
+@testable import KimeraVaultSQLite
 
 /// What only the shared vault has: URLs, concurrent instances, notifications, outages.
 @Suite("PostgreSQL vault")
@@ -30,13 +30,16 @@ struct PostgresVaultTests {
         #expect(defaults.endpoint == .tcp(host: "localhost", port: 5432) && defaults.database == "kim")
         let noUser = #expect(throws: VaultError.self) { try PostgresVaultSettings(url: "postgres://db.local/vault") }
         #expect(noUser?.detail.contains("names no user") == true)
-        let badPort = #expect(throws: VaultError.self) { try PostgresVaultSettings(url: "postgres://k:hunter2@h:99999/d") }
+        let badPort = #expect(throws: VaultError.self) {
+            try PostgresVaultSettings(url: "postgres://k:hunter2@h:99999/d")
+        }
         #expect(badPort.map { !$0.message.contains("hunter2") && $0.message.contains("***") } == true)
         #expect(VaultLocation.mask("postgres://u:p%40ss@h/d?password=x&a=1") == "postgres://u:***@h/d?password=***&a=1")
         let location = try VaultLocation.parse("postgresql://u:topsecret@h/d", dataDirectory: "/tmp")
         #expect(location.masked == "postgresql://u:***@h/d" && location.password == "topsecret")
         #expect(throws: VaultError.self) { try VaultLocation.parse("mysql://u:pw@h/d", dataDirectory: "/tmp") }
-        #expect(try VaultLocation.parse("sqlite:/var/k/kimera.sqlite", dataDirectory: "/x") == .sqlite(directory: "/var/k"))
+        #expect(
+            try VaultLocation.parse("sqlite:/var/k/kimera.sqlite", dataDirectory: "/x") == .sqlite(directory: "/var/k"))
         #expect(try VaultLocation.parse("sqlite:", dataDirectory: "/x") == .sqlite(directory: "/x"))
     }
 
@@ -154,7 +157,10 @@ struct PostgresVaultTests {
         let geoid = F.stored("geoid_shared", "a thought shared between instances")
         let started = ContinuousClock.now
         try await a.insertGeoid(geoid)
-        #expect(await eventually(.seconds(1)) { b.nearestGeoids(to: geoid.geoid.embeddingVector, limit: 1).first?.id == "geoid_shared" })
+        #expect(
+            await eventually(.seconds(1)) {
+                b.nearestGeoids(to: geoid.geoid.embeddingVector, limit: 1).first?.id == "geoid_shared"
+            })
         let latency = ContinuousClock.now - started
         #expect(latency < .seconds(1))
         #expect(heard.notices.withLock { $0.contains { $0.from == "notify-a" && $0.geoidsAdded == ["geoid_shared"] } })

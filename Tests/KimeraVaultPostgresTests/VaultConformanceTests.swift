@@ -1,16 +1,18 @@
 import Foundation
+import KimeraModels
 import Testing
 
 @testable import KimeraCore
 @testable import KimeraVaultSQLite
-import KimeraModels
 
 /// The behaviour every `VaultStore` adapter owes the core, run against SQLite and PostgreSQL alike.
 @Suite("Vault conformance (SQLite and PostgreSQL)")
 struct VaultConformanceTests {
     typealias F = VaultFixtures
 
-    @Test("a stored geoid reads back identically; deleting it removes it from reads and search", arguments: VaultKind.allCases)
+    @Test(
+        "a stored geoid reads back identically; deleting it removes it from reads and search",
+        arguments: VaultKind.allCases)
     func createGetDelete(kind: VaultKind) async throws {
         try await F.withVault(kind) { vault in
             let store = vault.store
@@ -18,7 +20,8 @@ struct VaultConformanceTests {
             try await store.insertGeoid(geoid)
             #expect(try await store.geoid(id: "geoid_1") == geoid.geoid)
             #expect(try await store.geoidCount() == 1)
-            #expect(store.nearestGeoids(to: geoid.geoid.embeddingVector, limit: 1, excluding: []).first?.id == "geoid_1")
+            #expect(
+                store.nearestGeoids(to: geoid.geoid.embeddingVector, limit: 1, excluding: []).first?.id == "geoid_1")
             #expect(try await store.deleteGeoid(id: "geoid_1"))
             #expect(try await store.deleteGeoid(id: "geoid_1") == false)
             #expect(try await store.geoid(id: "geoid_1") == nil)
@@ -106,7 +109,9 @@ struct VaultConformanceTests {
         }
     }
 
-    @Test("rebalance by count moves the lightest SCARs, in one transaction, and it persists", arguments: VaultKind.allCases)
+    @Test(
+        "rebalance by count moves the lightest SCARs, in one transaction, and it persists",
+        arguments: VaultKind.allCases)
     func rebalanceByCountPersists(kind: VaultKind) async throws {
         try await F.withVault(kind) { vault in
             _ = try await vault.store.commitRun(

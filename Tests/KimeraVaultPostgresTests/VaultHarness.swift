@@ -1,14 +1,14 @@
 import Foundation
 import GRDB
+import KimeraModels
 import Logging
 import PostgresTestServer
 import Synchronization
 import Testing
 
 @testable import KimeraCore
-@testable import KimeraVaultSQLite
-import KimeraModels
 @testable import KimeraVaultPostgres
+@testable import KimeraVaultSQLite
 
 /// The vault adapters the conformance suite runs against.
 enum VaultKind: String, CaseIterable, Sendable, CustomTestStringConvertible {

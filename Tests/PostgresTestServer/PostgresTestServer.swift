@@ -51,8 +51,10 @@ public final class PostgresTestServer: Sendable {
         self.bin = bin
         try Self.asOwner(
             bin + "/initdb",
-            ["-D", root + "/data", "-U", "postgres", "--auth=scram-sha-256", "--pwfile=\(root)/pwfile", "-E", "UTF8",
-             "--no-sync", "--no-instructions"])
+            [
+                "-D", root + "/data", "-U", "postgres", "--auth=scram-sha-256", "--pwfile=\(root)/pwfile", "-E", "UTF8",
+                "--no-sync", "--no-instructions",
+            ])
         try start()
     }
 
@@ -61,7 +63,8 @@ public final class PostgresTestServer: Sendable {
 
     /// Starts (again) and waits until it accepts connections (at most 30 s).
     public func start() throws {
-        try asOwner(bin + "/pg_ctl", ["-D", dataDirectory, "-l", root + "/log", "-o", settings, "-w", "-t", "30", "start"])
+        try asOwner(
+            bin + "/pg_ctl", ["-D", dataDirectory, "-l", root + "/log", "-o", settings, "-w", "-t", "30", "start"])
     }
 
     /// Stops it (fast shutdown: open connections are closed), waiting at most 30 s.
@@ -100,8 +103,11 @@ public final class PostgresTestServer: Sendable {
     public func psql(_ sql: String, database: String = "postgres") throws {
         try Self.run(
             bin + "/psql",
-            ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", socketDirectory, "-p", "\(port)", "-U", "postgres", "-d", database,
-             "-c", sql],
+            [
+                "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", socketDirectory, "-p", "\(port)", "-U", "postgres", "-d",
+                database,
+                "-c", sql,
+            ],
             environment: ["PGPASSWORD": password])
     }
 
@@ -124,7 +130,9 @@ public final class PostgresTestServer: Sendable {
             if FileManager.default.fileExists(atPath: path + "/initdb") { return path }
         }
         throw PostgresTestServerError(
-            message: "no PostgreSQL binaries in /usr/lib/postgresql/*/bin; run scripts/setup (apt-get install postgresql-15)")
+            message:
+                "no PostgreSQL binaries in /usr/lib/postgresql/*/bin; run scripts/setup (apt-get install postgresql-15)"
+        )
     }
 
     /// Runs a command to completion (at most 60 s), throwing with its output when it fails. posix_spawn and
@@ -167,7 +175,9 @@ public final class PostgresTestServer: Sendable {
         guard exited, code == 0 else {
             let text = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
             throw PostgresTestServerError(
-                message: "\((executable as NSString).lastPathComponent) \(arguments.joined(separator: " ")) failed (status \(status)): \(text)")
+                message:
+                    "\((executable as NSString).lastPathComponent) \(arguments.joined(separator: " ")) failed (status \(status)): \(text)"
+            )
         }
     }
 
@@ -181,7 +191,9 @@ public final class PostgresTestServer: Sendable {
         address.sin_port = 0
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         guard bound == 0 else { throw PostgresTestServerError(message: "bind() failed") }
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
