@@ -70,6 +70,33 @@ final class Balancer: @unchecked Sendable {
 
 @Suite("Three instances on one PostgreSQL vault behind nginx", .serialized)
 struct MultiInstanceTests {
+    @Test("a wrong password, an unreachable server or an unknown scheme: one clear line, no password, exit 1 or 64")
+    func startupFailures() async throws {
+        let postgres = try PostgresTestServer.shared()
+        let wrong = try await runKimera([
+            "serve", "--port", "0", "--data-dir", temporaryDirectory().path, "--vault",
+            postgres.url(database: "postgres", password: "hunter2-wrong"),
+        ])
+        #expect(wrong.status == 1)
+        let lines = wrong.stderr.split(separator: "\n").filter { !$0.isEmpty }
+        #expect(lines.count == 1, "\(wrong.stderr)")
+        #expect(wrong.stderr.contains("password authentication failed"))
+        #expect(!wrong.stderr.contains("hunter2"))
+        let port = try PostgresTestServer.freePort()
+        let unreachable = try await runKimera(
+            ["serve", "--port", "0", "--data-dir", temporaryDirectory().path],
+            environment: ["KIMERA_VAULT_URL": "postgresql://kimera:s3cret@127.0.0.1:\(port)/kimera"])
+        #expect(unreachable.status == 1)
+        #expect(unreachable.stderr.split(separator: "\n").filter { !$0.isEmpty }.count == 1)
+        #expect(unreachable.stderr.contains("127.0.0.1:\(port)/kimera") && unreachable.stderr.contains("refused"))
+        #expect(!unreachable.stderr.contains("s3cret"))
+        let scheme = try await runKimera([
+            "serve", "--port", "0", "--data-dir", temporaryDirectory().path, "--vault", "mysql://root:pw@h/db",
+        ])
+        #expect(scheme.status == 64)
+        #expect(scheme.stderr.contains("mysql://root:***@h/db") && scheme.stderr.contains("sqlite:PATH"))
+    }
+
     static func createGeoid(_ base: String, _ text: String) async throws -> HTTPResult {
         try await http(.POST, base + "/kimera/geoids", json: #"{"content": "\#(text)"}"#, timeout: .seconds(10))
     }
