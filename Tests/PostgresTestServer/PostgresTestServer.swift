@@ -33,7 +33,7 @@ public final class PostgresTestServer: Sendable {
     private static let counter = Mutex(0)
 
     static func stopShared() {
-        sharedServer.withLock { $0?.stop() }
+        sharedServer.withLock { $0?.destroy() }
     }
 
     /// - Parameter fast: no fsync (tests); false keeps PostgreSQL's durable defaults (benchmarks).
