@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "KimeraCore", targets: ["KimeraCore"]),
         .library(name: "KimeraObservability", targets: ["KimeraObservability"]),
         .library(name: "KimeraServer", targets: ["KimeraServer"]),
+        .library(name: "KimeraVaultPostgres", targets: ["KimeraVaultPostgres"]),
         .library(name: "KimeraClient", targets: ["KimeraClient"]),
     ],
     dependencies: [
@@ -28,6 +29,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
         .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         // The wire contract and its vocabulary; depends on nothing.
@@ -63,6 +65,15 @@ let package = Package(
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
             ]),
         .target(
+            name: "KimeraVaultPostgres",
+            dependencies: [
+                "KimeraCore", "KimeraModels",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]),
+        .target(
             name: "KimeraClient",
             dependencies: [
                 "KimeraModels",
@@ -76,11 +87,12 @@ let package = Package(
         .executableTarget(
             name: "kimera",
             dependencies: [
-                "KimeraServer", "KimeraClient", "KimeraModels", "CLibEdit",
+                "KimeraServer", "KimeraVaultPostgres", "KimeraClient", "KimeraModels", "CLibEdit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]),
         .executableTarget(
             name: "kimera-baseline",
@@ -97,6 +109,16 @@ let package = Package(
             dependencies: [
                 "KimeraObservability", "KimeraModels", .product(name: "Logging", package: "swift-log"),
             ]),
+        // A throw-away PostgreSQL server for the vault and end-to-end tests (not a product).
+        .target(name: "PostgresTestServer", path: "Tests/PostgresTestServer"),
+        .testTarget(
+            name: "KimeraVaultPostgresTests",
+            dependencies: [
+                "KimeraVaultPostgres", "KimeraVaultSQLite", "KimeraCore", "KimeraModels", "PostgresTestServer",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]),
         .testTarget(
             name: "KimeraServerTests",
             dependencies: [
@@ -111,7 +133,7 @@ let package = Package(
         .testTarget(
             name: "KimeraEndToEndTests",
             dependencies: [
-                "KimeraModels", "KimeraClient",
+                "KimeraModels", "KimeraClient", "PostgresTestServer",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

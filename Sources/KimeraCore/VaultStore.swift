@@ -73,8 +73,26 @@ public protocol VaultStore: Sendable {
     /// The SCARs since `now` − 1 h, the newest SCAR deltas and the newest geoid embeddings.
     func stabilityInputs(now: Double) async throws -> StabilityInputs
     func cycleCount() async throws -> Int
-    /// `ok`, or what SQLite found wrong.
+    /// `ok`, or what the database found wrong.
     func integrityCheck() async throws -> String
+
+    // MARK: Contradiction jobs
+
+    /// In one transaction: forgets the jobs that finished before `now` − `limits.retentionSeconds`, refuses
+    /// when `owner` already runs `limits.runningLimit` jobs, makes room by forgetting the oldest finished jobs
+    /// while `limits.capacity` are kept, and records `id` as running for `owner`.
+    func startJob(id: String, owner: String, now: Double, limits: JobLimits) async throws -> JobAdmission
+    /// Records the final state of a job (`completed` or `failed`), finished at `now`.
+    func finishJob(_ state: JobStatusResponse, now: Double) async throws
+    /// The job's state; nil when unknown or finished before `finishedAfter`.
+    func job(id: String, finishedAfter: Double) async throws -> JobStatusResponse?
+    /// Jobs kept (running and finished).
+    func jobCount() async throws -> Int
+
+    // MARK: Health
+
+    /// Nil while the vault can serve; else why not, in a sentence (for `/ready`).
+    var availabilityProblem: String? { get }
 
     // MARK: Lifecycle
 
@@ -85,6 +103,31 @@ public protocol VaultStore: Sendable {
 extension VaultStore {
     /// Adapters with nothing to release need not implement `close`.
     public func close() async throws {}
+}
+
+/// The bounds of the contradiction job table, declared in one place.
+public struct JobLimits: Sendable, Equatable {
+    /// At most this many jobs are kept (running + finished); the oldest finished ones go first.
+    public var capacity: Int
+    /// At most this many run at once in one instance.
+    public var runningLimit: Int
+    /// How long a finished job stays readable.
+    public var retentionSeconds: Double
+
+    public init(capacity: Int = 1000, runningLimit: Int = 16, retentionSeconds: Double = 600) {
+        self.capacity = capacity
+        self.runningLimit = runningLimit
+        self.retentionSeconds = retentionSeconds
+    }
+}
+
+/// Whether `startJob` recorded the job.
+public enum JobAdmission: Sendable, Equatable {
+    case accepted
+    /// The instance already runs `runningLimit` jobs.
+    case tooManyRunning
+    /// `capacity` jobs are kept and none of them has finished.
+    case full
 }
 
 /// A storage failure, with the operation it interrupted.

@@ -6,18 +6,25 @@ public struct HealthResponse: Codable, Sendable {
     public var service: String
     public var version: String
     public var uptimeS: Double
+    /// Which replica answered (`--instance-id`, default host:port).
+    public var instanceID: String?
 
-    public init(status: String, timestamp: Int64, service: String, version: String, uptimeS: Double) {
+    public init(
+        status: String, timestamp: Int64, service: String, version: String, uptimeS: Double,
+        instanceID: String? = nil
+    ) {
         self.status = status
         self.timestamp = timestamp
         self.service = service
         self.version = version
         self.uptimeS = uptimeS
+        self.instanceID = instanceID
     }
 
     enum CodingKeys: String, CodingKey {
         case status, timestamp, service, version
         case uptimeS = "uptime_s"
+        case instanceID = "instance_id"
     }
 }
 

@@ -15,11 +15,14 @@ public final class LogPipeline: Sendable {
     /// Labels loggers were made with, for `GET /debug/log-level` and shell completion; bounded.
     private let labels = Mutex<Set<String>>([])
     static let labelLimit = 512
+    /// Metadata every record of this process carries (the instance id).
+    let processMetadata: [String: String]
 
-    init(runtime: RuntimeConfiguration, ring: LogRing, sinks: SinkSet) {
+    init(runtime: RuntimeConfiguration, ring: LogRing, sinks: SinkSet, processMetadata: [String: String] = [:]) {
         self.runtime = runtime
         self.ring = ring
         self.sinks = sinks
+        self.processMetadata = processMetadata
     }
 
     /// A handler for `label`; use as `LoggingSystem.bootstrap(pipeline.makeHandler)`.
@@ -90,7 +93,7 @@ struct KimeraLogHandler: LogHandler {
         let toSinks = event.level >= levels.console
         guard toRing || toSinks else { return }
 
-        var merged: [String: String] = [:]
+        var merged = pipeline.processMetadata
         let provided = metadataProvider?.get() ?? [:]
         for source in [metadata, provided, event.metadata ?? [:]] {
             for (key, value) in source where key != Self.hummingbirdRequestIDKey {

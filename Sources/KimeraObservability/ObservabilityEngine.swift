@@ -17,30 +17,35 @@ public final class ObservabilityEngine: Sendable {
     let startedMonotonic = Timestamp.monotonicNanos()
     /// The audit trail of runtime changes (`kimera.audit`).
     public let audit: Logger
+    /// Which replica this is, in `/health`, `/debug/info`, every log record's metadata and `/metrics` labels.
+    public let instanceID: String?
 
     /// - Parameters:
     ///   - consoleEnabled: write records to stderr (off in unit tests).
     ///   - logFile: a JSON-lines file sink, rotated by size.
     public convenience init(
-        runtime: RuntimeConfiguration, limits: StoreLimits, consoleEnabled: Bool = true, logFile: String? = nil
+        runtime: RuntimeConfiguration, limits: StoreLimits, consoleEnabled: Bool = true, logFile: String? = nil,
+        instanceID: String? = nil
     ) {
         var sinkList: [any LogSink] = []
         if consoleEnabled { sinkList.append(ConsoleSink()) }
         if let logFile {
             sinkList.append(FileSink(path: logFile, maxBytes: limits.logFileBytes, keepFiles: limits.logFileCount))
         }
-        self.init(runtime: runtime, limits: limits, sinks: sinkList)
+        self.init(runtime: runtime, limits: limits, sinks: sinkList, instanceID: instanceID)
     }
 
-    init(runtime: RuntimeConfiguration, limits: StoreLimits, sinks sinkList: [any LogSink]) {
+    init(runtime: RuntimeConfiguration, limits: StoreLimits, sinks sinkList: [any LogSink], instanceID: String? = nil) {
         self.runtime = runtime
+        self.instanceID = instanceID
         self.limits = limits
         ring = LogRing(
             capacity: limits.logRecords, byteLimit: limits.logBytes, subscriberBuffer: limits.streamSubscriberBuffer,
             maxSubscribers: limits.streamSubscribers)
         sinks = SinkSet(
             sinks: sinkList, runtime: runtime, queueLimit: limits.sinkQueue, humanReadableConsole: isatty(2) == 1)
-        pipeline = LogPipeline(runtime: runtime, ring: ring, sinks: sinks)
+        pipeline = LogPipeline(
+            runtime: runtime, ring: ring, sinks: sinks, processMetadata: instanceID.map { ["instance_id": $0] } ?? [:])
         tracer = RequestTracer(runtime: runtime, limits: limits, logger: pipeline.logger("kimera.http"))
         profiler = Profiler(runtime: runtime, capacity: limits.profiles, nameLimit: limits.profileNames)
         cache = ResponseCache(runtime: runtime, maxEntries: limits.cacheEntries, maxBytes: limits.cacheBytes)

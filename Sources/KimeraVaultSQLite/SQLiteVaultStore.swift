@@ -106,6 +106,19 @@ public final class SQLiteVaultStore: VaultStore {
                     CREATE INDEX scars_by_created_at ON scars (created_at);
                     """)
         }
+        migrator.registerMigration("v3_contradiction_jobs") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE jobs (
+                        job_id TEXT PRIMARY KEY NOT NULL,
+                        owner TEXT NOT NULL,
+                        state TEXT NOT NULL,
+                        started_at REAL NOT NULL,
+                        finished_at REAL
+                    );
+                    CREATE INDEX jobs_by_finished_at ON jobs (finished_at);
+                    """)
+        }
         return migrator
     }
 
@@ -148,26 +161,11 @@ public final class SQLiteVaultStore: VaultStore {
 
     // MARK: Encoding
 
-    /// Float32 in host byte order, which is little-endian on every platform Swift on Linux/macOS runs on.
-    static func blob(_ vector: [Float]) -> Data {
-        vector.withUnsafeBytes { Data($0) }
-    }
-
-    static func vector(_ data: Data) -> [Float] {
-        let count = data.count / MemoryLayout<Float>.size
-        return data.withUnsafeBytes { raw in
-            (0..<count).map { raw.loadUnaligned(fromByteOffset: $0 * MemoryLayout<Float>.size, as: Float.self) }
-        }
-    }
-
-    static func json<T: Encodable>(_ value: T) throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        return String(decoding: try encoder.encode(value), as: UTF8.self)
-    }
-
+    static func blob(_ vector: [Float]) -> Data { VaultRowCoding.blob(vector) }
+    static func vector(_ data: Data) -> [Float] { VaultRowCoding.vector(data) }
+    static func json<T: Encodable>(_ value: T) throws -> String { try VaultRowCoding.json(value) }
     static func decode<T: Decodable>(_ type: T.Type, _ text: String) throws -> T {
-        try JSONDecoder().decode(type, from: Data(text.utf8))
+        try VaultRowCoding.decode(type, text)
     }
 
     static let geoidColumns = "geoid_id, semantic_state, symbolic_state, metadata, embedding"
@@ -475,6 +473,69 @@ public final class SQLiteVaultStore: VaultStore {
     public func close() async throws {
         try await run("close") { try pool.close() }
     }
+
+    // MARK: Contradiction jobs
+
+    public func startJob(id: String, owner: String, now: Double, limits: JobLimits) async throws -> JobAdmission {
+        let running = try Self.json(JobStatusResponse(jobID: id, status: .running))
+        return try await run("start job \(id)") {
+            try await pool.write { db in
+                try db.execute(
+                    sql: "DELETE FROM jobs WHERE finished_at < ?", arguments: [now - limits.retentionSeconds])
+                let mine =
+                    try Int.fetchOne(
+                        db, sql: "SELECT COUNT(*) FROM jobs WHERE owner = ? AND finished_at IS NULL",
+                        arguments: [owner]) ?? 0
+                guard mine < limits.runningLimit else { return .tooManyRunning }
+                let kept = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM jobs") ?? 0
+                if kept >= limits.capacity {
+                    try db.execute(
+                        sql: """
+                            DELETE FROM jobs WHERE job_id IN (SELECT job_id FROM jobs WHERE finished_at IS NOT NULL \
+                            ORDER BY finished_at LIMIT ?)
+                            """, arguments: [kept - limits.capacity + 1])
+                    guard (try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM jobs") ?? 0) < limits.capacity else {
+                        return .full
+                    }
+                }
+                try db.execute(
+                    sql: "INSERT INTO jobs (job_id, owner, state, started_at) VALUES (?, ?, ?, ?)",
+                    arguments: [id, owner, running, now])
+                return .accepted
+            }
+        }
+    }
+
+    public func finishJob(_ state: JobStatusResponse, now: Double) async throws {
+        let text = try Self.json(state)
+        try await run("record the end of job \(state.jobID)") {
+            try await pool.write { db in
+                try db.execute(
+                    sql: "UPDATE jobs SET state = ?, finished_at = ? WHERE job_id = ?",
+                    arguments: [text, now, state.jobID])
+            }
+        }
+    }
+
+    public func job(id: String, finishedAfter: Double) async throws -> JobStatusResponse? {
+        try await run("read job \(id)") {
+            try await pool.read { db in
+                try String.fetchOne(
+                    db, sql: "SELECT state FROM jobs WHERE job_id = ? AND (finished_at IS NULL OR finished_at >= ?)",
+                    arguments: [id, finishedAfter]
+                ).map { try Self.decode(JobStatusResponse.self, $0) }
+            }
+        }
+    }
+
+    public func jobCount() async throws -> Int {
+        try await run("count jobs") {
+            try await pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM jobs") ?? 0 }
+        }
+    }
+
+    /// An open SQLite file is always there.
+    public var availabilityProblem: String? { nil }
 
     /// Vectors held in memory, for observability: rows and bytes of each index.
     public var memoryFill: (geoids: Int, scars: Int, bytes: Int) {

@@ -5,8 +5,10 @@ import KimeraCore
 import KimeraModels
 import KimeraObservability
 import KimeraServer
+import KimeraVaultPostgres
 import KimeraVaultSQLite
 import Logging
+import ServiceLifecycle
 import SystemPackage
 
 /// `kimera serve`: runs the hybrid server.
@@ -21,8 +23,12 @@ struct Serve: AsyncParsableCommand {
               kimera serve --debug --no-performance full debug
               kimera serve --no-performance         basic
             Environment: KIMERA_DEBUG, KIMERA_PERFORMANCE (true/false/1/0/yes/no/on/off), KIMERA_HOST,
-            KIMERA_PORT, KIMERA_DATA_DIR, KIMERA_CONFIG, KIMERA_DRAIN, KIMERA_SHUTDOWN_TIMEOUT.
+            KIMERA_PORT, KIMERA_DATA_DIR, KIMERA_VAULT_URL, KIMERA_INSTANCE_ID, KIMERA_CONFIG, KIMERA_DRAIN,
+            KIMERA_SHUTDOWN_TIMEOUT.
             Precedence: flag > environment > config file > default.
+            Several instances on one PostgreSQL vault:
+              kimera serve --port 8001 --vault postgres://kimera:secret@127.0.0.1:5432/kimera
+              kimera serve --port 8002 --vault 'postgresql://kimera@/kimera?host=/var/run/postgresql'
             Stopping (SIGTERM/SIGINT): /ready answers 503 at once; the server keeps serving for --drain
             (responses carry Connection: close), then stops accepting and lets in-flight requests finish for up
             to --shutdown-timeout, then closes what is left and exits 0. A second signal stops at once.
@@ -51,6 +57,15 @@ struct Serve: AsyncParsableCommand {
         name: .customLong("data-dir"),
         help: "Where the SQLite vault lives (default ./kimera-data, created when missing).")
     var dataDir: String?
+
+    @Option(
+        help: ArgumentHelp(
+            "Where the vault lives: sqlite:PATH (default <data-dir>/kimera.sqlite) or postgres://user:password@host:port/db.",
+            valueName: "url"))
+    var vault: String?
+
+    @Option(name: .customLong("instance-id"), help: "This replica's name in /health, /debug/info, logs and /metrics (default host:port).")
+    var instanceID: String?
 
     @Option(name: .customLong("log-file"), help: "Also write JSON-lines logs to this file (rotated by size).")
     var logFile: String?
@@ -85,6 +100,8 @@ struct Serve: AsyncParsableCommand {
         flags.reload = reload
         flags.drain = drain
         flags.shutdownTimeout = shutdownTimeout
+        flags.vaultURL = vault
+        flags.instanceID = instanceID
         let environment = ProcessInfo.processInfo.environment
 
         let configPath = config ?? environment["KIMERA_CONFIG"].flatMap { $0.isEmpty ? nil : $0 }
@@ -139,17 +156,41 @@ struct Serve: AsyncParsableCommand {
             }
         }
         if let token = configuration.security.adminToken { Redaction.register(secret: token) }
+        if let password = configuration.vault.password { Redaction.register(secret: password) }
         let runtime = RuntimeConfiguration(
             debug: configuration.debug, performance: configuration.performance, live: configuration.live)
-        let engine = ObservabilityEngine(runtime: runtime, limits: configuration.limits, logFile: configuration.logFile)
+        let engine = ObservabilityEngine(
+            runtime: runtime, limits: configuration.limits, logFile: configuration.logFile,
+            instanceID: configuration.instanceID)
         LoggingSystem.bootstrap(engine.pipeline.makeHandler)
         let service: KimeraService
-        do {
-            service = try KimeraService.open(dataDirectory: configuration.dataDirectory)
-        } catch {
-            fail("cannot open the vault in \(configuration.dataDirectory): \(error)", code: 1)
+        var vaultServices: [any Service] = []
+        switch configuration.vault {
+        case .sqlite(let directory):
+            do {
+                service = try KimeraService.open(dataDirectory: directory)
+            } catch {
+                fail("cannot open the vault in \(directory): \(error)", code: 1)
+            }
+        case .postgres(let url):
+            do {
+                let embedder = FeatureHashingEmbedder(dimensions: FeatureHashingEmbedder.defaultDimensions)
+                let store = try await PostgresVaultStore.open(
+                    url: url, embedder: embedder, instanceID: configuration.instanceID,
+                    logger: engine.logger("kimera.vault.postgres"))
+                // Another instance's write makes this one's cached /kimera reads stale.
+                let cache = engine.cache
+                store.onRemoteChange { _ in cache.invalidate(prefix: "/kimera/") }
+                vaultServices = store.services
+                service = try KimeraService(store: store, embedder: embedder)
+            } catch let error as VaultError {
+                fail(error.message, code: 1)
+            } catch {
+                fail("cannot open the vault \(configuration.vault.masked): \(error)", code: 1)
+            }
         }
-        let app = KimeraApplication(configuration: configuration, engine: engine, service: service)
+        let app = KimeraApplication(
+            configuration: configuration, engine: engine, service: service, vaultServices: vaultServices)
         let banner = Banner(configuration: configuration)
         do {
             // Until the server listens, a failure is reported by the one line below; the framework's
@@ -219,6 +260,8 @@ struct Banner: Sendable {
             "  mode:      \(mode.rawValue) — \(mode.summary)",
             "  listening: \(base)",
             "  data dir:  \(directory)",
+            "  vault:     \(configuration.vault.masked)",
+            "  instance:  \(configuration.instanceID)",
             "  config:    \(source)",
         ]
         if let logFile = configuration.logFile { lines.append("  log file:  \(logFile)") }

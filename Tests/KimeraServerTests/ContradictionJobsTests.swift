@@ -22,18 +22,18 @@ import Testing
         let engine = ObservabilityEngine(
             runtime: RuntimeConfiguration(debug: false, performance: true), limits: StoreLimits(),
             consoleEnabled: false)
-        let jobs = ContradictionJobs()
+        let jobs = ContradictionJobs(store: service.store, owner: "test")
         var ids: [String] = []
         for _ in 0..<8 {
-            let id = jobs.start(
+            let id = try await jobs.start(
                 ProcessRequest(triggerGeoidID: trigger.geoidID), service: service, profiler: engine.profiler
             ) { _ in }
             ids.append(try #require(id))
         }
         await jobs.drain()
         #expect(jobs.running == 0)
-        for id in ids { #expect(jobs.state(id)?.status == .completed) }
-        let refused = jobs.start(
+        for id in ids { #expect(try await jobs.state(id)?.status == .completed) }
+        let refused = try await jobs.start(
             ProcessRequest(triggerGeoidID: trigger.geoidID), service: service, profiler: engine.profiler
         ) { _ in }
         #expect(refused == nil)

@@ -16,15 +16,24 @@ public struct KimeraApplication: Sendable {
     public let readiness: Readiness
     /// The SWM core; nil only in tests of the operations and debug API alone.
     public let service: KimeraService?
-    public let jobs = ContradictionJobs()
+    /// The contradiction job table, in the vault; nil without a service.
+    public let jobs: ContradictionJobs?
+    /// What the vault adapter needs running beside the server (a shared database's pool and listener).
+    let vaultServices: [any Service]
     let connections = ConnectionRegistry()
     let logger: Logger
 
-    public init(configuration: ServerConfiguration, engine: ObservabilityEngine, service: KimeraService? = nil) {
+    public init(
+        configuration: ServerConfiguration, engine: ObservabilityEngine, service: KimeraService? = nil,
+        vaultServices: [any Service] = []
+    ) {
         self.configuration = configuration
         self.engine = engine
         self.service = service
-        readiness = Readiness()
+        self.vaultServices = vaultServices
+        jobs = service.map { ContradictionJobs(store: $0.store, owner: configuration.instanceID) }
+        let store = service?.store
+        readiness = Readiness(vaultProblem: { store?.availabilityProblem })
         logger = engine.logger("kimera.server")
     }
 
@@ -51,8 +60,8 @@ public struct KimeraApplication: Sendable {
         DebugRoutes.register(
             on: table, engine: engine, configuration: configuration,
             kimeraStatus: { readiness.problem == nil ? "operational" : "starting" },
-            extraBuffers: { [jobs, service] in service == nil ? [:] : ["contradiction_jobs": jobs.fill] })
-        if let service {
+            extraBuffers: { [jobs] in jobs.map { ["contradiction_jobs": $0.fill] } ?? [:] })
+        if let service, let jobs {
             KimeraRoutes.register(
                 on: table, service: service, engine: engine, jobs: jobs, bodyLimit: configuration.limits.maxBodyBytes)
         }
@@ -69,7 +78,8 @@ public struct KimeraApplication: Sendable {
     ) async throws {
         let (router, _) = makeRouter()
         let eventLoopGroup = MultiThreadedEventLoopGroup(numberOfThreads: configuration.workers)
-        var services: [any Service] = [RuntimeMaintenance(engine: engine), jobs]
+        var services: [any Service] = vaultServices + [RuntimeMaintenance(engine: engine)]
+        if let jobs { services.append(jobs) }
         if let reloadingConfig {
             services.append(reloadingConfig)
             services.append(ConfigReloader(provider: reloadingConfig, configuration: configuration, engine: engine))

@@ -4,8 +4,12 @@ import Synchronization
 public final class Readiness: Sendable {
     private let vaultOpen = Atomic<Bool>(false)
     private let draining = Atomic<Bool>(false)
+    /// Why the vault cannot serve now (a shared database away), nil while it can.
+    private let vaultProblem: @Sendable () -> String?
 
-    public init() {}
+    public init(vaultProblem: @escaping @Sendable () -> String? = { nil }) {
+        self.vaultProblem = vaultProblem
+    }
 
     public func setVaultOpen(_ open: Bool) { vaultOpen.store(open, ordering: .relaxed) }
     public func setDraining() { draining.store(true, ordering: .relaxed) }
@@ -14,6 +18,6 @@ public final class Readiness: Sendable {
     public var problem: String? {
         if draining.load(ordering: .relaxed) { return "The server is shutting down." }
         if !vaultOpen.load(ordering: .relaxed) { return "The vault is not open yet." }
-        return nil
+        return vaultProblem()
     }
 }

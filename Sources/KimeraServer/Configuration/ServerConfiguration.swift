@@ -22,6 +22,10 @@ public struct ServeFlags: Sendable {
     public var dataDirectory: String?
     public var logFile: String?
     public var reload: Bool = false
+    /// `--vault URL`.
+    public var vaultURL: String?
+    /// `--instance-id`.
+    public var instanceID: String?
     /// `--drain`, `--shutdown-timeout`.
     public var drain: Duration?
     public var shutdownTimeout: Duration?
@@ -40,6 +44,10 @@ public struct ServerConfiguration: Sendable {
     public var logFile: String?
     public var configFile: String?
     public var reload = false
+    /// `--vault URL` / `KIMERA_VAULT_URL` / `vault.url`; nil means the SQLite file in `dataDirectory`.
+    public var vaultURL: String?
+    /// `--instance-id` / `KIMERA_INSTANCE_ID` / `instance_id`; nil means `host:port`.
+    public var configuredInstanceID: String?
     public var live = LiveSettings()
     public var limits = StoreLimits()
     public var security = SecuritySettings()
@@ -50,6 +58,20 @@ public struct ServerConfiguration: Sendable {
     public init() {}
 
     public var mode: ServerMode { ServerMode(debug: debug, performance: performance) }
+
+    /// Where the vault lives (validated by `resolve`).
+    public var vault: VaultLocation {
+        (try? vaultURL.map { try VaultLocation.parse($0, dataDirectory: dataDirectory) })
+            ?? .sqlite(directory: dataDirectory)
+    }
+
+    /// How this replica names itself in `/health`, `/debug/info`, log records and `/metrics`: the configured
+    /// id, else `host:port` (with port 0, `host:0-<pid>`, since the bound port is known only later).
+    public var instanceID: String {
+        if let configuredInstanceID { return configuredInstanceID }
+        if port == 0 { return "\(host):0-\(ProcessInfo.processInfo.processIdentifier)" }
+        return "\(host):\(port)"
+    }
 
     /// True when clients other than this machine's can connect.
     public var listensBeyondLoopback: Bool { !SecuritySettings.isLoopback(host: host) }
@@ -98,6 +120,14 @@ public struct ServerConfiguration: Sendable {
             config.dataDirectory = value
             config.sources["data_dir"] = "env KIMERA_DATA_DIR"
         }
+        if let value = environment["KIMERA_VAULT_URL"], !value.isEmpty {
+            config.vaultURL = value
+            config.sources["vault"] = "env KIMERA_VAULT_URL"
+        }
+        if let value = environment["KIMERA_INSTANCE_ID"], !value.isEmpty {
+            config.configuredInstanceID = value
+            config.sources["instance_id"] = "env KIMERA_INSTANCE_ID"
+        }
         // Flag layer.
         if let value = flags.debug {
             config.debug = value
@@ -121,6 +151,27 @@ public struct ServerConfiguration: Sendable {
             config.sources["data_dir"] = "flag"
         }
         if let value = flags.logFile { config.logFile = value }
+        if let value = flags.vaultURL {
+            config.vaultURL = value
+            config.sources["vault"] = "flag"
+        }
+        if let value = flags.instanceID {
+            config.configuredInstanceID = value
+            config.sources["instance_id"] = "flag"
+        }
+        if let url = config.vaultURL {
+            do {
+                _ = try VaultLocation.parse(url, dataDirectory: config.dataDirectory)
+            } catch let error as VaultError {
+                throw ConfigurationError(error.message)
+            }
+        }
+        if let id = config.configuredInstanceID,
+            id.isEmpty || id.count > 128 || id.contains(where: { $0.isWhitespace || $0 == "\"" || $0 == "\\" })
+        {
+            throw ConfigurationError(
+                "--instance-id \"\(id)\" must be 1-128 characters without spaces, quotes or backslashes")
+        }
         try config.resolveShutdown(
             drainFlag: flags.drain, timeoutFlag: flags.shutdownTimeout, environment: environment, file: file)
         guard (1...256).contains(config.workers) else {
@@ -167,6 +218,14 @@ public struct ServerConfiguration: Sendable {
             sources["data_dir"] = source
         }
         if let value = file.string(forKey: "log_file") { logFile = value }
+        if let value = file.string(forKey: "vault.url") {
+            vaultURL = value
+            sources["vault"] = source
+        }
+        if let value = file.string(forKey: "instance_id") {
+            configuredInstanceID = value
+            sources["instance_id"] = source
+        }
         if let value = file.int(forKey: "limits.max_body_bytes"), value > 0 { limits.maxBodyBytes = value }
         if let value = file.int(forKey: "logging.ring_capacity"), value > 0 { limits.logRecords = value }
         if let value = file.int(forKey: "logging.ring_bytes"), value > 0 { limits.logBytes = value }
@@ -246,6 +305,7 @@ public struct ServerConfiguration: Sendable {
             "log_file": logFile.map(JSONValue.string) ?? .null,
             "config_file": configFile.map(JSONValue.string) ?? .null,
             "reload": .bool(reload), "mode": .string(mode.rawValue),
+            "vault": .string(vault.masked), "instance_id": .string(instanceID),
         ]
         config["sources"] = .object(sources.mapValues(JSONValue.string))
         config["shutdown"] = shutdown.describe()

@@ -5,98 +5,98 @@ import KimeraObservability
 import ServiceLifecycle
 import Synchronization
 
-/// Asynchronous contradiction processing (docs/API.md §5): a bounded table of jobs, each readable until it
-/// expires, and the tasks that run them. As a service of the application it takes part in shutdown: on a
-/// stop signal it accepts no new job and waits for the running ones; when that wait is cancelled (grace
-/// period over, second signal) it cancels them.
+/// Asynchronous contradiction processing (docs/API.md §5). The job table lives in the vault, so that a job
+/// started through one instance is readable through any other sharing the vault; each job runs in the
+/// instance that accepted it, as a task this object keeps. As a service of the application it takes part in
+/// shutdown: on a stop signal it accepts no new job and waits for the running ones; when that wait is
+/// cancelled (grace period over, second signal) it cancels them.
 public final class ContradictionJobs: Service, Sendable {
-    struct Job: Sendable {
-        var state: JobStatusResponse
-        var finishedAt: Date?
-    }
-
     struct Table: Sendable {
-        var jobs: [String: Job] = [:]
         /// The tasks of the running jobs, so shutdown can wait for them or cancel them.
         var tasks: [String: Task<Void, Never>] = [:]
         var accepting = true
     }
 
-    /// At most this many jobs are kept (running + finished); the oldest finished ones go first.
-    public let capacity: Int
-    /// At most this many run at once; more get a 503.
-    public let runningLimit: Int
-    /// How long a finished job stays readable.
-    public let retention: Duration
-    /// Protects the job table and the running tasks.
+    public let store: any VaultStore
+    /// Which instance runs the jobs it starts (its running limit is per instance).
+    public let owner: String
+    public let limits: JobLimits
+    /// Protects the running tasks and whether new jobs are accepted.
     private let table = Mutex<Table>(Table())
+    /// The table's size as last seen by a start, for `/debug/info` (which must not query the vault).
+    private let lastCount = Atomic<Int>(0)
 
-    public init(capacity: Int = 1000, runningLimit: Int = 16, retention: Duration = .seconds(600)) {
-        self.capacity = capacity
-        self.runningLimit = runningLimit
-        self.retention = retention
+    public init(store: any VaultStore, owner: String, limits: JobLimits = JobLimits()) {
+        self.store = store
+        self.owner = owner
+        self.limits = limits
     }
 
-    /// Starts a job; nil when too many are running or shutdown has begun.
+    /// At most this many jobs are kept (running + finished); the oldest finished ones go first.
+    public var capacity: Int { limits.capacity }
+    /// At most this many run at once in this instance; more get a 503.
+    public var runningLimit: Int { limits.runningLimit }
+    /// How long a finished job stays readable.
+    public var retention: Duration { .seconds(limits.retentionSeconds) }
+
+    /// Starts a job; nil when too many are running, the table is full of running jobs, or shutdown has begun.
     func start(
         _ request: ProcessRequest, service: KimeraService, profiler: Profiler,
         onFinish: @escaping @Sendable (Result<ProcessResult, any Error>) -> Void
-    ) -> String? {
+    ) async throws -> String? {
+        guard table.withLock({ $0.accepting }) else { return nil }
         let id = "job_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
+        let admission = try await store.startJob(
+            id: id, owner: owner, now: Date().timeIntervalSince1970, limits: limits)
+        if let count = try? await store.jobCount() { lastCount.store(count, ordering: .relaxed) }
+        guard admission == .accepted else { return nil }
         let requestID = RequestScope.requestID
-        return table.withLock { table -> String? in
-            guard table.accepting else { return nil }
-            prune(&table.jobs, now: Date())
-            guard table.tasks.count < runningLimit else { return nil }
-            while table.jobs.count >= capacity,
-                let oldest = table.jobs.filter({ $0.value.finishedAt != nil }).min(by: {
-                    $0.value.finishedAt! < $1.value.finishedAt!
-                })?.key
-            {
-                table.jobs[oldest] = nil
-            }
-            guard table.jobs.count < capacity else { return nil }
-            table.jobs[id] = Job(state: JobStatusResponse(jobID: id, status: .running), finishedAt: nil)
+        let store = self.store
+        table.withLock { table in
             // Created under the lock: the task's own `finish` waits for it, so it is always registered
             // before it can unregister itself.
             table.tasks[id] = Task {
                 await RequestScope.$requestID.withValue(requestID) {
+                    let state: JobStatusResponse
+                    let outcome: Result<ProcessResult, any Error>
                     do {
                         let result = try await profiler.profile("contradiction.process") {
                             try await service.processContradictions(request)
                         }
-                        finish(id, JobStatusResponse(jobID: id, status: .completed, result: result))
-                        onFinish(.success(result))
+                        state = JobStatusResponse(jobID: id, status: .completed, result: result)
+                        outcome = .success(result)
                     } catch {
                         let message =
                             error is CancellationError
                             ? "The server shut down before the job finished; start it again."
                             : (error as? any APIErrorConvertible)?.apiError.message ?? "\(error)"
-                        finish(id, JobStatusResponse(jobID: id, status: .failed, error: message))
+                        state = JobStatusResponse(jobID: id, status: .failed, error: message)
+                        outcome = .failure(error)
+                    }
+                    do {
+                        try await store.finishJob(state, now: Date().timeIntervalSince1970)
+                        onFinish(outcome)
+                    } catch {
                         onFinish(.failure(error))
                     }
+                    self.table.withLock { _ = $0.tasks.removeValue(forKey: id) }
                 }
             }
-            return id
         }
+        return id
     }
 
-    func state(_ id: String) -> JobStatusResponse? {
-        table.withLock { table in
-            prune(&table.jobs, now: Date())
-            return table.jobs[id]?.state
-        }
+    func state(_ id: String) async throws -> JobStatusResponse? {
+        try await store.job(id: id, finishedAfter: Date().timeIntervalSince1970 - limits.retentionSeconds)
     }
 
-    /// How many jobs are running now.
+    /// How many jobs are running now in this instance.
     public var running: Int { table.withLock { $0.tasks.count } }
 
     var fill: BufferFill {
-        table.withLock {
-            BufferFill(
-                used: $0.jobs.count, limit: capacity, bytes: $0.jobs.count * 2048, bytesLimit: capacity * 2048,
-                dropped: 0)
-        }
+        let used = lastCount.load(ordering: .relaxed)
+        return BufferFill(
+            used: used, limit: limits.capacity, bytes: used * 2048, bytesLimit: limits.capacity * 2048, dropped: 0)
     }
 
     /// Waits for graceful shutdown, then drains.
@@ -117,17 +117,5 @@ public final class ContradictionJobs: Service, Sendable {
         } onCancel: {
             for task in tasks { task.cancel() }
         }
-    }
-
-    private func finish(_ id: String, _ state: JobStatusResponse) {
-        table.withLock { table in
-            table.jobs[id] = Job(state: state, finishedAt: Date())
-            table.tasks[id] = nil
-        }
-    }
-
-    private func prune(_ jobs: inout [String: Job], now: Date) {
-        let cutoff = now.addingTimeInterval(-retention.seconds)
-        jobs = jobs.filter { $0.value.finishedAt.map { $0 > cutoff } ?? true }
     }
 }

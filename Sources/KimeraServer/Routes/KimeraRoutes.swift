@@ -113,7 +113,7 @@ enum KimeraRoutes {
             }
             _ = try await service.geoid(id: body.triggerGeoidID)
             guard
-                let jobID = jobs.start(
+                let jobID = try await jobs.start(
                     body, service: service, profiler: profiler,
                     onFinish: { result in
                         invalidate()
@@ -135,7 +135,7 @@ enum KimeraRoutes {
         }
         routes.get("/kimera/contradiction/jobs/{job_id}") { _, context in
             let id = try context.parameters.require("job_id")
-            guard let state = jobs.state(id) else {
+            guard let state = try await jobs.state(id) else {
                 throw APIError.notFound(
                     "No job '\(id)'; jobs are kept for \(Int(jobs.retention.seconds)) s after they finish.")
             }

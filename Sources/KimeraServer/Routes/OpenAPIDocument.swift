@@ -4596,6 +4596,10 @@ enum OpenAPIDocument {
             "type": "number",
             "format": "double",
             "description": "Seconds since the server started."
+          },
+          "instance_id": {
+            "type": "string",
+            "description": "Which replica answered (`--instance-id`, default host:port)."
           }
         },
         "required": [

@@ -12,9 +12,11 @@ enum OperationsRoutes {
     ) {
         // The health check is the most called endpoint: its body is written directly, not through
         // JSONEncoder (same fields as `HealthResponse`; a test decodes it as one).
+        // The instance id is checked at configuration time to need no JSON escaping.
+        let instance = engine.instanceID.map { ",\"instance_id\":\"\($0)\"" } ?? ""
         routes.get("/health") { _, _ in
             let body =
-                "{\"status\":\"healthy\",\"timestamp\":\(Timestamp.wallNanos() / 1_000_000),\"service\":\"kimera\",\"version\":\"\(KimeraVersion.current)\",\"uptime_s\":\(engine.uptimeSeconds)}"
+                "{\"status\":\"healthy\",\"timestamp\":\(Timestamp.wallNanos() / 1_000_000),\"service\":\"kimera\",\"version\":\"\(KimeraVersion.current)\",\"uptime_s\":\(engine.uptimeSeconds)\(instance)}"
             return Response(
                 status: .ok, headers: [.contentType: "application/json", .contentLength: String(body.utf8.count)],
                 body: ResponseBody(byteBuffer: ByteBuffer(string: body)))

@@ -85,7 +85,29 @@ enum PrometheusExposition {
         out += "process_cpu_seconds_total \(number(ProcessMetrics.cpuSeconds()))\n"
         header("kimera_uptime_seconds", "gauge", "Seconds since the server started.")
         out += "kimera_uptime_seconds \(number(engine.uptimeSeconds))\n"
-        return out
+        guard let instance = engine.instanceID else { return out }
+        return labelled(out, with: "instance_id=\"\(escape(instance))\"")
+    }
+
+    /// Adds `label` first in every sample line, so that several replicas' series stay apart when one
+    /// Prometheus scrapes them all.
+    static func labelled(_ text: String, with label: String) -> String {
+        var result = ""
+        result.reserveCapacity(text.utf8.count + text.utf8.count / 4)
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            if line.isEmpty || line.hasPrefix("#") {
+                result += line
+            } else if let brace = line.firstIndex(of: "{") {
+                result += line[...brace] + label + "," + line[line.index(after: brace)...]
+            } else if let space = line.firstIndex(of: " ") {
+                result += line[..<space] + "{" + label + "}" + line[space...]
+            } else {
+                result += line
+            }
+            result += "\n"
+        }
+        result.removeLast()
+        return result
     }
 
     /// Label values escape backslash, double quote and newline.
