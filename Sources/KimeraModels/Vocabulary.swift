@@ -17,6 +17,8 @@ public enum LogLevel: String, Sendable, Codable, CaseIterable, Comparable, Custo
 
     /// Parses a level name in any case; `WARN` is `WARNING`. Nil for anything else.
     public init?(parsing text: some StringProtocol) {
+        // ASCII only: `uppercased()` maps "ı" (dotless i) to "I", which would make "ınfo" INFO.
+        guard text.utf8.allSatisfy({ $0 < 0x80 }) else { return nil }
         let upper = text.uppercased()
         if upper == "WARN" {
             self = .warning

@@ -9,6 +9,7 @@ import Testing
         #expect(LogLevel(parsing: "Debug") == .debug)
         #expect(LogLevel(parsing: "CRITICAL") == .critical)
         #expect(LogLevel(parsing: "verbose") == nil)
+        #expect(LogLevel(parsing: "\u{0131}nfo") == nil)
         #expect(LogLevel.allowed == ["TRACE", "DEBUG", "INFO", "NOTICE", "WARNING", "ERROR", "CRITICAL"])
         #expect(LogLevel.debug < LogLevel.error)
     }
