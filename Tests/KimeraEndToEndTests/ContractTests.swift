@@ -216,37 +216,4 @@ struct ContractTests {
         #expect(config["host"] as? String == "127.0.0.1")
         #expect((config["sources"] as? [String: String])?["admin_token"] != nil)
     }
-
-    /// schemathesis, every check and the stateful phase, 100 examples per operation, against a live
-    /// `--debug` server (scripts/contract-check): the document and the server agree, or CI fails.
-    @Test(.timeLimit(.minutes(20))) func schemathesisFindsNothing() async throws {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent()
-        let script = root.appendingPathComponent("scripts/contract-check").path
-        let examples = ProcessInfo.processInfo.environment["KIMERA_CONTRACT_EXAMPLES"] ?? "100"
-        let result = try await runProcess(script, [examples], timeout: .seconds(1100))
-        let tail = result.output.split(separator: "\n").suffix(40).joined(separator: "\n")
-        #expect(result.status == 0, "schemathesis found problems:\n\(tail)")
-        #expect(result.output.contains(" passed"), "\(tail)")
-    }
-}
-
-/// Runs an executable to its end (at most `timeout`, then it is killed), with stdout and stderr together.
-func runProcess(_ path: String, _ arguments: [String], timeout: Duration) async throws -> (
-    status: Int32, output: String
-) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: path)
-    process.arguments = arguments
-    let output = PipeCollector()
-    process.standardOutput = output.pipe
-    process.standardError = output.pipe
-    try process.run()
-    let deadline = ContinuousClock.now + timeout
-    while process.isRunning && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(200)) }
-    if process.isRunning {
-        process.terminate()
-        process.waitUntilExit()
-    }
-    return (process.terminationStatus, output.contents)
 }
