@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
+import PostgresTestServer
 import Synchronization
 import Testing
 
@@ -9,9 +10,9 @@ import Testing
 /// one after the other under a steady load: with a drain longer than HAProxy's check interval no request
 /// fails and no acknowledged write is lost (docs/OPERATIONS.md "Rolling restarts").
 ///
-/// Each instance has its own SQLite data directory (the shared PostgreSQL vault is another branch), kept
-/// across its restart; an acknowledged write is looked up afterwards on every instance directly and must be
-/// on one of them.
+/// The three instances share one PostgreSQL vault (a throw-away server the test starts, as in
+/// `MultiInstanceTests`); after the restarts every acknowledged write is looked up on every instance directly
+/// and must be on each of them: a write that one replica acknowledged is in the shared vault.
 @Suite("rolling restart behind HAProxy", .serialized)
 struct RollingRestartTests {
     static let haproxy = ["/usr/sbin/haproxy", "/usr/bin/haproxy"].first {
@@ -25,11 +26,22 @@ struct RollingRestartTests {
         let ports = try (0..<3).map { _ in try freeLoopbackPort() }
         let frontend = try freeLoopbackPort()
         let statsPort = try freeLoopbackPort()
-        let directories = (0..<3).map { _ in temporaryDirectory("kimera-rolling") }
-        let arguments = { (index: Int) in ["--port", "\(ports[index])", "--drain", "1s", "--shutdown-timeout", "10s"] }
+        let postgres = try PostgresTestServer(fast: true)
+        defer { postgres.destroy() }
+        try postgres.psql("CREATE DATABASE kimera")
+        let vault = postgres.url(database: "kimera")
+        let arguments = { (index: Int) in
+            [
+                "--port", "\(ports[index])", "--vault", vault, "--instance-id", "k\(index)", "--drain", "1s",
+                "--shutdown-timeout", "10s",
+            ]
+        }
         var servers: [ServerProcess] = []
+        defer {
+            for server in servers where server.process.isRunning { kill(server.process.processIdentifier, SIGKILL) }
+        }
         for index in 0..<3 {
-            servers.append(try await ServerProcess.start(arguments(index), dataDirectory: directories[index]))
+            servers.append(try await ServerProcess.start(arguments(index)))
         }
         let balancer = try HAProxyProcess(
             binary: Self.haproxy!, frontend: frontend, stats: statsPort, servers: ports,
@@ -51,7 +63,7 @@ struct RollingRestartTests {
             let status = await servers[index].stop()
             let stopped = ContinuousClock.now - started
             #expect(status == 0, "instance \(index) exited \(status): \(servers[index].stderr.contents)")
-            servers[index] = try await ServerProcess.start(arguments(index), dataDirectory: directories[index])
+            servers[index] = try await ServerProcess.start(arguments(index))
             let up = await eventually(timeout: .seconds(15)) {
                 (try? await balancer.serverStates())?["k\(index)"] == "UP"
             }
@@ -69,17 +81,22 @@ struct RollingRestartTests {
         #expect(result.failures.isEmpty, "\(result.failures.prefix(20))")
         #expect(result.requests > 300, "too little load to mean anything: \(result.requests)")
 
-        // Every acknowledged write is on one of the instances.
+        // Every acknowledged write is in the shared vault: each instance finds it, and the count agrees.
         var lost: [String] = []
         for id in result.acknowledged {
-            var found = false
-            for server in servers where !found {
-                found = try await http(.GET, "\(server.baseURL)/kimera/geoids/\(id)").status == 200
+            for server in servers {
+                if try await http(.GET, "\(server.baseURL)/kimera/geoids/\(id)").status != 200 {
+                    lost.append("\(id) on \(server.port)")
+                }
             }
-            if !found { lost.append(id) }
         }
         #expect(
             lost.isEmpty, "\(lost.count) of \(result.acknowledged.count) acknowledged writes lost: \(lost.prefix(10))")
+        for server in servers {
+            let count = try await http(.GET, "\(server.baseURL)/kimera/vault/geoids/count")
+            let total = count.object["count"] as? Int ?? -1
+            #expect(total == result.acknowledged.count, "\(server.port): \(count.text)")
+        }
 
         for server in servers { #expect(await server.stop() == 0) }
     }
