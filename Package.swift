@@ -30,6 +30,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
         .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2"),
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+        // OTLP/HTTP export only: the default traits would also build the gRPC stack.
+        .package(url: "https://github.com/swift-otel/swift-otel", from: "1.6.0", traits: ["OTLPHTTP"]),
+        .package(url: "https://github.com/apple/swift-distributed-tracing", from: "1.3.0"),
     ],
     targets: [
         // The wire contract and its vocabulary; depends on nothing.
@@ -50,12 +53,23 @@ let package = Package(
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ]),
+        // OpenTelemetry export (OTLP/HTTP): an additional sink beside the in-memory rings.
+        .target(
+            name: "KimeraTelemetry",
+            dependencies: [
+                "KimeraObservability", "KimeraModels",
+                .product(name: "OTel", package: "swift-otel"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]),
         // The HTTP assembly: configuration, middleware, routes, the application.
         .target(
             name: "KimeraServer",
             dependencies: [
-                "KimeraModels", "KimeraCore", "KimeraVaultSQLite", "KimeraObservability",
+                "KimeraModels", "KimeraCore", "KimeraVaultSQLite", "KimeraObservability", "KimeraTelemetry",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -87,7 +101,7 @@ let package = Package(
         .executableTarget(
             name: "kimera",
             dependencies: [
-                "KimeraServer", "KimeraVaultPostgres", "KimeraClient", "KimeraModels", "CLibEdit",
+                "KimeraServer", "KimeraVaultPostgres", "KimeraClient", "KimeraModels", "CLibEdit", "KimeraTelemetry",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Configuration", package: "swift-configuration"),
@@ -123,6 +137,7 @@ let package = Package(
             name: "KimeraServerTests",
             dependencies: [
                 "KimeraServer", "KimeraObservability", "KimeraCore", "KimeraVaultSQLite", "KimeraModels",
+                "KimeraTelemetry",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

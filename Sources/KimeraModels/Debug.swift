@@ -346,11 +346,14 @@ public struct DebugInfo: Codable, Sendable, Equatable {
     public var buffers: [String: BufferFill]
     public var version: String
     public var uptimeS: Double
+    /// The OpenTelemetry export and its counters; absent from servers that predate it.
+    public var telemetry: TelemetryStatus?
 
     public init(
         mode: ModeFlags, config: [String: JSONValue], recentLogs: [LogRecord]?, requestTraces: [Trace]?,
         requestStatistics: RequestStatistics, performanceProfiles: [Profile]?, logging: LoggingMetrics,
-        cache: CacheStats, buffers: [String: BufferFill], version: String, uptimeS: Double
+        cache: CacheStats, buffers: [String: BufferFill], version: String, uptimeS: Double,
+        telemetry: TelemetryStatus? = nil
     ) {
         self.mode = mode
         self.config = config
@@ -363,10 +366,11 @@ public struct DebugInfo: Codable, Sendable, Equatable {
         self.buffers = buffers
         self.version = version
         self.uptimeS = uptimeS
+        self.telemetry = telemetry
     }
 
     enum CodingKeys: String, CodingKey {
-        case mode, config, logging, cache, buffers, version
+        case mode, config, logging, cache, buffers, version, telemetry
         case recentLogs = "recent_logs"
         case requestTraces = "request_traces"
         case requestStatistics = "request_statistics"

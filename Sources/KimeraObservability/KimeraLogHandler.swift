@@ -5,6 +5,9 @@ import Synchronization
 /// The request a task is serving; every log line written inside it carries this id.
 public enum RequestScope {
     @TaskLocal public static var requestID: String?
+    /// The trace id of the request's span while OpenTelemetry export is on (nil when off): a request
+    /// that brings neither `X-Request-ID` nor `traceparent` takes it as its request id.
+    @TaskLocal public static var traceID: String?
 }
 
 /// Where log records go: the ring (at its own level) and the console/file sinks (at the module's level).
@@ -17,12 +20,18 @@ public final class LogPipeline: Sendable {
     static let labelLimit = 512
     /// Metadata every record of this process carries (the instance id).
     let processMetadata: [String: String]
+    /// The OpenTelemetry export: records kept here also go to its handler, with the trace context.
+    let telemetry: TelemetryHooks?
 
-    init(runtime: RuntimeConfiguration, ring: LogRing, sinks: SinkSet, processMetadata: [String: String] = [:]) {
+    init(
+        runtime: RuntimeConfiguration, ring: LogRing, sinks: SinkSet, processMetadata: [String: String] = [:],
+        telemetry: TelemetryHooks? = nil
+    ) {
         self.runtime = runtime
         self.ring = ring
         self.sinks = sinks
         self.processMetadata = processMetadata
+        self.telemetry = telemetry
     }
 
     /// A handler for `label`; use as `LoggingSystem.bootstrap(pipeline.makeHandler)`.
@@ -30,7 +39,9 @@ public final class LogPipeline: Sendable {
         labels.withLock { labels in
             if labels.count < Self.labelLimit { labels.insert(label) }
         }
-        return KimeraLogHandler(label: label, pipeline: self)
+        var handler = KimeraLogHandler(label: label, pipeline: self)
+        handler.exporter = telemetry?.exportHandler(label)
+        return handler
     }
 
     public var knownModules: [String] { labels.withLock { $0.sorted() } }
@@ -58,6 +69,8 @@ struct KimeraLogHandler: LogHandler {
     var metadataProvider: Logger.MetadataProvider?
     /// A level set on this logger value; nil follows the runtime configuration.
     private var pinnedLevel: Logger.Level?
+    /// The OpenTelemetry exporting handler; nil when export is off.
+    var exporter: (any LogHandler)?
 
     init(label: String, pipeline: LogPipeline) {
         self.label = label
@@ -95,7 +108,8 @@ struct KimeraLogHandler: LogHandler {
 
         var merged = pipeline.processMetadata
         let provided = metadataProvider?.get() ?? [:]
-        for source in [metadata, provided, event.metadata ?? [:]] {
+        let traceContext = pipeline.telemetry?.contextMetadata.get() ?? [:]
+        for source in [metadata, provided, event.metadata ?? [:], traceContext] {
             for (key, value) in source where key != Self.hummingbirdRequestIDKey {
                 merged[key] = Redaction.value(forKey: key, "\(value)")
             }
@@ -110,6 +124,18 @@ struct KimeraLogHandler: LogHandler {
             file: event.file, function: event.function, line: event.line)
         if toRing { log.seq = pipeline.ring.append(log) }
         if toSinks { pipeline.sinks.write(log) }
+        if let exporter, event.level >= exporter.logLevel { export(log, event: event, to: exporter) }
+    }
+
+    /// The record as the ring has it (redacted message and metadata, request id) to the exporter.
+    private func export(_ log: CapturedLog, event: LogEvent, to exporter: any LogHandler) {
+        var metadata: Logger.Metadata = [:]
+        for (key, value) in log.metadata { metadata[key] = .string(value) }
+        if let requestID = log.requestID { metadata["request_id"] = .string(requestID) }
+        exporter.log(
+            event: LogEvent(
+                level: event.level, message: "\(log.message)", metadata: metadata, source: event.source,
+                file: event.file, function: event.function, line: event.line))
     }
 }
 

@@ -19,25 +19,32 @@ public final class ObservabilityEngine: Sendable {
     public let audit: Logger
     /// Which replica this is, in `/health`, `/debug/info`, every log record's metadata and `/metrics` labels.
     public let instanceID: String?
+    /// The OpenTelemetry export, when configured; nil costs nothing per request or record.
+    public let telemetry: TelemetryHooks?
 
     /// - Parameters:
     ///   - consoleEnabled: write records to stderr (off in unit tests).
     ///   - logFile: a JSON-lines file sink, rotated by size.
+    ///   - telemetry: the OpenTelemetry export (`KimeraTelemetry`), or nil when it is off.
     public convenience init(
         runtime: RuntimeConfiguration, limits: StoreLimits, consoleEnabled: Bool = true, logFile: String? = nil,
-        instanceID: String? = nil
+        instanceID: String? = nil, telemetry: TelemetryHooks? = nil
     ) {
         var sinkList: [any LogSink] = []
         if consoleEnabled { sinkList.append(ConsoleSink()) }
         if let logFile {
             sinkList.append(FileSink(path: logFile, maxBytes: limits.logFileBytes, keepFiles: limits.logFileCount))
         }
-        self.init(runtime: runtime, limits: limits, sinks: sinkList, instanceID: instanceID)
+        self.init(runtime: runtime, limits: limits, sinks: sinkList, instanceID: instanceID, telemetry: telemetry)
     }
 
-    init(runtime: RuntimeConfiguration, limits: StoreLimits, sinks sinkList: [any LogSink], instanceID: String? = nil) {
+    init(
+        runtime: RuntimeConfiguration, limits: StoreLimits, sinks sinkList: [any LogSink], instanceID: String? = nil,
+        telemetry: TelemetryHooks? = nil
+    ) {
         self.runtime = runtime
         self.instanceID = instanceID
+        self.telemetry = telemetry
         self.limits = limits
         ring = LogRing(
             capacity: limits.logRecords, byteLimit: limits.logBytes, subscriberBuffer: limits.streamSubscriberBuffer,
@@ -45,9 +52,12 @@ public final class ObservabilityEngine: Sendable {
         sinks = SinkSet(
             sinks: sinkList, runtime: runtime, queueLimit: limits.sinkQueue, humanReadableConsole: isatty(2) == 1)
         pipeline = LogPipeline(
-            runtime: runtime, ring: ring, sinks: sinks, processMetadata: instanceID.map { ["instance_id": $0] } ?? [:])
+            runtime: runtime, ring: ring, sinks: sinks, processMetadata: instanceID.map { ["instance_id": $0] } ?? [:],
+            telemetry: telemetry)
         tracer = RequestTracer(runtime: runtime, limits: limits, logger: pipeline.logger("kimera.http"))
-        profiler = Profiler(runtime: runtime, capacity: limits.profiles, nameLimit: limits.profileNames)
+        profiler = Profiler(
+            runtime: runtime, capacity: limits.profiles, nameLimit: limits.profileNames,
+            operations: telemetry?.operations)
         cache = ResponseCache(runtime: runtime, maxEntries: limits.cacheEntries, maxBytes: limits.cacheBytes)
         audit = pipeline.logger("kimera.audit")
     }
@@ -92,6 +102,9 @@ public final class ObservabilityEngine: Sendable {
             rootLevel: LogLevelName.name(runtime.rootLevel), records: fill.perLevel, ringDropped: fill.dropped,
             ringEntries: fill.count, ringCapacity: ring.capacity, sinks: sinks.statuses)
     }
+
+    /// The OpenTelemetry export and its counters (`enabled: false` when off).
+    public var telemetryStatus: TelemetryStatus { telemetry?.status() ?? TelemetryStatus(enabled: false) }
 
     /// Waits (suspending, at most 2 s) until queued records are written.
     public func flushSinks() async { await sinks.flush() }

@@ -17,23 +17,41 @@ public final class Profiler: Sendable {
     public let nameLimit: Int
     /// Protects the ring of profiles and the per-name statistics.
     private let state = Mutex<State>(State())
+    /// With OpenTelemetry export on, each profiled call is also a child span of the request's span,
+    /// whether profiling is on or not. Nil when export is off.
+    let operations: (any OperationTracing)?
 
-    public init(runtime: RuntimeConfiguration, capacity: Int, nameLimit: Int) {
+    public init(
+        runtime: RuntimeConfiguration, capacity: Int, nameLimit: Int, operations: (any OperationTracing)? = nil
+    ) {
         self.runtime = runtime
         self.capacity = max(1, capacity)
         self.nameLimit = max(1, nameLimit)
+        self.operations = operations
     }
 
     @discardableResult
     public func profile<T>(_ name: String, _ body: () throws -> T) rethrows -> T {
+        if let operations { return try operations.span(name) { try measure(name, body) } }
+        return try measure(name, body)
+    }
+
+    @discardableResult
+    public func profile<T>(_ name: String, _ body: () async throws -> T) async rethrows -> T {
+        if let operations { return try await operations.span(name) { try await measure(name, body) } }
+        return try await measure(name, body)
+    }
+
+    @inline(__always)
+    private func measure<T>(_ name: String, _ body: () throws -> T) rethrows -> T {
         guard runtime.profiling else { return try body() }
         let start = Measurement.start()
         defer { record(name, start) }
         return try body()
     }
 
-    @discardableResult
-    public func profile<T>(_ name: String, _ body: () async throws -> T) async rethrows -> T {
+    @inline(__always)
+    private func measure<T>(_ name: String, _ body: () async throws -> T) async rethrows -> T {
         guard runtime.profiling else { return try await body() }
         let start = Measurement.start()
         defer { record(name, start) }

@@ -103,7 +103,7 @@ public enum Redaction {
     }
 
     /// Free text: bearer credentials inside it are masked.
-    static func message(_ text: String) -> String {
+    package static func message(_ text: String) -> String {
         var text = text
         if anySecret.load(ordering: .acquiring) {
             for secret in secrets.withLock({ $0 }) where text.contains(secret) {

@@ -15,6 +15,14 @@ package enum RequestIdentity {
         return generate()
     }
 
+    /// As `resolve(requestID:traceparent:)`, but a request with neither header takes `spanTraceID`, the
+    /// trace id of the span OpenTelemetry export started for it, so that id and trace agree.
+    package static func resolve(requestID: String?, traceparent: String?, spanTraceID: String?) -> String {
+        if let requestID, isValid(requestID) { return requestID }
+        if let traceparent, let traceID = traceID(fromTraceparent: traceparent) { return traceID }
+        return spanTraceID ?? generate()
+    }
+
     package static func generate() -> String {
         var value = counter.wrappingAdd(1, ordering: .relaxed).newValue
         return String(unsafeUninitializedCapacity: 15) { buffer in
@@ -46,7 +54,7 @@ package enum RequestIdentity {
     }
 
     /// `00-<32 hex trace id>-<16 hex parent id>-<2 hex flags>`, ids not all zero.
-    static func traceID(fromTraceparent header: String) -> String? {
+    package static func traceID(fromTraceparent header: String) -> String? {
         let parts = header.split(separator: "-", omittingEmptySubsequences: false)
         guard parts.count >= 4, parts[0].count == 2, parts[0] != "ff", parts[1].count == 32, parts[2].count == 16,
             parts[3].count == 2

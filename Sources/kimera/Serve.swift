@@ -6,6 +6,7 @@ import KimeraModels
 import KimeraObservability
 import KimeraServer
 import KimeraVaultPostgres
+import KimeraTelemetry
 import KimeraVaultSQLite
 import Logging
 import ServiceLifecycle
@@ -80,6 +81,11 @@ struct Serve: AsyncParsableCommand {
         help: "Then let in-flight requests finish for at most this long, e.g. 30s (default 10s).",
         transform: Serve.duration)
     var shutdownTimeout: Duration?
+        name: .customLong("otlp-endpoint"),
+        help: ArgumentHelp(
+            "Export spans and logs over OTLP/HTTP to this base URL (e.g. http://127.0.0.1:4318).",
+            discussion: "Also OTEL_EXPORTER_OTLP_ENDPOINT and the other OTEL_* variables; see docs/OPERATIONS.md."))
+    var otlpEndpoint: String?
 
     @Flag(
         help:
@@ -102,6 +108,7 @@ struct Serve: AsyncParsableCommand {
         flags.shutdownTimeout = shutdownTimeout
         flags.vaultURL = vault
         flags.instanceID = instanceID
+        flags.otlpEndpoint = otlpEndpoint
         let environment = ProcessInfo.processInfo.environment
 
         let configPath = config ?? environment["KIMERA_CONFIG"].flatMap { $0.isEmpty ? nil : $0 }
@@ -159,9 +166,20 @@ struct Serve: AsyncParsableCommand {
         if let password = configuration.vault.password { Redaction.register(secret: password) }
         let runtime = RuntimeConfiguration(
             debug: configuration.debug, performance: configuration.performance, live: configuration.live)
+        let telemetry: TelemetryExport?
+        do {
+            // The replica's own id (docs/OPERATIONS.md) is the resource's `service.instance.id` unless
+            // OTEL_RESOURCE_ATTRIBUTES names one.
+            telemetry = try TelemetrySettings.resolve(
+                environment: environment, endpoint: configuration.otlpEndpoint,
+                defaultInstanceID: configuration.instanceID
+            ).map(TelemetryExport.init(settings:))
+        } catch {
+            fail("\(error)", code: 64)
+        }
         let engine = ObservabilityEngine(
             runtime: runtime, limits: configuration.limits, logFile: configuration.logFile,
-            instanceID: configuration.instanceID)
+            instanceID: configuration.instanceID, telemetry: telemetry?.hooks)
         LoggingSystem.bootstrap(engine.pipeline.makeHandler)
         let service: KimeraService
         var vaultServices: [any Service] = []
@@ -191,6 +209,7 @@ struct Serve: AsyncParsableCommand {
         }
         let app = KimeraApplication(
             configuration: configuration, engine: engine, service: service, vaultServices: vaultServices)
+            configuration: configuration, engine: engine, service: service, telemetry: telemetry)
         let banner = Banner(configuration: configuration)
         do {
             // Until the server listens, a failure is reported by the one line below; the framework's

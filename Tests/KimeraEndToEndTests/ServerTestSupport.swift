@@ -66,7 +66,10 @@ final class ServerProcess: @unchecked Sendable {
         if !arguments.contains("--port") { args += ["--port", "0"] }
         if !arguments.contains("--data-dir") { args += ["--data-dir", self.dataDirectory.path] }
         process.arguments = args + arguments
-        var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("KIMERA_") }
+        // Neither KIMERA_ nor OTEL_ settings of the test runner reach the server: each test says its own.
+        var env = ProcessInfo.processInfo.environment.filter {
+            !$0.key.hasPrefix("KIMERA_") && !$0.key.hasPrefix("OTEL_")
+        }
         for (key, value) in environment { env[key] = value }
         process.environment = env
         process.standardError = stderr.pipe

@@ -4,6 +4,7 @@ import Hummingbird
 import KimeraCore
 import KimeraModels
 import KimeraObservability
+import KimeraTelemetry
 import Logging
 import NIOCore
 import NIOPosix
@@ -21,11 +22,13 @@ public struct KimeraApplication: Sendable {
     /// What the vault adapter needs running beside the server (a shared database's pool and listener).
     let vaultServices: [any Service]
     let connections = ConnectionRegistry()
+    /// The OpenTelemetry export; nil when off (no span middleware, no exporter services).
+    public let telemetry: TelemetryExport?
     let logger: Logger
 
     public init(
         configuration: ServerConfiguration, engine: ObservabilityEngine, service: KimeraService? = nil,
-        vaultServices: [any Service] = []
+        vaultServices: [any Service] = [], telemetry: TelemetryExport? = nil
     ) {
         self.configuration = configuration
         self.engine = engine
@@ -34,6 +37,7 @@ public struct KimeraApplication: Sendable {
         jobs = service.map { ContradictionJobs(store: $0.store, owner: configuration.instanceID) }
         let store = service?.store
         readiness = Readiness(vaultProblem: { store?.availabilityProblem })
+        self.telemetry = telemetry
         logger = engine.logger("kimera.server")
     }
 
@@ -43,6 +47,11 @@ public struct KimeraApplication: Sendable {
         let router = Router(context: KimeraRequestContext.self)
         let table = RouteTable(router: router)
         // Hummingbird applies router middleware to the routes added after it: middleware first.
+        if let telemetry {
+            router.add(
+                middleware: TelemetrySpanMiddleware(
+                    tracer: telemetry.tracer, serverAddress: configuration.host, serverPort: configuration.port))
+        }
         router.add(middleware: RequestTracingMiddleware(engine: engine))
         router.add(
             middleware: RequestLimitsMiddleware(
@@ -78,7 +87,9 @@ public struct KimeraApplication: Sendable {
     ) async throws {
         let (router, _) = makeRouter()
         let eventLoopGroup = MultiThreadedEventLoopGroup(numberOfThreads: configuration.workers)
-        var services: [any Service] = vaultServices + [RuntimeMaintenance(engine: engine)]
+        // The exporters first: ServiceLifecycle stops services in reverse order, so they outlive the
+        // server and flush the last spans and records.
+        var services: [any Service] = (telemetry?.services ?? []) + vaultServices + [RuntimeMaintenance(engine: engine)]
         if let jobs { services.append(jobs) }
         if let reloadingConfig {
             services.append(reloadingConfig)

@@ -3,6 +3,7 @@ import Foundation
 import KimeraCore
 import KimeraModels
 import KimeraObservability
+import KimeraTelemetry
 import Logging
 
 /// A setting that stops startup, with a message naming the variable, flag or key at fault.
@@ -29,6 +30,8 @@ public struct ServeFlags: Sendable {
     /// `--drain`, `--shutdown-timeout`.
     public var drain: Duration?
     public var shutdownTimeout: Duration?
+    /// `--otlp-endpoint`: the OTLP/HTTP base URL (docs/OPERATIONS.md "OpenTelemetry export").
+    public var otlpEndpoint: String?
 
     public init() {}
 }
@@ -52,6 +55,9 @@ public struct ServerConfiguration: Sendable {
     public var limits = StoreLimits()
     public var security = SecuritySettings()
     public var shutdown = ShutdownSettings()
+    /// Kimera's own OTLP/HTTP base URL (flag, else file `telemetry.otlp.endpoint`); the standard
+    /// `OTEL_*` variables are read by `KimeraTelemetry`, not here.
+    public var otlpEndpoint: String?
     /// Where each setting came from, for the banner and `/debug/info`.
     public var sources: [String: String] = [:]
 
@@ -174,6 +180,10 @@ public struct ServerConfiguration: Sendable {
         }
         try config.resolveShutdown(
             drainFlag: flags.drain, timeoutFlag: flags.shutdownTimeout, environment: environment, file: file)
+        if let value = flags.otlpEndpoint, !value.isEmpty {
+            config.otlpEndpoint = value
+            config.sources["otlp_endpoint"] = "flag"
+        }
         guard (1...256).contains(config.workers) else {
             throw ConfigurationError("--workers \(config.workers) is out of range (1-256)")
         }
@@ -225,6 +235,9 @@ public struct ServerConfiguration: Sendable {
         if let value = file.string(forKey: "instance_id") {
             configuredInstanceID = value
             sources["instance_id"] = source
+        if let value = file.string(forKey: "telemetry.otlp.endpoint"), !value.isEmpty {
+            otlpEndpoint = value
+            sources["otlp_endpoint"] = source
         }
         if let value = file.int(forKey: "limits.max_body_bytes"), value > 0 { limits.maxBodyBytes = value }
         if let value = file.int(forKey: "logging.ring_capacity"), value > 0 { limits.logRecords = value }
@@ -309,6 +322,7 @@ public struct ServerConfiguration: Sendable {
         ]
         config["sources"] = .object(sources.mapValues(JSONValue.string))
         config["shutdown"] = shutdown.describe()
+        config["otlp_endpoint"] = otlpEndpoint.map { JSONValue.string(TelemetrySettings.displayed($0)) } ?? .null
         config["security"] = .object([
             "trust_loopback": .bool(security.trustLoopback),
             "admin_token": security.adminToken.map(JSONValue.string) ?? .null,

@@ -39,8 +39,14 @@ struct RequestTracingMiddleware: RouterMiddleware {
     {
         let start = Timestamp.monotonicNanos()
         let startedWall = Timestamp.wallNanos()
-        let id = RequestIdentity.resolve(
-            requestID: request.headers[.requestID], traceparent: request.headers[.traceparent])
+        // With export off (`telemetry` nil) the task-local is not even read.
+        let id =
+            engine.telemetry == nil
+            ? RequestIdentity.resolve(
+                requestID: request.headers[.requestID], traceparent: request.headers[.traceparent])
+            : RequestIdentity.resolve(
+                requestID: request.headers[.requestID], traceparent: request.headers[.traceparent],
+                spanTraceID: RequestScope.traceID)
         let runtime = engine.runtime
         let debug = runtime.debug
         let performance = runtime.performance

@@ -41,7 +41,7 @@ enum DebugRoutes {
                 performanceProfiles: includeProfiles ? engine.profiler.profiles(limit: 20) : nil,
                 logging: engine.loggingMetrics, cache: engine.cache.stats,
                 buffers: engine.buffers.merging(extraBuffers()) { current, _ in current },
-                version: KimeraVersion.current, uptimeS: engine.uptimeSeconds)
+                version: KimeraVersion.current, uptimeS: engine.uptimeSeconds, telemetry: engine.telemetryStatus)
             return JSONBody.response(info)
         }
 

@@ -5860,6 +5860,9 @@ enum OpenAPIDocument {
           "uptime_s": {
             "type": "number",
             "format": "double"
+          },
+          "telemetry": {
+            "$ref": "#/components/schemas/TelemetryStatus"
           }
         },
         "required": [
@@ -5871,6 +5874,82 @@ enum OpenAPIDocument {
           "buffers",
           "version",
           "uptime_s"
+        ]
+      },
+      "TelemetryStatus": {
+        "type": "object",
+        "description": "The OpenTelemetry export (docs/OPERATIONS.md, \"OpenTelemetry export\"). Endpoints without credentials or query; header values never appear.",
+        "properties": {
+          "enabled": {
+            "type": "boolean",
+            "description": "False when no OTLP endpoint is set or OTEL_SDK_DISABLED=true."
+          },
+          "service_name": {
+            "type": "string"
+          },
+          "instance_id": {
+            "type": "string",
+            "description": "The `service.instance.id` resource attribute."
+          },
+          "traces_endpoint": {
+            "type": "string"
+          },
+          "logs_endpoint": {
+            "type": "string"
+          },
+          "spans": {
+            "$ref": "#/components/schemas/TelemetrySignalExport"
+          },
+          "logs": {
+            "$ref": "#/components/schemas/TelemetrySignalExport"
+          },
+          "last_error": {
+            "type": "string",
+            "description": "The last export error the SDK reported."
+          }
+        },
+        "required": [
+          "enabled",
+          "spans",
+          "logs"
+        ]
+      },
+      "TelemetrySignalExport": {
+        "type": "object",
+        "description": "Export counters of one signal since the server started.",
+        "properties": {
+          "exported_batches": {
+            "type": "integer",
+            "format": "int64",
+            "description": "Batches the collector accepted."
+          },
+          "exported_items": {
+            "type": "integer",
+            "format": "int64",
+            "description": "Spans or log records in them."
+          },
+          "failed_batches": {
+            "type": "integer",
+            "format": "int64",
+            "description": "Batches that failed: collector down, refusing or too slow."
+          },
+          "failed_items": {
+            "type": "integer",
+            "format": "int64",
+            "description": "Spans or log records lost with them."
+          },
+          "dropped": {
+            "type": "integer",
+            "format": "int64",
+            "description": "Dropped before export because the bounded queue was full."
+          }
+        },
+        "required": [
+          "exported_batches",
+          "exported_items",
+          "failed_batches",
+          "failed_items",
+          "dropped"
         ]
       },
       "Geoid": {

@@ -4,6 +4,8 @@ import KimeraObservability
 
 /// `GET /metrics`: Prometheus text exposition format 0.0.4 of the tracer, cache, logging and process.
 enum PrometheusExposition {
+    typealias SignalExport = TelemetryStatus.SignalExport
+
     /// Histogram bucket bounds in milliseconds.
     /// From 10 µs: /health is served in tens of microseconds, so a sub-millisecond server needs buckets there.
     static let bucketsMs: [Double] = [
@@ -77,6 +79,33 @@ enum PrometheusExposition {
         header("kimera_log_sink_failures_total", "counter", "Failed sink writes.")
         for sink in logging.sinks {
             out += "kimera_log_sink_failures_total{sink=\"\(escape(sink.name))\"} \(sink.failures)\n"
+        }
+
+        // OpenTelemetry export: the series exist (at 0) with export off, so dashboards need no special case.
+        let telemetry = engine.telemetryStatus
+        header("kimera_otlp_export_enabled", "gauge", "1 when spans and log records are exported over OTLP.")
+        out += "kimera_otlp_export_enabled \(telemetry.enabled ? 1 : 0)\n"
+        let signals = [("spans", telemetry.spans), ("logs", telemetry.logs)]
+        for (name, help, value) in [
+            (
+                "kimera_otlp_exported_total", "Spans and log records the collector accepted.",
+                \SignalExport.exportedItems
+            ),
+            (
+                "kimera_otlp_export_failures_total", "Export batches that failed (collector down, refusing, slow).",
+                \SignalExport.failedBatches
+            ),
+            (
+                "kimera_otlp_export_failed_items_total", "Spans and log records lost with failed batches.",
+                \SignalExport.failedItems
+            ),
+            (
+                "kimera_otlp_dropped_total", "Spans and log records dropped because the export queue was full.",
+                \SignalExport.dropped
+            ),
+        ] {
+            header(name, "counter", help)
+            for (signal, counts) in signals { out += "\(name){signal=\"\(signal)\"} \(counts[keyPath: value])\n" }
         }
 
         header("process_resident_memory_bytes", "gauge", "Resident memory size in bytes.")

@@ -1,0 +1,334 @@
+import Foundation
+import Synchronization
+import Testing
+
+/// scripts/otlp-receiver.py as a child process on a loopback port: a real OTLP/HTTP receiver decoding
+/// protobuf with the reference definitions (opentelemetry-proto in .venv-otlp/, made by scripts/setup).
+final class OTLPReceiver: @unchecked Sendable {
+    // Mutated only by the test task that owns this object.
+    let process = Process()
+    let stdout = PipeCollector()
+    let stderr = PipeCollector()
+    let output: URL
+    private(set) var port = 0
+
+    static let python = packageRoot.appendingPathComponent(".venv-otlp/bin/python").path
+    static let script = packageRoot.appendingPathComponent("scripts/otlp-receiver.py").path
+
+    init(output: URL, port: Int, status: Int) {
+        self.output = output
+        process.executableURL = URL(fileURLWithPath: Self.python)
+        process.arguments = [Self.script, "--port", String(port), "--out", output.path, "--status", String(status)]
+        process.standardOutput = stdout.pipe
+        process.standardError = stderr.pipe
+    }
+
+    /// Starts the receiver and waits (at most 20 s) for its `listening PORT` line.
+    static func start(output: URL, port: Int = 0, status: Int = 200) async throws -> OTLPReceiver {
+        guard FileManager.default.isExecutableFile(atPath: python) else {
+            throw ServerStartError(message: "\(python) is missing: run scripts/setup")
+        }
+        let receiver = OTLPReceiver(output: output, port: port, status: status)
+        try receiver.process.run()
+        let deadline = ContinuousClock.now + .seconds(20)
+        while ContinuousClock.now < deadline {
+            if let line = receiver.stdout.contents.split(separator: "\n").first(where: { $0.hasPrefix("listening ") }),
+                let bound = Int(line.dropFirst("listening ".count))
+            {
+                receiver.port = bound
+                return receiver
+            }
+            if !receiver.process.isRunning {
+                throw ServerStartError(message: "receiver exited: \(receiver.stderr.contents)")
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        receiver.process.terminate()
+        throw ServerStartError(message: "receiver did not start: \(receiver.stderr.contents)")
+    }
+
+    var endpoint: String { "http://127.0.0.1:\(port)" }
+
+    /// Every span and log record received so far, one JSON object each.
+    func items() -> [[String: Any]] {
+        guard let text = try? String(contentsOf: output, encoding: .utf8) else { return [] }
+        return text.split(separator: "\n").compactMap {
+            (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any]
+        }
+    }
+
+    func spans(traceID: String) -> [[String: Any]] {
+        items().filter { $0["signal"] as? String == "span" && $0["trace_id"] as? String == traceID }
+    }
+
+    func logs(traceID: String) -> [[String: Any]] {
+        items().filter { $0["signal"] as? String == "log" && $0["trace_id"] as? String == traceID }
+    }
+
+    /// The request headers of each accepted export, one JSON object each.
+    func requestHeaders() -> [[String: Any]] {
+        guard let text = try? String(contentsOf: URL(fileURLWithPath: output.path + ".headers"), encoding: .utf8)
+        else { return [] }
+        return text.split(separator: "\n").compactMap {
+            (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any]
+        }
+    }
+
+    /// Sends `signal` and waits (at most 10 s) for the exit.
+    func stop(signal: Int32 = SIGTERM) async {
+        if process.isRunning { kill(process.processIdentifier, signal) }
+        let deadline = ContinuousClock.now + .seconds(10)
+        while process.isRunning && ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(20)) }
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+    }
+
+    deinit {
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+    }
+}
+
+/// Random lowercase hex of `bytes` bytes (trace and span ids for inbound `traceparent`s).
+func randomHex(bytes: Int) -> String {
+    (0..<bytes).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
+}
+
+@Suite(.serialized) struct TelemetryExportTests {
+    /// Short batch delays so that a test sees its spans within a second.
+    static func exportEnvironment(
+        _ receiver: OTLPReceiver, endpointInEnvironment: Bool = true, extra: [String: String] = [:]
+    ) -> [String: String] {
+        var environment = [
+            "OTEL_BSP_SCHEDULE_DELAY": "100", "OTEL_BLRP_SCHEDULE_DELAY": "100", "OTEL_EXPORTER_OTLP_TIMEOUT": "2000",
+        ]
+        if endpointInEnvironment { environment["OTEL_EXPORTER_OTLP_ENDPOINT"] = receiver.endpoint }
+        environment.merge(extra) { $1 }
+        return environment
+    }
+
+    /// A receiver and a server exporting to it, both stopped afterwards whatever `body` does.
+    static func withReceiverAndServer(
+        arguments: (OTLPReceiver) -> [String] = { _ in [] }, endpointInEnvironment: Bool = true,
+        extra: [String: String] = [:], _ body: (OTLPReceiver, ServerProcess) async throws -> Void
+    ) async throws {
+        let directory = temporaryDirectory("kimera-otlp")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let receiver = try await OTLPReceiver.start(output: directory.appendingPathComponent("received.jsonl"))
+        let server: ServerProcess
+        do {
+            server = try await ServerProcess.start(
+                arguments(receiver),
+                environment: exportEnvironment(receiver, endpointInEnvironment: endpointInEnvironment, extra: extra),
+                dataDirectory: directory.appendingPathComponent("data"))
+        } catch {
+            await receiver.stop()
+            throw error
+        }
+        do {
+            try await body(receiver, server)
+        } catch {
+            await server.stop()
+            await receiver.stop()
+            throw error
+        }
+        await server.stop()
+        await receiver.stop()
+    }
+
+    @Test func inboundTraceparentContinuesItsTraceInSpansAndLogs() async throws {
+        let token = "otlp-secret-\(randomHex(bytes: 8))"
+        try await Self.withReceiverAndServer(extra: [
+            "OTEL_EXPORTER_OTLP_HEADERS": "authorization=Bearer \(token)",
+            "OTEL_RESOURCE_ATTRIBUTES": "deployment.environment=test",
+        ]) { receiver, server in
+            let traceID = randomHex(bytes: 16)
+            let parentID = randomHex(bytes: 8)
+            let response = try await http(
+                .POST, "\(server.baseURL)/kimera/geoids", headers: [("traceparent", "00-\(traceID)-\(parentID)-01")],
+                json: #"{"content": "telemetry continues the caller's trace"}"#)
+            #expect(response.status == 201)
+            #expect(response.header("X-Request-ID") == traceID)
+            let outbound = try #require(response.header("traceparent"))
+            #expect(outbound.hasPrefix("00-\(traceID)-"))
+            #expect(outbound.hasSuffix("-01"))
+            let serverSpanID = String(outbound.split(separator: "-")[2])
+
+            let arrived = await eventually(timeout: .seconds(15)) {
+                !receiver.spans(traceID: traceID).filter { $0["name"] as? String == "POST /kimera/geoids" }.isEmpty
+                    && !receiver.logs(traceID: traceID).isEmpty
+            }
+            #expect(arrived, "received: \(receiver.items())")
+            let spans = receiver.spans(traceID: traceID)
+            let serverSpan = try #require(spans.first { $0["name"] as? String == "POST /kimera/geoids" })
+            #expect(serverSpan["span_id"] as? String == serverSpanID)
+            #expect(serverSpan["parent_span_id"] as? String == parentID)
+            #expect(serverSpan["kind"] as? Int == 2)  // SPAN_KIND_SERVER
+            let attributes = try #require(serverSpan["attributes"] as? [String: Any])
+            #expect(attributes["http.request.method"] as? String == "POST")
+            #expect(attributes["http.route"] as? String == "/kimera/geoids")
+            #expect(attributes["http.response.status_code"] as? Int == 201)
+            #expect(attributes["server.port"] as? Int == server.port)
+            #expect(attributes["server.address"] as? String == "127.0.0.1")
+            let resource = try #require(serverSpan["resource"] as? [String: Any])
+            #expect(resource["service.name"] as? String == "kimera")
+            #expect(resource["deployment.environment"] as? String == "test")
+            #expect((resource["service.instance.id"] as? String)?.isEmpty == false)
+            // The profiled vault work is a child span of the request's span.
+            let child = spans.first { $0["name"] as? String == "vault.create_geoid" }
+            #expect(child?["parent_span_id"] as? String == serverSpanID)
+
+            // The log record of the write, with the trace and the request id.
+            let record = try #require(
+                receiver.logs(traceID: traceID).first { $0["body"] as? String == "geoid created" })
+            #expect((record["attributes"] as? [String: Any])?["request_id"] as? String == traceID)
+            #expect(record["span_id"] as? String == serverSpanID)
+
+            // The ring's copy carries the same ids, so `kimera logs --request-id` and the backend agree.
+            let logs = try await http(.GET, "\(server.baseURL)/debug/logs?request_id=\(traceID)")
+            let ringRecords = logs.object["logs"] as? [[String: Any]] ?? []
+            let ringRecord = ringRecords.first { $0["message"] as? String == "geoid created" }
+            let metadata = ringRecord?["metadata"] as? [String: Any]
+            #expect(metadata?["trace_id"] as? String == traceID, "ring: \(logs.text)")
+            #expect(metadata?["span_id"] as? String == serverSpanID)
+
+            // The exporter sent OTEL_EXPORTER_OTLP_HEADERS; Kimera never shows the value.
+            #expect(
+                receiver.requestHeaders().contains { $0["authorization"] as? String == "Bearer \(token)" },
+                "headers: \(receiver.requestHeaders().first?.keys.sorted() ?? [])")
+            let info = try await http(.GET, "\(server.baseURL)/debug/info")
+            #expect(!info.text.contains(token))
+            let telemetry = info.object["telemetry"] as? [String: Any]
+            #expect(telemetry?["enabled"] as? Bool == true)
+            #expect(telemetry?["traces_endpoint"] as? String == "\(receiver.endpoint)/v1/traces")
+            #expect(!server.stderr.contents.contains(token))
+        }
+    }
+
+    @Test func requestWithoutTraceparentStartsATraceNamedByItsRequestID() async throws {
+        try await Self.withReceiverAndServer { receiver, server in
+            let response = try await http(.GET, "\(server.baseURL)/health")
+            #expect(response.status == 200)
+            let requestID = try #require(response.header("X-Request-ID"))
+            #expect(requestID.count == 32 && requestID.allSatisfy(\.isHexDigit))
+            #expect(response.header("traceparent")?.hasPrefix("00-\(requestID)-") == true)
+
+            let missing = try await http(.GET, "\(server.baseURL)/no/such/route")
+            #expect(missing.status == 404)
+            let missingID = try #require(missing.header("X-Request-ID"))
+
+            let arrived = await eventually(timeout: .seconds(15)) {
+                !receiver.spans(traceID: requestID).isEmpty && !receiver.spans(traceID: missingID).isEmpty
+            }
+            #expect(arrived, "received: \(receiver.items())")
+            let span = try #require(receiver.spans(traceID: requestID).first)
+            #expect(span["name"] as? String == "GET /health")
+            #expect(span["parent_span_id"] as? String == "")
+            #expect((span["attributes"] as? [String: Any])?["http.response.status_code"] as? Int == 200)
+            // No route matched: the span is named by the method alone (semantic conventions), 4xx is no error.
+            let unmatched = try #require(receiver.spans(traceID: missingID).first)
+            #expect(unmatched["name"] as? String == "GET")
+            #expect((unmatched["attributes"] as? [String: Any])?["http.response.status_code"] as? Int == 404)
+            #expect(unmatched["status_code"] as? Int == 0)
+            // An explicit X-Request-ID still names the request; the trace is new.
+            let named = try await http(.GET, "\(server.baseURL)/health", headers: [("X-Request-ID", "my-request-1")])
+            #expect(named.header("X-Request-ID") == "my-request-1")
+            #expect(named.header("traceparent") != nil)
+        }
+    }
+
+    @Test func collectorDownKeepsServingCountsFailuresAndResumes() async throws {
+        let directory = temporaryDirectory("kimera-otlp")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let output = directory.appendingPathComponent("received.jsonl")
+        var receiver = try await OTLPReceiver.start(output: output)
+        let port = receiver.port
+        let server = try await ServerProcess.start(
+            environment: Self.exportEnvironment(receiver), dataDirectory: directory.appendingPathComponent("data"))
+        do {
+            let first = randomHex(bytes: 16)
+            _ = try await http(
+                .GET, "\(server.baseURL)/health", headers: [("traceparent", "00-\(first)-\(randomHex(bytes: 8))-01")])
+            #expect(await eventually(timeout: .seconds(15)) { !receiver.spans(traceID: first).isEmpty })
+
+            // The collector dies: requests are still served, promptly, and the failures are counted.
+            await receiver.stop(signal: SIGKILL)
+            let clock = ContinuousClock()
+            var slowest = Duration.zero
+            for _ in 0..<20 {
+                let started = clock.now
+                let response = try await http(.GET, "\(server.baseURL)/health")
+                slowest = max(slowest, clock.now - started)
+                #expect(response.status == 200)
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            #expect(slowest < .seconds(1), "slowest /health while the collector was down: \(slowest)")
+            let counted = await eventually(timeout: .seconds(15)) {
+                let info = try? await http(.GET, "\(server.baseURL)/debug/info")
+                let spans = (info?.object["telemetry"] as? [String: Any])?["spans"] as? [String: Any]
+                return (spans?["failed_batches"] as? Int ?? 0) > 0
+            }
+            #expect(counted)
+            let metrics = try await http(.GET, "\(server.baseURL)/metrics")
+            let failureLine = metrics.text.split(separator: "\n").first {
+                $0.hasPrefix("kimera_otlp_export_failures_total{signal=\"spans\"}")
+            }
+            #expect(failureLine.flatMap { $0.split(separator: " ").last }.flatMap { Int($0) } ?? 0 > 0)
+            #expect(metrics.text.contains("kimera_otlp_export_enabled 1"))
+
+            // The collector is back on the same port: export resumes.
+            receiver = try await OTLPReceiver.start(output: output, port: port)
+            let later = randomHex(bytes: 16)
+            let resumed = await eventually(timeout: .seconds(20)) {
+                _ = try? await http(
+                    .GET, "\(server.baseURL)/health",
+                    headers: [("traceparent", "00-\(later)-\(randomHex(bytes: 8))-01")])
+                return !receiver.spans(traceID: later).isEmpty
+            }
+            #expect(resumed, "received: \(receiver.items().count) items")
+        } catch {
+            await server.stop()
+            await receiver.stop()
+            throw error
+        }
+        await server.stop()
+        await receiver.stop()
+    }
+
+    @Test func noEndpointMeansNoSpanAndNoTraceparent() async throws {
+        let server = try await ServerProcess.start()
+        do {
+            let response = try await http(.GET, "\(server.baseURL)/health")
+            #expect(response.header("traceparent") == nil)
+            #expect(response.header("X-Request-ID")?.count == 15)  // the cheap generated id, not a trace id
+            let info = try await http(.GET, "\(server.baseURL)/debug/info")
+            #expect((info.object["telemetry"] as? [String: Any])?["enabled"] as? Bool == false)
+            let metrics = try await http(.GET, "\(server.baseURL)/metrics")
+            #expect(metrics.text.contains("kimera_otlp_export_enabled 0"))
+        } catch {
+            await server.stop()
+            throw error
+        }
+        await server.stop()
+        // OTEL_SDK_DISABLED=true wins over an endpoint.
+        let disabled = try await ServerProcess.start(
+            ["--otlp-endpoint", "http://127.0.0.1:9"], environment: ["OTEL_SDK_DISABLED": "true"])
+        let response = try await http(.GET, "\(disabled.baseURL)/health")
+        #expect(response.header("traceparent") == nil)
+        await disabled.stop()
+    }
+
+    @Test func otlpEndpointFlagExportsWithoutTheEnvironmentEndpoint() async throws {
+        try await Self.withReceiverAndServer(
+            arguments: { ["--otlp-endpoint", $0.endpoint] }, endpointInEnvironment: false,
+            extra: ["OTEL_SERVICE_NAME": "kimera-flag-test"]
+        ) { receiver, server in
+            let response = try await http(.GET, "\(server.baseURL)/health")
+            let requestID = try #require(response.header("X-Request-ID"))
+            #expect(await eventually(timeout: .seconds(15)) { !receiver.spans(traceID: requestID).isEmpty })
+            let resource = receiver.spans(traceID: requestID).first?["resource"] as? [String: Any]
+            #expect(resource?["service.name"] as? String == "kimera-flag-test")
+        }
+    }
+}
