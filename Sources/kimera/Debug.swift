@@ -30,9 +30,17 @@ struct Debug: ClientCommand {
     static let recentRows = 8
 
     func perform(in context: CommandContext) async throws {
-        let info = try await context.client.debugInfo(
-            includeLogs: !noLogs, includeTraces: !noTraces, includeProfiles: !noProfiles)
+        let (logs, traces, profiles) = (!noLogs, !noTraces, !noProfiles)
+        let read = { @Sendable (client: KimeraClient) in
+            try await client.debugInfo(includeLogs: logs, includeTraces: traces, includeProfiles: profiles)
+        }
         let output = context.output
+        if context.isFleet {
+            // A summary per instance, one after the other.
+            try FleetOutput.sections(await context.fleet.each(read), output: output) { Self.summary($0, output: output) }
+            return
+        }
+        let info = try await read(context.client)
         output.emit(info) { Self.summary(info, output: output) }
     }
 

@@ -58,6 +58,20 @@ enum FleetOutput {
         return style.paint("[\(instance)]", palette[index % palette.count]) + padding + " "
     }
 
+    /// What one read of every instance answered, as sections: `== host:port` and that instance's text
+    /// (`-o json`: a row each), then a stderr line for each instance that failed and the worst exit code.
+    static func sections<Value: Encodable & Sendable>(
+        _ results: [InstanceResult<Value>], output: Output, text: (Value) -> String
+    ) throws {
+        let rows = results.map { Row<Value>($0, value: $0.value) }
+        output.emit(Rows(instances: rows), records: rows) {
+            results.compactMap { result in
+                result.value.map { output.style.paint("== \(result.instance)", .bold) + "\n" + text($0) }
+            }.joined(separator: "\n")
+        }
+        if let exit = summarise(results, output: output) { throw exit }
+    }
+
     /// Applies a change to every instance (`debug mode`, `debug log-level`, `profile on|off`): a result row
     /// each, a stderr summary of those that failed, and the worst exit code.
     static func apply<Value: Encodable & Sendable>(

@@ -58,16 +58,18 @@ struct Profile: AsyncParsableCommand {
     }
 
     static func show(_ answer: ProfilesResponse, output: Output) {
-        output.emit(answer, records: answer.profiles) {
-            var text = "profiling \(answer.enabled ? "on" : "off"), \(answer.count) profiles\n"
-            if !answer.profiles.isEmpty {
-                text += "\n" + table(answer.profiles).render(width: output.width, style: output.style)
-            }
-            if !answer.functions.isEmpty {
-                text += "\n" + functions(answer.functions).render(width: output.width, style: output.style)
-            }
-            return text
+        output.emit(answer, records: answer.profiles) { text(answer, output: output) }
+    }
+
+    static func text(_ answer: ProfilesResponse, output: Output) -> String {
+        var text = "profiling \(answer.enabled ? "on" : "off"), \(answer.count) profiles\n"
+        if !answer.profiles.isEmpty {
+            text += "\n" + table(answer.profiles).render(width: output.width, style: output.style)
         }
+        if !answer.functions.isEmpty {
+            text += "\n" + functions(answer.functions).render(width: output.width, style: output.style)
+        }
+        return text
     }
 
     /// `kimera profile on [--ttl 10m]`.
@@ -130,6 +132,12 @@ struct Profile: AsyncParsableCommand {
         func validate() throws { try ArgumentCheck.positive(limit, flag: "--limit") }
 
         func perform(in context: CommandContext) async throws {
+            if context.isFleet {
+                let (limit, name) = (limit, name)
+                let results = await context.fleet.each { try await $0.profiles(limit: limit, name: name) }
+                try FleetOutput.sections(results, output: context.output) { Profile.text($0, output: context.output) }
+                return
+            }
             Profile.show(try await context.client.profiles(limit: limit, name: name), output: context.output)
         }
     }
@@ -159,24 +167,65 @@ struct Profile: AsyncParsableCommand {
         }
 
         func perform(in context: CommandContext) async throws {
+            if context.isFleet { return try await performOnFleet(context) }
             let client = context.client
-            let before = try await client.profiles(limit: Self.maxProfiles, name: name)
-            let seen = Set(before.profiles.map(Key.init))
+            let before = try await Self.start(client, name: name)
+            try await wait(context) {
+                if !before.enabled { await Task { _ = try? await client.setProfiling(false) }.value }
+            }
+            Profile.show(try await Self.finish(client, before: before, name: name), output: context.output)
+        }
+
+        /// Every instance at once: each is enabled (if it was off), the window is waited once, then each is
+        /// read and restored; a section per instance, and the instances that failed on stderr.
+        private func performOnFleet(_ context: CommandContext) async throws {
+            let name = name
+            let fleet = context.fleet
+            let started = await fleet.each { try await Self.start($0, name: name) }
+            let before = Dictionary(started.map { ($0.url, $0.result) }, uniquingKeysWith: { first, _ in first })
+            let restore = { @Sendable in
+                _ = await fleet.each { client in
+                    if case .success(let prior) = before[client.baseURL], !prior.enabled {
+                        _ = try await client.setProfiling(false)
+                    }
+                }
+            }
+            try await wait(context) { await Task { await restore() }.value }
+            let results = await fleet.each { client in
+                try await Self.finish(client, before: try before[client.baseURL]!.get(), name: name)
+            }
+            try FleetOutput.sections(results, output: context.output) { Profile.text($0, output: context.output) }
+        }
+
+        /// Reads what was profiled so far and turns profiling on if it was off.
+        static func start(_ client: KimeraClient, name: String?) async throws -> ProfilesResponse {
+            let before = try await client.profiles(limit: maxProfiles, name: name)
             if !before.enabled { _ = try await client.setProfiling(true) }
+            return before
+        }
+
+        /// The profiles taken since `before`, with profiling restored to what it was.
+        static func finish(_ client: KimeraClient, before: ProfilesResponse, name: String?) async throws
+            -> ProfilesResponse
+        {
+            var after = try await client.profiles(limit: maxProfiles, name: name)
+            if !before.enabled { _ = try await client.setProfiling(false) }
+            let seen = Set(before.profiles.map(Key.init))
+            after.profiles = after.profiles.filter { !seen.contains(Key($0)) }
+            after.count = after.profiles.count
+            after.enabled = before.enabled
+            return after
+        }
+
+        /// Waits the window; interrupted, runs `restore` (outside the cancelled task) and rethrows.
+        private func wait(_ context: CommandContext, restore: () async -> Void) async throws {
             context.output.notice("profiling for \(Format.duration(.milliseconds(Int64(seconds * 1000))))…")
             do {
                 try await Task.sleep(for: .milliseconds(Int64(seconds * 1000)))
             } catch {
-                // Interrupted: restore outside the cancelled task, then report the interrupt.
-                if !before.enabled { await Task { _ = try? await client.setProfiling(false) }.value }
+                await restore()
                 throw error
             }
-            var after = try await client.profiles(limit: Self.maxProfiles, name: name)
-            if !before.enabled { _ = try await client.setProfiling(false) }
-            after.profiles = after.profiles.filter { !seen.contains(Key($0)) }
-            after.count = after.profiles.count
-            after.enabled = before.enabled
-            Profile.show(after, output: context.output)
         }
 
         /// What identifies one profile across two reads.

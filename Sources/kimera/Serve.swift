@@ -81,6 +81,8 @@ struct Serve: AsyncParsableCommand {
         help: "Then let in-flight requests finish for at most this long, e.g. 30s (default 10s).",
         transform: Serve.duration)
     var shutdownTimeout: Duration?
+
+    @Option(
         name: .customLong("otlp-endpoint"),
         help: ArgumentHelp(
             "Export spans and logs over OTLP/HTTP to this base URL (e.g. http://127.0.0.1:4318).",
@@ -208,8 +210,8 @@ struct Serve: AsyncParsableCommand {
             }
         }
         let app = KimeraApplication(
-            configuration: configuration, engine: engine, service: service, vaultServices: vaultServices)
-            configuration: configuration, engine: engine, service: service, telemetry: telemetry)
+            configuration: configuration, engine: engine, service: service, vaultServices: vaultServices,
+            telemetry: telemetry)
         let banner = Banner(configuration: configuration)
         do {
             // Until the server listens, a failure is reported by the one line below; the framework's

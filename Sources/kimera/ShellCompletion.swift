@@ -1,6 +1,7 @@
 import ArgumentParser
 import CLibEdit
 import Foundation
+import KimeraClient
 import KimeraModels
 import Synchronization
 
@@ -62,6 +63,8 @@ final class ShellCompleter: Sendable {
             options = live.routes
         } else if before.count == 1 && before[0] == "help" {
             options = Self.commandNames
+        } else if before.count == 1 && before[0] == "connect" {
+            options = Self.contextNames()
         } else {
             let (command, path) = Self.resolve(before)
             if text.hasPrefix("-") {
@@ -85,6 +88,7 @@ final class ShellCompleter: Sendable {
         case "--method": return Self.methods
         case "-o", "--output": return Self.formats
         case "--color": return Self.colors
+        case "--context": return Self.contextNames()
         default: return nil
         }
     }
@@ -94,8 +98,15 @@ final class ShellCompleter: Sendable {
         switch path {
         case ["debug", "log-level"]: return LogLevel.allowed
         case ["debug", "mode"]: return Switch.allCases.map(\.rawValue)
+        case ["context", "use"], ["context", "remove"]: return Self.contextNames()
         default: return []
         }
+    }
+
+    /// The names of the saved contexts (`kimera context list`), read anew at each TAB so that a context
+    /// added from another terminal is offered; none when the file is missing or unreadable.
+    static func contextNames() -> [String] {
+        ((try? ContextStore.load())?.contexts.keys).map(Array.init) ?? []
     }
 
     /// The command the words name (`debug log-level` → `Debug.LogLevel`) and its path.

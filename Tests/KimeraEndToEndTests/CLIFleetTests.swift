@@ -275,6 +275,64 @@ extension CLITests {
             }
         }
 
+        @Test func profileRunReachesEveryInstanceAndRestoresIt() async throws {
+            struct Section: Decodable {
+                struct Answer: Decodable {
+                    struct Entry: Decodable { var name: String }
+                    var enabled: Bool
+                    var profiles: [Entry]
+                }
+                var instance: String
+                var result: Answer?
+            }
+            struct Sections: Decodable { var instances: [Section] }
+            try await Self.withServers(2) { servers in
+                async let run = runCLI(
+                    ["profile", "run", "--seconds", "3", "-o", "json"] + Self.urls(servers), timeout: .seconds(30))
+                // Inside the window, a profiled operation on each instance.
+                try await Task.sleep(for: .seconds(1))
+                for server in servers {
+                    let created = try await http(
+                        .POST, server.baseURL + "/kimera/geoids", json: #"{"content": "profiled on each instance"}"#)
+                    #expect(created.status == 201)
+                }
+                let result = try await run
+                #expect(result.status == 0, "\(result.stderr)")
+                let sections = try result.decode(Sections.self)
+                #expect(sections.instances.map(\.instance) == servers.map(Self.name))
+                for section in sections.instances {
+                    #expect(section.result?.enabled == false)
+                    #expect(section.result?.profiles.contains { $0.name == "vault.create_geoid" } == true, "\(section)")
+                }
+                // Profiling is off again on both.
+                for server in servers {
+                    let profiles = try await http(.GET, server.baseURL + "/debug/profiles")
+                    #expect(profiles.object["enabled"] as? Bool == false, "\(profiles.text.prefix(200))")
+                }
+            }
+        }
+
+        @Test func debugSummaryHasASectionPerInstance() async throws {
+            struct Section: Decodable {
+                struct Info: Decodable { var version: String }
+                var instance: String
+                var result: Info?
+            }
+            struct Sections: Decodable { var instances: [Section] }
+            try await Self.withServers(2) { servers in
+                let json = try await runCLI(["debug", "--no-logs", "-o", "json"] + Self.urls(servers))
+                #expect(json.status == 0, "\(json.stderr)")
+                let sections = try json.decode(Sections.self)
+                #expect(sections.instances.map(\.instance) == servers.map(Self.name))
+                #expect(sections.instances.allSatisfy { $0.result?.version.isEmpty == false })
+                let text = try await runCLI(["debug", "-o", "table", "--color", "never"] + Self.urls(servers))
+                #expect(text.status == 0)
+                for server in servers { #expect(text.stdout.contains("== \(Self.name(server))\n"), "\(text.stdout)") }
+                // Each section is a whole summary: its own mode line.
+                #expect(text.stdout.components(separatedBy: "(debug off, performance on").count - 1 == 2, "\(text.stdout)")
+            }
+        }
+
         @Test func shellConnectTakesSeveralURLsAndCommandsFanOut() async throws {
             try await Self.withServers(2) { servers in
                 let script = "connect \(servers[0].baseURL) \(servers[1].baseURL)\nhealth -o json\n"

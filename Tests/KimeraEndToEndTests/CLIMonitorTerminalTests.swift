@@ -53,6 +53,40 @@ extension CLITests {
                 #expect(!text.contains("-icanon"))
             }
         }
+
+        /// With several `--url`s, the live frame has a row per instance under "Instances": each server that
+        /// answers with its request rate, the one that does not as DOWN, and the frame still fits the terminal.
+        @Test func monitorOfSeveralServersShowsARowPerInstance() async throws {
+            try await CLIFleetTests.withServers(2) { servers in
+                let downPort = try unusedLoopbackPort()
+                let tmux = Tmux()
+                defer { tmux.stop() }
+                try await tmux.start(width: 120, height: 40)
+                try await tmux.type("PS1='READY$ '; clear")
+                let urls = servers.map { "--url \($0.baseURL)" }.joined(separator: " ")
+                try await tmux.type(
+                    "\(CLIBinary.path) monitor \(urls) --url http://127.0.0.1:\(downPort) --interval 200ms")
+                let names = servers.map { "127.0.0.1:\($0.port)" }
+                let drawn = try await tmux.waitFor { screen in
+                    let lines = screen.split(separator: "\n")
+                    return lines.contains { $0.hasPrefix("Instances") }
+                        && names.allSatisfy { name in lines.contains { $0.hasPrefix(name) && $0.contains("req/s") } }
+                        && lines.contains { $0.hasPrefix("127.0.0.1:\(downPort)") && $0.contains("DOWN") }
+                }
+                let screen = try await tmux.screen()
+                #expect(drawn, "\(screen)")
+                #expect(screen.contains("3 instances"), "\(screen)")
+                #expect(try await tmux.query("#{alternate_on}") == "1")
+                let lines = screen.split(separator: "\n", omittingEmptySubsequences: false)
+                #expect(lines.allSatisfy { $0.count <= 120 })
+                try await tmux.keys("q")
+                #expect(try await tmux.waitFor { !$0.contains("Instances") })
+                try await tmux.type("echo exit=$?")
+                // One instance was down: the monitor's exit code says so, as `monitor --once` does.
+                let exited = try await tmux.waitFor { $0.contains("exit=") }
+                #expect(exited)
+            }
+        }
     }
 }
 

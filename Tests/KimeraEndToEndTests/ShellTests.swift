@@ -166,6 +166,36 @@ extension CLITests {
                 #expect(lines.first == "old 8")
             }
         }
+
+        /// TAB offers the saved contexts after `connect`, `context use` and `--context`.
+        @Test func shellCompletesContextNames() async throws {
+            try await withCLIServer { server in
+                let home = temporaryDirectory("kimera-xdg")
+                defer { try? FileManager.default.removeItem(at: home) }
+                let added = try await runCLI(
+                    ["context", "add", "production-east", "--url", server.url], environment: ["XDG_CONFIG_HOME": home.path])
+                #expect(added.status == 0, "\(added.stderr)")
+                let tmux = Tmux()
+                defer { tmux.stop() }
+                try await tmux.start(width: 120, height: 40)
+                try await tmux.type("PS1='READY$ '; clear")
+                try await tmux.type("XDG_CONFIG_HOME=\(home.path) \(CLIBinary.path) shell --url \(server.url)")
+                try await expectScreen(tmux) { $0.contains("[performance]>") }
+                for (typed, completed) in [
+                    ("context use prod", "context use production-east"), ("connect produ", "connect production-east"),
+                    ("health --context production-e", "health --context production-east"),
+                ] {
+                    try await tmux.run(["send-keys", "-t", "cli", "-l", typed])
+                    try await tmux.keys("Tab")
+                    try await expectScreen(tmux) { $0.contains("]> \(completed)\n") }
+                    try await tmux.keys("C-u")
+                    try await expectScreen(tmux) { !$0.contains(completed) }
+                }
+                try await tmux.keys("C-d")
+                try await tmux.type("echo exit=$?")
+                try await expectScreen(tmux) { $0.contains("exit=0") }
+            }
+        }
     }
 }
 

@@ -235,6 +235,7 @@ public struct ServerConfiguration: Sendable {
         if let value = file.string(forKey: "instance_id") {
             configuredInstanceID = value
             sources["instance_id"] = source
+        }
         if let value = file.string(forKey: "telemetry.otlp.endpoint"), !value.isEmpty {
             otlpEndpoint = value
             sources["otlp_endpoint"] = source
