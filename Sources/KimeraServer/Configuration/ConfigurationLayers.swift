@@ -138,13 +138,12 @@ struct ConfigurationLayers {
     /// The environment variables of the settings (no other variable is read), checked, under their own names.
     let environment: KeyMappingProvider<EnvironmentVariablesProvider>
     let file: (any ConfigProvider)?
-    /// Which layer answered each key, from the readers' access events.
-    let sources: SettingSources
+    /// Which provider answered each key, from the readers' access events.
+    let answers = SettingSources()
 
     /// Throws when an environment variable's value is not what its setting takes, naming the variable.
     init(
-        settings: [LayeredSetting], flags: ServeFlags, environment: [String: String],
-        file: (provider: any ConfigProvider, path: String)?
+        settings: [LayeredSetting], flags: ServeFlags, environment: [String: String], file: (any ConfigProvider)?
     ) throws {
         var flagValues: [AbsoluteConfigKey: ConfigValue] = [:]
         var variables: [String: String] = [:]
@@ -169,50 +168,50 @@ struct ConfigurationLayers {
             upstream: EnvironmentVariablesProvider(
                 environmentVariables: variables, secretsSpecifier: .specific(secrets)),
             keyMapper: { key in mapping[key.dotted].map { AbsoluteConfigKey([$0]) } ?? key })
-        self.file = file?.provider
-        var labels = [self.flags.providerName: "flag", self.environment.providerName: "env"]
-        if let file { labels[file.provider.providerName] = "file \(file.path)" }
-        self.sources = SettingSources(labels: labels)
+        self.file = file
     }
 
     /// A snapshot reader over the flags and the environment, and the file when `includingFile`.
     func reader(includingFile: Bool) -> ConfigSnapshotReader {
         var providers: [any ConfigProvider] = [flags, environment]
         if includingFile, let file { providers.append(file) }
-        return ConfigReader(providers: providers, accessReporter: sources).snapshot()
-    }
-}
-
-/// Where each value came from, as `/debug/info` `config.sources` and the banner say it (`flag`,
-/// `env KIMERA_DRAIN`, `file kimera.json`): an `AccessReporter` that keeps, for every key read, the layer
-/// whose provider answered — the environment provider's answer names the variable it looked up.
-final class SettingSources: AccessReporter, Sendable {
-    /// The label of each layer, by the name of its provider.
-    private let labels: [String: String]
-    /// The label of the layer that gave each key (`shutdown.drain`); keys no layer had are absent.
-    private let answered = Mutex<[String: String]>([:])
-
-    init(labels: [String: String]) { self.labels = labels }
-
-    func report(_ event: AccessEvent) {
-        let answer = event.providerResults.lazy.compactMap { result -> (provider: String, lookup: LookupResult)? in
-            guard case .success(let lookup) = result.result, lookup.value != nil else { return nil }
-            return (result.providerName, lookup)
-        }.first
-        guard let answer, let label = labels[answer.provider] else { return }
-        let source = label == "env" ? "env \(answer.lookup.encodedKey)" : label
-        answered.withLock { $0[event.metadata.key.dotted] = source }
+        return ConfigReader(providers: providers, accessReporter: answers).snapshot()
     }
 
-    /// The sources of the settings that report theirs, by their names under `config.sources`.
-    func sources(of settings: [LayeredSetting]) -> [String: String] {
-        let known = answered.withLock { $0 }
+    /// Where each setting that reports its source came from (`flag`, `env KIMERA_DRAIN`, `file PATH`), by
+    /// its name under `config.sources`; settings no layer gave are absent.
+    func sources(of settings: [LayeredSetting], filePath: String?) -> [String: String] {
         var sources: [String: String] = [:]
         for setting in settings {
-            if let name = setting.sourceName, let source = known[setting.key] { sources[name] = source }
+            guard let name = setting.sourceName, let answer = answers.answer(for: setting.key) else { continue }
+            switch answer.provider {
+            case flags.providerName: sources[name] = "flag"
+            case environment.providerName: sources[name] = "env \(answer.encodedKey)"
+            case file?.providerName: sources[name] = "file \(filePath ?? "")"
+            default: break
+            }
         }
         return sources
     }
+}
+
+/// Where each value came from, for `/debug/info` `config.sources` and the banner: an `AccessReporter` that
+/// keeps, for every key read, the provider that answered and the name it looked the key up under — for the
+/// environment provider, the variable.
+final class SettingSources: AccessReporter, Sendable {
+    /// The answer to each key (`shutdown.drain`) that some layer had; a later answer replaces an earlier one.
+    private let answers = Mutex<[String: (provider: String, encodedKey: String)]>([:])
+
+    func report(_ event: AccessEvent) {
+        for result in event.providerResults {
+            // The reader stops at the first provider with a value, as the library's own access logging says.
+            guard case .success(let lookup) = result.result, lookup.value != nil else { continue }
+            answers.withLock { $0[event.metadata.key.dotted] = (result.providerName, lookup.encodedKey) }
+            return
+        }
+    }
+
+    func answer(for key: String) -> (provider: String, encodedKey: String)? { answers.withLock { $0[key] } }
 }
 
 extension AbsoluteConfigKey {

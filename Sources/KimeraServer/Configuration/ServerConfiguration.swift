@@ -136,15 +136,13 @@ public struct ServerConfiguration: Sendable {
     ) throws -> ServerConfiguration {
         var config = ServerConfiguration()
         let settings = layeredSettings
-        let path = configFilePath(flags: flags, environment: environment) ?? ""
-        let layers = try ConfigurationLayers(
-            settings: settings, flags: flags, environment: environment, file: file.map { (provider: $0, path: path) })
+        let layers = try ConfigurationLayers(settings: settings, flags: flags, environment: environment, file: file)
         let beyondFile = layers.reader(includingFile: false)
         for setting in settings where !setting.inFile { try setting.read(beyondFile, &config) }
         let reader = layers.reader(includingFile: true)
         for setting in settings where setting.inFile { try setting.read(reader, &config) }
         try config.readFileOnly(reader)
-        config.sources = layers.sources.sources(of: settings)
+        config.sources = layers.sources(of: settings, filePath: config.configFile)
 
         if let url = config.vaultURL {
             do {
