@@ -184,6 +184,28 @@ struct ConfigurationTests {
         #expect(try Self.resolve(drain, file: badDrain).shutdown.drain == .seconds(1))
     }
 
+    @Test("a setting's variable may be any name, such as a standard one without the KIMERA_ prefix")
+    func variableWithoutPrefix() async throws {
+        // As `telemetry.otlp.endpoint` will be added: one table line (written into log_file for the test).
+        let settings: [LayeredSetting] = [
+            .text("telemetry.otlp.endpoint", environment: "OTEL_EXPORTER_OTLP_ENDPOINT", source: "otlp_endpoint") {
+                $0.logFile = $1
+            }
+        ]
+        let file = try await ConfigFile(#"{"telemetry": {"otlp": {"endpoint": "http://file:4318"}}}"#)
+        for (environment, expected, source) in [
+            (["OTEL_EXPORTER_OTLP_ENDPOINT": "http://env:4318"], "http://env:4318", "env OTEL_EXPORTER_OTLP_ENDPOINT"),
+            (["KIMERA_TELEMETRY_OTLP_ENDPOINT": "http://other:4318"], "http://file:4318", "file \(file.path)"),
+        ] {
+            let layers = try ConfigurationLayers(
+                settings: settings, flags: ServeFlags(), environment: environment, file: file.provider)
+            var config = ServerConfiguration()
+            try settings[0].read(layers.reader(includingFile: true), &config)
+            #expect(config.logFile == expected)
+            #expect(layers.sources(of: settings, filePath: file.path) == ["otlp_endpoint": source])
+        }
+    }
+
     @Test("file-only keys and live settings are read from the file")
     func fileOnlyKeys() async throws {
         let file = try await ConfigFile(
