@@ -139,6 +139,8 @@ let package = Package(
                 "KimeraServer", "KimeraObservability", "KimeraCore", "KimeraVaultSQLite", "KimeraModels",
                 "KimeraTelemetry",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Configuration", package: "swift-configuration"),
+                .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -113,8 +113,8 @@ struct Serve: AsyncParsableCommand {
         flags.otlpEndpoint = otlpEndpoint
         let environment = ProcessInfo.processInfo.environment
 
-        let configPath = config ?? environment["KIMERA_CONFIG"].flatMap { $0.isEmpty ? nil : $0 }
-        var snapshot: ConfigSnapshotReader?
+        let configPath = ServerConfiguration.configFilePath(flags: flags, environment: environment)
+        var file: (any ConfigProvider)?
         var reloading: ReloadingFileProvider<JSONSnapshot>?
         if let configPath {
             guard FileManager.default.fileExists(atPath: configPath) else {
@@ -126,10 +126,9 @@ struct Serve: AsyncParsableCommand {
                         filePath: FilePath(configPath), pollInterval: .seconds(1),
                         logger: Logger(label: "kimera.config"))
                     reloading = provider
-                    snapshot = ConfigReader(provider: provider).snapshot()
+                    file = provider
                 } else {
-                    let provider = try await FileProvider<JSONSnapshot>(filePath: FilePath(configPath))
-                    snapshot = ConfigReader(provider: provider).snapshot()
+                    file = try await FileProvider<JSONSnapshot>(filePath: FilePath(configPath))
                 }
             } catch {
                 fail("config file \(configPath) is not valid JSON: \(error)", code: 64)
@@ -138,8 +137,8 @@ struct Serve: AsyncParsableCommand {
 
         var configuration: ServerConfiguration
         do {
-            flags.configFile = configPath
-            configuration = try ServerConfiguration.resolve(flags: flags, environment: environment, file: snapshot)
+            // One reader over flags, environment, file and defaults (ServerConfiguration.layeredSettings).
+            configuration = try ServerConfiguration.resolve(flags: flags, environment: environment, file: file)
         } catch {
             fail("\(error)", code: 64)
         }

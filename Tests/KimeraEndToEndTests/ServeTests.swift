@@ -97,6 +97,34 @@ struct ServeTests {
         #expect(badPort.stderr.contains("KIMERA_PORT"))
     }
 
+    @Test("/debug/info config.sources names the layer of each setting; a bad flag value names the flag")
+    func sourcesOfEachLayer() async throws {
+        let directory = temporaryDirectory()
+        let config = directory.appendingPathComponent("kimera.json")
+        try #"{"debug": true, "performance": false, "instance_id": "from-file", "shutdown": {"drain": 2}}"#.write(
+            to: config, atomically: true, encoding: .utf8)
+        let server = try await ServerProcess.start(
+            ["--config", config.path, "--shutdown-timeout", "3s"],
+            environment: ["KIMERA_DEBUG": "false", "KIMERA_HOST": "127.0.0.1"], dataDirectory: directory)
+        let info = try await http(.GET, "\(server.baseURL)/debug/info").object
+        let configuration = try #require(info["config"] as? [String: Any])
+        let sources = try #require(configuration["sources"] as? [String: String])
+        let fromFile = "file \(config.path)"
+        #expect(
+            sources == [
+                "debug": "env KIMERA_DEBUG", "performance": fromFile, "host": "env KIMERA_HOST", "port": "flag",
+                "data_dir": "flag", "instance_id": fromFile, "shutdown.drain": fromFile, "shutdown.timeout": "flag",
+            ], "\(sources)")
+        #expect(configuration["mode"] as? String == "basic")
+        #expect(configuration["instance_id"] as? String == "from-file")
+        #expect(server.stderr.contents.contains("config:    file \(config.path); env KIMERA_DEBUG, env KIMERA_HOST"))
+        #expect(await server.stop() == 0)
+
+        let badFlag = try await runKimera(["serve", "--port", "0", "--data-dir", directory.path, "--drain", "soon"])
+        #expect(badFlag.status == 64)
+        #expect(badFlag.stderr.contains("--drain") && badFlag.stderr.contains("is not a duration"), "\(badFlag.stderr)")
+    }
+
     @Test("/health, /ready and the headers on every response")
     func healthAndHeaders() async throws {
         let server = try await ServerProcess.start()

@@ -22,7 +22,7 @@ public struct ServeFlags: Sendable {
     public var configFile: String?
     public var dataDirectory: String?
     public var logFile: String?
-    public var reload: Bool = false
+    public var reload: Bool?
     /// `--vault URL`.
     public var vaultURL: String?
     /// `--instance-id`.
@@ -36,7 +36,8 @@ public struct ServeFlags: Sendable {
     public init() {}
 }
 
-/// Everything `kimera serve` starts with, resolved by precedence: flag > environment > file > default.
+/// Everything `kimera serve` starts with, resolved by precedence: flag > environment > file > default
+/// (`resolve`). The initial values are the defaults.
 public struct ServerConfiguration: Sendable {
     public var host = "127.0.0.1"
     public var port = 8001
@@ -85,86 +86,73 @@ public struct ServerConfiguration: Sendable {
     /// True when some client will need the admin token.
     public var needsAdminToken: Bool { listensBeyondLoopback || !security.trustLoopback }
 
-    /// Resolves the configuration. `environment` is the process environment (only `KIMERA_*` is read);
-    /// `file` is a snapshot of the JSON config file, if one was given.
+    /// The settings that flags, environment variables and the config file may give, highest first: adding
+    /// one is a line here (and its flag in `Serve`, its property above). Each is read once, through one
+    /// `ConfigReader` over the layers (`ConfigurationLayers`); the file-only keys follow in `readFileOnly`.
+    static var layeredSettings: [LayeredSetting] {
+        [
+            // What the config file cannot give: its own path, and the admin token, which stays out of files.
+            // (The banner names the file; `config.sources` never listed where its path came from.)
+            .text(
+                "config_file", flag: \.configFile, environment: "KIMERA_CONFIG", reportsSource: false, inFile: false
+            ) { $0.configFile = $1 },
+            .text("admin_token", environment: "KIMERA_ADMIN_TOKEN", inFile: false, secret: true) {
+                $0.security.adminToken = $1
+            },
+            .boolean("reload", flag: \.reload, inFile: false) { $0.reload = $1 },
+            // Everything else, also from the file.
+            .boolean("debug", flag: \.debug, environment: "KIMERA_DEBUG") { $0.debug = $1 },
+            .boolean("performance", flag: \.performance, environment: "KIMERA_PERFORMANCE") { $0.performance = $1 },
+            .text("host", flag: \.host, environment: "KIMERA_HOST") { $0.host = $1 },
+            .integer("port", flag: \.port, environment: "KIMERA_PORT", range: 0...65535, named: "a port number") {
+                $0.port = $1
+            },
+            .integer("workers", flag: \.workers) { $0.workers = $1 },
+            .text("data_dir", flag: \.dataDirectory, environment: "KIMERA_DATA_DIR") { $0.dataDirectory = $1 },
+            .text("log_file", flag: \.logFile) { $0.logFile = $1 },
+            .text("vault.url", flag: \.vaultURL, environment: "KIMERA_VAULT_URL", source: "vault") { $0.vaultURL = $1 },
+            .text("instance_id", flag: \.instanceID, environment: "KIMERA_INSTANCE_ID") {
+                $0.configuredInstanceID = $1
+            },
+            .duration("shutdown.drain", flag: \.drain, environment: "KIMERA_DRAIN") { $0.shutdown.drain = $1 },
+            .duration("shutdown.timeout", flag: \.shutdownTimeout, environment: "KIMERA_SHUTDOWN_TIMEOUT") {
+                $0.shutdown.timeout = $1
+            },
+            // Kimera's own OTLP endpoint; the OTEL_EXPORTER_OTLP_* variables are read by `TelemetrySettings`,
+            // where they win over it as the OpenTelemetry specification says.
+            .text("telemetry.otlp.endpoint", flag: \.otlpEndpoint, source: "otlp_endpoint") { $0.otlpEndpoint = $1 },
+        ]
+    }
+
+    /// The config file to read: `--config`, else `KIMERA_CONFIG` (empty is unset); nil for none.
+    public static func configFilePath(flags: ServeFlags, environment: [String: String]) -> String? {
+        let settings = layeredSettings.filter { $0.key == "config_file" }
+        var config = ServerConfiguration()
+        // A text setting's environment check cannot fail, nor can reading a string that only strings give.
+        guard
+            let layers = try? ConfigurationLayers(settings: settings, flags: flags, environment: environment, file: nil)
+        else { return nil }
+        for setting in settings { try? setting.read(layers.reader(includingFile: false), &config) }
+        return config.configFile
+    }
+
+    /// Resolves the configuration through the layers, by precedence: flag > environment > file > default.
+    /// `environment` is the process environment (only the settings' variables are read); `file` is the
+    /// provider of the JSON config file (`configFilePath`), if one was given. Throws a `ConfigurationError`
+    /// naming the variable, flag or key at fault.
     public static func resolve(
-        flags: ServeFlags, environment: [String: String], file: ConfigSnapshotReader?
+        flags: ServeFlags, environment: [String: String], file: (any ConfigProvider)?
     ) throws -> ServerConfiguration {
         var config = ServerConfiguration()
-        config.configFile = flags.configFile ?? environment["KIMERA_CONFIG"]
-        config.reload = flags.reload
+        let settings = layeredSettings
+        let layers = try ConfigurationLayers(settings: settings, flags: flags, environment: environment, file: file)
+        let beyondFile = layers.reader(includingFile: false)
+        for setting in settings where !setting.inFile { try setting.read(beyondFile, &config) }
+        let reader = layers.reader(includingFile: true)
+        for setting in settings where setting.inFile { try setting.read(reader, &config) }
+        try config.readFileOnly(reader)
+        config.sources = layers.sources(of: settings, filePath: config.configFile)
 
-        // File layer.
-        if let file {
-            try config.applyFile(file)
-        }
-        // Environment layer.
-        if let value = try environmentBool("KIMERA_DEBUG", environment) {
-            config.debug = value
-            config.sources["debug"] = "env KIMERA_DEBUG"
-        }
-        if let value = try environmentBool("KIMERA_PERFORMANCE", environment) {
-            config.performance = value
-            config.sources["performance"] = "env KIMERA_PERFORMANCE"
-        }
-        if let value = environment["KIMERA_HOST"], !value.isEmpty {
-            config.host = value
-            config.sources["host"] = "env KIMERA_HOST"
-        }
-        if let value = environment["KIMERA_PORT"], !value.isEmpty {
-            guard let port = Int(value), (0...65535).contains(port) else {
-                throw ConfigurationError("KIMERA_PORT=\(value) is not a port number (0-65535)")
-            }
-            config.port = port
-            config.sources["port"] = "env KIMERA_PORT"
-        }
-        if let value = environment["KIMERA_ADMIN_TOKEN"], !value.isEmpty {
-            config.security.adminToken = value
-            config.sources["admin_token"] = "env KIMERA_ADMIN_TOKEN"
-        }
-        if let value = environment["KIMERA_DATA_DIR"], !value.isEmpty {
-            config.dataDirectory = value
-            config.sources["data_dir"] = "env KIMERA_DATA_DIR"
-        }
-        if let value = environment["KIMERA_VAULT_URL"], !value.isEmpty {
-            config.vaultURL = value
-            config.sources["vault"] = "env KIMERA_VAULT_URL"
-        }
-        if let value = environment["KIMERA_INSTANCE_ID"], !value.isEmpty {
-            config.configuredInstanceID = value
-            config.sources["instance_id"] = "env KIMERA_INSTANCE_ID"
-        }
-        // Flag layer.
-        if let value = flags.debug {
-            config.debug = value
-            config.sources["debug"] = "flag"
-        }
-        if let value = flags.performance {
-            config.performance = value
-            config.sources["performance"] = "flag"
-        }
-        if let value = flags.host {
-            config.host = value
-            config.sources["host"] = "flag"
-        }
-        if let value = flags.port {
-            config.port = value
-            config.sources["port"] = "flag"
-        }
-        if let value = flags.workers { config.workers = value }
-        if let value = flags.dataDirectory {
-            config.dataDirectory = value
-            config.sources["data_dir"] = "flag"
-        }
-        if let value = flags.logFile { config.logFile = value }
-        if let value = flags.vaultURL {
-            config.vaultURL = value
-            config.sources["vault"] = "flag"
-        }
-        if let value = flags.instanceID {
-            config.configuredInstanceID = value
-            config.sources["instance_id"] = "flag"
-        }
         if let url = config.vaultURL {
             do {
                 _ = try VaultLocation.parse(url, dataDirectory: config.dataDirectory)
@@ -178,12 +166,6 @@ public struct ServerConfiguration: Sendable {
             throw ConfigurationError(
                 "--instance-id \"\(id)\" must be 1-128 characters without spaces, quotes or backslashes")
         }
-        try config.resolveShutdown(
-            drainFlag: flags.drain, timeoutFlag: flags.shutdownTimeout, environment: environment, file: file)
-        if let value = flags.otlpEndpoint, !value.isEmpty {
-            config.otlpEndpoint = value
-            config.sources["otlp_endpoint"] = "flag"
-        }
         guard (1...256).contains(config.workers) else {
             throw ConfigurationError("--workers \(config.workers) is out of range (1-256)")
         }
@@ -193,53 +175,8 @@ public struct ServerConfiguration: Sendable {
         return config
     }
 
-    static func environmentBool(_ name: String, _ environment: [String: String]) throws -> Bool? {
-        guard let raw = environment[name] else { return nil }
-        let trimmed = raw.trimmingCharacters(in: .whitespaces)
-        if trimmed.isEmpty { return nil }
-        guard let value = BooleanValue.parse(trimmed) else {
-            throw ConfigurationError(
-                "\(name)=\(raw) is not a boolean; use one of \(BooleanValue.allowed.joined(separator: ", "))")
-        }
-        return value
-    }
-
-    mutating func applyFile(_ file: ConfigSnapshotReader) throws {
-        let source = "file \(configFile ?? "")"
-        if let value = file.bool(forKey: "debug") {
-            debug = value
-            sources["debug"] = source
-        }
-        if let value = file.bool(forKey: "performance") {
-            performance = value
-            sources["performance"] = source
-        }
-        if let value = file.string(forKey: "host") {
-            host = value
-            sources["host"] = source
-        }
-        if let value = file.int(forKey: "port") {
-            port = value
-            sources["port"] = source
-        }
-        if let value = file.int(forKey: "workers") { workers = value }
-        if let value = file.string(forKey: "data_dir") {
-            dataDirectory = value
-            sources["data_dir"] = source
-        }
-        if let value = file.string(forKey: "log_file") { logFile = value }
-        if let value = file.string(forKey: "vault.url") {
-            vaultURL = value
-            sources["vault"] = source
-        }
-        if let value = file.string(forKey: "instance_id") {
-            configuredInstanceID = value
-            sources["instance_id"] = source
-        }
-        if let value = file.string(forKey: "telemetry.otlp.endpoint"), !value.isEmpty {
-            otlpEndpoint = value
-            sources["otlp_endpoint"] = source
-        }
+    /// The keys only the config file gives (no flag or variable has them, so the reader finds them there).
+    mutating func readFileOnly(_ file: ConfigSnapshotReader) throws {
         if let value = file.int(forKey: "limits.max_body_bytes"), value > 0 { limits.maxBodyBytes = value }
         if let value = file.int(forKey: "logging.ring_capacity"), value > 0 { limits.logRecords = value }
         if let value = file.int(forKey: "logging.ring_bytes"), value > 0 { limits.logBytes = value }

@@ -1,4 +1,3 @@
-import Configuration
 import KimeraModels
 import KimeraObservability
 
@@ -33,42 +32,8 @@ public struct ShutdownSettings: Sendable, Equatable {
 }
 
 extension ServerConfiguration {
-    /// Resolves `shutdown.drain` / `shutdown.timeout`: flag > `KIMERA_DRAIN` / `KIMERA_SHUTDOWN_TIMEOUT` >
-    /// file > default. Durations are `DurationText` (`500ms`, `5s`, `0s`; a bare number is seconds).
-    mutating func resolveShutdown(
-        drainFlag: Duration?, timeoutFlag: Duration?, environment: [String: String], file: ConfigSnapshotReader?
-    ) throws {
-        let settings:
-            [(key: String, variable: String, flag: Duration?, set: (inout ShutdownSettings, Duration) -> Void)] = [
-                ("shutdown.drain", "KIMERA_DRAIN", drainFlag, { $0.drain = $1 }),
-                ("shutdown.timeout", "KIMERA_SHUTDOWN_TIMEOUT", timeoutFlag, { $0.timeout = $1 }),
-            ]
-        for setting in settings {
-            if let file {
-                let key = ConfigKey(setting.key)
-                let text = file.string(forKey: key) ?? file.double(forKey: key).map { "\($0)" }
-                if let text {
-                    guard let value = DurationText.parse(text, allowingZero: true) else {
-                        throw ConfigurationError(Self.durationProblem("\(setting.key) \"\(text)\""))
-                    }
-                    setting.set(&shutdown, value)
-                    sources[setting.key] = "file \(configFile ?? "")"
-                }
-            }
-            if let text = environment[setting.variable], !text.trimmingCharacters(in: .whitespaces).isEmpty {
-                guard let value = DurationText.parse(text, allowingZero: true) else {
-                    throw ConfigurationError(Self.durationProblem("\(setting.variable)=\(text)"))
-                }
-                setting.set(&shutdown, value)
-                sources[setting.key] = "env \(setting.variable)"
-            }
-            if let value = setting.flag {
-                setting.set(&shutdown, value)
-                sources[setting.key] = "flag"
-            }
-        }
-    }
-
+    /// What a bad `shutdown.drain` / `shutdown.timeout` says after naming it (`KIMERA_DRAIN=soon`,
+    /// `shutdown.drain "soon"`). Durations are `DurationText` (`500ms`, `5s`, `0s`; a bare number is seconds).
     static func durationProblem(_ what: String) -> String {
         "\(what) is not a duration; use e.g. 0s, 500ms, 5s, 2m (at most 1d)"
     }
