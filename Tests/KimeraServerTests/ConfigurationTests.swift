@@ -50,6 +50,19 @@ struct ConfigurationTests {
         }
     }
 
+    @Test("the OTLP endpoint: flag over file, its source reported; OTEL_* variables are not this layer's")
+    func otlpEndpoint() async throws {
+        let file = try await ConfigFile(#"{"telemetry": {"otlp": {"endpoint": "http://127.0.0.1:4318"}}}"#)
+        let fromFile = try Self.resolve(environment: ["OTEL_EXPORTER_OTLP_ENDPOINT": "http://10.0.0.9:4318"], file: file)
+        #expect(fromFile.otlpEndpoint == "http://127.0.0.1:4318")
+        #expect(fromFile.sources["otlp_endpoint"] == "file \(file.path)")
+        var flags = ServeFlags()
+        flags.otlpEndpoint = "http://127.0.0.1:14318"
+        let fromFlag = try Self.resolve(flags, file: file)
+        #expect(fromFlag.otlpEndpoint == "http://127.0.0.1:14318" && fromFlag.sources["otlp_endpoint"] == "flag")
+        #expect(try Self.resolve().otlpEndpoint == nil)
+    }
+
     @Test("nothing given: the defaults, and no sources")
     func defaults() throws {
         let config = try Self.resolve()
