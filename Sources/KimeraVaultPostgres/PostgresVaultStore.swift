@@ -90,12 +90,19 @@ public final class PostgresVaultStore: VaultStore {
     static func connect(_ settings: PostgresVaultSettings, timeout: Duration, logger: Logger) async throws
         -> PostgresConnection
     {
+        let attempt = Task {
+            try await PostgresConnection.connect(
+                configuration: settings.connectionConfiguration(connectTimeout: timeout), id: 0, logger: logger)
+        }
         do {
-            return try await withDeadline(timeout) {
-                try await PostgresConnection.connect(
-                    configuration: settings.connectionConfiguration(connectTimeout: timeout), id: 0, logger: logger)
-            }
+            return try await withDeadline(timeout) { try await attempt.value }
         } catch {
+            // The deadline won: a connection that still opens afterwards is closed, never just dropped
+            // (postgres-nio requires every connection to be closed before it goes away).
+            attempt.cancel()
+            Task {
+                if let late = try? await attempt.value { try? await late.close() }
+            }
             throw VaultError(operation: "connect to PostgreSQL at \(settings.target)", detail: describe(error))
         }
     }
