@@ -1,6 +1,7 @@
 import Configuration
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import KimeraCore
 import KimeraModels
 import KimeraObservability
@@ -21,6 +22,8 @@ public struct KimeraApplication: Sendable {
     /// What the vault adapter needs running beside the server (a shared database's pool and listener).
     let vaultServices: [any Service]
     let connections = ConnectionRegistry()
+    /// Requests answered by the event-loop fast path.
+    let fastPathAnswers = FastPathCount()
     let logger: Logger
 
     public init(
@@ -44,13 +47,8 @@ public struct KimeraApplication: Sendable {
         let table = RouteTable(router: router)
         // Hummingbird applies router middleware to the routes added after it: middleware first.
         router.add(middleware: RequestTracingMiddleware(engine: engine))
-        router.add(
-            middleware: RequestLimitsMiddleware(
-                settings: configuration.security, maxBodyBytes: configuration.limits.maxBodyBytes,
-                connections: connections))
-        router.add(
-            middleware: AccessControlMiddleware(
-                settings: configuration.security, listensBeyondLoopback: configuration.listensBeyondLoopback))
+        router.add(middleware: requestLimits)
+        router.add(middleware: accessControl)
         router.add(
             middleware: ResponseCacheMiddleware(
                 cache: engine.cache, runtime: engine.runtime, cacheableRoutes: table.cacheable))
@@ -67,6 +65,31 @@ public struct KimeraApplication: Sendable {
         }
         OpenAPIRoute.register(on: table)
         return (router, table.routes.map { ($0.path, $0.methods.map(\.rawValue)) })
+    }
+
+    var requestLimits: RequestLimitsMiddleware {
+        RequestLimitsMiddleware(
+            settings: configuration.security, maxBodyBytes: configuration.limits.maxBodyBytes, connections: connections)
+    }
+
+    var accessControl: AccessControlMiddleware {
+        AccessControlMiddleware(
+            settings: configuration.security, listensBeyondLoopback: configuration.listensBeyondLoopback)
+    }
+
+    /// The HTTP/1 server: Hummingbird's, with the connection tracking and (unless `fast_path` is off)
+    /// the event-loop fast path in each connection's pipeline (`KimeraHTTP1Channel`).
+    public func makeServer() -> HTTPServerBuilder {
+        let connections = self.connections
+        let idleTimeout = Duration.seconds(configuration.security.idleTimeoutSeconds)
+        let fastPath =
+            configuration.fastPath
+            ? FastPathResponder(
+                engine: engine, limits: requestLimits, access: accessControl, answered: fastPathAnswers) : nil
+        return HTTPServerBuilder { responder in
+            KimeraHTTP1Channel(
+                responder: responder, connections: connections, idleTimeout: idleTimeout, fastPath: fastPath)
+        }
     }
 
     /// Runs until SIGINT/SIGTERM, then stops as `ShutdownSequence` says (drain, stop accepting, let in-flight
@@ -86,13 +109,9 @@ public struct KimeraApplication: Sendable {
         }
         let readiness = self.readiness
         let engine = self.engine
-        let connections = self.connections
         let app = Application(
             router: router,
-            server: .http1(
-                configuration: .init(
-                    additionalChannelHandlers: [ConnectionTrackingHandler(registry: connections)],
-                    idleTimeout: .seconds(Int64(configuration.security.idleTimeoutSeconds)))),
+            server: makeServer(),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
             services: services,
             onServerRunning: { channel in
