@@ -94,12 +94,16 @@ struct KimeraLogHandler: LogHandler {
         guard toRing || toSinks else { return }
 
         var merged = pipeline.processMetadata
-        let provided = metadataProvider?.get() ?? [:]
-        for source in [metadata, provided, event.metadata ?? [:]] {
+        // Three sources in order, later ones winning; merged one after the other (no array of them built
+        // per record).
+        func merge(_ source: Logger.Metadata) {
             for (key, value) in source where key != Self.hummingbirdRequestIDKey {
                 merged[key] = Redaction.value(forKey: key, "\(value)")
             }
         }
+        merge(metadata)
+        if let provided = metadataProvider?.get() { merge(provided) }
+        if let metadata = event.metadata { merge(metadata) }
         var requestID = RequestScope.requestID
         if let explicit = merged.removeValue(forKey: "request_id") { requestID = requestID ?? explicit }
         if let error = event.error { merged["error"] = "\(error)" }
