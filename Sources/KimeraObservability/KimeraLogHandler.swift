@@ -107,13 +107,17 @@ struct KimeraLogHandler: LogHandler {
         guard toRing || toSinks else { return }
 
         var merged = pipeline.processMetadata
-        let provided = metadataProvider?.get() ?? [:]
-        let traceContext = pipeline.telemetry?.contextMetadata.get() ?? [:]
-        for source in [metadata, provided, event.metadata ?? [:], traceContext] {
+        // Four sources in order, later ones winning; merged one after the other (no array of them built
+        // per record); the trace context only when OpenTelemetry export is on.
+        func merge(_ source: Logger.Metadata) {
             for (key, value) in source where key != Self.hummingbirdRequestIDKey {
                 merged[key] = Redaction.value(forKey: key, "\(value)")
             }
         }
+        merge(metadata)
+        if let provided = metadataProvider?.get() { merge(provided) }
+        if let metadata = event.metadata { merge(metadata) }
+        if let telemetry = pipeline.telemetry { merge(telemetry.contextMetadata.get()) }
         var requestID = RequestScope.requestID
         if let explicit = merged.removeValue(forKey: "request_id") { requestID = requestID ?? explicit }
         if let error = event.error { merged["error"] = "\(error)" }

@@ -68,8 +68,10 @@ public final class SinkSet: Sendable {
     }
 
     private func writeNow(_ log: CapturedLog) {
-        // Each format is rendered at most once per record, whatever the number of sinks.
+        // Each format is rendered at most once per record, whatever the number of sinks; the counters
+        // are updated under one lock for the record, not one per sink.
         var json: String?
+        var failures: [(index: Int, error: String)] = []
         for (index, sink) in sinks.enumerated() {
             let line: String
             if sink.name == "console" && humanReadableConsole {
@@ -80,13 +82,19 @@ public final class SinkSet: Sendable {
             }
             do {
                 try sink.write(line)
-                counters.withLock { $0[index].written += 1 }
             } catch {
-                counters.withLock { counters in
-                    counters[index].failures += 1
-                    counters[index].dropped += 1
-                    counters[index].lastError = "\(error)"
+                failures.append((index, "\(error)"))
+            }
+        }
+        counters.withLock { counters in
+            for index in counters.indices {
+                guard let failure = failures.first(where: { $0.index == index }) else {
+                    counters[index].written += 1
+                    continue
                 }
+                counters[index].failures += 1
+                counters[index].dropped += 1
+                counters[index].lastError = failure.error
             }
         }
     }
@@ -229,17 +237,34 @@ final class BoundedQueue<Element: Sendable>: Sendable {
     }
 }
 
-/// Standard error, written with one write(2) per line.
+/// Standard error, written with one writev(2) per line: the line and its newline in one system call,
+/// without copying the line to append the newline.
 struct ConsoleSink: LogSink {
     let name = "console"
     var path: String? { nil }
     func write(_ line: String) throws {
-        var text = line
-        text.append("\n")
-        let written = text.withUTF8 { buffer in
-            Foundation.write(2, buffer.baseAddress, buffer.count)
+        if LineWriter.write(line, to: 2) < 0 { throw SinkError("stderr write failed (errno \(errno))") }
+    }
+}
+
+/// Writes a line and its newline with one writev(2).
+enum LineWriter {
+    private static let newline: [UInt8] = [UInt8(ascii: "\n")]
+
+    /// The bytes written, or -1 (errno set).
+    static func write(_ line: String, to descriptor: Int32) -> Int {
+        var line = line
+        return line.withUTF8 { text in
+            newline.withUnsafeBufferPointer { end in
+                var vectors = (
+                    iovec(iov_base: UnsafeMutableRawPointer(mutating: text.baseAddress), iov_len: text.count),
+                    iovec(iov_base: UnsafeMutableRawPointer(mutating: end.baseAddress), iov_len: 1)
+                )
+                return withUnsafePointer(to: &vectors) { pointer in
+                    pointer.withMemoryRebound(to: iovec.self, capacity: 2) { writev(descriptor, $0, 2) }
+                }
+            }
         }
-        if written < 0 { throw SinkError("stderr write failed (errno \(errno))") }
     }
 }
 
@@ -277,8 +302,7 @@ final class FileSink: LogSink {
     }
 
     func write(_ line: String) throws {
-        var text = line
-        text.append("\n")
+        let lineBytes = line.utf8.count + 1
         try state.withLock { state in
             let now = Timestamp.monotonicNanos()
             if state.descriptor >= 0 && now - state.lastPathCheck >= 1_000_000_000 {
@@ -300,11 +324,11 @@ final class FileSink: LogSink {
                 state.lastAttempt = now
                 try open(&state)
             }
-            if state.size + text.utf8.count > maxBytes {
+            if state.size + lineBytes > maxBytes {
                 rotate(&state)
                 try open(&state)
             }
-            let written = text.withUTF8 { Foundation.write(state.descriptor, $0.baseAddress, $0.count) }
+            let written = LineWriter.write(line, to: state.descriptor)
             if written < 0 {
                 let code = errno
                 Foundation.close(state.descriptor)

@@ -28,7 +28,8 @@ struct TestServer {
     init(
         debug: Bool = false, performance: Bool = true, limits: StoreLimits = StoreLimits(),
         live: LiveSettings = LiveSettings(),
-        withVault: Bool = false, security: SecuritySettings = SecuritySettings(), host: String = "127.0.0.1"
+        withVault: Bool = false, security: SecuritySettings = SecuritySettings(), host: String = "127.0.0.1",
+        fastPath: Bool = true
     ) {
         let runtime = RuntimeConfiguration(debug: debug, performance: performance, live: live)
         console = RecordingSink()
@@ -39,6 +40,7 @@ struct TestServer {
         configuration.limits = limits
         configuration.security = security
         configuration.host = host
+        configuration.fastPath = fastPath
         var service: KimeraService?
         if withVault {
             let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
@@ -53,7 +55,8 @@ struct TestServer {
     func application(extraRoutes: ((Router<KimeraRequestContext>) -> Void)? = nil) -> some ApplicationProtocol {
         let (router, _) = app.makeRouter()
         extraRoutes?(router)
-        return Application(router: router, logger: engine.logger("kimera.http"))
+        // The server `kimera serve` runs (connection tracking, the fast path), so `.live` tests see it.
+        return Application(router: router, server: app.makeServer(), logger: engine.logger("kimera.http"))
     }
 
     /// Runs `body` with a client of the in-process router.

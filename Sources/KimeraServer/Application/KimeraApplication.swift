@@ -1,6 +1,7 @@
 import Configuration
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import KimeraCore
 import KimeraModels
 import KimeraObservability
@@ -24,6 +25,8 @@ public struct KimeraApplication: Sendable {
     let connections = ConnectionRegistry()
     /// The OpenTelemetry export; nil when off (no span middleware, no exporter services).
     public let telemetry: TelemetryExport?
+    /// Requests answered by the event-loop fast path.
+    let fastPathAnswers = FastPathCount()
     let logger: Logger
 
     public init(
@@ -53,13 +56,8 @@ public struct KimeraApplication: Sendable {
                     tracer: telemetry.tracer, serverAddress: configuration.host, serverPort: configuration.port))
         }
         router.add(middleware: RequestTracingMiddleware(engine: engine))
-        router.add(
-            middleware: RequestLimitsMiddleware(
-                settings: configuration.security, maxBodyBytes: configuration.limits.maxBodyBytes,
-                connections: connections))
-        router.add(
-            middleware: AccessControlMiddleware(
-                settings: configuration.security, listensBeyondLoopback: configuration.listensBeyondLoopback))
+        router.add(middleware: requestLimits)
+        router.add(middleware: accessControl)
         router.add(
             middleware: ResponseCacheMiddleware(
                 cache: engine.cache, runtime: engine.runtime, cacheableRoutes: table.cacheable))
@@ -76,6 +74,32 @@ public struct KimeraApplication: Sendable {
         }
         OpenAPIRoute.register(on: table)
         return (router, table.routes.map { ($0.path, $0.methods.map(\.rawValue)) })
+    }
+
+    var requestLimits: RequestLimitsMiddleware {
+        RequestLimitsMiddleware(
+            settings: configuration.security, maxBodyBytes: configuration.limits.maxBodyBytes, connections: connections)
+    }
+
+    var accessControl: AccessControlMiddleware {
+        AccessControlMiddleware(
+            settings: configuration.security, listensBeyondLoopback: configuration.listensBeyondLoopback)
+    }
+
+    /// The HTTP/1 server: Hummingbird's, with the connection tracking and (unless `fast_path` is off or
+    /// OpenTelemetry export is on) the event-loop fast path in each connection's pipeline (`KimeraHTTP1Channel`).
+    public func makeServer() -> HTTPServerBuilder {
+        let connections = self.connections
+        let idleTimeout = Duration.seconds(configuration.security.idleTimeoutSeconds)
+        // With OpenTelemetry export on every request needs its span (TelemetrySpanMiddleware): no fast path.
+        let fastPath =
+            configuration.fastPath && telemetry == nil
+            ? FastPathResponder(
+                engine: engine, limits: requestLimits, access: accessControl, answered: fastPathAnswers) : nil
+        return HTTPServerBuilder { responder in
+            KimeraHTTP1Channel(
+                responder: responder, connections: connections, idleTimeout: idleTimeout, fastPath: fastPath)
+        }
     }
 
     /// Runs until SIGINT/SIGTERM, then stops as `ShutdownSequence` says (drain, stop accepting, let in-flight
@@ -97,13 +121,9 @@ public struct KimeraApplication: Sendable {
         }
         let readiness = self.readiness
         let engine = self.engine
-        let connections = self.connections
         let app = Application(
             router: router,
-            server: .http1(
-                configuration: .init(
-                    additionalChannelHandlers: [ConnectionTrackingHandler(registry: connections)],
-                    idleTimeout: .seconds(Int64(configuration.security.idleTimeoutSeconds)))),
+            server: makeServer(),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
             services: services,
             onServerRunning: { channel in

@@ -59,6 +59,8 @@ public struct ServerConfiguration: Sendable {
     /// Kimera's own OTLP/HTTP base URL (flag, else file `telemetry.otlp.endpoint`); the standard
     /// `OTEL_*` variables are read by `KimeraTelemetry`, not here.
     public var otlpEndpoint: String?
+    /// `server.fast_path` (default on): `GET /health` and fresh cache hits answered on the event loop.
+    public var fastPath = true
     /// Where each setting came from, for the banner and `/debug/info`.
     public var sources: [String: String] = [:]
 
@@ -188,6 +190,7 @@ public struct ServerConfiguration: Sendable {
         if let value = file.stringArray(forKey: "security.allowed_origins") { security.allowedOrigins = value }
         if let value = file.int(forKey: "security.max_connections"), value > 0 { security.maxConnections = value }
         if let value = file.int(forKey: "security.idle_timeout_s"), value > 0 { security.idleTimeoutSeconds = value }
+        if let value = file.bool(forKey: "server.fast_path") { fastPath = value }
         live = try Self.liveSettings(from: file)
     }
 
@@ -256,7 +259,7 @@ public struct ServerConfiguration: Sendable {
             "log_file": logFile.map(JSONValue.string) ?? .null,
             "config_file": configFile.map(JSONValue.string) ?? .null,
             "reload": .bool(reload), "mode": .string(mode.rawValue),
-            "vault": .string(vault.masked), "instance_id": .string(instanceID),
+            "vault": .string(vault.masked), "instance_id": .string(instanceID), "fast_path": .bool(fastPath),
         ]
         config["sources"] = .object(sources.mapValues(JSONValue.string))
         config["shutdown"] = shutdown.describe()

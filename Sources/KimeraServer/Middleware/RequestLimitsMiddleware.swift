@@ -1,3 +1,4 @@
+import HTTPTypes
 import Hummingbird
 import KimeraCore
 import KimeraModels
@@ -16,36 +17,43 @@ struct RequestLimitsMiddleware: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
         -> Response
     {
+        if let refusal = refusal(uri: request.uri.description, headers: request.headers) { throw refusal }
+        return try await next(request, context)
+    }
+
+    /// The error a request gets for the first limit it breaks, nil when it breaks none. The event-loop
+    /// fast path asks the same question and leaves a refused request to this middleware.
+    func refusal(uri: String, headers: HTTPFields) -> APIError? {
         if connections.count > settings.maxConnections {
             var error = APIError.unavailable(
                 "The server has \(settings.maxConnections) open connections, its limit; retry shortly.")
             error.headers[.connection] = "close"
             error.headers[.retryAfter] = "1"
-            throw error
+            return error
         }
-        if request.uri.description.utf8.count > settings.maxURIBytes {
-            throw APIError(
+        if uri.utf8.count > settings.maxURIBytes {
+            return APIError(
                 .uriTooLong, code: "uri_too_long",
                 message: "The request URI is longer than \(settings.maxURIBytes) bytes.")
         }
         var headerBytes = 0
-        for field in request.headers { headerBytes += field.name.rawName.utf8.count + field.value.utf8.count + 4 }
+        for field in headers { headerBytes += field.name.rawName.utf8.count + field.value.utf8.count + 4 }
         if headerBytes > settings.maxHeaderBytes {
-            throw APIError(
+            return APIError(
                 .requestHeaderFieldsTooLarge, code: "headers_too_large",
                 message: "The request headers are larger than \(settings.maxHeaderBytes) bytes.")
         }
-        if let length = request.headers[.contentLength] {
+        if let length = headers[.contentLength] {
             guard let bytes = Int(length), bytes >= 0 else {
-                throw APIError(
+                return APIError(
                     .badRequest, code: "invalid_body", message: "Content-Length \(length) is not a byte count.")
             }
             if bytes > maxBodyBytes {
-                throw APIError(
+                return APIError(
                     .contentTooLarge, code: "payload_too_large",
                     message: "The request body is \(bytes) bytes; the limit is \(maxBodyBytes).")
             }
         }
-        return try await next(request, context)
+        return nil
     }
 }

@@ -19,9 +19,8 @@ struct ResponseCacheMiddleware: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
         -> Response
     {
-        // Cheap test first: only `/` and `/kimera/...` hold cacheable routes.
         let path = request.uri.path
-        guard request.method == .get, runtime.performance, path == "/" || path.hasPrefix("/kimera/") else {
+        guard Self.mayServe(method: request.method, path: path, runtime: runtime) else {
             return try await next(request, context)
         }
         let bypass = try QueryReader(request).bool("bypass_cache") ?? false
@@ -37,11 +36,8 @@ struct ResponseCacheMiddleware: RouterMiddleware {
         if let hit = cache.lookup(key) {
             // The router never ran: tell the tracer which route this was (the box is shared).
             context.coreContext.endpointPath.value = hit.route
-            var headers = hit.headers
-            headers.reserveCapacity(headers.count + 6)
-            headers.append(HTTPField(name: .xCache, value: "HIT"))
-            headers.append(HTTPField(name: .xCacheAge, value: Self.seconds(hit.ageNanos)))
-            return Response(status: hit.status, headers: headers, body: ResponseBody(byteBuffer: hit.body))
+            return Response(
+                status: hit.status, headers: Self.headers(of: hit), body: ResponseBody(byteBuffer: hit.body))
         }
         let response = try await next(request, context)
         guard response.status == .ok, let route = context.endpointPath, cacheableRoutes.contains(route) else {
@@ -59,6 +55,22 @@ struct ResponseCacheMiddleware: RouterMiddleware {
             key, route: route, status: response.status, headers: stored, body: body,
             ttlSeconds: runtime.cacheTTL(for: route))
         return Response(status: response.status, headers: headers, body: ResponseBody(byteBuffer: body))
+    }
+
+    /// Whether a request may be answered from the cache at all. Cheap test first: only `/` and
+    /// `/kimera/...` hold cacheable routes. The event-loop fast path asks the same.
+    static func mayServe(method: HTTPRequest.Method, path: String, runtime: RuntimeConfiguration) -> Bool {
+        method == .get && (path == "/" || path.hasPrefix("/kimera/")) && runtime.performance
+    }
+
+    /// The headers of a hit as stored (`Cache-Control` included) plus `X-Cache: HIT` and `X-Cache-Age`;
+    /// room is reserved for the ones `RequestRecording` and Hummingbird append after.
+    static func headers(of hit: ResponseCache.Hit) -> HTTPFields {
+        var headers = hit.headers
+        headers.reserveCapacity(headers.count + 7)
+        headers.append(HTTPField(name: .xCache, value: "HIT"))
+        headers.append(HTTPField(name: .xCacheAge, value: seconds(hit.ageNanos)))
+        return headers
     }
 
     private func cacheControl(_ route: String) -> String {

@@ -1,8 +1,10 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
 import KimeraCore
 import KimeraModels
 import KimeraObservability
+import NIOCore
 import Synchronization
 
 /// `GET /health`, `GET /ready`, `GET /`.
@@ -10,16 +12,10 @@ enum OperationsRoutes {
     static func register<Context: RequestContext>(
         on routes: RouteTable<Context>, engine: ObservabilityEngine, readiness: Readiness
     ) {
-        // The health check is the most called endpoint: its body is written directly, not through
-        // JSONEncoder (same fields as `HealthResponse`; a test decodes it as one).
-        // The instance id is checked at configuration time to need no JSON escaping.
-        let instance = engine.instanceID.map { ",\"instance_id\":\"\($0)\"" } ?? ""
+        let health = HealthBody(engine: engine)
         routes.get("/health") { _, _ in
-            let body =
-                "{\"status\":\"healthy\",\"timestamp\":\(Timestamp.wallNanos() / 1_000_000),\"service\":\"kimera\",\"version\":\"\(KimeraVersion.current)\",\"uptime_s\":\(engine.uptimeSeconds)\(instance)}"
-            return Response(
-                status: .ok, headers: [.contentType: "application/json", .contentLength: String(body.utf8.count)],
-                body: ResponseBody(byteBuffer: ByteBuffer(string: body)))
+            let body = health.render(ByteBufferAllocator())
+            return Response(status: .ok, headers: health.headers(for: body), body: ResponseBody(byteBuffer: body))
         }
         routes.get("/ready") { _, _ in
             if let problem = readiness.problem { throw APIError.unavailable(problem) }
@@ -41,5 +37,43 @@ enum OperationsRoutes {
                         cacheEnabled: mode.performance, compressionEnabled: false, asyncEnabled: mode.asynchronousSinks,
                         debugAPI: true, requestTracing: true)))
         }
+    }
+}
+
+/// The body and headers of `GET /health`, for the route and the event-loop fast path alike. The health
+/// check is the most called endpoint: its body is written straight into a buffer, not through
+/// JSONEncoder (same fields as `HealthResponse`; a test decodes it as one). The instance id is checked at
+/// configuration time to need no JSON escaping.
+struct HealthBody: Sendable {
+    let engine: ObservabilityEngine
+    private let head: String
+    private let middle: String
+    private let tail: String
+
+    init(engine: ObservabilityEngine) {
+        self.engine = engine
+        head = "{\"status\":\"healthy\",\"timestamp\":"
+        middle = ",\"service\":\"kimera\",\"version\":\"\(KimeraVersion.current)\",\"uptime_s\":"
+        tail = (engine.instanceID.map { ",\"instance_id\":\"\($0)\"" } ?? "") + "}"
+    }
+
+    /// The body now (its timestamp and uptime change with every call).
+    func render(_ allocator: ByteBufferAllocator) -> ByteBuffer {
+        var buffer = allocator.buffer(capacity: 160)
+        buffer.writeString(head)
+        buffer.writeString(String(Timestamp.wallNanos() / 1_000_000))
+        buffer.writeString(middle)
+        buffer.writeString(String(engine.uptimeSeconds))
+        buffer.writeString(tail)
+        return buffer
+    }
+
+    func headers(for body: ByteBuffer) -> HTTPFields {
+        var headers = HTTPFields()
+        // Room for the headers RequestRecording and Hummingbird append.
+        headers.reserveCapacity(7)
+        headers.append(HTTPField(name: .contentType, value: "application/json"))
+        headers.append(HTTPField(name: .contentLength, value: String(body.readableBytes)))
+        return headers
     }
 }

@@ -1,0 +1,99 @@
+import HTTPTypes
+import KimeraModels
+import KimeraObservability
+import Logging
+
+/// What every answered request records, whichever path answered it — `RequestTracingMiddleware` for
+/// the full path, `FastPathResponder` on the event loop: the request id, the Kimera headers
+/// (`X-Request-ID`, `X-Process-Time-Microseconds`, `X-Debug-Mode`, `X-Performance-Mode`), the trace
+/// (route template × method histogram, trace ring, slow ring, slow-request warning) and, in full
+/// debug, the access log line. One code for both paths, so statistics, traces and `/metrics` cannot
+/// tell them apart.
+///
+/// It records the raw path and the redacted query; request and response headers only in the debug
+/// modes (redacted when read). It never records bodies.
+struct RequestRecording: Sendable {
+    let engine: ObservabilityEngine
+    let accessLog: Logger
+
+    init(engine: ObservabilityEngine) {
+        self.engine = engine
+        accessLog = engine.logger("kimera.http.access")
+    }
+
+    /// A request as it started: its id, its start times and the modes it is answered in (read once, so
+    /// a mode switch during the request cannot give it mixed headers).
+    struct Start: Sendable {
+        let id: String
+        let monotonicNanos: Int64
+        let wallNanos: Int64
+        let debug: Bool
+        let performance: Bool
+    }
+
+    /// Resolves the id (`X-Request-ID`, else `traceparent`, else generated) and counts the request active.
+    func start(_ requestHeaders: HTTPFields) -> Start {
+        let monotonic = Timestamp.monotonicNanos()
+        let wall = Timestamp.wallNanos()
+        // With export off (`telemetry` nil) the span's task-local is not even read.
+        let id =
+            engine.telemetry == nil
+            ? RequestIdentity.resolve(requestID: requestHeaders[.requestID], traceparent: requestHeaders[.traceparent])
+            : RequestIdentity.resolve(
+                requestID: requestHeaders[.requestID], traceparent: requestHeaders[.traceparent],
+                spanTraceID: RequestScope.traceID)
+        let runtime = engine.runtime
+        engine.tracer.begin()
+        return Start(
+            id: id, monotonicNanos: monotonic, wallNanos: wall, debug: runtime.debug, performance: runtime.performance)
+    }
+
+    /// Appends the Kimera headers to `headers` and returns the request's trace, not yet recorded: the
+    /// caller finishes it now (`finish`) or, for a streamed body, after its last byte.
+    ///
+    /// - Parameters:
+    ///   - route: the matched route template, or `RequestTracer.unmatched`.
+    ///   - bytesOut: the body's length when known (0 otherwise).
+    ///   - error: the API error code when the request failed with one.
+    func complete(
+        _ start: Start, method: HTTPRequest.Method, path: String, query: String?, requestHeaders: HTTPFields,
+        route: String, status: HTTPResponse.Status, headers: inout HTTPFields, bytesOut: Int, error: String?
+    ) -> CompactTrace {
+        let duration = Timestamp.monotonicNanos() - start.monotonicNanos
+        // Appended, not assigned: no handler sets these, and append skips a scan of the fields.
+        headers.reserveCapacity(headers.count + 5)
+        headers.append(HTTPField(name: .requestID, value: start.id))
+        headers.append(HTTPField(name: .processTime, value: String(duration / 1000)))
+        headers.append(HTTPField(name: .debugMode, value: start.debug ? "true" : "false"))
+        headers.append(HTTPField(name: .performanceMode, value: start.performance ? "true" : "false"))
+        let code = Int(status.code)
+        var trace = CompactTrace(
+            requestID: start.id, method: method.rawValue, path: path, query: query.map(Redaction.query), route: route,
+            status: code, durationNanos: duration, startedWallNanos: start.wallNanos,
+            bytesIn: requestHeaders[.contentLength].flatMap { Int($0) } ?? 0, bytesOut: bytesOut,
+            cache: headers[.xCache].flatMap(CacheOutcome.init(rawValue:)),
+            slow: duration >= engine.runtime.slowThresholdNs,
+            error: error ?? (code >= 400 ? APIError.code(for: status) : nil))
+        if start.debug {
+            trace.requestHeaders = requestHeaders
+            trace.responseHeaders = headers
+        }
+        return trace
+    }
+
+    /// Records a finished trace: statistics, rings, `/metrics`, the slow-request warning.
+    func finish(_ trace: CompactTrace) { engine.tracer.finish(trace) }
+
+    /// The access log line of full debug mode (nothing in the other modes), under the request's id.
+    func logAccess(_ start: Start, _ trace: CompactTrace, requestHeaders: HTTPFields) {
+        guard start.debug && !start.performance else { return }
+        RequestScope.$requestID.withValue(start.id) {
+            accessLog.info(
+                "\(trace.method) \(trace.path) \(trace.status) \(trace.durationNanos / 1000)us",
+                metadata: [
+                    "route": .string(trace.route), "query": .string(trace.query ?? ""),
+                    "request_headers": .string(Redaction.headerLine(requestHeaders)),
+                ])
+        }
+    }
+}
