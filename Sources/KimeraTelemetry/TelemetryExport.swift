@@ -59,8 +59,12 @@ public final class TelemetryExport: Sendable {
         } else {
             logFactory = nil
         }
-        self.services = services
+        self.services = services.map { BoundedShutdown($0, limit: Self.shutdownLimit) }
     }
+
+    /// How long the exporters may take to flush once the server stops: a collector that is down or slow
+    /// must not hold the shutdown for the export timeout (10 s by default) and its retries.
+    public static let shutdownLimit = Duration.seconds(2)
 
     static func signalURL(_ base: String, _ path: String) -> String {
         base.hasSuffix("/") ? base + path : base + "/" + path
@@ -118,6 +122,32 @@ struct OperationSpans: OperationTracing {
             span.recordError(error)
             span.setStatus(SpanStatus(code: .error))
             throw error
+        }
+    }
+}
+
+/// Runs a service; once graceful shutdown is triggered it gets `limit` to finish, then it is cancelled.
+struct BoundedShutdown: Service {
+    let inner: any Service
+    let limit: Duration
+
+    init(_ inner: any Service, limit: Duration) {
+        self.inner = inner
+        self.limit = limit
+    }
+
+    func run() async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await inner.run() }
+            group.addTask {
+                // Returns when graceful shutdown begins; throws when cancelled (the inner service ended).
+                try await gracefulShutdown()
+                try await Task.sleep(for: limit)
+            }
+            // Whichever ends first: the service (done), or the limit after shutdown began (cancel the
+            // service). The other task's result, an error of cancellation included, is not awaited.
+            _ = try await group.next()
+            group.cancelAll()
         }
     }
 }

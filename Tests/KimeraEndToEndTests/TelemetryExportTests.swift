@@ -302,6 +302,20 @@ func randomHex(bytes: Int) -> String {
             .flatMap { $0.split(separator: " ").last.map(String.init) }
     }
 
+    @Test func aCollectorThatRefusesDoesNotHoldTheShutdown() async throws {
+        // Nothing listens on the endpoint's port: every export is refused and retried.
+        let refusing = try freeLoopbackPort()
+        let server = try await ServerProcess.start(
+            environment: ["OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:\(refusing)"])
+        for _ in 0..<20 { _ = try await http(.GET, "\(server.baseURL)/health") }
+        let started = ContinuousClock.now
+        let status = await server.stop()
+        let took = ContinuousClock.now - started
+        #expect(status == 0, "\(server.stderr.contents.suffix(500))")
+        // The exporters get 2 s to flush, far less than the 10 s grace period.
+        #expect(took < .seconds(6), "exit took \(took): \(server.stderr.contents.suffix(800))")
+    }
+
     @Test func noEndpointMeansNoSpanAndNoTraceparent() async throws {
         let server = try await ServerProcess.start()
         do {
