@@ -9,15 +9,9 @@ package enum RequestIdentity {
     private static let prefix: [UInt8] = (0..<6).map { _ in alphabet[Int.random(in: 0..<36)] }
     private static let counter = Atomic<UInt64>(0)
 
-    package static func resolve(requestID: String?, traceparent: String?) -> String {
-        if let requestID, isValid(requestID) { return requestID }
-        if let traceparent, let traceID = traceID(fromTraceparent: traceparent) { return traceID }
-        return generate()
-    }
-
-    /// As `resolve(requestID:traceparent:)`, but a request with neither header takes `spanTraceID`, the
-    /// trace id of the span OpenTelemetry export started for it, so that id and trace agree.
-    package static func resolve(requestID: String?, traceparent: String?, spanTraceID: String?) -> String {
+    /// The request's id: a valid `X-Request-ID`, else the trace id of `traceparent`, else `spanTraceID` (the
+    /// trace id of the span OpenTelemetry export started for it, so that id and trace agree), else a new one.
+    package static func resolve(requestID: String?, traceparent: String?, spanTraceID: String? = nil) -> String {
         if let requestID, isValid(requestID) { return requestID }
         if let traceparent, let traceID = traceID(fromTraceparent: traceparent) { return traceID }
         return spanTraceID ?? generate()

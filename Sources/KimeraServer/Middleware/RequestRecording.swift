@@ -36,12 +36,9 @@ struct RequestRecording: Sendable {
         let monotonic = Timestamp.monotonicNanos()
         let wall = Timestamp.wallNanos()
         // With export off (`telemetry` nil) the span's task-local is not even read.
-        let id =
-            engine.telemetry == nil
-            ? RequestIdentity.resolve(requestID: requestHeaders[.requestID], traceparent: requestHeaders[.traceparent])
-            : RequestIdentity.resolve(
-                requestID: requestHeaders[.requestID], traceparent: requestHeaders[.traceparent],
-                spanTraceID: RequestScope.traceID)
+        let id = RequestIdentity.resolve(
+            requestID: requestHeaders[.requestID], traceparent: requestHeaders[.traceparent],
+            spanTraceID: engine.telemetry == nil ? nil : RequestScope.traceID)
         let runtime = engine.runtime
         engine.tracer.begin()
         return Start(
