@@ -1,6 +1,24 @@
 // swift-tools-version: 6.1
 import PackageDescription
 
+// Release binaries link the Swift runtime and Foundation statically: a one-shot `kimera stats` then
+// starts without loading and relocating a dozen shared libraries (issue 17, BENCHMARKS.md). Only the
+// link step differs, so the modules' build is the same as without it; debug builds (the tests) link
+// dynamically as before.
+// The static Foundation's own dependencies are named after the package's objects (the static modules
+// would list them, but the modules are compiled against the shared ones).
+let staticSwiftRuntime: [LinkerSetting] = [
+    .unsafeFlags(
+        [
+            "-static-stdlib", "-lFoundationInternationalization", "-lFoundation", "-lFoundationEssentials",
+            "-lCoreFoundation", "-l_FoundationICU", "-l_FoundationCShims", "-l_FoundationCollections",
+            "-lswiftSynchronization", "-lstdc++", "-lm",
+            // Not position-independent: the loader then relocates nothing of the binary's own (a PIE
+            // kimera spent about 6 ms of each start copying and relocating Swift metadata pages).
+            "-Xclang-linker", "-no-pie",
+        ], .when(platforms: [.linux], configuration: .release))
+]
+
 let package = Package(
     name: "kimera",
     platforms: [.macOS(.v15)],
@@ -109,10 +127,12 @@ let package = Package(
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ]),
+            ],
+            linkerSettings: staticSwiftRuntime),
         .executableTarget(
             name: "kimera-baseline",
-            dependencies: [.product(name: "Hummingbird", package: "hummingbird")]),
+            dependencies: [.product(name: "Hummingbird", package: "hummingbird")],
+            linkerSettings: staticSwiftRuntime),
         .testTarget(name: "KimeraModelsTests", dependencies: ["KimeraModels"]),
         .testTarget(name: "KimeraCoreTests", dependencies: ["KimeraCore", "KimeraModels"]),
         .testTarget(
