@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import KimeraModels
+import KimeraTelemetry
 import Testing
 
 @testable import KimeraObservability
@@ -164,17 +165,25 @@ struct FastPathTests {
     /// (`Content-Length` too: `/health`'s uptime and timestamp change their digit count.) A client-chosen
     /// request id is compared separately.
     static let varying: Set<String> = [
-        "x-process-time-microseconds", "date", "x-cache-age", "x-request-id", "content-length",
+        "x-process-time-microseconds", "date", "x-cache-age", "x-request-id", "content-length", "traceparent",
     ]
 
     /// The response of each server, fast path on and off, to the same request sequence on one connection.
     static func responses(
-        debug: Bool, performance: Bool, requests: [String], security: SecuritySettings = SecuritySettings()
+        debug: Bool, performance: Bool, requests: [String], security: SecuritySettings = SecuritySettings(),
+        telemetry: Bool = false
     ) async throws -> (fast: [RawConnection.Response], full: [RawConnection.Response], answered: Int) {
         var results: [[RawConnection.Response]] = []
         var answered = 0
         for fastPath in [true, false] {
-            let server = TestServer(debug: debug, performance: performance, security: security, fastPath: fastPath)
+            // Export to a port nothing listens on: the exporters are not run here, only the spans are made.
+            let export = try telemetry
+                ? TelemetrySettings.resolve(
+                    environment: [:], endpoint: "http://127.0.0.1:9", defaultInstanceID: "test").map {
+                        try TelemetryExport(settings: $0)
+                    } : nil
+            let server = TestServer(
+                debug: debug, performance: performance, security: security, fastPath: fastPath, telemetry: export)
             let collected = try await server.application().test(.live) { client in
                 let connection = try RawConnection(port: client.port!)
                 var collected: [RawConnection.Response] = []
@@ -237,6 +246,28 @@ struct FastPathTests {
             let health = try JSONDecoder().decode(HealthResponse.self, from: Data(fast[0].body))
             #expect(health.status == "healthy")
         }
+    }
+
+    @Test("with OpenTelemetry export on, the fast path answers with the span's traceparent, as the full path does")
+    func exportOnKeepsTheFastPath() async throws {
+        let traceID = String(repeating: "ab", count: 16)
+        let (fast, full, answered) = try await Self.responses(
+            debug: false, performance: true,
+            requests: [get("/health"), get("/health", "traceparent: 00-\(traceID)-00f067aa0ba902b7-01\r\n"), get("/"), get("/")],
+            telemetry: true)
+        #expect(answered == 3)
+        for (index, (a, b)) in zip(fast, full).enumerated() { Self.expectSame(a, b, "request \(index)") }
+        for response in fast + full {
+            // A new trace (or the caller's) named by the request id, a span of its own in the response.
+            let traceparent = try #require(response.header("traceparent"))
+            let parts = traceparent.split(separator: "-").map(String.init)
+            #expect(parts.count == 4 && parts[0] == "00" && parts[2].count == 16)
+            #expect(response.header("X-Request-ID") == parts[1])
+        }
+        #expect(fast[1].header("X-Request-ID") == traceID)
+        #expect(full[1].header("X-Request-ID") == traceID)
+        #expect(fast[1].header("traceparent")?.contains("00f067aa0ba902b7") == false)
+        #expect(fast[3].header("X-Cache") == "HIT")
     }
 
     @Test("a cached GET / hit from the fast path carries the full path's headers and the stored bytes")

@@ -3,6 +3,7 @@ import Hummingbird
 import HummingbirdTesting
 import KimeraCore
 import KimeraModels
+import KimeraTelemetry
 import Logging
 import Synchronization
 import Testing
@@ -29,11 +30,11 @@ struct TestServer {
         debug: Bool = false, performance: Bool = true, limits: StoreLimits = StoreLimits(),
         live: LiveSettings = LiveSettings(),
         withVault: Bool = false, security: SecuritySettings = SecuritySettings(), host: String = "127.0.0.1",
-        fastPath: Bool = true
+        fastPath: Bool = true, telemetry: TelemetryExport? = nil
     ) {
         let runtime = RuntimeConfiguration(debug: debug, performance: performance, live: live)
         console = RecordingSink()
-        engine = ObservabilityEngine(runtime: runtime, limits: limits, sinks: [console])
+        engine = ObservabilityEngine(runtime: runtime, limits: limits, sinks: [console], telemetry: telemetry?.hooks)
         var configuration = ServerConfiguration()
         configuration.debug = debug
         configuration.performance = performance
@@ -48,7 +49,7 @@ struct TestServer {
             try? FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
             service = try? KimeraService.open(dataDirectory: directory.path)
         }
-        app = KimeraApplication(configuration: configuration, engine: engine, service: service)
+        app = KimeraApplication(configuration: configuration, engine: engine, service: service, telemetry: telemetry)
         app.readiness.setVaultOpen(true)
     }
 

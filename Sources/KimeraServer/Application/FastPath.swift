@@ -5,6 +5,7 @@ import KimeraObservability
 import NIOCore
 import NIOHTTPTypes
 import Synchronization
+import Tracing
 
 /// Answers, on the connection's event loop, the requests that need no handler — `GET /health` and fresh
 /// response-cache hits — with the bytes and headers the full path (middleware, router) would send, and
@@ -19,13 +20,16 @@ struct FastPathResponder: Sendable {
     let health: HealthBody
     let cache: ResponseCache
     let runtime: RuntimeConfiguration
+    /// The server spans of OpenTelemetry export; nil while it is off.
+    let spans: ServerSpans?
     let answered: FastPathCount
 
     init(
         engine: ObservabilityEngine, limits: RequestLimitsMiddleware, access: AccessControlMiddleware,
-        answered: FastPathCount
+        spans: ServerSpans? = nil, answered: FastPathCount
     ) {
         recording = RequestRecording(engine: engine)
+        self.spans = spans
         self.answered = answered
         self.limits = limits
         self.access = access
@@ -67,12 +71,10 @@ struct FastPathResponder: Sendable {
             !access.mayCheck(method: head.method, path: path, headers: fields)
         else { return nil }
 
-        let start: RequestRecording.Start
         let route: String
         var headers: HTTPFields
         let body: ByteBuffer
         if path == "/health" {
-            start = recording.start(fields)
             route = "/health"
             body = health.render(allocator)
             headers = health.headers(for: body)
@@ -80,22 +82,48 @@ struct FastPathResponder: Sendable {
             query.map({ !$0.contains("bypass_cache") }) ?? true,
             let hit = cache.lookup(ResponseCache.key(path: path, query: query)), hit.status == .ok
         {
-            start = recording.start(fields)
             route = hit.route
             body = hit.body
             headers = ResponseCacheMiddleware.headers(of: hit)
         } else {
             return nil
         }
+        guard let spans else {
+            record(head, path: path, query: query, route: route, headers: &headers, body: body, date: date)
+            return (HTTPResponse(status: .ok, headerFields: headers), body)
+        }
+        // Export on: the request's server span, made as TelemetrySpanMiddleware makes it, is current
+        // while the request is recorded (its trace id may be the request id; log records carry it).
+        let server = spans.start(
+            method: head.method, path: path, query: query, headers: fields, authority: head.authority)
+        InstrumentationContext.$current.withValue(server.span.context) {
+            RequestScope.$traceID.withValue(server.traceID) {
+                record(
+                    head, path: path, query: query, route: route, headers: &headers, body: body, date: date,
+                    traceparent: server.traceparent)
+            }
+        }
+        spans.finish(server, route: route, status: 200, bodySize: body.readableBytes)
+        return (HTTPResponse(status: .ok, headerFields: headers), body)
+    }
+
+    /// Records an answered request (statistics, traces, access log) and appends the Kimera headers, the
+    /// span's `traceparent` when there is one, and `Date`, in the order the full path sends them.
+    private func record(
+        _ head: HTTPRequest, path: String, query: String?, route: String, headers: inout HTTPFields, body: ByteBuffer,
+        date: String, traceparent: String? = nil
+    ) {
+        let fields = head.headerFields
+        let start = recording.start(fields)
         let trace = recording.complete(
             start, method: head.method, path: path, query: query, requestHeaders: fields, route: route, status: .ok,
             headers: &headers, bytesOut: body.readableBytes, error: nil)
+        if let traceparent { headers.append(HTTPField(name: .traceparent, value: traceparent)) }
         // Hummingbird sets Date after the middleware ran, so the trace does not show it there either.
         headers.append(HTTPField(name: .date, value: date))
         recording.finish(trace)
         recording.logAccess(start, trace, requestHeaders: fields)
         answered.value.add(1, ordering: .relaxed)
-        return (HTTPResponse(status: .ok, headerFields: headers), body)
     }
 }
 

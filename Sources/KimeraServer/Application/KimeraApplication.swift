@@ -50,11 +50,7 @@ public struct KimeraApplication: Sendable {
         let router = Router(context: KimeraRequestContext.self)
         let table = RouteTable(router: router)
         // Hummingbird applies router middleware to the routes added after it: middleware first.
-        if let telemetry {
-            router.add(
-                middleware: TelemetrySpanMiddleware(
-                    tracer: telemetry.tracer, serverAddress: configuration.host, serverPort: configuration.port))
-        }
+        if let serverSpans { router.add(middleware: TelemetrySpanMiddleware(spans: serverSpans)) }
         router.add(middleware: RequestTracingMiddleware(engine: engine))
         router.add(middleware: requestLimits)
         router.add(middleware: accessControl)
@@ -76,6 +72,13 @@ public struct KimeraApplication: Sendable {
         return (router, table.routes.map { ($0.path, $0.methods.map(\.rawValue)) })
     }
 
+    /// How request spans are made; nil while OpenTelemetry export is off.
+    var serverSpans: ServerSpans? {
+        telemetry.map {
+            ServerSpans(tracer: $0.tracer, serverAddress: configuration.host, serverPort: configuration.port)
+        }
+    }
+
     var requestLimits: RequestLimitsMiddleware {
         RequestLimitsMiddleware(
             settings: configuration.security, maxBodyBytes: configuration.limits.maxBodyBytes, connections: connections)
@@ -86,16 +89,17 @@ public struct KimeraApplication: Sendable {
             settings: configuration.security, listensBeyondLoopback: configuration.listensBeyondLoopback)
     }
 
-    /// The HTTP/1 server: Hummingbird's, with the connection tracking and (unless `fast_path` is off or
-    /// OpenTelemetry export is on) the event-loop fast path in each connection's pipeline (`KimeraHTTP1Channel`).
+    /// The HTTP/1 server: Hummingbird's, with the connection tracking and (unless `fast_path` is off) the
+    /// event-loop fast path in each connection's pipeline (`KimeraHTTP1Channel`). With OpenTelemetry export
+    /// on, the fast path makes the server span of what it answers, as the middleware does.
     public func makeServer() -> HTTPServerBuilder {
         let connections = self.connections
         let idleTimeout = Duration.seconds(configuration.security.idleTimeoutSeconds)
-        // With OpenTelemetry export on every request needs its span (TelemetrySpanMiddleware): no fast path.
         let fastPath =
-            configuration.fastPath && telemetry == nil
+            configuration.fastPath
             ? FastPathResponder(
-                engine: engine, limits: requestLimits, access: accessControl, answered: fastPathAnswers) : nil
+                engine: engine, limits: requestLimits, access: accessControl, spans: serverSpans,
+                answered: fastPathAnswers) : nil
         return HTTPServerBuilder { responder in
             KimeraHTTP1Channel(
                 responder: responder, connections: connections, idleTimeout: idleTimeout, fastPath: fastPath)

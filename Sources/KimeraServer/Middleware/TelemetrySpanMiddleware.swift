@@ -13,78 +13,112 @@ import Tracing
 ///
 /// It never records header values or bodies. The router adds it only when export is on, ahead of
 /// `RequestTracingMiddleware`, so that it sees the final status of every request (errors included);
-/// with export off it does not exist and costs nothing.
+/// with export off it does not exist and costs nothing. The fast path makes the same spans
+/// (`ServerSpans`) for what it answers.
 struct TelemetrySpanMiddleware: RouterMiddleware {
     typealias Context = KimeraRequestContext
-    let tracer: any Tracer
-    let serverAddress: String
-    let serverPort: Int
+    let spans: ServerSpans
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
         -> Response
     {
-        var parent = InstrumentationContext.topLevel
-        tracer.extract(request.headers, into: &parent, using: HTTPFieldsExtractor())
-        let method = request.method.rawValue
-        let span = tracer.startSpan(method, context: parent, ofKind: .server)
-        span.updateAttributes { attributes in
-            attributes["http.request.method"] = method
-            attributes["url.path"] = request.uri.path
-            attributes["url.scheme"] = "http"
-            // As the client addressed us (the Host header), else where we listen.
-            let authority = Self.hostAndPort(request.head.authority)
-            attributes["server.address"] = authority?.host ?? serverAddress
-            attributes["server.port"] = authority?.port ?? serverPort
-            attributes["network.protocol.version"] = "1.1"
-            if let query = request.uri.query { attributes["url.query"] = Redaction.query(query) }
-            if let agent = request.headers[.userAgent] { attributes["user_agent.original"] = agent }
-            if let size = request.headers[.contentLength].flatMap({ Int($0) }) {
-                attributes["http.request.body.size"] = size
-            }
-        }
-        var carrier = TraceparentCarrier()
-        tracer.inject(span.context, into: &carrier, using: TraceparentCarrier.Writer())
-        let traceID = carrier.traceparent.flatMap(RequestIdentity.traceID(fromTraceparent:))
-
+        let server = spans.start(
+            method: request.method, path: request.uri.path, query: request.uri.query, headers: request.headers,
+            authority: request.head.authority)
         var response: Response
         do {
-            response = try await InstrumentationContext.$current.withValue(span.context) {
-                try await RequestScope.$traceID.withValue(traceID) {
+            response = try await InstrumentationContext.$current.withValue(server.span.context) {
+                try await RequestScope.$traceID.withValue(server.traceID) {
                     try await next(request, context)
                 }
             }
         } catch {
             // RequestTracingMiddleware turns every error into a response; only cancellation gets here.
-            span.recordError(error)
-            span.setStatus(SpanStatus(code: .error))
-            span.end()
+            server.span.recordError(error)
+            server.span.setStatus(SpanStatus(code: .error))
+            server.span.end()
             throw error
         }
 
         let route = context.endpointPath.flatMap { $0.hasPrefix("/") ? $0 : nil }
-        span.operationName = route.map { "\(method) \($0)" } ?? method
-        let status = Int(response.status.code)
-        span.updateAttributes { attributes in
-            if let route { attributes["http.route"] = route }
-            attributes["http.response.status_code"] = status
-            if let size = response.body.contentLength { attributes["http.response.body.size"] = size }
-            if status >= 500 { attributes["error.type"] = String(status) }
-        }
-        if status >= 500 { span.setStatus(SpanStatus(code: .error)) }
-        if let traceparent = carrier.traceparent {
+        let bodySize = response.body.contentLength
+        if let traceparent = server.traceparent {
             response.headers.append(HTTPField(name: .traceparent, value: traceparent))
         }
-        if response.body.contentLength == nil {
+        if bodySize == nil {
             // A streamed body is written after this returns: the span ends with its last byte.
+            spans.finish(server, route: route, status: Int(response.status.code), bodySize: nil, end: false)
             let body = response.body
+            let span = server.span
             response.body = ResponseBody { writer in
                 defer { span.end() }
                 try await body.write(writer)
             }
         } else {
-            span.end()
+            spans.finish(server, route: route, status: Int(response.status.code), bodySize: bodySize)
         }
         return response
+    }
+}
+
+/// How a request's server span is made, named and ended, whichever path answers the request: the
+/// middleware above for the full path, `FastPathResponder` on the event loop (one code, so the two
+/// cannot export different spans).
+struct ServerSpans: Sendable {
+    let tracer: any Tracer
+    let serverAddress: String
+    let serverPort: Int
+
+    /// A started server span, the `traceparent` the response carries and its trace id (the request id
+    /// of a request that brought neither `X-Request-ID` nor `traceparent`).
+    struct Started {
+        let span: any Span
+        let method: String
+        let traceparent: String?
+        let traceID: String?
+    }
+
+    /// Starts the span of a request: a child of its inbound `traceparent`, else the root of a new trace.
+    func start(method: HTTPRequest.Method, path: String, query: String?, headers: HTTPFields, authority: String?)
+        -> Started
+    {
+        var parent = InstrumentationContext.topLevel
+        tracer.extract(headers, into: &parent, using: HTTPFieldsExtractor())
+        let name = method.rawValue
+        let span = tracer.startSpan(name, context: parent, ofKind: .server)
+        span.updateAttributes { attributes in
+            attributes["http.request.method"] = name
+            attributes["url.path"] = path
+            attributes["url.scheme"] = "http"
+            // As the client addressed us (the Host header), else where we listen.
+            let hostAndPort = TelemetrySpanMiddleware.hostAndPort(authority)
+            attributes["server.address"] = hostAndPort?.host ?? serverAddress
+            attributes["server.port"] = hostAndPort?.port ?? serverPort
+            attributes["network.protocol.version"] = "1.1"
+            if let query { attributes["url.query"] = Redaction.query(query) }
+            if let agent = headers[.userAgent] { attributes["user_agent.original"] = agent }
+            if let size = headers[.contentLength].flatMap({ Int($0) }) { attributes["http.request.body.size"] = size }
+        }
+        var carrier = TraceparentCarrier()
+        tracer.inject(span.context, into: &carrier, using: TraceparentCarrier.Writer())
+        return Started(
+            span: span, method: name, traceparent: carrier.traceparent,
+            traceID: carrier.traceparent.flatMap(RequestIdentity.traceID(fromTraceparent:)))
+    }
+
+    /// Names the span after its route template (the method alone when no route matched), records the
+    /// status (error on 5xx) and, unless `end` is false (a streamed body ends it later), ends it.
+    func finish(_ started: Started, route: String?, status: Int, bodySize: Int?, end: Bool = true) {
+        let span = started.span
+        span.operationName = route.map { "\(started.method) \($0)" } ?? started.method
+        span.updateAttributes { attributes in
+            if let route { attributes["http.route"] = route }
+            attributes["http.response.status_code"] = status
+            if let bodySize { attributes["http.response.body.size"] = bodySize }
+            if status >= 500 { attributes["error.type"] = String(status) }
+        }
+        if status >= 500 { span.setStatus(SpanStatus(code: .error)) }
+        if end { span.end() }
     }
 }
 
