@@ -45,11 +45,15 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         if let limit { check((1...maximum).contains(limit), "limit \(limit) outside 1...\(maximum)") }
     }
 
-    let duration = DurationText.parse(value)
+    let seconds = DurationText.seconds(value)
     let matches = (try? durationPattern.wholeMatch(in: value)) != nil
-    check((duration != nil) == matches, "DurationText.parse(\(value.debugDescription)) = \(String(describing: duration)) but the pattern \(matches ? "matches" : "does not match")")
+    check((seconds != nil) == matches, "DurationText.seconds(\(value.debugDescription)) = \(String(describing: seconds)) but the pattern \(matches ? "matches" : "does not match")")
+    if let seconds { check(seconds > 0, "DurationText.seconds(\(value.debugDescription)) = \(seconds), not positive") }
+    let duration = DurationText.parse(value)
+    let inRange = seconds.map { (1...86_400_000).contains(($0 * 1000).rounded()) } ?? false
+    check((duration != nil) == inRange, "DurationText.parse(\(value.debugDescription)) = \(String(describing: duration)), in range: \(inRange)")
     if let duration {
-        check(duration > .zero && duration <= DurationText.maximum, "DurationText.parse(\(value.debugDescription)) = \(duration), outside (0, 24h]")
+        check(duration >= DurationText.minimum && duration <= DurationText.maximum, "DurationText.parse(\(value.debugDescription)) = \(duration), outside [1ms, 24h]")
     }
     return 0
 }

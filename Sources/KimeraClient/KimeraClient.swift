@@ -43,7 +43,14 @@ public struct KimeraClient: Sendable {
     public static func normalise(url: String) throws -> String {
         let trimmed = url.trimmingCharacters(in: .whitespaces)
         guard let components = URLComponents(string: trimmed), let scheme = components.scheme?.lowercased() else {
-            throw ClientError.invalidURL(url, reason: "expected http://HOST[:PORT]")
+            throw ClientError.invalidURL(maskingCredentials(url), reason: "expected http://HOST[:PORT]")
+        }
+        // A password in a URL ends up in shell history, `ps`, error messages and saved contexts: refused,
+        // and never repeated (the token options carry credentials).
+        if components.user != nil || components.password != nil {
+            throw ClientError.invalidURL(
+                maskingCredentials(url),
+                reason: "a user name or password in the URL is not accepted; use --token, --token-file or KIMERA_TOKEN")
         }
         guard scheme == "http" || scheme == "https" else {
             throw ClientError.invalidURL(url, reason: "the scheme must be http or https, not \(scheme)")
@@ -60,6 +67,15 @@ public struct KimeraClient: Sendable {
         var normalised = trimmed
         while normalised.hasSuffix("/") { normalised.removeLast() }
         return normalised
+    }
+
+    /// `url` with any `user:password@` shown as `***@`, for messages about a URL that was refused.
+    public static func maskingCredentials(_ url: String) -> String {
+        guard let schemeEnd = url.range(of: "://") else { return url }
+        let rest = url[schemeEnd.upperBound...]
+        let authorityEnd = rest.firstIndex(where: { $0 == "/" || $0 == "?" || $0 == "#" }) ?? rest.endIndex
+        guard let at = rest[..<authorityEnd].lastIndex(of: "@") else { return url }
+        return String(url[..<schemeEnd.upperBound]) + "***" + String(url[at...])
     }
 }
 

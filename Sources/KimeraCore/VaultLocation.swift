@@ -1,12 +1,12 @@
 import Foundation
 
 /// Where the vault lives, from `--vault URL` / `KIMERA_VAULT_URL` / `vault.url`: an embedded SQLite file
-/// (`sqlite:PATH`, the default `<data-dir>/kimera.sqlite`) or a PostgreSQL database that several instances
+/// (`sqlite:PATH`, PATH the file; the default `<data-dir>/kimera.sqlite`) or a PostgreSQL database that several instances
 /// share (`postgres://user:password@host:port/db`, also `postgresql://`, a Unix socket as `?host=/dir` or a
 /// percent-encoded host). Shown only through `masked`: the password never leaves this value.
 public enum VaultLocation: Sendable, Equatable {
-    /// The directory holding `kimera.sqlite`.
-    case sqlite(directory: String)
+    /// The SQLite file.
+    case sqlite(path: String)
     /// The URL as given; parsed by the PostgreSQL adapter.
     case postgres(url: String)
 
@@ -20,10 +20,15 @@ public enum VaultLocation: Sendable, Equatable {
         if lower.hasPrefix("sqlite:") {
             var path = String(trimmed.dropFirst("sqlite:".count))
             if path.hasPrefix("//") { path = String(path.dropFirst(2)) }
-            if path.isEmpty { return .sqlite(directory: dataDirectory) }
-            // `sqlite:DIR/kimera.sqlite` names the file; `sqlite:DIR` the directory.
-            if path.hasSuffix(".sqlite") { return .sqlite(directory: (path as NSString).deletingLastPathComponent) }
-            return .sqlite(directory: path)
+            if path.isEmpty { return .sqlite(path: defaultSQLitePath(dataDirectory: dataDirectory)) }
+            // PATH names the file. A folder (one that exists, or PATH ending in `/`) holds `kimera.sqlite`.
+            var isDirectory: ObjCBool = false
+            if path.hasSuffix("/") || (FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
+                && isDirectory.boolValue)
+            {
+                return .sqlite(path: defaultSQLitePath(dataDirectory: path))
+            }
+            return .sqlite(path: path)
         }
         let scheme = trimmed.split(separator: ":", maxSplits: 1).first.map(String.init) ?? trimmed
         throw VaultError(
@@ -36,10 +41,15 @@ public enum VaultLocation: Sendable, Equatable {
     /// The location with any password replaced by `***`, for logs, the banner and `/debug/info`.
     public var masked: String {
         switch self {
-        case .sqlite(let directory):
-            return "sqlite:" + (directory as NSString).appendingPathComponent("kimera.sqlite")
+        case .sqlite(let path):
+            return "sqlite:" + path
         case .postgres(let url): return Self.mask(url)
         }
+    }
+
+    /// The embedded vault's file in a data directory.
+    public static func defaultSQLitePath(dataDirectory: String) -> String {
+        (dataDirectory as NSString).appendingPathComponent("kimera.sqlite")
     }
 
     /// The password of a PostgreSQL URL (user info or `password=` query item), percent-decoded.

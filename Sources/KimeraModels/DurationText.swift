@@ -1,18 +1,33 @@
 /// Durations as people type them: `500ms`, `30s`, `15m`, `2h`, `1d` (units in any case), or a plain number of
 /// seconds. The grammar is exactly `DurationText.pattern`, which the OpenAPI document publishes for `ttl`.
-/// Zero is not a duration; anything longer than `maximum` is cut to it, as limits are clamped, and anything
-/// positive but shorter than a millisecond is 1 ms.
+/// Zero is not a duration (unless a caller allows it), and neither is anything longer than `maximum` (1 d) or
+/// shorter than `minimum` (1 ms): such a value is refused with the limits named, never cut silently.
 public enum DurationText {
     public static let examples = ["30s", "15m", "2h", "500ms", "1d"]
     /// The longest ttl accepted anywhere: a forgotten debug switch still reverts within a day.
     public static let maximum = Duration.seconds(86_400)
+    /// The shortest: durations are kept in whole milliseconds.
+    public static let minimum = Duration.milliseconds(1)
+    /// The limits as the refusals name them.
+    public static let range = "from 1ms to 24h"
     /// The accepted text as a regular expression (ECMA-262, as OpenAPI's `pattern`): a positive decimal
     /// number and an optional unit.
     public static let pattern =
         "^([0-9]*[1-9][0-9]*(\\.[0-9]+)?|[0-9]+\\.[0-9]*[1-9][0-9]*)([mM][sS]|[sSmMhHdD])?$"
 
-    /// The duration `text` says, or nil. Zero is refused unless `allowingZero` (e.g. `--drain 0s`: none).
+    /// The duration `text` says, or nil: nil too when it is out of `range` (1 ms to 1 d). Zero is refused
+    /// unless `allowingZero` (e.g. `--drain 0s`: none).
     public static func parse(_ text: some StringProtocol, allowingZero: Bool = false) -> Duration? {
+        guard let seconds = seconds(text, allowingZero: allowingZero) else { return nil }
+        if seconds == 0 { return .zero }
+        let milliseconds = (seconds * 1000).rounded()
+        guard milliseconds >= 1, milliseconds <= 86_400_000 else { return nil }
+        return .milliseconds(Int64(milliseconds))
+    }
+
+    /// The seconds `text` says, whatever their size, when it is of the grammar (`pattern`); 0 only with
+    /// `allowingZero`. A positive text too small for a Double is the smallest positive one, never zero.
+    public static func seconds(_ text: some StringProtocol, allowingZero: Bool = false) -> Double? {
         let lowered = text.lowercased()
         let units: [(suffix: String, seconds: Double)] = [
             ("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600), ("d", 86400),
@@ -31,10 +46,8 @@ public enum DurationText {
         guard (1...2).contains(parts.count), parts.allSatisfy({ !$0.isEmpty && $0.allSatisfy(\.isASCIIDigit) }),
             let value = Double(number), positive || allowingZero
         else { return nil }
-        if !positive { return .zero }
-        let seconds = Swift.min(value * scale, 86_400)
-        // At least 1 ms: a positive duration shorter than that must not round to zero.
-        return .milliseconds(Swift.max(1, Int64((seconds * 1000).rounded())))
+        if !positive { return 0 }
+        return Swift.max(value * scale, .leastNonzeroMagnitude)
     }
 }
 

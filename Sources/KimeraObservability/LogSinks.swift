@@ -239,11 +239,30 @@ final class BoundedQueue<Element: Sendable>: Sendable {
 
 /// Standard error, written with one writev(2) per line: the line and its newline in one system call,
 /// without copying the line to append the newline.
-struct ConsoleSink: LogSink {
+///
+/// A console nobody reads (a full pipe) must not stop the server: synchronous modes write inline, on
+/// the request's thread. So a line waits at most `maximumWaitMillis` for room, and while the pipe stays
+/// full the next lines wait not at all: they are dropped and counted (`sinks[]` in `/debug/info`) until
+/// the reader catches up.
+final class ConsoleSink: LogSink {
     let name = "console"
     var path: String? { nil }
+    let descriptor: Int32
+    /// Set when a line found no room within the wait: later lines do not wait until one finds room.
+    private let blocked = Atomic<Bool>(false)
+    static let maximumWaitMillis: Int32 = 100
+
+    init(descriptor: Int32 = 2) { self.descriptor = descriptor }
+
     func write(_ line: String) throws {
-        if LineWriter.write(line, to: 2) < 0 { throw SinkError("stderr write failed (errno \(errno))") }
+        var target = pollfd(fd: descriptor, events: Int16(POLLOUT), revents: 0)
+        let wait = blocked.load(ordering: .relaxed) ? 0 : Self.maximumWaitMillis
+        if poll(&target, 1, wait) == 0 {
+            blocked.store(true, ordering: .relaxed)
+            throw SinkError("stderr is not being read (its pipe is full); the line was dropped")
+        }
+        blocked.store(false, ordering: .relaxed)
+        if LineWriter.write(line, to: descriptor) < 0 { throw SinkError("stderr write failed (errno \(errno))") }
     }
 }
 

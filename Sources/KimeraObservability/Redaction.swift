@@ -47,35 +47,11 @@ public enum Redaction {
         return result
     }
 
-    /// Names whose values are secrets: headers, query parameters, metadata keys, config keys.
+    /// Names whose values are secrets: headers, query parameters, metadata keys, config keys
+    /// (`SecretNames`, the one vocabulary the CLI's bundle uses too).
     public static func isSecretName(_ name: some StringProtocol) -> Bool {
-        // ASCII case-insensitive byte search without copying: this runs for every header and metadata key.
-        if let answer = name.utf8.withContiguousStorageIfAvailable(isSecretName(bytes:)) { return answer }
-        return Array(name.utf8).withUnsafeBufferPointer(isSecretName(bytes:))
+        SecretNames.isSecret(name)
     }
-
-    private static func isSecretName(bytes: UnsafeBufferPointer<UInt8>) -> Bool {
-        for exact in exactNames where exact.count == bytes.count && matches(bytes, at: 0, exact) { return true }
-        for fragment in secretFragments where fragment.count <= bytes.count {
-            for start in 0...(bytes.count - fragment.count) where matches(bytes, at: start, fragment) { return true }
-        }
-        return false
-    }
-
-    @inline(__always)
-    private static func matches(_ bytes: UnsafeBufferPointer<UInt8>, at start: Int, _ lowercase: [UInt8]) -> Bool {
-        for index in 0..<lowercase.count {
-            var byte = bytes[start + index]
-            if byte >= 65 && byte <= 90 { byte += 32 }
-            if byte != lowercase[index] { return false }
-        }
-        return true
-    }
-
-    private static let exactNames: [[UInt8]] = ["authorization", "proxy-authorization", "cookie", "set-cookie"]
-        .map { Array($0.utf8) }
-    private static let secretFragments: [[UInt8]] = ["token", "secret", "password", "passwd", "key", "credential"]
-        .map { Array($0.utf8) }
 
     /// A header value as traces show it: `Authorization` keeps its scheme, cookies keep their names.
     public static func header(name: some StringProtocol, value: String) -> String {
@@ -104,12 +80,7 @@ public enum Redaction {
 
     /// Free text: bearer credentials inside it are masked.
     package static func message(_ text: String) -> String {
-        var text = text
-        if anySecret.load(ordering: .acquiring) {
-            for secret in secrets.withLock({ $0 }) where text.contains(secret) {
-                text = text.replacingOccurrences(of: secret, with: mask)
-            }
-        }
+        let text = registeredSecretsMasked(text)
         guard text.utf8.contains(UInt8(ascii: "B")) || text.utf8.contains(UInt8(ascii: "b")),
             text.contains("Bearer ") || text.contains("bearer ")
         else { return text }
@@ -125,14 +96,38 @@ public enum Redaction {
         return result
     }
 
-    /// A query string with the values of secret-named parameters masked.
+    /// A query string with the values of secret-named parameters masked, and any registered secret (the
+    /// admin token sent as a parameter of another name) masked wherever it stands.
     public static func query(_ query: String) -> String {
         guard !query.isEmpty else { return query }
-        return query.split(separator: "&", omittingEmptySubsequences: false).map { pair -> String in
+        let masked = query.split(separator: "&", omittingEmptySubsequences: false).map { pair -> String in
             let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            guard parts.count == 2, isSecretName(parts[0]) else { return String(pair) }
+            guard parts.count == 2, isSecretName(ParsedQuery.decode(ArraySlice(parts[0].utf8))) else {
+                return String(pair)
+            }
             return "\(parts[0])=\(mask)"
         }.joined(separator: "&")
+        return registeredSecretsMasked(masked)
+    }
+
+    /// A request path with any registered secret masked (a token pasted into a URL); free otherwise.
+    public static func path(_ path: String) -> String {
+        registeredSecretsMasked(path)
+    }
+
+    /// `text` with every registered secret replaced, also in its percent-encoded spelling.
+    static func registeredSecretsMasked(_ text: String) -> String {
+        guard anySecret.load(ordering: .acquiring) else { return text }
+        var text = text
+        for secret in secrets.withLock({ $0 }) {
+            if text.contains(secret) { text = text.replacingOccurrences(of: secret, with: mask) }
+            guard text.utf8.contains(UInt8(ascii: "%")) else { continue }
+            let decoded = ParsedQuery.decode(ArraySlice(text.utf8))
+            if decoded.contains(secret) {
+                text = decoded.replacingOccurrences(of: secret, with: mask)
+            }
+        }
+        return text
     }
 }
 

@@ -5,17 +5,21 @@ import Synchronization
 
 /// Pre-encoded responses of cacheable GET routes, LRU-bounded by entries and bytes, each with its TTL.
 public final class ResponseCache: Sendable {
-    /// The key of a cacheable GET: the path, plus its query parameters sorted, without the cache's own
-    /// `bypass_cache` (so `/?bypass_cache=false` is the entry of `/`, and `?a=1&b=2` that of `?b=2&a=1`).
-    /// Without a query the key is the path itself, at no cost.
+    /// The key of a cacheable GET: the canonical path (`RequestTarget`) and the parsed query
+    /// (`ParsedQuery.cacheKey`): parameter order between names, spelling (percent-encoding) and the cache's
+    /// own `bypass_cache` make no new entry; the order of a repeated name does, since handlers read its
+    /// first value. Without a query the key is the path itself, at no cost.
     public static func key(path: String, query: String?) -> String {
         guard let query, !query.isEmpty else { return path }
-        let parameters = query.split(separator: "&").filter { parameter in
-            !parameter.isEmpty && parameter.prefix { $0 != "=" } != "bypass_cache"
-        }
-        if parameters.isEmpty { return path }
-        return path + "?" + parameters.sorted().joined(separator: "&")
+        return key(path: path, parsed: ParsedQuery(query))
     }
+
+    public static func key(path: String, parsed: ParsedQuery) -> String {
+        parsed.cacheKey(path: path, excluding: bypassParameter)
+    }
+
+    /// The query parameter that skips the cache.
+    public static let bypassParameter = "bypass_cache"
 
     struct Entry: Sendable {
         var key: String

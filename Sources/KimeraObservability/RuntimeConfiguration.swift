@@ -162,7 +162,18 @@ public final class RuntimeConfiguration: Sendable {
     /// The thresholds a record of `module` must meet to reach the console/file sinks and the ring.
     /// A module override applies to both; without one, the console uses the root level and the ring
     /// captures at the lower of the root level and the mode's ring level.
+    /// The audit trail (`kimera.audit`, NOTICE) is written to both whatever the levels are: the change it
+    /// records (`level=CRITICAL&module=kimera`) cannot silence it.
     func thresholds(for module: String) -> (console: Logger.Level, ring: Logger.Level) {
+        let levels = configuredThresholds(for: module)
+        guard module == Self.auditModule || module.hasPrefix(Self.auditModule + ".") else { return levels }
+        return (min(levels.console, .notice), min(levels.ring, .notice))
+    }
+
+    /// The module of the audit trail.
+    package static let auditModule = "kimera.audit"
+
+    private func configuredThresholds(for module: String) -> (console: Logger.Level, ring: Logger.Level) {
         let mode = self.mode
         return state.withLock { state in
             if let override = Self.override(for: module, in: state.modules) {

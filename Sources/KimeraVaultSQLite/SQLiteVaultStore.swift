@@ -22,17 +22,36 @@ public final class SQLiteVaultStore: VaultStore {
     let geoidVectors: Mutex<VectorIndex>
     /// Protects every SCAR's vector, mirrored from the `scars` table; written only right after a commit.
     let scarVectors: Mutex<VectorIndex>
+    /// This process's hold on the file.
+    let lock: VaultFileLock
+    /// The file as opened: a write is refused once the path names another file, or none.
+    let identity: VaultFileIdentity
 
-    /// Opens (creating when needed) the vault in `directory`, migrates it, re-embeds what it stores when the
-    /// embedder changed since the last open, and loads the vectors into memory.
-    public init(directory: String, embedder: any Embedder) throws {
-        self.embedder = embedder
-        path = (directory as NSString).appendingPathComponent(Self.fileName)
+    /// Opens (creating when needed) the vault `kimera.sqlite` in `directory`, creating the directory too.
+    public convenience init(directory: String, embedder: any Embedder) throws {
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         } catch {
             throw VaultError(operation: "create its directory \(directory)", detail: "\(error)")
         }
+        try self.init(path: (directory as NSString).appendingPathComponent(Self.fileName), embedder: embedder)
+    }
+
+    /// Opens (creating when needed) the vault file at `path`, whose folder must exist; takes the file's
+    /// lock (`VaultFileLock`: one process per vault), migrates it, re-embeds what it stores when the
+    /// embedder changed since the last open, and loads the vectors into memory.
+    public init(path: String, embedder: any Embedder) throws {
+        self.embedder = embedder
+        self.path = path
+        let folder = (path as NSString).deletingLastPathComponent
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: folder.isEmpty ? "." : folder, isDirectory: &isDirectory),
+            isDirectory.boolValue
+        else {
+            throw VaultError(
+                operation: "open \(path)", detail: "its folder \(folder) does not exist; create it first")
+        }
+        lock = try VaultFileLock.acquire(databasePath: path)
         var configuration = Configuration()
         configuration.label = "kimera-vault"
         configuration.prepareDatabase { db in
@@ -48,9 +67,15 @@ public final class SQLiteVaultStore: VaultStore {
                 try pool.read { try Self.loadIndex($0, table: "geoids", id: "geoid_id", dimensions: dimensions) })
             scarVectors = Mutex(
                 try pool.read { try Self.loadIndex($0, table: "scars", id: "scar_id", dimensions: dimensions) })
+            guard let identity = VaultFileIdentity.of(path) else {
+                throw VaultError(operation: "open \(path)", detail: "the file vanished while it was opened")
+            }
+            self.identity = identity
         } catch let error as VaultError {
+            lock.release()
             throw error
         } catch {
+            lock.release()
             throw VaultError(operation: "open \(path)", detail: "\(error)")
         }
     }
@@ -194,9 +219,18 @@ public final class SQLiteVaultStore: VaultStore {
     }
 
     /// Runs `body`, turning database failures into `VaultError`; cancellation and domain errors pass through.
-    func run<T>(_ operation: String, _ body: () async throws -> T) async throws -> T {
+    /// A write (`writing`) is refused before it starts, and not acknowledged after it committed, when the
+    /// vault file was deleted or replaced: a write that the next start could not find is never a success.
+    func run<T>(_ operation: String, writing: Bool = false, _ body: () async throws -> T) async throws -> T {
         do {
-            return try await body()
+            if writing, let problem = identity.problem(at: path) {
+                throw VaultError(operation: operation, detail: problem)
+            }
+            let result = try await body()
+            if writing, let problem = identity.problem(at: path) {
+                throw VaultError(operation: operation, detail: problem)
+            }
+            return result
         } catch let error as DatabaseError {
             throw VaultError(operation: operation, detail: error.message ?? "\(error)")
         } catch let error as DecodingError {
@@ -228,7 +262,7 @@ public final class SQLiteVaultStore: VaultStore {
             ]
         }
         let operation = batch.count == 1 ? "store geoid \(batch[0].geoid.geoidID)" : "store \(batch.count) geoids"
-        try await run(operation) {
+        try await run(operation, writing: true) {
             try await pool.writeWithoutTransaction { db in
                 try db.inTransaction(.immediate) {
                     let insert = try db.cachedStatement(
@@ -271,7 +305,7 @@ public final class SQLiteVaultStore: VaultStore {
     }
 
     public func deleteGeoid(id: String) async throws -> Bool {
-        try await run("delete geoid \(id)") {
+        try await run("delete geoid \(id)", writing: true) {
             try await pool.writeWithoutTransaction { db in
                 var deleted = false
                 try db.inTransaction(.immediate) {
@@ -368,7 +402,7 @@ public final class SQLiteVaultStore: VaultStore {
     }
 
     public func rebalance(byWeight: Bool) async throws -> Int {
-        try await run("rebalance the vaults") {
+        try await run("rebalance the vaults", writing: true) {
             try await pool.write { db in
                 let totals = try Self.totals(db)
                 guard let (from, to) = VaultBalance.direction(totals, byWeight: byWeight) else { return 0 }
@@ -390,7 +424,7 @@ public final class SQLiteVaultStore: VaultStore {
         let states = try stateUpdates.map {
             (id: $0.geoidID, json: try Self.json($0.semanticState), entropy: SemanticEntropy.entropy($0.semanticState))
         }
-        return try await run("store \(drafts.count) SCARs") {
+        return try await run("store \(drafts.count) SCARs", writing: true) {
             try await pool.writeWithoutTransaction { db in
                 var placed: [Scar] = []
                 var cycleCount = 0
@@ -471,6 +505,7 @@ public final class SQLiteVaultStore: VaultStore {
 
     /// Closes the pool (SQLite checkpoints the WAL into the database file); later calls fail.
     public func close() async throws {
+        defer { lock.release() }
         try await run("close") { try pool.close() }
     }
 
@@ -478,7 +513,7 @@ public final class SQLiteVaultStore: VaultStore {
 
     public func startJob(id: String, owner: String, now: Double, limits: JobLimits) async throws -> JobAdmission {
         let running = try Self.json(JobStatusResponse(jobID: id, status: .running))
-        return try await run("start job \(id)") {
+        return try await run("start job \(id)", writing: true) {
             try await pool.write { db in
                 try db.execute(
                     sql: "DELETE FROM jobs WHERE finished_at < ?", arguments: [now - limits.retentionSeconds])
@@ -508,7 +543,7 @@ public final class SQLiteVaultStore: VaultStore {
 
     public func finishJob(_ state: JobStatusResponse, now: Double) async throws {
         let text = try Self.json(state)
-        try await run("record the end of job \(state.jobID)") {
+        try await run("record the end of job \(state.jobID)", writing: true) {
             try await pool.write { db in
                 try db.execute(
                     sql: "UPDATE jobs SET state = ?, finished_at = ? WHERE job_id = ?",
@@ -534,8 +569,8 @@ public final class SQLiteVaultStore: VaultStore {
         }
     }
 
-    /// An open SQLite file is always there.
-    public var availabilityProblem: String? { nil }
+    /// Set while the vault file is not the one opened (deleted or replaced): `/ready` answers 503 with it.
+    public var availabilityProblem: String? { identity.problem(at: path) }
 
     /// Vectors held in memory, for observability: rows and bytes of each index.
     public var memoryFill: (geoids: Int, scars: Int, bytes: Int) {

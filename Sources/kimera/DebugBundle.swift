@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import KimeraClient
+import KimeraModels
 import Synchronization
 
 extension Debug {
@@ -433,25 +434,30 @@ enum Redactor {
 
     static let description = [
         "the bearer token this command sent (--token, --token-file, KIMERA_TOKEN or the context's token file), wherever it appears",
-        "values of Authorization, Proxy-Authorization, Cookie, Set-Cookie and any *token*, *secret*, *key*, *password* header or field",
+        "values of every header or field the server's redaction names a secret: "
+            + (SecretNames.exact.map { "\($0)" } + SecretNames.fragments.map { "*\($0)*" }).joined(separator: ", "),
     ]
 
-    /// JSON fields (and headers as the server lists them) whose value is a secret.
-    static func pattern() -> NSRegularExpression {
+    /// A JSON member with a string value: its name and value are captured.
+    static let member: NSRegularExpression = {
         // A constant pattern: it compiles.
-        try! NSRegularExpression(
-            pattern:
-                #"("(?:[A-Za-z0-9_.-]*(?:authorization|cookie|token|secret|password|api[_-]?key)[A-Za-z0-9_.-]*)"\s*:\s*)"(?:[^"\\]|\\.)*""#,
-            options: [.caseInsensitive])
-    }
+        try! NSRegularExpression(pattern: #""([^"\\]{1,200})"(\s*:\s*)"((?:[^"\\]|\\.)*)""#)
+    }()
 
     static func redact(_ data: Data, secrets: [String]) -> Data {
         var text = String(decoding: data, as: UTF8.self)
         for secret in secrets where !secret.isEmpty {
             text = text.replacingOccurrences(of: secret, with: mask)
         }
-        let range = NSRange(text.startIndex..., in: text)
-        text = pattern().stringByReplacingMatches(in: text, range: range, withTemplate: "$1\"\(mask)\"")
+        // Values of secret-named members, by the vocabulary the server uses (SecretNames), last match first
+        // so that earlier ranges stay valid.
+        let matches = member.matches(in: text, range: NSRange(text.startIndex..., in: text))
+        for match in matches.reversed() {
+            guard let name = Range(match.range(at: 1), in: text), SecretNames.isSecret(text[name]),
+                let value = Range(match.range(at: 3), in: text), text[value] != mask
+            else { continue }
+            text.replaceSubrange(value, with: mask)
+        }
         return Data(text.utf8)
     }
 }

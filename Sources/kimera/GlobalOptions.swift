@@ -117,7 +117,13 @@ struct GlobalOptions: ParsableArguments, Sendable {
         if let name = environment["KIMERA_CONTEXT"], !name.isEmpty {
             return try fromContext(name, source: "KIMERA_CONTEXT")
         }
-        if let current = (try? ContextStore.load(environment: environment))?.current {
+        // A contexts file that cannot be read is an error naming it, never a silent fall-back to the default
+        // server (a command meant for production must not go to 127.0.0.1).
+        let store: ContextStore
+        do { store = try ContextStore.load(environment: environment) } catch let error as ContextError {
+            throw ValidationError(error.message)
+        }
+        if let current = store.current {
             return try fromContext(current, source: "the current context")
         }
         return Targets(urls: [KimeraClient.defaultURL])

@@ -61,7 +61,7 @@ struct Serve: AsyncParsableCommand {
 
     @Option(
         help: ArgumentHelp(
-            "Where the vault lives: sqlite:PATH (default <data-dir>/kimera.sqlite) or postgres://user:password@host:port/db.",
+            "Where the vault lives: sqlite:PATH, PATH the file, whose folder must exist (default <data-dir>/kimera.sqlite), or postgres://user:password@host:port/db.",
             valueName: "url"))
     var vault: String?
 
@@ -185,11 +185,13 @@ struct Serve: AsyncParsableCommand {
         let service: KimeraService
         var vaultServices: [any Service] = []
         switch configuration.vault {
-        case .sqlite(let directory):
+        case .sqlite(let path):
             do {
-                service = try KimeraService.open(dataDirectory: directory)
+                service = try KimeraService.open(vaultPath: path)
+            } catch let error as VaultError {
+                fail(error.message, code: 1)
             } catch {
-                fail("cannot open the vault in \(directory): \(error)", code: 1)
+                fail("cannot open the vault \(path): \(error)", code: 1)
             }
         case .postgres(let url):
             do {
@@ -235,7 +237,7 @@ struct Serve: AsyncParsableCommand {
     /// `--drain` / `--shutdown-timeout` text as a duration (`0s` allowed).
     static func duration(_ text: String) throws -> Duration {
         guard let duration = DurationText.parse(text, allowingZero: true) else {
-            throw ValidationError("\"\(text)\" is not a duration; use e.g. 0s, 500ms, 5s, 2m (at most 1d)")
+            throw ValidationError("\"\(text)\" is not a duration; use e.g. 0s, 500ms, 5s, 2m (0s, or from 1ms to 1d)")
         }
         return duration
     }

@@ -491,16 +491,37 @@ final class ShellHistory {
     func load() {
         stifle_history(Int32(Self.limit))
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return }
-        lines = text.split(separator: "\n").map(String.init).suffix(Self.limit)
+        // A history written by an earlier version may be world-readable, and may hold a token line.
+        chmod(path, 0o600)
+        lines = text.split(separator: "\n").map(String.init).filter { !Self.carriesSecret($0) }.suffix(Self.limit)
         for line in lines { add_history(line) }
     }
 
     func append(_ line: String) {
-        guard lines.last != line else { return }
+        // A line that carries a credential is not kept, in the file or in libedit's list.
+        guard lines.last != line, !Self.carriesSecret(line) else { return }
         lines.append(line)
         if lines.count > Self.limit { lines.removeFirst(lines.count - Self.limit) }
         add_history(line)
+        write()
+    }
+
+    /// Whether a line holds a token (`--token T`, `--token=T`): such a line never reaches the history.
+    static func carriesSecret(_ line: String) -> Bool {
+        line.split(whereSeparator: { $0 == " " || $0 == "\t" }).contains { word in
+            word == "--token" || word.hasPrefix("--token=")
+        }
+    }
+
+    /// Rewrites the file, readable by its owner only (0600), through a temporary file and a rename.
+    private func write() {
+        let temporary = path + ".tmp-\(getpid())"
         let text = lines.joined(separator: "\n") + "\n"
-        try? text.write(toFile: path, atomically: true, encoding: .utf8)
+        guard
+            FileManager.default.createFile(
+                atPath: temporary, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600])
+        else { return }
+        chmod(temporary, 0o600)
+        if rename(temporary, path) != 0 { unlink(temporary) }
     }
 }

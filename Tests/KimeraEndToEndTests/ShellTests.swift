@@ -148,6 +148,11 @@ extension CLITests {
                 try await tmux.type("health")
                 try await expectScreen(tmux) { $0.contains("healthy") && prompts($0) == 3 }
 
+                // A line with a token is run but never kept.
+                try await tmux.keys("C-l")
+                try await tmux.type("health --token shell-history-secret-42")
+                try await expectScreen(tmux) { $0.contains("healthy") && prompts($0) == 2 }
+
                 // The prompt follows a mode change.
                 try await tmux.type("debug mode on")
                 try await expectScreen(tmux) { $0.contains("\(prompt)debug") }
@@ -164,6 +169,10 @@ extension CLITests {
                 #expect(lines.last == "debug mode on")
                 #expect(lines.count == 1000)
                 #expect(lines.first == "old 8")
+                #expect(!lines.contains { $0.contains("shell-history-secret-42") })
+                // Readable by its owner alone.
+                let mode = try FileManager.default.attributesOfItem(atPath: history.path)[.posixPermissions] as? Int
+                #expect(mode == 0o600)
             }
         }
 

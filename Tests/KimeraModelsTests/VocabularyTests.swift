@@ -30,7 +30,12 @@ import Testing
     @Test func durationsAndBooleansHaveOneGrammar() {
         #expect(DurationText.parse("15m") == .seconds(900))
         #expect(DurationText.parse("500ms") == .milliseconds(500))
-        #expect(DurationText.parse("25h") == .seconds(86_400))
+        // Out of range is refused, never cut: 1ms to 24h.
+        #expect(DurationText.parse("25h") == nil)
+        #expect(DurationText.parse("2d") == nil)
+        #expect(DurationText.parse("24h") == .seconds(86_400))
+        #expect(DurationText.parse("0.5ms") == .milliseconds(1))
+        #expect(DurationText.parse("0.4ms") == nil)
         #expect(DurationText.parse("0s") == nil)
         #expect(DurationText.parse("1e3") == nil)
         #expect(DurationText.parse(" 5m") == nil)
@@ -41,11 +46,13 @@ import Testing
         #expect(BooleanValue.parse("maybe") == nil)
     }
 
-    /// Found by the query-values fuzz target: what the pattern accepts is a positive duration, never zero.
+    /// Found by the query-values fuzz target: what the pattern accepts is a positive duration or refused as
+    /// out of range, never zero.
     @Test func aPositiveDurationNeverRoundsToZero() {
-        #expect(DurationText.parse("0.0004") == .milliseconds(1))
-        #expect(DurationText.parse("0.4ms") == .milliseconds(1))
-        #expect(DurationText.parse("0." + String(repeating: "0", count: 400) + "1s") == .milliseconds(1))
+        #expect(DurationText.parse("0.0004") == nil)
+        #expect(DurationText.seconds("0.0004") == 0.0004)
+        #expect(DurationText.parse("0." + String(repeating: "0", count: 400) + "1s") == nil)
+        #expect((DurationText.seconds("0." + String(repeating: "0", count: 400) + "1s") ?? 0) > 0)
         #expect(DurationText.parse("0.000") == nil)
         #expect(DurationText.parse("1.5ms") == .milliseconds(2))
     }

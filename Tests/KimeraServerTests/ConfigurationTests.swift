@@ -169,7 +169,7 @@ struct ConfigurationTests {
             Self.problem(environment: ["KIMERA_PORT": "70000"]) == "KIMERA_PORT=70000 is not a port number (0-65535)")
         #expect(
             Self.problem(environment: ["KIMERA_SHUTDOWN_TIMEOUT": "soon"])
-                == "KIMERA_SHUTDOWN_TIMEOUT=soon is not a duration; use e.g. 0s, 500ms, 5s, 2m (at most 1d)")
+                == "KIMERA_SHUTDOWN_TIMEOUT=soon is not a duration; use e.g. 0s, 500ms, 5s, 2m (0s, or from 1ms to 1d)")
     }
 
     @Test("a bad file value names the key; a bad flag value names the flag")
@@ -177,7 +177,7 @@ struct ConfigurationTests {
         let badDrain = try await ConfigFile(#"{"shutdown": {"drain": "soon"}}"#)
         #expect(
             Self.problem(file: badDrain)
-                == #"shutdown.drain "soon" is not a duration; use e.g. 0s, 500ms, 5s, 2m (at most 1d)"#)
+                == #"shutdown.drain "soon" is not a duration; use e.g. 0s, 500ms, 5s, 2m (0s, or from 1ms to 1d)"#)
         let negative = try await ConfigFile(#"{"shutdown": {"timeout": -1}}"#)
         #expect(Self.problem(file: negative)?.hasPrefix(#"shutdown.timeout "-1.0" is not a duration"#) == true)
         let badLevel = try await ConfigFile(#"{"logging": {"level": "LOUD"}}"#)

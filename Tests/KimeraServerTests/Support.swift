@@ -57,7 +57,8 @@ struct TestServer {
         let (router, _) = app.makeRouter()
         extraRoutes?(router)
         // The server `kimera serve` runs (connection tracking, the fast path), so `.live` tests see it.
-        return Application(router: router, server: app.makeServer(), logger: engine.logger("kimera.http"))
+        return Application(
+            router: CanonicalTargetRouter(router: router), server: app.makeServer(), logger: engine.logger("kimera.http"))
     }
 
     /// Runs `body` with a client of the in-process router.

@@ -39,8 +39,10 @@ struct PostgresVaultTests {
         #expect(location.masked == "postgresql://u:***@h/d" && location.password == "topsecret")
         #expect(throws: VaultError.self) { try VaultLocation.parse("mysql://u:pw@h/d", dataDirectory: "/tmp") }
         #expect(
-            try VaultLocation.parse("sqlite:/var/k/kimera.sqlite", dataDirectory: "/x") == .sqlite(directory: "/var/k"))
-        #expect(try VaultLocation.parse("sqlite:", dataDirectory: "/x") == .sqlite(directory: "/x"))
+            try VaultLocation.parse("sqlite:/var/k/kimera.sqlite", dataDirectory: "/x")
+                == .sqlite(path: "/var/k/kimera.sqlite"))
+        #expect(try VaultLocation.parse("sqlite:", dataDirectory: "/x") == .sqlite(path: "/x/kimera.sqlite"))
+        #expect(try VaultLocation.parse("sqlite:v/a.sqlite", dataDirectory: "/x") == .sqlite(path: "v/a.sqlite"))
     }
 
     @Test("a wrong password or no server fails at open with a message that names it and hides the password")

@@ -18,6 +18,18 @@ struct ConfigReloader: Service {
 
     func run() async throws {
         let logger = engine.logger("kimera.config")
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await watch(logger: logger) }
+            if let path = configuration.configFile {
+                group.addTask { await ConfigFileCheck(path: path, logger: logger).run() }
+            }
+            // Both end with the graceful shutdown; the first to end ends the other.
+            try await group.next()
+            group.cancelAll()
+        }
+    }
+
+    private func watch(logger: Logger) async throws {
         let reader = ConfigReader(provider: provider)
         var current = configuration.live
         try await reader.watchSnapshot { snapshots in
@@ -40,6 +52,50 @@ struct ConfigReloader: Service {
                 }
             }
         }
+    }
+}
+
+/// The reloading provider keeps its last snapshot, silently, when the file turns unreadable: deleted,
+/// emptied, not JSON, or not a JSON object. This check reads the file on the same one-second beat and says
+/// so: one ERROR naming the file and the problem when it appears (not one a second), one NOTICE when the
+/// file is good again. The last good configuration stays in force meanwhile.
+struct ConfigFileCheck {
+    let path: String
+    let logger: Logger
+
+    func run() async {
+        var reported: String?
+        let ticks = AsyncStream<Void> { continuation in
+            let task = Task {
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: .seconds(1))
+                    continuation.yield()
+                }
+                continuation.finish()
+            }
+            continuation.onTermination = { _ in task.cancel() }
+        }
+        for await _ in ticks.cancelOnGracefulShutdown() {
+            let problem = Self.problem(path: path)
+            if let problem, problem != reported {
+                logger.error("config file \(path) \(problem); keeping the last good configuration")
+            } else if problem == nil, reported != nil {
+                logger.notice("config file \(path) is valid again")
+            }
+            reported = problem
+        }
+    }
+
+    /// What is wrong with the file as a configuration file, nil when it is a JSON object.
+    static func problem(path: String) -> String? {
+        guard FileManager.default.fileExists(atPath: path) else { return "was deleted" }
+        guard let data = FileManager.default.contents(atPath: path) else { return "cannot be read" }
+        if data.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) { return "is empty" }
+        guard let value = try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]) else {
+            return "is not valid JSON"
+        }
+        guard value is [String: Any] else { return "is not a JSON object (the settings are an object's keys)" }
+        return nil
     }
 }
 

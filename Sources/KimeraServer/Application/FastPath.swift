@@ -67,8 +67,9 @@ struct FastPathResponder: Sendable {
             query = nil
         }
         let fields = head.headerFields
-        guard limits.refusal(uri: target, headers: fields) == nil,
-            !access.mayCheck(method: head.method, path: path, headers: fields)
+        // A spelling other than the canonical one goes to the full path, where `RequestTarget` rewrites
+        // it before the router matches: the route decides access and caching, whatever the spelling.
+        guard RequestTarget.isCanonicalOriginForm(target), limits.refusal(uri: target, headers: fields) == nil
         else { return nil }
 
         let route: String
@@ -76,12 +77,18 @@ struct FastPathResponder: Sendable {
         let body: ByteBuffer
         if path == "/health" {
             route = "/health"
+            guard !access.mayCheck(method: head.method, route: route, headers: fields) else { return nil }
             body = health.render(allocator)
             headers = health.headers(for: body)
-        } else if ResponseCacheMiddleware.mayServe(method: head.method, path: path, runtime: runtime),
-            query.map({ !$0.contains("bypass_cache") }) ?? true,
-            let hit = cache.lookup(ResponseCache.key(path: path, query: query)), hit.status == .ok
-        {
+        } else if head.method == .get, runtime.performance {
+            // One parsed query, as the cache middleware and the handlers read it.
+            let parsed = ParsedQuery(query)
+            guard !parsed.contains(ResponseCache.bypassParameter),
+                let hit = cache.lookup(ResponseCache.key(path: path, parsed: parsed)), hit.status == .ok,
+                // The hit's route decides access. No cacheable route is protected today, so this never
+                // leaves a counted hit to be looked up again by the full path.
+                !access.mayCheck(method: head.method, route: hit.route, headers: fields)
+            else { return nil }
             route = hit.route
             body = hit.body
             headers = ResponseCacheMiddleware.headers(of: hit)

@@ -126,7 +126,7 @@ public struct KimeraApplication: Sendable {
         let readiness = self.readiness
         let engine = self.engine
         let app = Application(
-            router: router,
+            router: CanonicalTargetRouter(router: router),
             server: makeServer(),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
             services: services,

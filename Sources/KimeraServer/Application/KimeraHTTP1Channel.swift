@@ -7,7 +7,7 @@ import NIOHTTPTypes
 import NIOHTTPTypesHTTP1
 
 /// Hummingbird's HTTP/1 child channel (`HTTP1Channel`), assembled so that the fast path can sit after the
-/// connection-state handler: HTTP/1 codec → HTTP types codec → `ConnectionTrackingHandler` →
+/// connection-state handler: request-line watch → HTTP/1 codec → `HTTP1RequestGuard` → HTTP types codec → `ConnectionTrackingHandler` →
 /// `HTTPConnectionStateHandler` (idle timeout, quiesce) → `FastPathHandler` → the async responder.
 /// `HTTP1Channel`'s additional handlers go before the connection-state handler, where the fast path's
 /// responses would escape the idle timer; hence this channel. The requests are served by Hummingbird's
@@ -26,12 +26,16 @@ struct KimeraHTTP1Channel: HTTPChannelHandler {
             // As HTTP1Channel: pipelining is handled by the async channel, errors by the application,
             // header validation by the HTTP types; its default decoder limits.
             var decoderLimits = NIOHTTPDecoderLimitConfiguration()
-            decoderLimits.maxHeaderFieldSize = 80 * 1024
-            decoderLimits.maxHeaderListSize = 80 * 1024
-            decoderLimits.maxHeaderFieldCount = 1000
+            decoderLimits.maxHeaderFieldSize = HTTP1RequestGuard.fieldLimit
+            decoderLimits.maxHeaderListSize = HTTP1RequestGuard.fieldLimit
+            decoderLimits.maxHeaderFieldCount = HTTP1RequestGuard.fieldCountLimit
+            let requestLine = RequestLineWatch()
+            try channel.pipeline.syncOperations.addHandler(RequestLineWatchHandler(watch: requestLine))
             try channel.pipeline.syncOperations.configureHTTPServerPipeline(
                 withPipeliningAssistance: false, withErrorHandling: false, withOutboundHeaderValidation: false,
                 withEncoderConfiguration: .init(), withDecoderLimitConfiguration: decoderLimits)
+            // Malformed requests, unknown transfer codings and HTTP/1.0's close get their answer here.
+            try channel.pipeline.syncOperations.addHandler(HTTP1RequestGuard(requestLine: requestLine))
             try channel.pipeline.syncOperations.addHandler(HTTP1ToHTTPServerCodec(secure: false))
             try channel.pipeline.syncOperations.addHandler(ConnectionTrackingHandler(registry: connections))
             try channel.pipeline.syncOperations.addHandler(

@@ -71,7 +71,7 @@ public struct ServerConfiguration: Sendable {
     /// Where the vault lives (validated by `resolve`).
     public var vault: VaultLocation {
         (try? vaultURL.map { try VaultLocation.parse($0, dataDirectory: dataDirectory) })
-            ?? .sqlite(directory: dataDirectory)
+            ?? .sqlite(path: VaultLocation.defaultSQLitePath(dataDirectory: dataDirectory))
     }
 
     /// How this replica names itself in `/health`, `/debug/info`, log records and `/metrics`: the configured

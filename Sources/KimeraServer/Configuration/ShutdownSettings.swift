@@ -35,6 +35,6 @@ extension ServerConfiguration {
     /// What a bad `shutdown.drain` / `shutdown.timeout` says after naming it (`KIMERA_DRAIN=soon`,
     /// `shutdown.drain "soon"`). Durations are `DurationText` (`500ms`, `5s`, `0s`; a bare number is seconds).
     static func durationProblem(_ what: String) -> String {
-        "\(what) is not a duration; use e.g. 0s, 500ms, 5s, 2m (at most 1d)"
+        "\(what) is not a duration; use e.g. 0s, 500ms, 5s, 2m (0s, or from 1ms to 1d)"
     }
 }

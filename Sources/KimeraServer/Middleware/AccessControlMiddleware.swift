@@ -7,10 +7,15 @@ import NIOCore
 import Synchronization
 
 /// Guards what a debug API must not give to strangers. When the server listens beyond loopback (or
-/// `security.trust_loopback` is off), `/debug/*`, `/performance/stats`, `/metrics` and every mutating
-/// request need `Authorization: Bearer <token>`: 401 without one, 403 with a wrong one, compared in
+/// `security.trust_loopback` is off), the routes `/debug/*`, `/performance/stats`, `/metrics` and every
+/// mutating request need `Authorization: Bearer <token>`: 401 without one, 403 with a wrong one, compared in
 /// constant time. A mutating request from a browser `Origin` not on the allow-list is refused (no CSRF
 /// through a page). It records nothing; the token never reaches a log (the redaction engine masks it).
+///
+/// The decision is made on the router's match — the route template, after `RequestTarget` made the
+/// target canonical — never on the raw path: every spelling of a route (`//debug/info`, `/debug/./info`,
+/// `/debug/%69nfo`, `http://host/debug/info`) is that route, and a target that matches no route is a 404
+/// that shows nothing.
 struct AccessControlMiddleware: RouterMiddleware {
     typealias Context = KimeraRequestContext
     let settings: SecuritySettings
@@ -27,7 +32,8 @@ struct AccessControlMiddleware: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
         -> Response
     {
-        guard mayCheck(method: request.method, path: request.uri.path, headers: request.headers) else {
+        let route = context.endpointPath
+        guard mayCheck(method: request.method, route: route, headers: request.headers) else {
             return try await next(request, context)
         }
         let mutating = Self.isMutating(request.method)
@@ -38,7 +44,7 @@ struct AccessControlMiddleware: RouterMiddleware {
                     "Cross-origin \(request.method.rawValue) from \(origin) is refused; add the origin to security.allowed_origins to allow it."
             )
         }
-        guard tokenMayBeNeeded, mutating || Self.isProtected(request.uri.path) else {
+        guard tokenMayBeNeeded, mutating || route.map(Self.isProtected(route:)) == true else {
             return try await next(request, context)
         }
         if settings.trustLoopback && context.clientIsLoopback { return try await next(request, context) }
@@ -60,18 +66,19 @@ struct AccessControlMiddleware: RouterMiddleware {
     /// False when this middleware lets the request through without looking further: a read of an open
     /// path, or no token configured and no `Origin` on a mutation. The event-loop fast path answers only
     /// requests for which this is false.
-    func mayCheck(method: HTTPRequest.Method, path: String, headers: HTTPFields) -> Bool {
+    func mayCheck(method: HTTPRequest.Method, route: String?, headers: HTTPFields) -> Bool {
         let mutating = Self.isMutating(method)
         if mutating && headers[.origin] != nil { return true }
-        return tokenMayBeNeeded && (mutating || Self.isProtected(path))
+        return tokenMayBeNeeded && (mutating || route.map(Self.isProtected(route:)) == true)
     }
 
     static func isMutating(_ method: HTTPRequest.Method) -> Bool {
         method != .get && method != .head && method != .options
     }
 
-    static func isProtected(_ path: String) -> Bool {
-        path.hasPrefix("/debug/") || path == "/performance/stats" || path == "/metrics"
+    /// Whether a route (a template of the route table, as the router matched it) needs the token.
+    static func isProtected(route: String) -> Bool {
+        route.hasPrefix("/debug/") || route == "/performance/stats" || route == "/metrics"
     }
 
     /// Compares every byte whatever the first difference, so timing tells nothing about the token.

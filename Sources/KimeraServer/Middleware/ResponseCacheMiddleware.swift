@@ -19,30 +19,28 @@ struct ResponseCacheMiddleware: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
         -> Response
     {
-        let path = request.uri.path
-        guard Self.mayServe(method: request.method, path: path, runtime: runtime) else {
+        // The router's match decides (the target is canonical by now, `RequestTarget`); the key is made
+        // from the same parsed query the handler reads.
+        guard request.method == .get, runtime.performance, let route = context.endpointPath,
+            cacheableRoutes.contains(route)
+        else {
             return try await next(request, context)
         }
-        let bypass = try QueryReader(request).bool("bypass_cache") ?? false
+        let query = ParsedQuery(request.uri.query)
+        let bypass = try QueryReader(parsed: query).bool(ResponseCache.bypassParameter) ?? false
         if bypass {
             var response = try await next(request, context)
-            if let route = context.endpointPath, cacheableRoutes.contains(route) {
-                response.headers[.xCache] = "BYPASSED"
-                response.headers[.cacheControl] = cacheControl(route)
-            }
+            response.headers[.xCache] = "BYPASSED"
+            response.headers[.cacheControl] = cacheControl(route)
             return response
         }
-        let key = ResponseCache.key(path: path, query: request.uri.query)
+        let key = ResponseCache.key(path: request.uri.path, parsed: query)
         if let hit = cache.lookup(key) {
-            // The router never ran: tell the tracer which route this was (the box is shared).
-            context.coreContext.endpointPath.value = hit.route
             return Response(
                 status: hit.status, headers: Self.headers(of: hit), body: ResponseBody(byteBuffer: hit.body))
         }
         let response = try await next(request, context)
-        guard response.status == .ok, let route = context.endpointPath, cacheableRoutes.contains(route) else {
-            return response
-        }
+        guard response.status == .ok else { return response }
         cache.recordMiss()
         let collected = CollectedBody()
         try await response.body.write(CollectingWriter(target: collected))
@@ -55,12 +53,6 @@ struct ResponseCacheMiddleware: RouterMiddleware {
             key, route: route, status: response.status, headers: stored, body: body,
             ttlSeconds: runtime.cacheTTL(for: route))
         return Response(status: response.status, headers: headers, body: ResponseBody(byteBuffer: body))
-    }
-
-    /// Whether a request may be answered from the cache at all. Cheap test first: only `/` and
-    /// `/kimera/...` hold cacheable routes. The event-loop fast path asks the same.
-    static func mayServe(method: HTTPRequest.Method, path: String, runtime: RuntimeConfiguration) -> Bool {
-        method == .get && (path == "/" || path.hasPrefix("/kimera/")) && runtime.performance
     }
 
     /// The headers of a hit as stored (`Cache-Control` included) plus `X-Cache: HIT` and `X-Cache-Age`;

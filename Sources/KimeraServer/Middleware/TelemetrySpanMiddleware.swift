@@ -88,7 +88,7 @@ struct ServerSpans: Sendable {
         let span = tracer.startSpan(name, context: parent, ofKind: .server)
         span.updateAttributes { attributes in
             attributes["http.request.method"] = name
-            attributes["url.path"] = path
+            attributes["url.path"] = Redaction.path(path)
             attributes["url.scheme"] = "http"
             // As the client addressed us (the Host header), else where we listen.
             let hostAndPort = TelemetrySpanMiddleware.hostAndPort(authority)

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import NIOCore
 import KimeraCore
 import KimeraModels
 import KimeraObservability
@@ -83,6 +84,12 @@ public struct APIError: Error, Sendable, CustomStringConvertible {
             return result
         case let error as DecodingError:
             return .invalidBody(DecodingErrorText.describe(error))
+        case let error as NIOTooManyBytesError:
+            // A body without Content-Length (chunked) that grew past a limit while it was read.
+            let limit = error.maxBytes.map { " of \($0) bytes" } ?? ""
+            return APIError(
+                .contentTooLarge, code: "payload_too_large",
+                message: "The request body is larger than the limit\(limit).")
         default:
             return APIError(
                 .internalServerError, code: "internal",
@@ -190,6 +197,11 @@ enum JSONBody {
         do {
             buffer = try await request.collectBody(upTo: limit)
         } catch let error as HTTPError where error.status == .contentTooLarge {
+            throw APIError(
+                .contentTooLarge, code: "payload_too_large",
+                message: "The request body is larger than the limit of \(limit) bytes.")
+        } catch is NIOTooManyBytesError {
+            // A chunked body has no Content-Length to refuse up front: it is refused once it passes the limit.
             throw APIError(
                 .contentTooLarge, code: "payload_too_large",
                 message: "The request body is larger than the limit of \(limit) bytes.")

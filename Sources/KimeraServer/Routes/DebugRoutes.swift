@@ -77,12 +77,14 @@ enum DebugRoutes {
                     nextSeq: fill.nextSeq))
         }
 
-        routes.get("/debug/logs/stream") { request, _ in
+        routes.get("/debug/logs/stream") { request, context in
             let filter = try QueryReader(request).logFilter()
             guard let subscription = engine.ring.subscribe(filter: filter) else {
                 throw APIError.unavailable(
                     "Too many log streams are open (limit \(engine.ring.subscriptions.limit)); close one and retry.")
             }
+            // A subscriber that goes away frees its slot at once, not at the next heartbeat's failed write.
+            (context as? KimeraRequestContext)?.channel?.closeFuture.whenComplete { _ in subscription.close() }
             return LogStream.response(subscription)
         }
 

@@ -318,7 +318,7 @@ enum OpenAPIDocument {
           {
             "name": "ttl",
             "in": "query",
-            "description": "Revert after this long: a positive number and a unit (ms, s, m, h, d; any case), e.g. 15m. Longer than 24h is cut to 24h.",
+            "description": "Revert after this long: a positive number and a unit (ms, s, m, h, d; any case), e.g. 15m; from 1ms to 24h (longer or shorter is a 400).",
             "required": false,
             "schema": {
               "type": "string",
@@ -404,7 +404,7 @@ enum OpenAPIDocument {
           {
             "name": "ttl",
             "in": "query",
-            "description": "Revert after this long: a positive number and a unit (ms, s, m, h, d; any case), e.g. 15m. Longer than 24h is cut to 24h.",
+            "description": "Revert after this long: a positive number and a unit (ms, s, m, h, d; any case), e.g. 15m; from 1ms to 24h (longer or shorter is a 400).",
             "required": false,
             "schema": {
               "type": "string",
@@ -850,7 +850,7 @@ enum OpenAPIDocument {
           {
             "name": "ttl",
             "in": "query",
-            "description": "Revert after this long: a positive number and a unit (ms, s, m, h, d; any case), e.g. 15m. Longer than 24h is cut to 24h.",
+            "description": "Revert after this long: a positive number and a unit (ms, s, m, h, d; any case), e.g. 15m; from 1ms to 24h (longer or shorter is a 400).",
             "required": false,
             "schema": {
               "type": "string",

@@ -5,20 +5,25 @@ import KimeraObservability
 import Logging
 
 /// Typed access to query parameters. Unknown parameters are ignored; a known one with a bad value is
-/// a 400 naming it and, where there is a list, the allowed values (docs/API.md §1).
+/// a 400 naming it and, where there is a list, the allowed values (docs/API.md §1). It reads the request's
+/// one `ParsedQuery` — the reading the response cache keys on — and the first of a repeated name.
 struct QueryReader {
-    let parameters: Parameters
+    let parameters: ParsedQuery
 
     init(_ request: Request) {
-        parameters = request.uri.queryParameters
+        parameters = ParsedQuery(request.uri.query)
+    }
+
+    init(parsed: ParsedQuery) {
+        parameters = parsed
     }
 
     func string(_ name: String) -> String? {
-        parameters.get(name).flatMap { $0.isEmpty ? nil : $0 }
+        parameters.first(name).flatMap { $0.isEmpty ? nil : $0 }
     }
 
     func bool(_ name: String) throws -> Bool? {
-        guard let text = parameters.get(name) else { return nil }
+        guard let text = parameters.first(name) else { return nil }
         guard let value = BooleanValue.parse(text) else {
             throw APIError.invalidParameter(
                 name, "\(name)=\(text) is not a boolean.", allowed: BooleanValue.allowed)
@@ -35,7 +40,7 @@ struct QueryReader {
 
     /// A positive count, clamped to `maximum`; zero, negative or non-integer is a 400.
     func limit(_ name: String = "limit", default defaultValue: Int, maximum: Int) throws -> Int {
-        guard let text = parameters.get(name) else { return defaultValue }
+        guard let text = parameters.first(name) else { return defaultValue }
         // Digits only (no sign, no spaces); a number too large for Int is still just "large": clamped.
         guard let value = QueryLimit.parse(text, maximum: maximum) else {
             throw APIError.invalidParameter(
@@ -45,7 +50,7 @@ struct QueryReader {
     }
 
     func level(_ name: String = "level") throws -> Logger.Level? {
-        guard let text = parameters.get(name) else { return nil }
+        guard let text = parameters.first(name) else { return nil }
         guard let level = LogLevelName.parse(text) else {
             throw APIError.invalidParameter(name, "\(name)=\(text) is not a log level.", allowed: LogLevelName.allowed)
         }
@@ -53,18 +58,18 @@ struct QueryReader {
     }
 
     func ttl(_ name: String = "ttl") throws -> Duration? {
-        guard let text = parameters.get(name) else { return nil }
+        guard let text = parameters.first(name) else { return nil }
         guard let value = DurationText.parse(text) else {
             throw APIError.invalidParameter(
                 name,
-                "\(name)=\(text) is not a duration: a positive number and a unit (ms, s, m, h, d), e.g. 30s, 15m, 2h; longer than 24h is cut to 24h.",
+                "\(name)=\(text) is not a duration from 1ms to 24h: a positive number and a unit (ms, s, m, h, d), e.g. 30s, 15m, 2h.",
                 allowed: DurationText.examples)
         }
         return value
     }
 
     func nonNegativeDouble(_ name: String) throws -> Double? {
-        guard let text = parameters.get(name) else { return nil }
+        guard let text = parameters.first(name) else { return nil }
         guard let value = Double(text), value.isFinite, value >= 0 else {
             throw APIError.invalidParameter(name, "\(name)=\(text) must be a number of 0 or more.")
         }
@@ -72,7 +77,7 @@ struct QueryReader {
     }
 
     func sequence(_ name: String) throws -> UInt64? {
-        guard let text = parameters.get(name) else { return nil }
+        guard let text = parameters.first(name) else { return nil }
         // Digits only; a number past UInt64 is past every record, as UInt64.max is.
         guard !text.isEmpty, text.utf8.allSatisfy({ (48...57).contains($0) }) else {
             throw APIError.invalidParameter(name, "\(name)=\(text) must be a non-negative integer.")
@@ -81,7 +86,7 @@ struct QueryReader {
     }
 
     func status(_ name: String = "status") throws -> Int? {
-        guard let text = parameters.get(name) else { return nil }
+        guard let text = parameters.first(name) else { return nil }
         guard let value = Int(text), (100...599).contains(value) else {
             throw APIError.invalidParameter(name, "\(name)=\(text) must be an HTTP status code (100-599).")
         }
@@ -89,7 +94,7 @@ struct QueryReader {
     }
 
     func method(_ name: String = "method") throws -> String? {
-        guard let text = parameters.get(name) else { return nil }
+        guard let text = parameters.first(name) else { return nil }
         let upper = text.uppercased()
         let allowed = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"]
         guard allowed.contains(upper) else {
