@@ -111,7 +111,8 @@ extension KimeraClient {
     ///   with the records logged from now on.
     /// - Returns: events in order, read from the connection only as fast as they are consumed (a slow
     ///   consumer makes the server report a gap rather than this process buffer without bound). The
-    ///   sequence throws only when the first connection fails or the server rejects the filters (4xx);
+    ///   sequence throws only when the first connection fails (but for a 503: every stream slot taken,
+    ///   retried) or the server rejects the filters (4xx);
     ///   later failures become `.disconnected` and a retry. It ends when the task is cancelled.
     public func followLogs(_ query: LogQuery, sinceSeq: UInt64?, policy: ReconnectPolicy = ReconnectPolicy())
         -> LogFollow
@@ -205,7 +206,10 @@ public struct LogFollow: AsyncSequence, Sendable {
                         error, url: client.baseURL, timeoutSeconds: client.timeout.seconds)
                     if failure == .cancelled || Task.isCancelled { return nil }
                     let rejected = failure.httpStatus.map { (400..<500).contains($0) } ?? false
-                    if !connectedOnce || rejected { throw failure }
+                    // A server whose stream slots are all taken (503) frees one when a subscriber leaves:
+                    // retried like a broken connection, even before the first record.
+                    let busy = failure.httpStatus == 503
+                    if rejected || (!connectedOnce && !busy) { throw failure }
                     failures += 1
                     let delay = policy.delay(afterFailures: failures)
                     backoff = delay

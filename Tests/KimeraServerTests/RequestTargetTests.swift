@@ -101,7 +101,10 @@ struct RequestTargetTests {
 
     @Test("repeated parameters: the cache key and the handler read the same query; spelling alone shares an entry")
     func repeatedParametersDoNotShareACacheEntry() async throws {
-        let server = TestServer(withVault: true)
+        // A TTL no loaded machine outlasts between two requests.
+        var live = LiveSettings()
+        live.cacheTTLSeconds = 60
+        let server = TestServer(live: live, withVault: true)
         try await server.test { client in
             try await client.execute(uri: "/kimera/geoids/search?query=dogs&query=cats", method: .get) { response in
                 #expect(response.status == .ok)
