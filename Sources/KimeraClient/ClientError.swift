@@ -95,6 +95,16 @@ public enum ClientError: Error, Sendable, Equatable {
             return .unreachable(url: url, reason: "the host name does not resolve (\(error))")
         }
         let text = "\(error)"
+        if text.contains("handshakeFailed") || text.contains("BoringSSL") {
+            // The TLS library's own text names a build folder and an internal error number: say what it means.
+            let reason = text.range(of: #"OPENSSL_internal:([A-Z_]+)"#, options: .regularExpression).map {
+                String(text[$0].dropFirst("OPENSSL_internal:".count))
+            }
+            let hint =
+                reason == "WRONG_VERSION_NUMBER"
+                ? "the server does not speak TLS there; use http://" : "the TLS handshake failed"
+            return .transport(url: url, detail: hint + (reason.map { " (\($0))" } ?? ""))
+        }
         if text.contains("NXDOMAIN") || text.contains("getaddrinfo") || text.contains("Name or service not known") {
             return .unreachable(url: url, reason: "the host name does not resolve")
         }

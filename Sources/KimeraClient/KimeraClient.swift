@@ -159,6 +159,12 @@ extension KimeraClient {
             "/debug/log-level", query: [("level", level.rawValue)] + optional("module", module) + optional("ttl", ttl))
     }
 
+    /// `DELETE /debug/log-level`: the module inherits again; `module` nil clears the root level.
+    public func unsetLogLevel(module: String? = nil) async throws -> LogLevelChangeResponse {
+        try await send("DELETE", "/debug/log-level", query: optional("module", module)).decode(
+            LogLevelChangeResponse.self)
+    }
+
     /// `GET /debug/traces`.
     public func traces(_ query: TraceQuery = TraceQuery()) async throws -> TracesResponse {
         try await get("/debug/traces", query: query.items)

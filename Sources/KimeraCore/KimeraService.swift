@@ -67,7 +67,7 @@ public final class KimeraService: Sendable {
             StoredGeoid(
                 geoid: geoid, embeddedText: draft.embeddedText, entropy: entropy,
                 createdAt: clock().timeIntervalSince1970))
-        return CreateGeoidResponse(geoidID: geoid.geoidID, geoid: geoid, entropy: entropy)
+        return CreateGeoidResponse(geoid: geoid, entropy: entropy)
     }
 
     public func geoid(id: String) async throws -> Geoid {
@@ -286,14 +286,14 @@ public final class KimeraService: Sendable {
             detail: embedderOK ? embedder.identifier : "probe embedding has norm \(norm), expected 1",
             latencyMs: seconds(since: embedderStart) * 1000)
         let healthy = components.values.allSatisfy { $0.status == "ok" }
-        return SystemHealth(status: healthy ? "ok" : "degraded", components: components)
+        return SystemHealth(status: healthy ? "healthy" : "degraded", components: components)
     }
 
     /// `GET /kimera/system/health/detailed`: each component `ok` or `failed`.
     public func detailedHealth() async -> DetailedHealth {
         let health = await health()
         return DetailedHealth(
-            overallHealth: health.status == "ok" ? "operational" : "degraded",
+            overallHealth: health.status == "healthy" ? "operational" : "degraded",
             components: health.components.mapValues { $0.status == "ok" ? "ok" : "failed" },
             timestamp: KimeraTimestamp.iso8601(clock()))
     }

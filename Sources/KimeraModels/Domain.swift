@@ -70,28 +70,32 @@ public struct CreateGeoidRequest: Codable, Sendable, Equatable {
 
 /// `201` of `POST /kimera/geoids`.
 public struct CreateGeoidResponse: Codable, Sendable, Equatable {
-    public var geoidID: String
+    public var geoidID: String { geoid.geoidID }
     public var geoid: Geoid
     /// Shannon entropy (bits) of the stored `semantic_state`, after any `entropy_baseline` was added.
     public var entropy: Double
 
-    public init(geoidID: String, geoid: Geoid, entropy: Double) {
-        self.geoidID = geoidID
+    public init(geoid: Geoid, entropy: Double) {
         self.geoid = geoid
         self.entropy = entropy
     }
 
     enum CodingKeys: String, CodingKey {
-        case geoid, entropy
-        case geoidID = "geoid_id"
+        case entropy
     }
 
-    /// The geoid's own fields are repeated at the top level, as the Python original answered.
+    /// On the wire: the geoid's own fields at the top level, as the Python original answered, plus
+    /// `entropy` (docs/API.md §5). The geoid is not repeated under a key of its own.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(geoid, forKey: .geoid)
         try container.encode(entropy, forKey: .entropy)
         try geoid.encode(to: encoder)
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        entropy = try container.decode(Double.self, forKey: .entropy)
+        geoid = try Geoid(from: decoder)
     }
 }
 

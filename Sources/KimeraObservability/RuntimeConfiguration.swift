@@ -141,6 +141,15 @@ public final class RuntimeConfiguration: Sendable {
         bump()
     }
 
+    /// Removes the root level set at runtime: the mode's default applies again.
+    public func clearRootLevel() {
+        state.withLock { state in
+            state.rootLevel = nil
+            state.rootExpiresAt = nil
+        }
+        bump()
+    }
+
     /// Replaces the levels and thresholds with those of a reloaded config file.
     public func apply(_ live: LiveSettings) {
         slowThresholdNanos.store(Int64(live.slowThresholdMs * 1_000_000), ordering: .relaxed)

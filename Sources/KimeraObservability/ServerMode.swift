@@ -3,7 +3,7 @@ import Logging
 
 extension ServerMode {
     /// The level the console prints when no root level was set explicitly.
-    var defaultConsoleLevel: Logger.Level {
+    package var defaultConsoleLevel: Logger.Level {
         switch self {
         case .performance: return .warning
         case .performanceDebug, .basic: return .info

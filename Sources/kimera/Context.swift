@@ -12,7 +12,8 @@ struct Context: ParsableCommand {
             Contexts live in $XDG_CONFIG_HOME/kimera/contexts.json (else ~/.config/kimera/contexts.json), mode 0600. A client command uses --url, else --context NAME, else KIMERA_URL, else KIMERA_CONTEXT, else the context chosen with `kimera context use`.
 
             Examples:
-              kimera context add prod --url http://10.0.0.1:8001 --url http://10.0.0.2:8001 --token-file ~/.kimera/prod.token
+              kimera context add prod --url http://10.0.0.1:8001 \\
+                --url http://10.0.0.2:8001 --token-file ~/.kimera/prod.token
               kimera context use prod
               kimera health                  # both servers of prod
               kimera logs -f --context prod  # without choosing it

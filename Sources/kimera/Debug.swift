@@ -153,16 +153,20 @@ extension Debug {
         }
     }
 
-    /// `kimera debug log-level [LEVEL] [--module M] [--ttl 10m]`.
+    /// `kimera debug log-level [LEVEL] [--module M] [--ttl 10m] [--unset]`.
     struct LogLevel: ClientCommand {
         static let configuration = CommandConfiguration(
             commandName: "log-level",
-            abstract: "List module log levels, or set one (POST /debug/log-level).",
+            abstract: "List module log levels, set one (POST /debug/log-level) or clear one (--unset).",
             discussion: """
-                Without LEVEL: the root level and every module's configured and effective level.
+                Without LEVEL: the root level and every module's configured and effective level. With \
+                --unset: the module's own level is removed, so it inherits again (without --module: the root \
+                level returns to the mode's default).
+
                 Examples:
                   kimera debug log-level
                   kimera debug log-level DEBUG --module kimera.core --ttl 10m
+                  kimera debug log-level --unset --module kimera.core
                 """)
 
         @Argument(
@@ -179,15 +183,32 @@ extension Debug {
         @Option(help: ArgumentHelp("Revert after this long: 30s, 10m, 2h.", valueName: "duration"))
         var ttl: String?
 
+        @Flag(help: "Clear the module's own level (DELETE /debug/log-level), so that it inherits again.")
+        var unset = false
+
         @OptionGroup var global: GlobalOptions
 
         func validate() throws {
             if ttl != nil && level == nil { throw ValidationError("--ttl needs a LEVEL to set") }
+            if unset && level != nil { throw ValidationError("--unset clears a level; give no LEVEL with it") }
             try ArgumentCheck.ttl(ttl)
         }
 
         func perform(in context: CommandContext) async throws {
             let output = context.output
+            if unset {
+                let module = self.module
+                let describe: (LogLevelChangeResponse) -> String = { change in
+                    "\(change.module): \(change.previous) → \(change.level) (inherited)"
+                }
+                if context.isFleet {
+                    try await FleetOutput.apply(in: context, { try await $0.unsetLogLevel(module: module) }, describe: describe)
+                } else {
+                    let change = try await context.client.unsetLogLevel(module: module)
+                    output.emit(change) { describe(change) }
+                }
+                return
+            }
             if let level, context.isFleet {
                 let (module, ttl) = (self.module, self.ttl)
                 try await FleetOutput.apply(in: context, { try await $0.setLogLevel(level, module: module, ttl: ttl) })

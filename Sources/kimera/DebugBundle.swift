@@ -14,38 +14,57 @@ extension Debug {
             commandName: "bundle",
             abstract: "Capture a redacted .tar.gz of info, logs, traces, metrics and profiles from every instance.",
             discussion: """
-                The archive holds manifest.json and a folder per instance: info.json, logs.ndjson, traces.json, histograms.json, stats.json, profiles.json and metrics/NNN.prom (one snapshot every --interval). The bearer token and secret header values never reach it. Ctrl-C stops the window early and archives what was captured.
+                The archive holds manifest.json and a folder per instance: info.json, logs.ndjson, traces.json, \
+                histograms.json, stats.json, profiles.json and metrics/NNN.prom (one snapshot every --interval). \
+                The bearer token and secret header values never reach it. Ctrl-C stops the window early and \
+                archives what was captured.
 
                 Examples:
                   kimera debug bundle
-                  kimera debug bundle --context prod --duration 2m --interval 15s --output prod.tar.gz
+                  kimera debug bundle --context prod --duration 2m --interval 15s \\
+                    --file prod.tar.gz
                 """)
 
-        @Option(help: ArgumentHelp("How long to follow logs and take snapshots (default 30s).", valueName: "duration"))
+        @Option(help: ArgumentHelp("How long to follow logs and take snapshots.", valueName: "duration"))
         var duration: String = "30s"
 
-        @Option(help: ArgumentHelp("How often to snapshot /metrics (default 10s).", valueName: "duration"))
+        @Option(help: ArgumentHelp("How often to snapshot /metrics.", valueName: "duration"))
         var interval: String = "10s"
 
-        // Spelled --output by the user: `debug`'s own -o/--output (the print format) would claim it first,
-        // so `arguments(rewriting:)` turns it into --archive before parsing.
         @Option(
-            name: .customLong("archive"),
-            help: ArgumentHelp(
-                "The archive to write, also spelled --output (default: kimera-bundle-DATE.tar.gz here).",
-                valueName: "file"),
+            name: .customLong("file"),
+            help: ArgumentHelp("The archive to write (default: kimera-bundle-DATE.tar.gz here).", valueName: "file"),
             completion: .file(extensions: ["gz"]))
         var file: String?
 
-        /// `arguments` with `--output FILE` of `debug bundle` spelled `--archive FILE`; other commands unchanged.
-        static func arguments(rewriting arguments: [String]) -> [String] {
+        /// `-o/--output` is the print format in every command; before `--file` existed, `debug bundle
+        /// --output FILE` named the archive. A value that is no format is still taken as the archive, with a
+        /// one-line notice; `--output json` is the format.
+        static func arguments(
+            rewriting arguments: [String], notice: (String) -> Void = { FileHandle.standardError.write(Data($0.utf8)) }
+        ) -> [String] {
             let words = arguments.filter { !$0.hasPrefix("-") }
             guard words.count >= 2, words[0] == "debug", words[1] == "bundle" else { return arguments }
-            return arguments.map { argument in
-                if argument == "--output" { return "--archive" }
-                if argument.hasPrefix("--output=") { return "--archive=" + argument.dropFirst("--output=".count) }
-                return argument
+            var result: [String] = []
+            var index = 0
+            while index < arguments.count {
+                let argument = arguments[index]
+                var value: String?
+                if argument == "--output", index + 1 < arguments.count {
+                    value = arguments[index + 1]
+                } else if argument.hasPrefix("--output=") {
+                    value = String(argument.dropFirst("--output=".count))
+                }
+                if let value, OutputFormat(rawValue: value) == nil {
+                    notice("kimera: debug bundle --output FILE is now --file FILE (-o/--output is the print format)\n")
+                    result += ["--file", value]
+                    index += argument == "--output" ? 2 : 1
+                    continue
+                }
+                result.append(argument)
+                index += 1
             }
+            return result
         }
 
         @OptionGroup var global: GlobalOptions

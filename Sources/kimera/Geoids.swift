@@ -9,10 +9,11 @@ struct Geoids: AsyncParsableCommand {
         abstract: "Create, read, search and delete geoids (/kimera/geoids).",
         discussion: """
             Examples:
-              kimera geoids create --content "the sky is blue" --metadata '{"source":"cli"}'
+              kimera geoids create "the sky is blue" --metadata '{"source":"cli"}'
               kimera geoids create --feature color=0.8 --feature size=0.2
               kimera geoids search "blue sky" --limit 3
-              kimera geoids get geoid_0123…   kimera geoids delete geoid_0123…
+              kimera geoids get geoid_0123…
+              kimera geoids delete geoid_0123…
             """,
         subcommands: [Create.self, Get.self, Search.self, Delete.self])
 
@@ -32,6 +33,13 @@ struct Geoids: AsyncParsableCommand {
         return shown.joined(separator: ", ") + (sorted.count > top ? ", … (\(sorted.count))" : "")
     }
 
+    /// An empty id would name `/kimera/geoids/` itself, whose answer ("use POST") says nothing of the mistake.
+    static func checkID(_ id: String) throws {
+        if id.trimmingCharacters(in: .whitespaces).isEmpty {
+            throw ValidationError("the geoid id is empty; give one such as geoid_0123… (kimera geoids search TEXT)")
+        }
+    }
+
     static func json(_ object: [String: JSONValue]) -> String {
         object.isEmpty ? "{}" : JSONText.compact(object)
     }
@@ -40,7 +48,10 @@ struct Geoids: AsyncParsableCommand {
     struct Create: ClientCommand {
         static let configuration = CommandConfiguration(
             commandName: "create",
-            abstract: "Create a geoid from text (--content / --echoform) or from features (--feature).")
+            abstract: "Create a geoid from text (TEXT, --content, --echoform) or from features (--feature).")
+
+        @Argument(help: ArgumentHelp("Plain text, tokenised into the semantic state (as --content).", valueName: "text"))
+        var text: String?
 
         @Option(help: ArgumentHelp("Plain text, tokenised into the semantic state.", valueName: "text"))
         var content: String?
@@ -72,8 +83,12 @@ struct Geoids: AsyncParsableCommand {
                 }
                 features[parts[0]] = .number(value)
             }
+            if text != nil && content != nil {
+                throw ValidationError("give the text once: as the argument or as --content, not both")
+            }
+            let content = text ?? content
             guard content != nil || echoform != nil || !features.isEmpty else {
-                throw ValidationError("give --content, --echoform or at least one --feature")
+                throw ValidationError("give TEXT, --content, --echoform or at least one --feature")
             }
             return CreateGeoidRequest(
                 content: content, echoformText: echoform, semanticFeatures: features.isEmpty ? nil : features,
@@ -103,6 +118,8 @@ struct Geoids: AsyncParsableCommand {
         var id: String
 
         @OptionGroup var global: GlobalOptions
+
+        func validate() throws { try Geoids.checkID(id) }
 
         func perform(in context: CommandContext) async throws {
             let geoid = try await context.client.geoid(id: id)
@@ -163,6 +180,8 @@ struct Geoids: AsyncParsableCommand {
         var id: String
 
         @OptionGroup var global: GlobalOptions
+
+        func validate() throws { try Geoids.checkID(id) }
 
         /// What `delete -o json` prints: the server answers 204 without a body.
         struct Deleted: Codable {

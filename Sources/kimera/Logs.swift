@@ -23,7 +23,12 @@ struct Logs: ClientCommand {
         completion: .list(LogLevel.allowed))
     var level: LogLevel?
 
-    @Option(help: ArgumentHelp("How many records, newest last (server default 100, at most 5000).", valueName: "n"))
+    // `.unconditional`: `--limit -1` is a value to refuse by name, not a missing one.
+    @Option(
+        parsing: .unconditional,
+        help: ArgumentHelp(
+            "How many records, newest last (server default 100, at most 5000); over several servers, of the merged list.",
+            valueName: "n"))
     var limit: Int?
 
     @Option(help: ArgumentHelp("Only this logger label and those below it.", valueName: "module"))
@@ -120,7 +125,15 @@ struct Logs: ClientCommand {
                 "log stream lost (\(error.message)); reconnecting (attempt \(attempt), next in \(Format.duration(delay)))"
             ]
         case .reconnected(let missed, let restarted):
-            var texts = restarted ? ["the server restarted; following its new log"] : []
+            // A restarted server's log starts over: what the old process logged after the last record seen
+            // cannot be known, so nothing is said to be complete.
+            var texts =
+                restarted
+                ? ["the server restarted; following its new log (the old process's last records, if any, are gone)"]
+                : []
+            if restarted, missed == nil {
+                return texts
+            }
             if let missed {
                 texts.append(
                     "reconnected; records \(missed.fromSeq)–\(missed.toSeq) left the server's buffer while disconnected "
@@ -156,6 +169,8 @@ struct Logs: ClientCommand {
             }
         }
         tagged.sort { ($0.record.record.timestamp, $0.index) < ($1.record.record.timestamp, $1.index) }
+        // --limit is of what is printed: the newest N of the merged list, as for one server.
+        if let limit, tagged.count > limit { tagged.removeFirst(tagged.count - limit) }
         let output = context.output
         let records = tagged.map(\.record)
         let width = results.map(\.instance.count).max() ?? 0

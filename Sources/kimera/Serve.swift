@@ -23,17 +23,22 @@ struct Serve: AsyncParsableCommand {
               kimera serve --debug                  performance + debug
               kimera serve --debug --no-performance full debug
               kimera serve --no-performance         basic
-            Environment: KIMERA_DEBUG, KIMERA_PERFORMANCE (true/false/1/0/yes/no/on/off), KIMERA_HOST,
-            KIMERA_PORT, KIMERA_DATA_DIR, KIMERA_VAULT_URL, KIMERA_INSTANCE_ID, KIMERA_CONFIG, KIMERA_DRAIN,
-            KIMERA_SHUTDOWN_TIMEOUT.
-            Precedence: flag > environment > config file > default.
+
+            Environment: KIMERA_DEBUG, KIMERA_PERFORMANCE (true/false/1/0/yes/no/on/off), KIMERA_HOST, \
+            KIMERA_PORT, KIMERA_DATA_DIR, KIMERA_VAULT_URL, KIMERA_INSTANCE_ID, KIMERA_CONFIG, KIMERA_DRAIN, \
+            KIMERA_SHUTDOWN_TIMEOUT. Precedence: flag > environment > config file > default.
+
             Several instances on one PostgreSQL vault:
-              kimera serve --port 8001 --vault postgres://kimera:secret@127.0.0.1:5432/kimera
-              kimera serve --port 8002 --vault 'postgresql://kimera@/kimera?host=/var/run/postgresql'
-            Stopping (SIGTERM/SIGINT): /ready answers 503 at once; the server keeps serving for --drain
-            (responses carry Connection: close), then stops accepting and lets in-flight requests finish for up
-            to --shutdown-timeout, then closes what is left and exits 0. A second signal stops at once.
-              kimera serve --drain 1s      behind a balancer checking /ready every 300ms (docs/OPERATIONS.md)
+              kimera serve --port 8001 \\
+                --vault postgres://kimera:secret@127.0.0.1:5432/kimera
+              kimera serve --port 8002 \\
+                --vault 'postgresql://kimera@/kimera?host=/var/run/postgresql'
+
+            Stopping (SIGTERM/SIGINT): /ready answers 503 at once; the server keeps serving for --drain \
+            (responses carry Connection: close), then stops accepting and lets in-flight requests finish for \
+            up to --shutdown-timeout, then closes what is left and exits 0. A second signal stops at once. \
+            Behind a balancer that checks /ready every 300 ms (docs/OPERATIONS.md):
+              kimera serve --drain 1s
             """)
 
     @Flag(inversion: .prefixedNo, help: "Debug mode: ring captures DEBUG, traces carry redacted headers.")
@@ -131,7 +136,10 @@ struct Serve: AsyncParsableCommand {
                     file = try await FileProvider<JSONSnapshot>(filePath: FilePath(configPath))
                 }
             } catch {
-                fail("config file \(configPath) is not valid JSON: \(error)", code: 64)
+                // The same words the reloader uses, not Foundation's error domain and code.
+                let problem = ConfigFileCheck.problem(path: configPath) ?? "cannot be read: \(error)"
+                let detail = ((error as NSError).userInfo["NSDebugDescription"] as? String).map { " (\($0))" } ?? ""
+                fail("config file \(configPath) \(problem)\(detail)", code: 64)
             }
         }
 
@@ -154,6 +162,14 @@ struct Serve: AsyncParsableCommand {
         }
         if configuration.mode == .fullDebug && configuration.logFile == nil {
             configuration.logFile = (configuration.dataDirectory as NSString).appendingPathComponent("kimera.log")
+        }
+        // A log file that cannot be written is a mistake to say now, not a counter in sinks[] later.
+        if let logFile = configuration.logFile {
+            let descriptor = open(logFile, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o640)
+            guard descriptor >= 0 else {
+                fail("cannot write the log file \(logFile): \(String(cString: strerror(errno)))", code: 1)
+            }
+            close(descriptor)
         }
 
         if configuration.needsAdminToken && configuration.security.adminToken == nil {
@@ -279,7 +295,7 @@ struct Banner: Sendable {
             "http://\(configuration.host.contains(":") ? "[\(configuration.host)]" : configuration.host):\(boundPort)"
         var lines = [
             "Kimera \(KimeraVersionText.current) hybrid server",
-            "  mode:      \(mode.rawValue) — \(mode.summary)",
+            "  mode:      \(mode.rawValue) — \(Self.summary(mode, rootLevel: configuration.live.rootLevel))",
             "  listening: \(base)",
             "  data dir:  \(directory)",
             "  vault:     \(configuration.vault.masked)",
@@ -301,6 +317,14 @@ struct Banner: Sendable {
         }
         lines.append("  debug API: \(base)/debug/info  /debug/logs  /debug/traces  /performance/stats  /metrics")
         FileHandle.standardError.write(Data((lines.joined(separator: "\n") + "\n").utf8))
+    }
+
+    /// The mode's summary with the console level actually configured (`logging.level`), not the mode's default.
+    static func summary(_ mode: ServerMode, rootLevel: Logger.Level?) -> String {
+        guard let rootLevel, rootLevel != mode.defaultConsoleLevel else { return mode.summary }
+        let configured = "console \(LogLevelName.name(rootLevel)) (logging.level)"
+        return mode.summary.replacingOccurrences(
+            of: "console \(LogLevelName.name(mode.defaultConsoleLevel))", with: configured)
     }
 
     /// An error from binding, said in one line.

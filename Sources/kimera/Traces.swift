@@ -13,7 +13,7 @@ struct Traces: ClientCommand {
               kimera traces --stats
             """)
 
-    @Option(help: ArgumentHelp("How many traces, newest last (server default 50, at most 5000).", valueName: "n"))
+    @Option(help: ArgumentHelp("How many traces, newest first (server default 50, at most 5000).", valueName: "n"))
     var limit: Int?
 
     @Option(help: ArgumentHelp("Only paths containing this text.", valueName: "text"))

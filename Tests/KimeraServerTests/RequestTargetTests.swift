@@ -206,6 +206,30 @@ struct RequestTargetTests {
         }
     }
 
+    @Test("Expect: 100-continue gets its 100 at once, then the body is read; none for a body over the limit")
+    func expectContinue() async throws {
+        let server = TestServer(withVault: true)
+        try await server.application().test(.live) { client in
+            let connection = try RawConnection(port: client.port!)
+            let body = #"{"content": "sent after the go-ahead"}"#
+            connection.send(
+                "POST /kimera/geoids HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+                    + "Content-Length: \(body.utf8.count)\r\nExpect: 100-continue\r\n\r\n")
+            let started = ContinuousClock.now
+            let go = try #require(await connection.next())
+            #expect(go.status == 100)
+            #expect(ContinuousClock.now - started < .milliseconds(900))
+            connection.send(body)
+            #expect(await connection.next()?.status == 201)
+            // Over the limit: the 413 comes instead of a go-ahead.
+            let large = try RawConnection(port: client.port!)
+            large.send(
+                "POST /kimera/geoids HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+                    + "Content-Length: 5000000\r\nExpect: 100-continue\r\n\r\n")
+            #expect(await large.next()?.status == 413)
+        }
+    }
+
     @Test("HTTP/1.0 without keep-alive: the connection closes after the response, on both paths")
     func http10Closes() async throws {
         for fastPath in [true, false] {

@@ -180,7 +180,7 @@ struct KimeraServiceTests {
             #expect(status.embeddingModel == "feature-hashing-fnv1a64-d256")
             #expect(status.tensionThreshold == 0.4)
             let health = await service.health()
-            #expect(health.status == "ok")
+            #expect(health.status == "healthy")
             #expect(health.components["vault"]?.status == "ok")
             #expect(try await service.integrityCheck() == "ok")
             try service.setTensionThreshold(0.7)

@@ -59,7 +59,7 @@ struct ConfigReloader: Service {
 /// emptied, not JSON, or not a JSON object. This check reads the file on the same one-second beat and says
 /// so: one ERROR naming the file and the problem when it appears (not one a second), one NOTICE when the
 /// file is good again. The last good configuration stays in force meanwhile.
-struct ConfigFileCheck {
+public struct ConfigFileCheck {
     let path: String
     let logger: Logger
 
@@ -87,7 +87,7 @@ struct ConfigFileCheck {
     }
 
     /// What is wrong with the file as a configuration file, nil when it is a JSON object.
-    static func problem(path: String) -> String? {
+    public static func problem(path: String) -> String? {
         guard FileManager.default.fileExists(atPath: path) else { return "was deleted" }
         guard let data = FileManager.default.contents(atPath: path) else { return "cannot be read" }
         if data.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) { return "is empty" }

@@ -12,6 +12,7 @@ import NIOHTTP1
 /// - a `Transfer-Encoding` other than `chunked` (gzip, deflate, identity, anything unknown) is a 501 that
 ///   names it, and the connection is closed: the body's framing is unknown, so nothing after it can be read;
 /// - `CONNECT` is a 405 (this is no proxy) and the connection is closed;
+/// - `Expect: 100-continue` is answered with `100 Continue` at once (but for a body declared over the limit);
 /// - an HTTP/1.0 request without `Connection: keep-alive` is marked `Connection: close`, so that both the
 ///   fast path and Hummingbird close the connection after the response (RFC 9112 §9.3).
 /// A request's head that has gone on is answered by the rest of the pipeline; an error after it (a bad
@@ -29,7 +30,13 @@ final class HTTP1RequestGuard: ChannelDuplexHandler, RemovableChannelHandler {
     /// Set once this handler answered and closes the connection: what still arrives is dropped.
     private var refused = false
 
-    init(requestLine: RequestLineWatch) { self.requestLine = requestLine }
+    /// The body limit: a request that announces more gets no `100 Continue` (its 413 comes first).
+    let maxBodyBytes: Int
+
+    init(requestLine: RequestLineWatch, maxBodyBytes: Int) {
+        self.requestLine = requestLine
+        self.maxBodyBytes = maxBodyBytes
+    }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard !refused else { return }
@@ -53,6 +60,16 @@ final class HTTP1RequestGuard: ChannelDuplexHandler, RemovableChannelHandler {
             }
             if head.version.major == 1 && head.version.minor == 0 && !head.isKeepAlive {
                 head.headers.replaceOrAdd(name: "connection", value: "close")
+            }
+            // `Expect: 100-continue`: the client waits for a go-ahead before the body (curl a whole second).
+            // Given at once unless the declared body is over the limit, or an earlier response is still
+            // being written (a 100 must not land inside it).
+            if head.version.minor >= 1, unanswered == 0,
+                head.headers["expect"].contains(where: { $0.lowercased() == "100-continue" }),
+                (head.headers["content-length"].first.flatMap { Int($0) } ?? 0) <= maxBodyBytes
+            {
+                context.writeAndFlush(
+                    wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .continue))), promise: nil)
             }
             unanswered += 1
             context.fireChannelRead(wrapInboundOut(.head(head)))

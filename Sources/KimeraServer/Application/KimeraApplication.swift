@@ -47,7 +47,8 @@ public struct KimeraApplication: Sendable {
     /// The router with every route and middleware; the route table is returned for inspection
     /// (405 handling, the OpenAPI check).
     public func makeRouter() -> (router: Router<KimeraRequestContext>, routes: [(path: String, methods: [String])]) {
-        let router = Router(context: KimeraRequestContext.self)
+        // HEAD is answered on every GET route (RFC 9110 §9.3.2): the GET handler, its body left unsent.
+        let router = Router(context: KimeraRequestContext.self, options: .autoGenerateHeadEndpoints)
         let table = RouteTable(router: router)
         // Hummingbird applies router middleware to the routes added after it: middleware first.
         if let serverSpans { router.add(middleware: TelemetrySpanMiddleware(spans: serverSpans)) }
@@ -95,6 +96,7 @@ public struct KimeraApplication: Sendable {
     public func makeServer() -> HTTPServerBuilder {
         let connections = self.connections
         let idleTimeout = Duration.seconds(configuration.security.idleTimeoutSeconds)
+        let maxBodyBytes = configuration.limits.maxBodyBytes
         let fastPath =
             configuration.fastPath
             ? FastPathResponder(
@@ -102,7 +104,8 @@ public struct KimeraApplication: Sendable {
                 answered: fastPathAnswers) : nil
         return HTTPServerBuilder { responder in
             KimeraHTTP1Channel(
-                responder: responder, connections: connections, idleTimeout: idleTimeout, fastPath: fastPath)
+                responder: responder, connections: connections, idleTimeout: idleTimeout, fastPath: fastPath,
+                maxBodyBytes: maxBodyBytes)
         }
     }
 
@@ -125,6 +128,11 @@ public struct KimeraApplication: Sendable {
         }
         let readiness = self.readiness
         let engine = self.engine
+        // Hummingbird's and ServiceLifecycle's own records, at NOTICE once closing is deliberate.
+        let closing = StoppingLogHandler.Switch()
+        let frameworkLogger = Logger(label: "kimera.http") {
+            StoppingLogHandler(base: engine.pipeline.makeHandler(label: $0), state: closing)
+        }
         let app = Application(
             router: CanonicalTargetRouter(router: router),
             server: makeServer(),
@@ -136,14 +144,14 @@ public struct KimeraApplication: Sendable {
                 await onListening(channel.localAddress?.ipAddress ?? "", port)
             },
             eventLoopGroupProvider: .shared(eventLoopGroup),
-            logger: engine.logger("kimera.http")
+            logger: frameworkLogger
         )
         // The stop signals are ours, not ServiceLifecycle's: the drain comes before its graceful shutdown.
-        let serviceGroup = ServiceGroup(configuration: .init(services: [app], logger: engine.logger("kimera.http")))
+        let serviceGroup = ServiceGroup(configuration: .init(services: [app], logger: frameworkLogger))
         let serving = Task { try await serviceGroup.run() }
         let shutdown = ShutdownSequence(
             settings: configuration.shutdown, readiness: readiness, connections: connections,
-            serviceGroup: serviceGroup, serving: serving, logger: logger)
+            serviceGroup: serviceGroup, serving: serving, logger: logger, closing: closing)
         let stopSignals = [(SIGTERM, "SIGTERM"), (SIGINT, "SIGINT")].map { signalNumber, name in
             signal(signalNumber, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: signalNumber)
@@ -167,7 +175,12 @@ public struct KimeraApplication: Sendable {
             // shutting them down first makes it print "Cannot schedule tasks…" after our one line.
             throw error
         }
-        try? await eventLoopGroup.shutdownGracefully()
+        // After a forced close (a second signal, the grace period over) channels may still be closing on the
+        // loops; shutting them down under those would make NIO print "Cannot schedule tasks…" to stderr. The
+        // process exits next, which ends them as surely.
+        if !closing.closing.load(ordering: .relaxed) {
+            try? await eventLoopGroup.shutdownGracefully()
+        }
         if let service {
             do {
                 try await service.store.close()

@@ -20,6 +20,8 @@ struct KimeraHTTP1Channel: HTTPChannelHandler {
     let idleTimeout: Duration?
     /// Nil turns the fast path off (`fast_path: false`): every request goes to the responder.
     let fastPath: FastPathResponder?
+    /// The request body limit (`limits.max_body_bytes`), for `Expect: 100-continue`.
+    var maxBodyBytes = 1 << 20
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         channel.eventLoop.makeCompletedFuture {
@@ -35,7 +37,7 @@ struct KimeraHTTP1Channel: HTTPChannelHandler {
                 withPipeliningAssistance: false, withErrorHandling: false, withOutboundHeaderValidation: false,
                 withEncoderConfiguration: .init(), withDecoderLimitConfiguration: decoderLimits)
             // Malformed requests, unknown transfer codings and HTTP/1.0's close get their answer here.
-            try channel.pipeline.syncOperations.addHandler(HTTP1RequestGuard(requestLine: requestLine))
+            try channel.pipeline.syncOperations.addHandler(HTTP1RequestGuard(requestLine: requestLine, maxBodyBytes: maxBodyBytes))
             try channel.pipeline.syncOperations.addHandler(HTTP1ToHTTPServerCodec(secure: false))
             try channel.pipeline.syncOperations.addHandler(ConnectionTrackingHandler(registry: connections))
             try channel.pipeline.syncOperations.addHandler(

@@ -31,13 +31,16 @@ final class ShutdownSequence: Sendable {
     /// The task running `serviceGroup`; cancelled when the grace period ends.
     let serving: Task<Void, any Error>
     let logger: Logger
+    /// Set when connections are closed on purpose: the framework's errors about it are expected from then on.
+    let closing: StoppingLogHandler.Switch
     /// Protects the signal count and the phase task.
     private let state = Mutex(State())
 
     init(
         settings: ShutdownSettings, readiness: Readiness, connections: ConnectionRegistry, serviceGroup: ServiceGroup,
-        serving: Task<Void, any Error>, logger: Logger
+        serving: Task<Void, any Error>, logger: Logger, closing: StoppingLogHandler.Switch = .init()
     ) {
+        self.closing = closing
         self.settings = settings
         self.readiness = readiness
         self.connections = connections
@@ -116,6 +119,7 @@ final class ShutdownSequence: Sendable {
             inFlight.isEmpty
             ? "none in flight" : "still in flight: " + inFlight.map(\.description).joined(separator: "; ")
         logger.warning("\(reason): closing \(connections.count) connection(s); \(detail)")
+        closing.closing.store(true, ordering: .relaxed)
         await serviceGroup.triggerGracefulShutdown()
         connections.closeAll()
         serving.cancel()

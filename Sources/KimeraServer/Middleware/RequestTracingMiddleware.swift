@@ -47,9 +47,14 @@ struct RequestTracingMiddleware: RouterMiddleware {
         } catch {
             let apiError = APIError.from(error, method: request.method, path: request.uri.path)
             if apiError.status.code >= 500 {
+                // ERROR is for the unexpected. A refusal a handler chose (`/ready` while draining, a full
+                // table) is an expected event, NOTICE; a dependency that failed (the vault) a WARNING.
+                let level: Logger.Level =
+                    error is APIError ? .notice : (error is any APIErrorConvertible ? .warning : .error)
                 RequestScope.$requestID.withValue(id) {
-                    errorLog.error(
-                        "request failed: \(String(describing: error))", metadata: ["path": .string(request.uri.path)])
+                    errorLog.log(
+                        level: level, "request failed: \(String(describing: error))",
+                        metadata: ["path": .string(request.uri.path)])
                 }
             }
             errorText = apiError.code

@@ -109,7 +109,10 @@ enum DebugRoutes {
             if let module, module != "root", runtime.moduleLevels().count >= 256,
                 runtime.configuredLevel(for: module) == nil
             {
-                throw APIError.invalidParameter("module", "Too many module levels are set (256); clear some first.")
+                throw APIError.invalidParameter(
+                    "module",
+                    "Too many module levels are set (256); clear one first (DELETE /debug/log-level?module=NAME, kimera debug log-level --unset --module NAME)."
+                )
             }
             let ttl = try query.ttl()
             let target = module == "root" ? nil : module
@@ -123,6 +126,33 @@ enum DebugRoutes {
                 LogLevelChangeResponse(
                     status: "success", level: LogLevel(level), module: target ?? "root",
                     previous: LogLevel(change.previous), expiresAt: change.expiresAt.map(iso)))
+        }
+
+        // Clears a level set at runtime: the module inherits again, the root returns to the mode's default.
+        routes.delete("/debug/log-level") { request, _ in
+            let module = QueryReader(request).string("module")
+            if let module, module.utf8.count > 200 || !module.utf8.allSatisfy(Self.isLabelByte) {
+                throw APIError.invalidParameter(
+                    "module",
+                    "module must be a dotted logger label of ASCII letters, digits, '.', '_' or '-' (at most 200 characters)."
+                )
+            }
+            let target = module == "root" ? nil : module
+            let previous = target.map(runtime.effectiveLevel(for:)) ?? runtime.rootLevel
+            if let target {
+                runtime.clearLevel(module: target)
+            } else {
+                runtime.clearRootLevel()
+            }
+            let now = target.map(runtime.effectiveLevel(for:)) ?? runtime.rootLevel
+            engine.audit.notice(
+                "log level of \(target ?? "root") cleared (now \(LogLevelName.name(now)))",
+                metadata: auditMetadata(
+                    setting: "log_level.\(target ?? "root")", value: "unset", expiresAt: nil))
+            return JSONBody.response(
+                LogLevelChangeResponse(
+                    status: "success", level: LogLevel(now), module: target ?? "root",
+                    previous: LogLevel(previous), expiresAt: nil))
         }
 
         // Mergeable per-series histograms: a client of several servers adds them instead of averaging percentiles.

@@ -913,6 +913,78 @@ enum OpenAPIDocument {
             }
           }
         }
+      },
+      "delete": {
+        "tags": [
+          "Debug"
+        ],
+        "operationId": "unsetLogLevel",
+        "summary": "Clear a log level",
+        "description": "Removes a module's own level, so that it inherits its parent's again, or (module absent or `root`) the root level set at runtime, so that the mode's default applies. Clearing a level that is not set changes nothing and still answers 200. The change is logged as an audit record (module `kimera.audit`). Takes no body.",
+        "parameters": [
+          {
+            "name": "module",
+            "in": "query",
+            "description": "The logger label whose own level to clear; absent or `root` clears the root level. Letters, digits, `.`, `_` and `-`, at most 200 bytes.",
+            "required": false,
+            "schema": {
+              "type": "string",
+              "default": "root",
+              "maxLength": 200,
+              "pattern": "^[A-Za-z0-9._-]*$"
+            }
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "The level is cleared; `level` is the one in force now (inherited), `previous` the one before.",
+            "headers": {
+              "X-Request-ID": {
+                "$ref": "#/components/headers/X-Request-ID"
+              },
+              "X-Process-Time-Microseconds": {
+                "$ref": "#/components/headers/X-Process-Time-Microseconds"
+              },
+              "X-Debug-Mode": {
+                "$ref": "#/components/headers/X-Debug-Mode"
+              },
+              "X-Performance-Mode": {
+                "$ref": "#/components/headers/X-Performance-Mode"
+              }
+            },
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/LogLevelChangeResponse"
+                }
+              }
+            }
+          },
+          "400": {
+            "description": "`invalid_parameter`: a malformed `module`.",
+            "headers": {
+              "X-Request-ID": {
+                "$ref": "#/components/headers/X-Request-ID"
+              },
+              "X-Process-Time-Microseconds": {
+                "$ref": "#/components/headers/X-Process-Time-Microseconds"
+              },
+              "X-Debug-Mode": {
+                "$ref": "#/components/headers/X-Debug-Mode"
+              },
+              "X-Performance-Mode": {
+                "$ref": "#/components/headers/X-Performance-Mode"
+              }
+            },
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/ErrorBody"
+                }
+              }
+            }
+          }
+        }
       }
     },
     "/debug/histograms": {
@@ -6073,14 +6145,11 @@ enum OpenAPIDocument {
       },
       "CreateGeoidResponse": {
         "type": "object",
-        "description": "`201` of `POST /kimera/geoids`.",
+        "description": "`201` of `POST /kimera/geoids`: the stored geoid's fields, as the Python original answered, and its entropy.",
         "properties": {
           "geoid_id": {
             "type": "string",
             "pattern": "^geoid_[0-9a-f]{32}$"
-          },
-          "geoid": {
-            "$ref": "#/components/schemas/Geoid"
           },
           "entropy": {
             "type": "number",
@@ -6119,7 +6188,6 @@ enum OpenAPIDocument {
         },
         "required": [
           "geoid_id",
-          "geoid",
           "entropy",
           "semantic_state",
           "symbolic_state",
@@ -7043,9 +7111,9 @@ enum OpenAPIDocument {
         "properties": {
           "status": {
             "type": "string",
-            "description": "`ok` when every component is `ok`, else `degraded`.",
+            "description": "`healthy` when every component is `ok`, else `degraded`.",
             "enum": [
-              "ok",
+              "healthy",
               "degraded"
             ]
           },
