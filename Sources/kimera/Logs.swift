@@ -129,7 +129,7 @@ struct Logs: ClientCommand {
             // cannot be known, so nothing is said to be complete.
             var texts =
                 restarted
-                ? ["the server restarted; following its new log (the old process's last records, if any, are gone)"]
+                ? ["reconnected; the server restarted: following its new log (the old process's last records, if any, are gone)"]
                 : []
             if restarted, missed == nil {
                 return texts
