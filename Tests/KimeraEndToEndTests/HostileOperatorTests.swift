@@ -252,24 +252,12 @@ struct HostileOperatorTests {
 enum StreamProbe {
     static func status(_ url: String) async throws -> Int {
         let parts = url.replacingOccurrences(of: "http://", with: "").split(separator: "/", maxSplits: 1)
-        let hostPort = parts[0].split(separator: ":")
-        let port = Int(hostPort[1])!
-        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(descriptor) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-            }
-        }
-        guard connected == 0 else { return 0 }
+        guard let port = parts[0].split(separator: ":").last.flatMap({ Int($0) }) else { return 0 }
+        let socket = try LoopbackSocket(port: port)
+        try socket.send("GET /\(parts.count > 1 ? parts[1] : "") HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        let descriptor = socket.descriptor
         var timeout = timeval(tv_sec: 5, tv_usec: 0)
         setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        let request = "GET /\(parts.count > 1 ? parts[1] : "") HTTP/1.1\r\nHost: localhost\r\n\r\n"
-        _ = request.withCString { send(descriptor, $0, strlen($0), 0) }
         var buffer = [UInt8](repeating: 0, count: 256)
         let count = recv(descriptor, &buffer, buffer.count, 0)
         guard count > 12 else { return 0 }

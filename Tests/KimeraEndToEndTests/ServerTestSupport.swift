@@ -10,8 +10,11 @@ import Testing
 let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
     .deletingLastPathComponent()
 
-/// The built `kimera` binary (`scripts/test` builds it before running the tests).
-let kimeraBinary = packageRoot.appendingPathComponent(".build/debug/kimera").path
+/// The built `kimera` binary (`scripts/test` builds it before running the tests); `KIMERA_TEST_BINARY`
+/// names another (the sanitized build of `scripts/test --sanitize`).
+let kimeraBinary =
+    ProcessInfo.processInfo.environment["KIMERA_TEST_BINARY"]
+    ?? packageRoot.appendingPathComponent(".build/debug/kimera").path
 
 /// A fresh temporary directory, removed by the caller.
 func temporaryDirectory(_ name: String = "kimera-test") -> URL {
