@@ -9,13 +9,14 @@ port, printed as `listening PORT` on stdout. Exits on SIGTERM/SIGINT.
 Modes for the failure tests: --status answers every export with that status (nothing is recorded unless
 it is 200), --fail-first N answers only the first N with it, --retry-after S adds `Retry-After: S`, and
 --delay S waits S seconds before answering. Every request is counted in FILE.requests (path, status,
-Content-Encoding), and a gzip body (Content-Encoding: gzip) is decompressed before decoding.
+Content-Encoding, time, the body's digest), and a gzip body (Content-Encoding: gzip) is decompressed before decoding.
 
 Run as: .venv-otlp/bin/python scripts/otlp-receiver.py --port 0 --out FILE [--status 200] [--fail-first N]
         [--retry-after S] [--delay S]
 """
 import argparse
 import gzip
+import hashlib
 import json
 import os
 import signal
@@ -74,7 +75,9 @@ class Receiver(BaseHTTPRequestHandler):
             if self.server.fail_first and self.server.requests > self.server.fail_first:
                 status = 200
             with open(self.server.out + ".requests", "a", encoding="utf-8") as out:
-                out.write(json.dumps({"path": self.path, "status": status, "encoding": encoding}) + "\n")
+                # The digest tells a retry (the same body again) from the next batch.
+                out.write(json.dumps({"path": self.path, "status": status, "encoding": encoding,
+                                      "time": time.time(), "digest": hashlib.sha1(body).hexdigest()}) + "\n")
         if self.server.delay:
             time.sleep(self.server.delay)
         lines = []
