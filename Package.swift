@@ -195,9 +195,10 @@ if Context.environment["KIMERA_BENCHMARKS"] != nil {
         .executableTarget(
             name: "KimeraBenchmarks",
             dependencies: [
-                "KimeraServer", "KimeraObservability", "KimeraCore",
+                "KimeraServer", "KimeraObservability", "KimeraCore", "KimeraTelemetry",
                 .product(name: "Benchmark", package: "benchmark"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
             ],
             path: "Benchmarks/KimeraBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]))

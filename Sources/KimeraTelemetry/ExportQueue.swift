@@ -10,7 +10,7 @@ import Synchronization
 ///
 /// The bound is `capacity` items in all, the ones being sent included, so memory stays within it however
 /// long a collector is away.
-final class ExportQueue<Item: Sendable>: Sendable {
+package final class ExportQueue<Item: Sendable>: Sendable {
     struct State {
         var items: [Item] = []
         /// Items taken by the exporter and not yet reported exported or failed.
@@ -29,7 +29,7 @@ final class ExportQueue<Item: Sendable>: Sendable {
     /// Protects the items, the counters and the exporter's wake-up.
     private let state: Mutex<State>
 
-    init(capacity: Int, batchSize: Int) {
+    package init(capacity: Int, batchSize: Int) {
         self.capacity = max(1, capacity)
         self.batchSize = max(1, min(batchSize, capacity))
         var initial = State()
@@ -41,7 +41,7 @@ final class ExportQueue<Item: Sendable>: Sendable {
     /// Appends `item`, or counts it dropped when the queue is full. Wakes the exporter when a batch is
     /// complete (once per batch, not per item).
     @inline(__always)
-    func offer(_ item: Item) {
+    package func offer(_ item: Item) {
         let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
             state.counts.offered += 1
             guard state.items.count + state.inFlight < capacity else {
@@ -57,7 +57,7 @@ final class ExportQueue<Item: Sendable>: Sendable {
     }
 
     /// Up to `batchSize` of the oldest items, now in flight; empty when none wait.
-    func takeBatch() -> [Item] {
+    package func takeBatch() -> [Item] {
         state.withLock { state in
             let count = min(batchSize, state.items.count)
             guard count > 0 else { return [] }
@@ -69,7 +69,7 @@ final class ExportQueue<Item: Sendable>: Sendable {
     }
 
     /// The outcome of a batch `takeBatch` gave out.
-    func complete(_ count: Int, exported: Bool, retries: Int, error: String? = nil) {
+    package func complete(_ count: Int, exported: Bool, retries: Int, error: String? = nil) {
         state.withLock { state in
             state.inFlight -= count
             state.counts.retries += UInt64(retries)

@@ -2,7 +2,7 @@ import Synchronization
 import Tracing
 
 /// A finished span as the exporter encodes it: ids, name, kind, times, attributes, status, events.
-struct FinishedSpan: Sendable {
+package struct FinishedSpan: Sendable {
     var context: SpanContext
     var parentSpanID: UInt64
     /// True when the parent came from a request's `traceparent`.
@@ -29,10 +29,10 @@ public struct KimeraTracer: Tracer {
     /// Where ended sampled spans go; nil makes every span non-recording (traces not exported).
     let queue: ExportQueue<FinishedSpan>?
 
-    init(sampler: Sampler, queue: ExportQueue<FinishedSpan>?, ids: IDGenerator = IDGenerator()) {
+    package init(sampler: Sampler, queue: ExportQueue<FinishedSpan>?) {
         self.sampler = sampler
         self.queue = queue
-        self.ids = ids
+        ids = IDGenerator()
     }
 
     public func startSpan<Instant: TracerInstant>(

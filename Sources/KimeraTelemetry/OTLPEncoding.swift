@@ -6,15 +6,15 @@ import Tracing
 /// `trace/v1/trace.proto`, `logs/v1/logs.proto`, `common/v1/common.proto`,
 /// `resource/v1/resource.proto`); the tests decode every field with the reference definitions
 /// (scripts/otlp-receiver.py).
-enum OTLPEncoding {
+package enum OTLPEncoding {
     /// The resource and instrumentation scope every request carries, encoded once.
-    struct Preamble: Sendable {
+    package struct Preamble: Sendable {
         /// `Resource` message bytes (field 1 of ResourceSpans / ResourceLogs).
         let resource: [UInt8]
         /// `InstrumentationScope` message bytes (field 1 of ScopeSpans / ScopeLogs).
         let scope: [UInt8]
 
-        init(resourceAttributes: [(String, String)], scopeName: String, scopeVersion: String) {
+        package init(resourceAttributes: [(String, String)], scopeName: String, scopeVersion: String) {
             var writer = ProtobufWriter()
             for (key, value) in resourceAttributes {
                 writer.message(1) { $0.keyValue(key, string: value) }  // Resource.attributes
@@ -28,7 +28,7 @@ enum OTLPEncoding {
     }
 
     /// `ExportTraceServiceRequest` of one batch.
-    static func traces(_ spans: [FinishedSpan], preamble: Preamble, into writer: inout ProtobufWriter) {
+    package static func traces(_ spans: [FinishedSpan], preamble: Preamble, into writer: inout ProtobufWriter) {
         request(spans, preamble: preamble, into: &writer) { $0.span($1) }
     }
 

@@ -2,7 +2,7 @@ import Logging
 import Tracing
 
 /// A log record as the exporter encodes it.
-struct LogRecordData: Sendable {
+package struct LogRecordData: Sendable {
     var timeNanos: UInt64
     var level: Logger.Level
     var body: String
@@ -43,17 +43,22 @@ struct LogRecordData: Sendable {
 /// The exporting sink of Kimera's log pipeline: each record at or above its level (`OTEL_SWIFT_LOG_LEVEL`,
 /// default info) goes into the bounded log queue with the current span's ids. Nothing is written or sent
 /// on the caller's thread (docs/OPERATIONS.md "OpenTelemetry export").
-struct OTLPLogHandler: LogHandler {
+package struct OTLPLogHandler: LogHandler {
     let queue: ExportQueue<LogRecordData>
-    var logLevel: Logger.Level
-    var metadata: Logger.Metadata = [:]
+    package var logLevel: Logger.Level
+    package var metadata: Logger.Metadata = [:]
 
-    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+    package init(queue: ExportQueue<LogRecordData>, logLevel: Logger.Level) {
+        self.queue = queue
+        self.logLevel = logLevel
+    }
+
+    package subscript(metadataKey key: String) -> Logger.Metadata.Value? {
         get { metadata[key] }
         set { metadata[key] = newValue }
     }
 
-    func log(event: LogEvent) {
+    package func log(event: LogEvent) {
         var attributes: [(String, String)] = []
         let extra = event.metadata ?? [:]
         attributes.reserveCapacity(metadata.count + extra.count)

@@ -4,13 +4,13 @@
 /// measured twice and no intermediate buffer is made per message.
 ///
 /// Fields at their default value (0, empty) are left out, as proto3 encoders do.
-struct ProtobufWriter {
-    private(set) var bytes: [UInt8] = []
+package struct ProtobufWriter {
+    package private(set) var bytes: [UInt8] = []
 
-    init(capacity: Int = 0) { bytes.reserveCapacity(capacity) }
+    package init(capacity: Int = 0) { bytes.reserveCapacity(capacity) }
 
     /// Empties the buffer and keeps its capacity, for the next batch.
-    mutating func reset() { bytes.removeAll(keepingCapacity: true) }
+    package mutating func reset() { bytes.removeAll(keepingCapacity: true) }
 
     enum WireType: UInt64 {
         case varint = 0

@@ -112,13 +112,16 @@ func randomHex(bytes: Int) -> String {
     }
 
     /// A receiver and a server exporting to it, both stopped afterwards whatever `body` does.
+    /// `status` and `options` are the receiver's failure modes (`OTLPReceiver.start`).
     static func withReceiverAndServer(
         arguments: (OTLPReceiver) -> [String] = { _ in [] }, endpointInEnvironment: Bool = true,
-        extra: [String: String] = [:], _ body: (OTLPReceiver, ServerProcess) async throws -> Void
+        extra: [String: String] = [:], status: Int = 200, options: [String] = [],
+        _ body: (OTLPReceiver, ServerProcess) async throws -> Void
     ) async throws {
         let directory = temporaryDirectory("kimera-otlp")
         defer { try? FileManager.default.removeItem(at: directory) }
-        let receiver = try await OTLPReceiver.start(output: directory.appendingPathComponent("received.jsonl"))
+        let receiver = try await OTLPReceiver.start(
+            output: directory.appendingPathComponent("received.jsonl"), status: status, options: options)
         let server: ServerProcess
         do {
             server = try await ServerProcess.start(

@@ -23,33 +23,15 @@ import Testing
         return Counts(fields: telemetry?[signal] as? [String: Int] ?? [:])
     }
 
-    /// A receiver started with `options`, a server exporting to it, both stopped afterwards.
+    /// A receiver started with `status` and `options`, a server exporting to it, both stopped afterwards;
+    /// `body` also gets the receiver's output file (a restarted receiver appends to it).
     static func withFailingReceiver(
         status: Int = 200, options: [String] = [], extra: [String: String] = [:],
         _ body: (OTLPReceiver, ServerProcess, URL) async throws -> Void
     ) async throws {
-        let directory = temporaryDirectory("kimera-otlp-failure")
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let output = directory.appendingPathComponent("received.jsonl")
-        let receiver = try await OTLPReceiver.start(output: output, status: status, options: options)
-        let server: ServerProcess
-        do {
-            server = try await ServerProcess.start(
-                environment: TelemetryExportTests.exportEnvironment(receiver, extra: extra),
-                dataDirectory: directory.appendingPathComponent("data"))
-        } catch {
-            await receiver.stop()
-            throw error
+        try await TelemetryExportTests.withReceiverAndServer(extra: extra, status: status, options: options) {
+            try await body($0, $1, $0.output)
         }
-        do {
-            try await body(receiver, server, output)
-        } catch {
-            await server.stop()
-            await receiver.stop()
-            throw error
-        }
-        await server.stop()
-        await receiver.stop()
     }
 
     /// `/health` requests one after the other until cancelled: how many, how many failed, the slowest.
