@@ -101,6 +101,19 @@ public final class KimeraSpan: Span {
         state = Mutex((record, false))
     }
 
+    /// This span's ids, without building a context.
+    public var spanContext: SpanContext { identity }
+
+    /// Changes the attributes in place: `Span`'s own `updateAttributes` copies them out and back, which
+    /// copies the dictionary each time.
+    public func updateAttributes(_ update: (inout SpanAttributes) -> Void) {
+        guard queue != nil else { return }
+        state.withLock { state in
+            if state.record.attributes.isEmpty { state.record.attributes.reserveCapacity(16) }
+            update(&state.record.attributes)
+        }
+    }
+
     /// The caller's context with this span as its current span.
     public var context: InstrumentationContext {
         var context = parentContext

@@ -13,11 +13,34 @@ public struct SpanContext: Sendable, Equatable {
     /// True for a context read from a request (`traceparent`), false for a span of this process.
     public var isRemote: Bool
 
-    public var traceIDHex: String { Hex.string(traceIDHigh) + Hex.string(traceIDLow) }
+    public var traceIDHex: String {
+        String(unsafeUninitializedCapacity: 32) { buffer in
+            Hex.write(traceIDHigh, into: buffer, at: 0)
+            Hex.write(traceIDLow, into: buffer, at: 16)
+            return 32
+        }
+    }
+
     public var spanIDHex: String { Hex.string(spanID) }
 
-    /// `00-TRACE-SPAN-FLAGS`.
-    public var traceparent: String { "00-\(traceIDHex)-\(spanIDHex)-\(sampled ? "01" : "00")" }
+    /// `00-TRACE-SPAN-FLAGS`, written in one go (one allocation).
+    public var traceparent: String {
+        String(unsafeUninitializedCapacity: 55) { buffer in
+            let dash = UInt8(ascii: "-")
+            let zero = UInt8(ascii: "0")
+            buffer[0] = zero
+            buffer[1] = zero
+            buffer[2] = dash
+            Hex.write(traceIDHigh, into: buffer, at: 3)
+            Hex.write(traceIDLow, into: buffer, at: 19)
+            buffer[35] = dash
+            Hex.write(spanID, into: buffer, at: 36)
+            buffer[52] = dash
+            buffer[53] = zero
+            buffer[54] = sampled ? UInt8(ascii: "1") : zero
+            return 55
+        }
+    }
 
     /// A `traceparent` value (version 00; a later version is read as 00 demands), or nil when malformed or
     /// all-zero, as the W3C specification says.
@@ -67,12 +90,18 @@ extension ServiceContext {
 enum Hex {
     static func string(_ value: UInt64) -> String {
         String(unsafeUninitializedCapacity: 16) { buffer in
-            let digits: StaticString = "0123456789abcdef"
-            let table = digits.utf8Start
-            for index in 0..<16 {
-                buffer[index] = table[Int((value >> UInt64(60 - 4 * index)) & 0xf)]
-            }
+            write(value, into: buffer, at: 0)
             return 16
+        }
+    }
+
+    /// The 16 digits of `value` at `offset`.
+    @inline(__always)
+    static func write(_ value: UInt64, into buffer: UnsafeMutableBufferPointer<UInt8>, at offset: Int) {
+        let digits: StaticString = "0123456789abcdef"
+        let table = digits.utf8Start
+        for index in 0..<16 {
+            buffer[offset + index] = table[Int((value >> UInt64(60 - 4 * index)) & 0xf)]
         }
     }
 

@@ -15,9 +15,8 @@ import Tracing
 /// queue drops the newest item and counts it; a slow or absent collector delays nothing but the exporter.
 public final class TelemetryExport: Sendable {
     public let settings: TelemetrySettings
-    /// The request and operation spans come from here; `any Tracer` keeps the concrete type out of the
-    /// middleware.
-    public let tracer: any Tracer
+    /// The request and operation spans come from here.
+    public let tracer: KimeraTracer
     /// The exporters; run them with the server, shut down after it.
     public let services: [any Service]
     let spanQueue: ExportQueue<FinishedSpan>?
@@ -86,7 +85,7 @@ public final class TelemetryExport: Sendable {
 /// A child span (kind internal) of the current span around each profiled operation; a thrown error
 /// marks it failed.
 struct OperationSpans: OperationTracing {
-    let tracer: any Tracer
+    let tracer: KimeraTracer
 
     func span<T>(_ name: String, _ body: () throws -> T) rethrows -> T {
         let span = tracer.startSpan(name, context: InstrumentationContext.current ?? .topLevel, ofKind: .internal)
