@@ -48,8 +48,6 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
         .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2"),
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
-        // OTLP/HTTP export only: the default traits would also build the gRPC stack.
-        .package(url: "https://github.com/swift-otel/swift-otel", from: "1.6.0", traits: ["OTLPHTTP"]),
         .package(url: "https://github.com/apple/swift-distributed-tracing", from: "1.3.0"),
     ],
     targets: [
@@ -75,11 +73,13 @@ let package = Package(
         .target(
             name: "KimeraTelemetry",
             dependencies: [
-                "KimeraObservability", "KimeraModels",
-                .product(name: "OTel", package: "swift-otel"),
+                "KimeraObservability", "KimeraModels", "CZlib",
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ]),
         // The HTTP assembly: configuration, middleware, routes, the application.
         .target(
@@ -118,6 +118,8 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]),
         .systemLibrary(name: "CLibEdit", providers: [.apt(["libedit-dev"])]),
+        // gzip of OTLP export bodies (OTEL_EXPORTER_OTLP_COMPRESSION=gzip).
+        .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
         .executableTarget(
             name: "kimera",
             dependencies: [
@@ -172,7 +174,10 @@ let package = Package(
         .testTarget(
             name: "KimeraEndToEndTests",
             dependencies: [
-                "KimeraModels", "KimeraClient", "PostgresTestServer",
+                // KimeraTelemetry: its OTLP encoding is decoded by the reference receiver the export tests run.
+                "KimeraModels", "KimeraClient", "PostgresTestServer", "KimeraTelemetry",
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -190,9 +195,10 @@ if Context.environment["KIMERA_BENCHMARKS"] != nil {
         .executableTarget(
             name: "KimeraBenchmarks",
             dependencies: [
-                "KimeraServer", "KimeraObservability", "KimeraCore",
+                "KimeraServer", "KimeraObservability", "KimeraCore", "KimeraTelemetry",
                 .product(name: "Benchmark", package: "benchmark"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
             ],
             path: "Benchmarks/KimeraBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]))

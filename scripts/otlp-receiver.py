@@ -6,13 +6,23 @@ reference definitions (PyPI `opentelemetry-proto`, installed by scripts/setup in
 appends one JSON line per span or log record to --out. Listens on 127.0.0.1 only; --port 0 picks a free
 port, printed as `listening PORT` on stdout. Exits on SIGTERM/SIGINT.
 
-Run as: .venv-otlp/bin/python scripts/otlp-receiver.py --port 0 --out FILE [--status 200]
+Modes for the failure tests: --status answers every export with that status (nothing is recorded unless
+it is 200), --fail-first N answers only the first N with it, --retry-after S adds `Retry-After: S`, and
+--delay S waits S seconds before answering. Every request is counted in FILE.requests (path, status,
+Content-Encoding, time, the body's digest), and a gzip body (Content-Encoding: gzip) is decompressed before decoding.
+
+Run as: .venv-otlp/bin/python scripts/otlp-receiver.py --port 0 --out FILE [--status 200] [--fail-first N]
+        [--retry-after S] [--delay S]
 """
 import argparse
+import gzip
+import hashlib
 import json
+import os
 import signal
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
@@ -56,7 +66,20 @@ class Receiver(BaseHTTPRequestHandler):
             self.send_error(413)
             return
         body = self.rfile.read(length)
-        status = self.server.reply_status
+        encoding = self.headers.get("Content-Encoding") or ""
+        if encoding == "gzip":
+            body = gzip.decompress(body)
+        with self.server.lock:
+            self.server.requests += 1
+            status = self.server.reply_status
+            if self.server.fail_first and self.server.requests > self.server.fail_first:
+                status = 200
+            with open(self.server.out + ".requests", "a", encoding="utf-8") as out:
+                # The digest tells a retry (the same body again) from the next batch.
+                out.write(json.dumps({"path": self.path, "status": status, "encoding": encoding,
+                                      "time": time.time(), "digest": hashlib.sha1(body).hexdigest()}) + "\n")
+        if self.server.delay:
+            time.sleep(self.server.delay)
         lines = []
         if self.path == "/v1/traces":
             request = ExportTraceServiceRequest.FromString(body)
@@ -74,7 +97,22 @@ class Receiver(BaseHTTPRequestHandler):
                             "name": span.name,
                             "kind": span.kind,
                             "status_code": span.status.code,
+                            "status_message": span.status.message,
                             "attributes": attributes(span.attributes),
+                            "trace_state": span.trace_state,
+                            "flags": span.flags,
+                            "start_time_unix_nano": span.start_time_unix_nano,
+                            "end_time_unix_nano": span.end_time_unix_nano,
+                            "events": [
+                                {"name": e.name, "time_unix_nano": e.time_unix_nano,
+                                 "attributes": attributes(e.attributes)} for e in span.events
+                            ],
+                            "links": [
+                                {"trace_id": l.trace_id.hex(), "span_id": l.span_id.hex(),
+                                 "trace_state": l.trace_state, "flags": l.flags,
+                                 "attributes": attributes(l.attributes)} for l in span.links
+                            ],
+                            "scope": {"name": scope_spans.scope.name, "version": scope_spans.scope.version},
                         })
         elif self.path == "/v1/logs":
             request = ExportLogsServiceRequest.FromString(body)
@@ -89,8 +127,13 @@ class Receiver(BaseHTTPRequestHandler):
                             "trace_id": record.trace_id.hex(),
                             "span_id": record.span_id.hex(),
                             "severity": record.severity_text,
+                            "severity_number": record.severity_number,
                             "body": any_value(record.body),
                             "attributes": attributes(record.attributes),
+                            "flags": record.flags,
+                            "time_unix_nano": record.time_unix_nano,
+                            "observed_time_unix_nano": record.observed_time_unix_nano,
+                            "scope": {"name": scope_logs.scope.name, "version": scope_logs.scope.version},
                         })
         else:
             self.send_error(404)
@@ -104,6 +147,8 @@ class Receiver(BaseHTTPRequestHandler):
                 out.write(json.dumps({k.lower(): v for k, v in self.headers.items()}, sort_keys=True) + "\n")
         payload = response.SerializeToString() if status == 200 else b""
         self.send_response(status)
+        if status != 200 and self.server.retry_after is not None:
+            self.send_header("Retry-After", str(self.server.retry_after))
         self.send_header("Content-Type", "application/x-protobuf")
         self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
@@ -115,13 +160,30 @@ def main():
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--out", required=True)
     parser.add_argument("--status", type=int, default=200, help="answer every export with this status")
+    parser.add_argument("--fail-first", type=int, default=0, help="answer only the first N exports with --status")
+    parser.add_argument("--retry-after", type=int, default=None, help="Retry-After seconds on a failure status")
+    parser.add_argument("--delay", type=float, default=0, help="seconds to wait before answering")
     args = parser.parse_args()
     server = ThreadingHTTPServer(("127.0.0.1", args.port), Receiver)
     server.daemon_threads = True
+    # An exporter keeps its connection open between exports: do not wait for it at exit.
+    server.block_on_close = False
     server.out = args.out
     server.reply_status = args.status
+    server.fail_first = args.fail_first
+    server.retry_after = args.retry_after
+    server.delay = args.delay
+    server.requests = 0
     server.lock = threading.Lock()
-    signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
+    def stop(*_):
+        # At once, between two writes (they hold the lock): a handler thread waiting on an exporter's
+        # kept-alive connection would otherwise hold the exit.
+        server.lock.acquire()
+        os._exit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+    # A parent may start us with SIGTERM blocked (Foundation's Process does): unblock it.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
     print(f"listening {server.server_address[1]}", flush=True)
     try:
         server.serve_forever(poll_interval=0.1)

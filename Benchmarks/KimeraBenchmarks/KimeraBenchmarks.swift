@@ -1,6 +1,9 @@
 import Benchmark
+import KimeraObservability
 import KimeraServer
+import KimeraTelemetry
 import Logging
+import Tracing
 
 /// The per-call costs the hybrid server's promise rests on: a filtered-out log call, a log record
 /// into the ring, a latency record, and the tracer's work for one request.
@@ -53,6 +56,89 @@ let benchmarks: @Sendable () -> Void = {
                     requestID: id, method: "GET", path: "/health", query: nil, route: "/health", status: 200,
                     durationNanos: Int64(20_000 + index % 1000), startedWallNanos: Timestamp.wallNanos(), bytesIn: 0,
                     bytesOut: 106, cache: nil, slow: false, error: nil))
+        }
+    }
+
+    // OpenTelemetry export (docs/OPERATIONS.md "OpenTelemetry export"): what a request pays for its span
+    // and its log record. The queue is emptied every 512 items, as the exporter does, so that every offer
+    // appends (a full queue would only count a drop); that emptying is measured too.
+    let spanQueue = ExportQueue<FinishedSpan>(capacity: 2048, batchSize: 512)
+    let tracer = KimeraTracer(sampler: .alwaysOn, queue: spanQueue)
+    @inline(__always) func drain<Item>(_ queue: ExportQueue<Item>, at index: Int) {
+        guard index & 511 == 511 else { return }
+        let batch = queue.takeBatch()
+        queue.complete(batch.count, exported: true, retries: 0)
+    }
+
+    Benchmark("OTLP span start→end (sampled, into the export queue)") { benchmark in
+        for index in benchmark.scaledIterations {
+            let span = tracer.startSpan("GET /health", context: .topLevel, ofKind: .server)
+            span.end()
+            drain(spanQueue, at: index)
+        }
+    }
+
+    Benchmark("OTLP request span as ServerSpans makes it (attributes, context, traceparent, trace id)") { benchmark in
+        for index in benchmark.scaledIterations {
+            let span = tracer.startSpan("GET", context: .topLevel, ofKind: .server)
+            span.updateAttributes { attributes in
+                attributes["http.request.method"] = "GET"
+                attributes["url.path"] = "/health"
+                attributes["url.scheme"] = "http"
+                attributes["server.address"] = "127.0.0.1"
+                attributes["server.port"] = 8001
+                attributes["network.protocol.version"] = "1.1"
+            }
+            let identity = span.spanContext
+            blackHole(identity.traceparent)
+            blackHole(identity.traceIDHex)
+            blackHole(span.context)
+            span.operationName = "GET /health"
+            span.updateAttributes { attributes in
+                attributes["http.route"] = "/health"
+                attributes["http.response.status_code"] = 200
+                attributes["http.response.body.size"] = 138
+            }
+            span.end()
+            drain(spanQueue, at: index)
+        }
+    }
+
+    let logQueue = ExportQueue<LogRecordData>(capacity: 2048, batchSize: 512)
+    let exportLogger = Logger(label: "kimera.bench.otlp") { _ in OTLPLogHandler(queue: logQueue, logLevel: .info) }
+    Benchmark("OTLP log record into the export queue (INFO, one metadata value)") { benchmark in
+        for index in benchmark.scaledIterations {
+            exportLogger.info("request handled", metadata: ["request_id": "4bf92f3577b34da6a3ce929d0e0e4736"])
+            drain(logQueue, at: index)
+        }
+    }
+
+    // The exporter's side: encoding a batch of 512 request spans (per span: divide by 512).
+    let batchQueue = ExportQueue<FinishedSpan>(capacity: 512, batchSize: 512)
+    let batchTracer = KimeraTracer(sampler: .alwaysOn, queue: batchQueue)
+    for _ in 0..<512 {
+        let span = batchTracer.startSpan("GET /kimera/geoids/{id}", context: .topLevel, ofKind: .server)
+        span.attributes["http.request.method"] = "GET"
+        span.attributes["http.route"] = "/kimera/geoids/{id}"
+        span.attributes["url.path"] = "/kimera/geoids/g-1234"
+        span.attributes["http.response.status_code"] = 200
+        span.attributes["server.address"] = "127.0.0.1"
+        span.attributes["server.port"] = 8001
+        span.end()
+    }
+    let batch = batchQueue.takeBatch()
+    let preamble = OTLPEncoding.Preamble(
+        resourceAttributes: [("service.name", "kimera"), ("service.instance.id", "127.0.0.1:8001")],
+        scopeName: "kimera", scopeVersion: "0.1.0")
+    Benchmark(
+        "OTLP protobuf encoding of 512 request spans (exporter side)",
+        configuration: .init(metrics: [.wallClock, .mallocCountTotal], scalingFactor: .one)
+    ) { benchmark in
+        var writer = ProtobufWriter(capacity: 256 * 1024)
+        for _ in benchmark.scaledIterations {
+            writer.reset()
+            OTLPEncoding.traces(batch, preamble: preamble, into: &writer)
+            blackHole(writer.bytes.count)
         }
     }
 }

@@ -27,8 +27,17 @@ public struct TelemetryStatus: Codable, Sendable, Equatable {
         self.lastError = lastError
     }
 
-    /// Export counters of one signal (spans or log records) since the server started.
+    /// Export counters of one signal (spans or log records) since the server started. They add up at
+    /// every instant: `offered` = `exported_items` + `dropped` + `failed_items` + `queued`.
     public struct SignalExport: Codable, Sendable, Equatable {
+        /// Items handed to the export (finished sampled spans, log records at the export's level).
+        public var offered: UInt64
+        /// Items waiting in the bounded queue or being sent now.
+        public var queued: UInt64
+        /// The queue's bound (`OTEL_BSP_MAX_QUEUE_SIZE`, `OTEL_BLRP_MAX_QUEUE_SIZE`).
+        public var capacity: UInt64
+        /// Export requests sent again after a retryable failure (429, 502, 503, 504, no answer).
+        public var retries: UInt64
         /// Batches the collector accepted, and the items in them.
         public var exportedBatches: UInt64
         public var exportedItems: UInt64
@@ -40,8 +49,13 @@ public struct TelemetryStatus: Codable, Sendable, Equatable {
 
         public init(
             exportedBatches: UInt64 = 0, exportedItems: UInt64 = 0, failedBatches: UInt64 = 0,
-            failedItems: UInt64 = 0, dropped: UInt64 = 0
+            failedItems: UInt64 = 0, dropped: UInt64 = 0, offered: UInt64 = 0, queued: UInt64 = 0,
+            capacity: UInt64 = 0, retries: UInt64 = 0
         ) {
+            self.offered = offered
+            self.queued = queued
+            self.capacity = capacity
+            self.retries = retries
             self.exportedBatches = exportedBatches
             self.exportedItems = exportedItems
             self.failedBatches = failedBatches
@@ -50,7 +64,7 @@ public struct TelemetryStatus: Codable, Sendable, Equatable {
         }
 
         enum CodingKeys: String, CodingKey {
-            case dropped
+            case dropped, offered, queued, capacity, retries
             case exportedBatches = "exported_batches"
             case exportedItems = "exported_items"
             case failedBatches = "failed_batches"

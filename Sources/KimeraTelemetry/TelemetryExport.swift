@@ -1,64 +1,51 @@
 import KimeraModels
 import KimeraObservability
 import Logging
-import OTel
 import ServiceLifecycle
 import Tracing
 
-/// Kimera's OpenTelemetry export: spans and log records over OTLP/HTTP protobuf (swift-otel), composed
-/// with Kimera's own observability rather than replacing it. Nothing is bootstrapped process-wide: the
-/// tracer is handed to the request-span middleware and the profiler, the log handler to Kimera's log
-/// pipeline, and the exporters run as ServiceLifecycle services beside the HTTP server.
+/// Kimera's OpenTelemetry export: spans and log records over OTLP/HTTP protobuf, composed with Kimera's own
+/// observability rather than replacing it (docs/OPERATIONS.md "OpenTelemetry export"). Nothing is
+/// bootstrapped process-wide: the tracer is handed to the request-span middleware, the fast path and the
+/// profiler, the log handler to Kimera's log pipeline, and the two exporters run as ServiceLifecycle
+/// services beside the HTTP server.
 ///
-/// Export is batched and bounded by swift-otel's batch processors (queue 2048, batches of 512 by
-/// default, `OTEL_BSP_*` / `OTEL_BLRP_*`): a request only appends to a queue, a full queue drops and
-/// counts, and a slow or absent collector delays nothing but the exporter task.
+/// The pipeline is Kimera's own: ending a span or writing a record appends it to a bounded queue under one
+/// short lock (`ExportQueue`); one exporter per signal drains its queue in batches (`OTLPExporter`). A full
+/// queue drops the newest item and counts it; a slow or absent collector delays nothing but the exporter.
 public final class TelemetryExport: Sendable {
     public let settings: TelemetrySettings
-    /// The request and operation spans come from here; `any Tracer` keeps swift-otel's type out of
-    /// the middleware.
-    public let tracer: any Tracer
-    public let diagnostics: ExportDiagnostics
-    /// The exporters and processors; run them with the server, shut down after it.
+    /// The request and operation spans come from here.
+    public let tracer: KimeraTracer
+    /// The exporters; run them with the server, shut down after it.
     public let services: [any Service]
-    private let logFactory: (@Sendable (String) -> any LogHandler)?
+    let spanQueue: ExportQueue<FinishedSpan>?
+    let logQueue: ExportQueue<LogRecordData>?
+    let failures = ExportFailures()
 
     public init(settings: TelemetrySettings) throws {
         self.settings = settings
-        let diagnostics = ExportDiagnostics()
-        self.diagnostics = diagnostics
-
-        var configuration = OTel.Configuration.default
-        if !settings.serviceNameFromEnvironment { configuration.serviceName = settings.serviceName }
-        // OTEL_RESOURCE_ATTRIBUTES is merged over these by swift-otel.
-        configuration.resourceAttributes["service.instance.id"] = settings.instanceID
-        configuration.resourceAttributes["service.version"] = KimeraVersion.current
-        configuration.diagnosticLogger = .custom(diagnostics.logger())
-        configuration.diagnosticLogLevel = .debug
-        configuration.metrics.enabled = false
-        configuration.traces.enabled = settings.tracesEnabled
-        configuration.logs.enabled = settings.logsEnabled
-        if let endpoint = settings.configuredEndpoint {
-            // Explicit per-signal URLs; the OTEL_EXPORTER_OTLP_* variables still override them.
-            configuration.traces.otlpExporter.endpoint = Self.signalURL(endpoint, "v1/traces")
-            configuration.logs.otlpExporter.endpoint = Self.signalURL(endpoint, "v1/logs")
-        }
-
+        let preamble = OTLPEncoding.Preamble(
+            resourceAttributes: settings.resourceAttributes, scopeName: "kimera", scopeVersion: KimeraVersion.current)
+        let failures = self.failures
         var services: [any Service] = []
-        if settings.tracesEnabled {
-            let backend = try OTel.makeTracingBackend(configuration: configuration)
-            tracer = backend.factory
-            services.append(backend.service)
-        } else {
-            tracer = NoOpTracer()
+        /// The queue and exporter of one signal, or nil when its exporter is `none`.
+        func pipeline<Item: Sendable>(
+            _ name: String, _ enabled: Bool, _ signal: SignalExportSettings,
+            encode: @escaping @Sendable ([Item], OTLPEncoding.Preamble, inout ProtobufWriter) -> Void
+        ) -> ExportQueue<Item>? {
+            guard enabled else { return nil }
+            let queue = ExportQueue<Item>(capacity: signal.maxQueueSize, batchSize: signal.maxBatchSize)
+            services.append(
+                OTLPExporter(name: name, settings: signal, queue: queue, failures: failures) {
+                    encode($0, preamble, &$1)
+                })
+            return queue
         }
-        if settings.logsEnabled {
-            let backend = try OTel.makeLoggingBackend(configuration: configuration)
-            logFactory = backend.factory
-            services.append(backend.service)
-        } else {
-            logFactory = nil
-        }
+        spanQueue = pipeline("spans", settings.tracesEnabled, settings.traces, encode: OTLPEncoding.traces)
+        logQueue = pipeline("logs", settings.logsEnabled, settings.logs, encode: OTLPEncoding.logs)
+        // Spans are made (and propagated) even when only logs are exported: records then carry trace ids.
+        tracer = KimeraTracer(sampler: settings.sampler, queue: spanQueue)
         self.services = services.map { BoundedShutdown($0, limit: Self.shutdownLimit) }
     }
 
@@ -66,23 +53,21 @@ public final class TelemetryExport: Sendable {
     /// must not hold the shutdown for the export timeout (10 s by default) and its retries.
     public static let shutdownLimit = Duration.seconds(2)
 
-    static func signalURL(_ base: String, _ path: String) -> String {
-        base.hasSuffix("/") ? base + path : base + "/" + path
-    }
-
     /// What the observability engine needs: child spans, the exporting log handler, trace ids for the
     /// ring's records, and the counters.
     public var hooks: TelemetryHooks {
-        let logFactory = self.logFactory
-        let context = OTel.makeLoggingMetadataProvider()
+        let logQueue = self.logQueue
+        let level = settings.logLevel
         return TelemetryHooks(
             operations: OperationSpans(tracer: tracer),
-            exportHandler: { label in logFactory?(label) ?? SwiftLogNoOpLogHandler() },
+            exportHandler: { _ in
+                guard let logQueue else { return SwiftLogNoOpLogHandler() }
+                return OTLPLogHandler(queue: logQueue, logLevel: level)
+            },
             // `trace_id` and `span_id` only: the flags say nothing a reader of the ring needs.
             contextMetadata: Logger.MetadataProvider {
-                var metadata = context.get()
-                metadata["trace_flags"] = nil
-                return metadata
+                guard let span = InstrumentationContext.current?.spanContext else { return [:] }
+                return ["trace_id": .string(span.traceIDHex), "span_id": .string(span.spanIDHex)]
             },
             status: { [self] in status })
     }
@@ -92,14 +77,15 @@ public final class TelemetryExport: Sendable {
             enabled: true, serviceName: settings.serviceName, instanceID: settings.instanceID,
             tracesEndpoint: settings.tracesEnabled ? TelemetrySettings.displayed(settings.tracesEndpoint) : nil,
             logsEndpoint: settings.logsEnabled ? TelemetrySettings.displayed(settings.logsEndpoint) : nil,
-            spans: diagnostics.spans, logs: diagnostics.logs, lastError: diagnostics.lastError)
+            spans: spanQueue?.counts ?? TelemetryStatus.SignalExport(),
+            logs: logQueue?.counts ?? TelemetryStatus.SignalExport(), lastError: failures.lastError)
     }
 }
 
 /// A child span (kind internal) of the current span around each profiled operation; a thrown error
 /// marks it failed.
 struct OperationSpans: OperationTracing {
-    let tracer: any Tracer
+    let tracer: KimeraTracer
 
     func span<T>(_ name: String, _ body: () throws -> T) rethrows -> T {
         let span = tracer.startSpan(name, context: InstrumentationContext.current ?? .topLevel, ofKind: .internal)

@@ -15,20 +15,24 @@ final class OTLPReceiver: @unchecked Sendable {
     static let python = packageRoot.appendingPathComponent(".venv-otlp/bin/python").path
     static let script = packageRoot.appendingPathComponent("scripts/otlp-receiver.py").path
 
-    init(output: URL, port: Int, status: Int) {
+    init(output: URL, port: Int, status: Int, options: [String]) {
         self.output = output
         process.executableURL = URL(fileURLWithPath: Self.python)
-        process.arguments = [Self.script, "--port", String(port), "--out", output.path, "--status", String(status)]
+        process.arguments =
+            [Self.script, "--port", String(port), "--out", output.path, "--status", String(status)] + options
         process.standardOutput = stdout.pipe
         process.standardError = stderr.pipe
     }
 
-    /// Starts the receiver and waits (at most 20 s) for its `listening PORT` line.
-    static func start(output: URL, port: Int = 0, status: Int = 200) async throws -> OTLPReceiver {
+    /// Starts the receiver and waits (at most 20 s) for its `listening PORT` line. `options` are its failure
+    /// modes (`--fail-first N`, `--retry-after S`, `--delay S`).
+    static func start(output: URL, port: Int = 0, status: Int = 200, options: [String] = []) async throws
+        -> OTLPReceiver
+    {
         guard FileManager.default.isExecutableFile(atPath: python) else {
             throw ServerStartError(message: "\(python) is missing: run scripts/setup")
         }
-        let receiver = OTLPReceiver(output: output, port: port, status: status)
+        let receiver = OTLPReceiver(output: output, port: port, status: status, options: options)
         try receiver.process.run()
         let deadline = ContinuousClock.now + .seconds(20)
         while ContinuousClock.now < deadline {
@@ -50,12 +54,7 @@ final class OTLPReceiver: @unchecked Sendable {
     var endpoint: String { "http://127.0.0.1:\(port)" }
 
     /// Every span and log record received so far, one JSON object each.
-    func items() -> [[String: Any]] {
-        guard let text = try? String(contentsOf: output, encoding: .utf8) else { return [] }
-        return text.split(separator: "\n").compactMap {
-            (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any]
-        }
-    }
+    func items() -> [[String: Any]] { lines(of: output.path) }
 
     func spans(traceID: String) -> [[String: Any]] {
         items().filter { $0["signal"] as? String == "span" && $0["trace_id"] as? String == traceID }
@@ -66,9 +65,13 @@ final class OTLPReceiver: @unchecked Sendable {
     }
 
     /// The request headers of each accepted export, one JSON object each.
-    func requestHeaders() -> [[String: Any]] {
-        guard let text = try? String(contentsOf: URL(fileURLWithPath: output.path + ".headers"), encoding: .utf8)
-        else { return [] }
+    func requestHeaders() -> [[String: Any]] { lines(of: output.path + ".headers") }
+
+    /// Every export request received, accepted or not: `path`, the `status` answered, `encoding`.
+    func exportRequests() -> [[String: Any]] { lines(of: output.path + ".requests") }
+
+    private func lines(of path: String) -> [[String: Any]] {
+        guard let text = try? String(contentsOf: URL(fileURLWithPath: path), encoding: .utf8) else { return [] }
         return text.split(separator: "\n").compactMap {
             (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any]
         }
@@ -109,13 +112,16 @@ func randomHex(bytes: Int) -> String {
     }
 
     /// A receiver and a server exporting to it, both stopped afterwards whatever `body` does.
+    /// `status` and `options` are the receiver's failure modes (`OTLPReceiver.start`).
     static func withReceiverAndServer(
         arguments: (OTLPReceiver) -> [String] = { _ in [] }, endpointInEnvironment: Bool = true,
-        extra: [String: String] = [:], _ body: (OTLPReceiver, ServerProcess) async throws -> Void
+        extra: [String: String] = [:], status: Int = 200, options: [String] = [],
+        _ body: (OTLPReceiver, ServerProcess) async throws -> Void
     ) async throws {
         let directory = temporaryDirectory("kimera-otlp")
         defer { try? FileManager.default.removeItem(at: directory) }
-        let receiver = try await OTLPReceiver.start(output: directory.appendingPathComponent("received.jsonl"))
+        let receiver = try await OTLPReceiver.start(
+            output: directory.appendingPathComponent("received.jsonl"), status: status, options: options)
         let server: ServerProcess
         do {
             server = try await ServerProcess.start(

@@ -1,6 +1,7 @@
 import HTTPTypes
 import Hummingbird
 import KimeraObservability
+import KimeraTelemetry
 import Tracing
 
 /// One OpenTelemetry server span per request, named `METHOD /route/template` (the route template, never
@@ -63,16 +64,18 @@ struct TelemetrySpanMiddleware: RouterMiddleware {
 
 /// How a request's server span is made, named and ended, whichever path answers the request: the
 /// middleware above for the full path, `FastPathResponder` on the event loop (one code, so the two
-/// cannot export different spans).
+/// cannot export different spans). It holds Kimera's tracer itself, not `any Tracer`: its span's
+/// attributes are then updated in place, and the `traceparent` is written from the span's ids, without a
+/// context or a dictionary copy per request (docs/OPERATIONS.md "OpenTelemetry export").
 struct ServerSpans: Sendable {
-    let tracer: any Tracer
+    let tracer: KimeraTracer
     let serverAddress: String
     let serverPort: Int
 
     /// A started server span, the `traceparent` the response carries and its trace id (the request id
     /// of a request that brought neither `X-Request-ID` nor `traceparent`).
     struct Started {
-        let span: any Span
+        let span: KimeraSpan
         let method: String
         let traceparent: String?
         let traceID: String?
@@ -99,11 +102,8 @@ struct ServerSpans: Sendable {
             if let agent = headers[.userAgent] { attributes["user_agent.original"] = agent }
             if let size = headers[.contentLength].flatMap({ Int($0) }) { attributes["http.request.body.size"] = size }
         }
-        var carrier = TraceparentCarrier()
-        tracer.inject(span.context, into: &carrier, using: TraceparentCarrier.Writer())
-        return Started(
-            span: span, method: name, traceparent: carrier.traceparent,
-            traceID: carrier.traceparent.flatMap(RequestIdentity.traceID(fromTraceparent:)))
+        let identity = span.spanContext
+        return Started(span: span, method: name, traceparent: identity.traceparent, traceID: identity.traceIDHex)
     }
 
     /// Names the span after its route template (the method alone when no route matched), records the
@@ -140,16 +140,5 @@ struct HTTPFieldsExtractor: Extractor {
     func extract(key name: String, from headers: HTTPFields) -> String? {
         guard let fieldName = HTTPField.Name(name) else { return nil }
         return headers[fieldName]
-    }
-}
-
-/// Catches the `traceparent` a tracer injects, to stamp it on the response and read its trace id.
-struct TraceparentCarrier {
-    var traceparent: String?
-
-    struct Writer: Injector {
-        func inject(_ value: String, forKey key: String, into carrier: inout TraceparentCarrier) {
-            if key.lowercased() == "traceparent" { carrier.traceparent = value }
-        }
     }
 }

@@ -5977,7 +5977,7 @@ enum OpenAPIDocument {
           },
           "last_error": {
             "type": "string",
-            "description": "The last export error the SDK reported."
+            "description": "The last export error (status or connection error; never a header value)."
           }
         },
         "required": [
@@ -5988,8 +5988,13 @@ enum OpenAPIDocument {
       },
       "TelemetrySignalExport": {
         "type": "object",
-        "description": "Export counters of one signal since the server started.",
+        "description": "Export counters of one signal since the server started. They add up at every instant: offered = exported_items + dropped + failed_items + queued.",
         "properties": {
+          "offered": {
+            "type": "integer",
+            "format": "int64",
+            "description": "Spans or log records handed to the export (sampled spans; records at the export's level)."
+          },
           "exported_batches": {
             "type": "integer",
             "format": "int64",
@@ -6014,14 +6019,33 @@ enum OpenAPIDocument {
             "type": "integer",
             "format": "int64",
             "description": "Dropped before export because the bounded queue was full."
+          },
+          "queued": {
+            "type": "integer",
+            "format": "int64",
+            "description": "Waiting in the bounded queue or being sent now."
+          },
+          "capacity": {
+            "type": "integer",
+            "format": "int64",
+            "description": "The queue's bound (OTEL_BSP_MAX_QUEUE_SIZE, OTEL_BLRP_MAX_QUEUE_SIZE)."
+          },
+          "retries": {
+            "type": "integer",
+            "format": "int64",
+            "description": "Export requests sent again after a retryable failure (429, 502, 503, 504, no answer)."
           }
         },
         "required": [
+          "offered",
           "exported_batches",
           "exported_items",
           "failed_batches",
           "failed_items",
-          "dropped"
+          "dropped",
+          "queued",
+          "capacity",
+          "retries"
         ]
       },
       "Geoid": {

@@ -86,25 +86,41 @@ enum PrometheusExposition {
         header("kimera_otlp_export_enabled", "gauge", "1 when spans and log records are exported over OTLP.")
         out += "kimera_otlp_export_enabled \(telemetry.enabled ? 1 : 0)\n"
         let signals = [("spans", telemetry.spans), ("logs", telemetry.logs)]
-        for (name, help, value) in [
+        // They add up: offered = exported + dropped + failed items + queued.
+        for (name, type, help, value) in [
             (
-                "kimera_otlp_exported_total", "Spans and log records the collector accepted.",
+                "kimera_otlp_offered_total", "counter", "Spans and log records handed to the export.",
+                \SignalExport.offered
+            ),
+            ("kimera_otlp_queued", "gauge", "Spans and log records queued or being sent now.", \SignalExport.queued),
+            (
+                "kimera_otlp_queue_capacity", "gauge", "The bound of the export queue (OTEL_BSP/BLRP_MAX_QUEUE_SIZE).",
+                \SignalExport.capacity
+            ),
+            (
+                "kimera_otlp_export_retries_total", "counter", "Export requests sent again after a retryable failure.",
+                \SignalExport.retries
+            ),
+            (
+                "kimera_otlp_exported_total", "counter", "Spans and log records the collector accepted.",
                 \SignalExport.exportedItems
             ),
             (
-                "kimera_otlp_export_failures_total", "Export batches that failed (collector down, refusing, slow).",
+                "kimera_otlp_export_failures_total", "counter",
+                "Export batches that failed (collector down, refusing, slow).",
                 \SignalExport.failedBatches
             ),
             (
-                "kimera_otlp_export_failed_items_total", "Spans and log records lost with failed batches.",
+                "kimera_otlp_export_failed_items_total", "counter", "Spans and log records lost with failed batches.",
                 \SignalExport.failedItems
             ),
             (
-                "kimera_otlp_dropped_total", "Spans and log records dropped because the export queue was full.",
+                "kimera_otlp_dropped_total", "counter",
+                "Spans and log records dropped because the export queue was full.",
                 \SignalExport.dropped
             ),
         ] {
-            header(name, "counter", help)
+            header(name, type, help)
             for (signal, counts) in signals { out += "\(name){signal=\"\(signal)\"} \(counts[keyPath: value])\n" }
         }
 

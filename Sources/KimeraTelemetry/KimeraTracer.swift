@@ -1,0 +1,180 @@
+import Synchronization
+import Tracing
+
+/// A finished span as the exporter encodes it: ids, name, kind, times, attributes, status, events.
+package struct FinishedSpan: Sendable {
+    var context: SpanContext
+    var parentSpanID: UInt64
+    /// True when the parent came from a request's `traceparent`.
+    var parentIsRemote: Bool
+    var name: String
+    var kind: SpanKind
+    var startNanos: UInt64
+    var endNanos: UInt64
+    var attributes: SpanAttributes
+    var status: SpanStatus?
+    var events: [SpanEvent]
+    var links: [SpanLink]
+}
+
+/// Kimera's OpenTelemetry tracer (swift-distributed-tracing's `Tracer`): W3C Trace Context propagation,
+/// the configured sampler, and spans that cost one allocation until they end. Ending a sampled span
+/// appends one `FinishedSpan` to the bounded export queue (docs/OPERATIONS.md "OpenTelemetry export");
+/// nothing else happens per span on the request's thread, and no task is made for it.
+public struct KimeraTracer: Tracer {
+    public typealias Span = KimeraSpan
+
+    let sampler: Sampler
+    let ids: IDGenerator
+    /// Where ended sampled spans go; nil makes every span non-recording (traces not exported).
+    let queue: ExportQueue<FinishedSpan>?
+
+    package init(sampler: Sampler, queue: ExportQueue<FinishedSpan>?) {
+        self.sampler = sampler
+        self.queue = queue
+        ids = IDGenerator()
+    }
+
+    public func startSpan<Instant: TracerInstant>(
+        _ operationName: String, context: @autoclosure () -> InstrumentationContext, ofKind kind: SpanKind,
+        at instant: @autoclosure () -> Instant, function: String, file fileID: String, line: UInt
+    ) -> KimeraSpan {
+        let parentContext = context()
+        let parent = parentContext.spanContext
+        var identity = SpanContext(
+            traceIDHigh: parent?.traceIDHigh ?? ids.next(), traceIDLow: parent?.traceIDLow ?? ids.next(),
+            spanID: ids.next(), sampled: false, traceState: parent?.traceState)
+        identity.sampled = queue != nil && sampler.shouldSample(traceIDLow: identity.traceIDLow, parent: parent)
+        return KimeraSpan(
+            name: operationName, kind: kind, identity: identity, parent: parent, parentContext: parentContext,
+            startNanos: instant().nanosecondsSinceEpoch,
+            queue: identity.sampled ? queue : nil)
+    }
+
+    /// Reads `traceparent` (and `tracestate`) into the context; a malformed one is ignored.
+    public func extract<Carrier, Extract>(
+        _ carrier: Carrier, into context: inout InstrumentationContext, using extractor: Extract
+    ) where Extract: Extractor, Extract.Carrier == Carrier {
+        guard let traceparent = extractor.extract(key: "traceparent", from: carrier),
+            let remote = SpanContext(
+                traceparent: traceparent, traceState: extractor.extract(key: "tracestate", from: carrier))
+        else { return }
+        context.spanContext = remote
+    }
+
+    /// Writes the context's span as `traceparent` (and its `tracestate`, when the caller sent one).
+    public func inject<Carrier, Inject>(
+        _ context: InstrumentationContext, into carrier: inout Carrier, using injector: Inject
+    ) where Inject: Injector, Inject.Carrier == Carrier {
+        guard let span = context.spanContext else { return }
+        injector.inject(span.traceparent, forKey: "traceparent", into: &carrier)
+        if let state = span.traceState, !state.isEmpty { injector.inject(state, forKey: "tracestate", into: &carrier) }
+    }
+
+    /// Spans are exported by the exporter's own schedule; there is nothing to flush from here.
+    public func forceFlush() {}
+}
+
+/// A span of `KimeraTracer`: one object, mutable until it ends, when its record goes into the export
+/// queue. A non-sampled span keeps its ids (they are propagated) and records nothing.
+public final class KimeraSpan: Span {
+    /// The span's own context, for `context` without the lock.
+    let identity: SpanContext
+    let parentContext: InstrumentationContext
+    /// Nil when not sampled.
+    let queue: ExportQueue<FinishedSpan>?
+    /// The record being built, and whether the span has ended. A span is Sendable: any task holding it may
+    /// set its attributes or end it, so it is behind a lock (uncontended in practice).
+    private let state: Mutex<(record: FinishedSpan, ended: Bool)>
+
+    init(
+        name: String, kind: SpanKind, identity: SpanContext, parent: SpanContext?,
+        parentContext: InstrumentationContext, startNanos: UInt64, queue: ExportQueue<FinishedSpan>?
+    ) {
+        self.identity = identity
+        self.parentContext = parentContext
+        self.queue = queue
+        let record = FinishedSpan(
+            context: identity, parentSpanID: parent?.spanID ?? 0, parentIsRemote: parent?.isRemote ?? false,
+            name: name, kind: kind, startNanos: startNanos, endNanos: 0, attributes: [:], status: nil, events: [],
+            links: [])
+        state = Mutex((record, false))
+    }
+
+    /// This span's ids, without building a context.
+    public var spanContext: SpanContext { identity }
+
+    /// Changes the attributes in place: `Span`'s own `updateAttributes` copies them out and back, which
+    /// copies the dictionary each time.
+    public func updateAttributes(_ update: (inout SpanAttributes) -> Void) {
+        guard queue != nil else { return }
+        state.withLock { state in
+            if state.record.attributes.isEmpty { state.record.attributes.reserveCapacity(16) }
+            update(&state.record.attributes)
+        }
+    }
+
+    /// The caller's context with this span as its current span.
+    public var context: InstrumentationContext {
+        var context = parentContext
+        context.spanContext = identity
+        return context
+    }
+
+    public var operationName: String {
+        get { state.withLock { $0.record.name } }
+        set { state.withLock { $0.record.name = newValue } }
+    }
+
+    public var attributes: SpanAttributes {
+        get { state.withLock { $0.record.attributes } }
+        set {
+            guard queue != nil else { return }
+            state.withLock { $0.record.attributes = newValue }
+        }
+    }
+
+    public var isRecording: Bool { queue != nil && !state.withLock { $0.ended } }
+
+    public func setStatus(_ status: SpanStatus) {
+        guard queue != nil else { return }
+        state.withLock { state in
+            // The specification: Ok is final.
+            if state.record.status?.code != .ok { state.record.status = status }
+        }
+    }
+
+    public func addEvent(_ event: SpanEvent) {
+        guard queue != nil else { return }
+        state.withLock { $0.record.events.append(event) }
+    }
+
+    /// An `exception` event with the error's type and text (semantic conventions).
+    public func recordError<Instant: TracerInstant>(
+        _ error: any Error, attributes: SpanAttributes, at instant: @autoclosure () -> Instant
+    ) {
+        guard queue != nil else { return }
+        var eventAttributes = attributes
+        eventAttributes["exception.type"] = "\(type(of: error))"
+        eventAttributes["exception.message"] = "\(error)"
+        addEvent(SpanEvent(name: "exception", at: instant(), attributes: eventAttributes))
+    }
+
+    public func addLink(_ link: SpanLink) {
+        guard queue != nil else { return }
+        state.withLock { $0.record.links.append(link) }
+    }
+
+    /// Appends the finished span to the export queue; a second `end` does nothing.
+    public func end<Instant: TracerInstant>(at instant: @autoclosure () -> Instant) {
+        guard let queue else { return }
+        let endNanos = instant().nanosecondsSinceEpoch
+        let finished = state.withLock { state -> FinishedSpan? in
+            guard !state.ended else { return nil }
+            state.ended = true
+            state.record.endNanos = endNanos
+            return state.record
+        }
+        if let finished { queue.offer(finished) }
+    }
+}

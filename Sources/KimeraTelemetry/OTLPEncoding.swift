@@ -1,0 +1,183 @@
+import Logging
+import Tracing
+
+/// The OTLP/HTTP protobuf messages Kimera sends, written field by field with `ProtobufWriter`. Field
+/// numbers are those of opentelemetry-proto 1.x (`collector/trace/v1/trace_service.proto`,
+/// `trace/v1/trace.proto`, `logs/v1/logs.proto`, `common/v1/common.proto`,
+/// `resource/v1/resource.proto`); the tests decode every field with the reference definitions
+/// (scripts/otlp-receiver.py).
+package enum OTLPEncoding {
+    /// The resource and instrumentation scope every request carries, encoded once.
+    package struct Preamble: Sendable {
+        /// `Resource` message bytes (field 1 of ResourceSpans / ResourceLogs).
+        let resource: [UInt8]
+        /// `InstrumentationScope` message bytes (field 1 of ScopeSpans / ScopeLogs).
+        let scope: [UInt8]
+
+        package init(resourceAttributes: [(String, String)], scopeName: String, scopeVersion: String) {
+            var writer = ProtobufWriter()
+            for (key, value) in resourceAttributes {
+                writer.message(1) { $0.keyValue(key, string: value) }  // Resource.attributes
+            }
+            resource = writer.bytes
+            writer.reset()
+            writer.string(1, scopeName)  // InstrumentationScope.name
+            writer.string(2, scopeVersion)  // InstrumentationScope.version
+            scope = writer.bytes
+        }
+    }
+
+    /// `ExportTraceServiceRequest` of one batch.
+    package static func traces(_ spans: [FinishedSpan], preamble: Preamble, into writer: inout ProtobufWriter) {
+        request(spans, preamble: preamble, into: &writer) { $0.span($1) }
+    }
+
+    /// `ExportLogsServiceRequest` of one batch.
+    static func logs(_ records: [LogRecordData], preamble: Preamble, into writer: inout ProtobufWriter) {
+        request(records, preamble: preamble, into: &writer) { $0.logRecord($1) }
+    }
+
+    /// Both requests have one shape: `resource_spans`/`resource_logs` (1) holding the resource (1) and one
+    /// `scope_spans`/`scope_logs` (2), which holds the scope (1) and the items (2).
+    private static func request<Item>(
+        _ items: [Item], preamble: Preamble, into writer: inout ProtobufWriter,
+        item write: (inout ProtobufWriter, Item) -> Void
+    ) {
+        writer.message(1) { resource in
+            resource.embedded(1, preamble.resource)
+            resource.message(2) { scope in
+                scope.embedded(1, preamble.scope)
+                for item in items { scope.message(2) { write(&$0, item) } }
+            }
+        }
+    }
+}
+
+extension ProtobufWriter {
+    /// A length-delimited field whose bytes were encoded before.
+    mutating func embedded(_ field: Int, _ message: [UInt8]) {
+        tag(field, .lengthDelimited)
+        varint(UInt64(message.count))
+        appendRaw(message)
+    }
+
+    /// `trace.v1.Span`.
+    mutating func span(_ span: FinishedSpan) {
+        id(1, high: span.context.traceIDHigh, low: span.context.traceIDLow)  // trace_id
+        id(2, span.context.spanID)  // span_id
+        string(3, span.context.traceState ?? "")  // trace_state
+        id(4, span.parentSpanID)  // parent_span_id
+        string(5, span.name)  // name
+        uint(6, Self.kind(span.kind))  // kind
+        fixed64(7, span.startNanos)  // start_time_unix_nano
+        fixed64(8, span.endNanos)  // end_time_unix_nano
+        span.attributes.forEach { key, value in
+            message(9) { $0.keyValue(key, value) }  // attributes
+        }
+        for event in span.events {
+            message(11) { writer in  // events: Span.Event
+                writer.fixed64(1, event.nanosecondsSinceEpoch)  // time_unix_nano
+                writer.string(2, event.name)  // name
+                event.attributes.forEach { key, value in writer.message(3) { $0.keyValue(key, value) } }
+            }
+        }
+        for link in span.links {
+            guard let linked = link.context.spanContext else { continue }
+            message(13) { writer in  // links: Span.Link
+                writer.id(1, high: linked.traceIDHigh, low: linked.traceIDLow)  // trace_id
+                writer.id(2, linked.spanID)  // span_id
+                writer.string(3, linked.traceState ?? "")  // trace_state
+                link.attributes.forEach { key, value in writer.message(4) { $0.keyValue(key, value) } }
+                // flags: sampled, and whether the linked context is remote (bits 8 and 9).
+                writer.fixed32(6, (linked.sampled ? 1 : 0) | 0x100 | (linked.isRemote ? 0x200 : 0))
+            }
+        }
+        if let status = span.status {
+            message(15) { writer in  // status
+                writer.string(2, status.message ?? "")  // Status.message
+                writer.uint(3, status.code == .ok ? 1 : 2)  // Status.code: OK 1, ERROR 2
+            }
+        }
+        // flags: the W3C trace flags (sampled) and whether the parent is remote (bits 8 and 9).
+        var flags: UInt32 = span.context.sampled ? 1 : 0
+        flags |= 0x100
+        if span.parentIsRemote { flags |= 0x200 }
+        fixed32(16, flags)
+    }
+
+    static func kind(_ kind: SpanKind) -> UInt64 {
+        switch kind {
+        case .internal: 1
+        case .server: 2
+        case .client: 3
+        case .producer: 4
+        case .consumer: 5
+        }
+    }
+
+    /// `common.v1.KeyValue` with a string value.
+    mutating func keyValue(_ key: String, string value: String) {
+        string(1, key)
+        message(2) { $0.string(1, value, always: true) }  // AnyValue.string_value
+    }
+
+    /// `common.v1.KeyValue` of a span attribute.
+    mutating func keyValue(_ key: String, _ value: SpanAttribute) {
+        string(1, key)
+        message(2) { $0.anyValue(value) }
+    }
+
+    /// `common.v1.AnyValue`.
+    mutating func anyValue(_ value: SpanAttribute) {
+        switch value {
+        case .int32(let number): integer(Int64(number))
+        case .int64(let number): integer(number)
+        case .double(let number): double(4, number)  // double_value
+        case .bool(let flag): bool(2, flag)  // bool_value
+        case .string(let text): string(1, text, always: true)  // string_value
+        case .stringConvertible(let convertible): string(1, convertible.description, always: true)
+        case .int32Array(let values): array(values.map { .int64(Int64($0)) })
+        case .int64Array(let values): array(values.map { .int64($0) })
+        case .doubleArray(let values): array(values.map { .double($0) })
+        case .boolArray(let values): array(values.map { .bool($0) })
+        case .stringArray(let values): array(values.map { .string($0) })
+        case .stringConvertibleArray(let values): array(values.map { .string($0.description) })
+        default: string(1, "", always: true)
+        }
+    }
+
+    /// `int_value`, written even when 0 (a oneof member).
+    private mutating func integer(_ value: Int64) {
+        tag(3, .varint)
+        varint(UInt64(bitPattern: value))
+    }
+
+    private mutating func array(_ values: [SpanAttribute]) {
+        message(5) { array in  // AnyValue.array_value
+            for value in values { array.message(1) { $0.anyValue(value) } }  // ArrayValue.values
+        }
+    }
+
+    /// `logs.v1.LogRecord`.
+    mutating func logRecord(_ record: LogRecordData) {
+        fixed64(1, record.timeNanos)  // time_unix_nano
+        uint(2, record.severityNumber)  // severity_number
+        string(3, record.severityText)  // severity_text
+        message(5) { $0.string(1, record.body, always: true) }  // body: AnyValue.string_value
+        for (key, value) in record.attributes {
+            message(6) { $0.keyValue(key, string: value) }  // attributes
+        }
+        message(6) { $0.keyValue("code.filepath", string: record.file) }
+        message(6) { $0.keyValue("code.function", string: record.function) }
+        message(6) { writer in  // code.lineno, an int
+            writer.string(1, "code.lineno")
+            writer.message(2) { $0.integer(Int64(record.line)) }
+        }
+        if let trace = record.trace {
+            fixed32(8, trace.sampled ? 1 : 0)  // flags
+            id(9, high: trace.traceIDHigh, low: trace.traceIDLow)  // trace_id
+            id(10, trace.spanID)  // span_id
+        }
+        fixed64(11, record.timeNanos)  // observed_time_unix_nano
+    }
+}

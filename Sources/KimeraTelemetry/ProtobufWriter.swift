@@ -1,0 +1,129 @@
+/// The protobuf wire format, as much of it as the OTLP messages need: varints, fixed64/fixed32,
+/// length-delimited bytes and strings, and nested messages (docs/OPERATIONS.md "OpenTelemetry export").
+/// A nested message is written in place and its length inserted in front of it afterwards, so nothing is
+/// measured twice and no intermediate buffer is made per message.
+///
+/// Fields at their default value (0, empty) are left out, as proto3 encoders do.
+package struct ProtobufWriter {
+    package private(set) var bytes: [UInt8] = []
+
+    package init(capacity: Int = 0) { bytes.reserveCapacity(capacity) }
+
+    /// Empties the buffer and keeps its capacity, for the next batch.
+    package mutating func reset() { bytes.removeAll(keepingCapacity: true) }
+
+    enum WireType: UInt64 {
+        case varint = 0
+        case fixed64 = 1
+        case lengthDelimited = 2
+        case fixed32 = 5
+    }
+
+    @inline(__always)
+    mutating func varint(_ value: UInt64) {
+        var value = value
+        while value >= 0x80 {
+            bytes.append(UInt8(truncatingIfNeeded: value) | 0x80)
+            value >>= 7
+        }
+        bytes.append(UInt8(value))
+    }
+
+    @inline(__always)
+    mutating func tag(_ field: Int, _ type: WireType) { varint(UInt64(field) << 3 | type.rawValue) }
+
+    /// A `uint32`/`uint64`/enum field; an `int64` is the same with the value's bit pattern.
+    mutating func uint(_ field: Int, _ value: UInt64) {
+        guard value != 0 else { return }
+        tag(field, .varint)
+        varint(value)
+    }
+
+    mutating func int(_ field: Int, _ value: Int64) { uint(field, UInt64(bitPattern: value)) }
+
+    /// A `bool` field, written even when false where the caller asks (a oneof member has no default).
+    mutating func bool(_ field: Int, _ value: Bool) {
+        tag(field, .varint)
+        bytes.append(value ? 1 : 0)
+    }
+
+    mutating func fixed64(_ field: Int, _ value: UInt64) {
+        guard value != 0 else { return }
+        tag(field, .fixed64)
+        littleEndian(value, count: 8)
+    }
+
+    mutating func fixed32(_ field: Int, _ value: UInt32) {
+        guard value != 0 else { return }
+        tag(field, .fixed32)
+        littleEndian(UInt64(value), count: 4)
+    }
+
+    /// A `double` field, written even when 0 (a oneof member has no default).
+    mutating func double(_ field: Int, _ value: Double) {
+        tag(field, .fixed64)
+        littleEndian(value.bitPattern, count: 8)
+    }
+
+    @inline(__always)
+    private mutating func littleEndian(_ value: UInt64, count: Int) {
+        for index in 0..<count { bytes.append(UInt8(truncatingIfNeeded: value >> (8 * UInt64(index)))) }
+    }
+
+    /// A `string` field; `always` writes an empty one too (a oneof member).
+    mutating func string(_ field: Int, _ value: String, always: Bool = false) {
+        guard always || !value.isEmpty else { return }
+        tag(field, .lengthDelimited)
+        var value = value
+        value.withUTF8 { utf8 in
+            varint(UInt64(utf8.count))
+            bytes.append(contentsOf: utf8)
+        }
+    }
+
+    /// A `bytes` field of a 16- or 8-byte id, big-endian as W3C writes it; all-zero ids are left out.
+    mutating func id(_ field: Int, high: UInt64, low: UInt64) {
+        guard high != 0 || low != 0 else { return }
+        tag(field, .lengthDelimited)
+        bytes.append(16)
+        bigEndian(high)
+        bigEndian(low)
+    }
+
+    mutating func id(_ field: Int, _ value: UInt64) {
+        guard value != 0 else { return }
+        tag(field, .lengthDelimited)
+        bytes.append(8)
+        bigEndian(value)
+    }
+
+    @inline(__always)
+    private mutating func bigEndian(_ value: UInt64) {
+        for shift in stride(from: 56, through: 0, by: -8) {
+            bytes.append(UInt8(truncatingIfNeeded: value >> UInt64(shift)))
+        }
+    }
+
+    mutating func appendRaw(_ raw: [UInt8]) { bytes.append(contentsOf: raw) }
+
+    /// A nested message field: `body` writes its fields, then its length goes in front of them.
+    mutating func message(_ field: Int, _ body: (inout ProtobufWriter) -> Void) {
+        tag(field, .lengthDelimited)
+        let start = bytes.count
+        body(&self)
+        let length = bytes.count - start
+        var size = 1
+        while length >> (7 * size) != 0 { size += 1 }
+        // Room for the length, then the body moved up behind it (one copy of a small tail, usually).
+        bytes.append(contentsOf: repeatElement(0, count: size))
+        bytes.withUnsafeMutableBufferPointer { buffer in
+            let base = buffer.baseAddress!
+            (base + start + size).update(from: base + start, count: length)
+            var value = length
+            for index in 0..<size {
+                base[start + index] = UInt8(truncatingIfNeeded: value) | (index < size - 1 ? 0x80 : 0)
+                value >>= 7
+            }
+        }
+    }
+}
