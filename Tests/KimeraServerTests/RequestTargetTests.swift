@@ -215,10 +215,9 @@ struct RequestTargetTests {
             connection.send(
                 "POST /kimera/geoids HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
                     + "Content-Length: \(body.utf8.count)\r\nExpect: 100-continue\r\n\r\n")
-            let started = ContinuousClock.now
+            // Before the body is sent: without the go-ahead nothing would come back here.
             let go = try #require(await connection.next())
             #expect(go.status == 100)
-            #expect(ContinuousClock.now - started < .milliseconds(900))
             connection.send(body)
             #expect(await connection.next()?.status == 201)
             // Over the limit: the 413 comes instead of a go-ahead.
