@@ -35,7 +35,7 @@ func createGeoid(_ request: CreateGeoidRequest, _ source: String) {
     let geoid = Geoid(
         geoidID: KimeraID.make("geoid"), semanticState: draft.semanticState, symbolicState: draft.symbolicState,
         metadata: draft.metadata, embeddingVector: vector)
-    mustEncode(CreateGeoidResponse(geoidID: geoid.geoidID, geoid: geoid, entropy: entropy), "the geoid of \(source)")
+    mustEncode(CreateGeoidResponse(geoid: geoid, entropy: entropy), "the geoid of \(source)")
 }
 
 /// `KimeraService.embed` and `semanticFeatures` without the store.

@@ -38,10 +38,8 @@ public enum RequestTarget {
                 index += 1
             }
             if index > 1 && bytes[index - 1] == slash { return false }
-            if index > 0 && !isKeptSegment(bytes, from: segmentStart + 1, to: index) {
-                // The last segment: empty only for `/` itself.
-                return index == 1
-            }
+            // The last segment: empty only for `/` itself.
+            if index > 1 && !isKeptSegment(bytes, from: segmentStart + 1, to: index) { return false }
             // A fragment after the query is not part of the target either.
             while index < bytes.count {
                 if bytes[index] == hash { return false }

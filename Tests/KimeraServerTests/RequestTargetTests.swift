@@ -22,7 +22,7 @@ struct RequestTargetTests {
             ("/kimera/x/../geoids/search?query=a", "/kimera/geoids/search?query=a"), ("/debug/%69nfo", "/debug/info"),
             ("/debug/info/", "/debug/info"), ("/../../metrics", "/metrics"), ("/%2e%2E/metrics", "/metrics"),
             ("http://127.0.0.1:8001/metrics?a=1", "/metrics?a=1"), ("http://host", "/"), ("/health#top", "/health"),
-            ("/a%2Fb", nil), ("*", nil),
+            ("/a%2Fb", nil), ("*", nil), ("/?q=1#f", "/?q=1"), ("/?#", "/?"),
         ]
         for (target, expected) in cases {
             #expect(RequestTarget.canonical(target) == expected, "\(target)")
