@@ -79,6 +79,12 @@ import Testing
             let rssBefore = try await Self.residentBytes(server)
 
             await first.stop(signal: SIGKILL)
+            // Writes log at info ("geoid created"): log records wait for the collector too.
+            for index in 0..<5 {
+                let created = try await http(
+                    .POST, "\(server.baseURL)/kimera/geoids", json: #"{"content": "outage \#(index)"}"#)
+                #expect(created.status == 201)
+            }
             let sentBefore = load.state.withLock { $0.sent }
             let down = ContinuousClock.now
             var peakQueued = 0
@@ -89,6 +95,9 @@ import Testing
                 try await Task.sleep(for: .milliseconds(250))
             }
             let whileDown = try await Self.counts(server)
+            // The log records' queue keeps the same books.
+            let logsWhileDown = try await Self.counts(server, signal: "logs")
+            #expect(logsWhileDown["offered"] > 0 && logsWhileDown.addsUp, "\(logsWhileDown)")
             let rssAfter = try await Self.residentBytes(server)
             let served = load.state.withLock { $0 }
             #expect(served.sent - sentBefore > 100, "requests served while the collector was down")
@@ -117,6 +126,8 @@ import Testing
                     guard let counts = try? await Self.counts(server) else { return false }
                     return counts["queued"] == 0 && counts.addsUp
                 })
+            let logs = try await Self.counts(server, signal: "logs")
+            #expect(logs.addsUp && logs["offered"] >= 5, "\(logs)")
             // /metrics shows the same counters, adding up the same way (every request, this one included,
             // makes a span, so the figures are read from one exposition).
             let metrics = try await http(.GET, "\(server.baseURL)/metrics").text
