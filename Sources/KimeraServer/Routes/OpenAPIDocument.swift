@@ -6415,8 +6415,7 @@ enum OpenAPIDocument {
             ],
             "description": "How many most-similar other geoids to compare with the trigger; larger values are clamped to 100, less than 1 is a 400.",
             "default": 5,
-            "minimum": 1,
-            "maximum": 100
+            "minimum": 1
           },
           "force_collapse": {
             "type": [
