@@ -149,11 +149,21 @@ struct CPUProfileEndToEndTests {
     @Test(.enabled(if: goTool != nil, "needs go tool pprof (golang-go)"))
     func cliWritesTheFileAndPrintsTheTopTable() async throws {
         try await Self.withServer { server in
+            let base = server.baseURL
+            try await Self.populate(base, count: 500)
+            let stop = SearchStop()
+            let searcher = Task { await Self.searchLoop(base, stop: stop) }
             let file = server.dataDirectory.appendingPathComponent("cli.pb.gz")
             let result = try await runKimera(
-                ["profile", "cpu", "--url", server.baseURL, "--seconds", "1", "--hz", "50", "--file", file.path, "--top", "5"])
+                ["profile", "cpu", "--url", base, "--seconds", "2", "--hz", "200", "--file", file.path, "--top", "5",
+                 "-o", "table"])
+            stop.flag.store(true, ordering: .relaxed)
+            await searcher.value
             #expect(result.status == 0, "\(result.stderr)")
+            #expect(result.stdout.contains("samples in 2."), "\(result.stdout)")
             #expect(result.stdout.contains("SELF") && result.stdout.contains("FUNCTION"), "\(result.stdout)")
+            let rows = result.stdout.split(separator: "\n").drop { !$0.contains("FUNCTION") }.dropFirst()
+            #expect(rows.count == 5, "\(result.stdout)")
             #expect(result.stderr.contains("go tool pprof -top"), "\(result.stderr)")
             let top = try await runTool(goTool!, ["tool", "pprof", "-top", file.path])
             #expect(top.status == 0 && top.output.contains("Type: cpu"), "\(top.output)")
