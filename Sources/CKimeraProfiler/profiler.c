@@ -3,9 +3,11 @@
 #include "kimera_profiler.h"
 
 #include <dirent.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <link.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -353,3 +355,23 @@ int kimera_deflate_init_gzip(z_stream *stream, int level) {
 }
 
 int kimera_inflate_init_gzip(z_stream *stream) { return inflateInit2(stream, 15 + 16); }
+
+typedef char *(*cxa_demangle_t)(const char *, char *, size_t *, int *);
+
+static cxa_demangle_t cxa_demangle;
+static pthread_once_t cxa_demangle_once = PTHREAD_ONCE_INIT;
+
+static void find_cxa_demangle(void) { cxa_demangle = (cxa_demangle_t)dlsym(RTLD_DEFAULT, "__cxa_demangle"); }
+
+char *kimera_cxx_demangle(const char *mangled) {
+    pthread_once(&cxa_demangle_once, find_cxa_demangle);
+    cxa_demangle_t demangle = cxa_demangle;
+    if (demangle == NULL || mangled == NULL || mangled[0] != '_' || mangled[1] != 'Z') return NULL;
+    int status = 0;
+    char *result = demangle(mangled, NULL, NULL, &status);
+    if (status != 0) {
+        free(result);
+        return NULL;
+    }
+    return result;
+}

@@ -76,6 +76,12 @@ int kimera_loaded_objects(kimera_loaded_object *out, int capacity);
  */
 int kimera_thread_stacks(kimera_profiler_sample *out, int capacity, int wait_ms);
 
+/*
+ * A C++ symbol name demangled by the C++ runtime's __cxa_demangle (found with dlsym, so nothing more is
+ * linked); a malloc'd string to free, or NULL when the name is not C++ or the runtime is not there.
+ */
+char *kimera_cxx_demangle(const char *mangled);
+
 /* zlib's deflateInit2 as a function (the header's is a macro Swift cannot call). */
 int kimera_deflate_init_gzip(z_stream *stream, int level);
 /* inflateInit2 for a gzip stream, likewise. */

@@ -68,7 +68,8 @@ public enum CPUProfiler {
             let pcs = addresses(of: sample)
             let frames = pcs.enumerated().map { position, pc in
                 let address = position == 0 ? pc : pc - 1
-                return symbolizer.function(at: address) ?? "0x" + String(address, radix: 16)
+                return symbolizer.function(at: address)
+                    ?? "0x\(String(address, radix: 16)) \(symbolizer.name(at: address))"
             }
             threads.append(
                 ThreadStack(id: Int(sample.thread_id), name: threadName(Int(sample.thread_id)), frames: frames))

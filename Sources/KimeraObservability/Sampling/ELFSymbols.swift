@@ -157,9 +157,15 @@ private func runtimeDemangle(
     _ outputSize: UnsafeMutablePointer<Int>?, _ flags: UInt32
 ) -> UnsafeMutablePointer<CChar>?
 
-/// Swift symbol names as people read them, by the runtime's own demangler.
+/// Swift (and C++) symbol names as people read them, by the runtimes' own demanglers.
 enum SwiftDemangle {
     static func readable(_ name: String) -> String {
+        if name.hasPrefix("_Z") {
+            // The C++ of the Swift runtime (swift::runJobInEstablishedExecutorContext and the like).
+            guard let demangled = kimera_cxx_demangle(name) else { return name }
+            defer { free(demangled) }
+            return String(cString: demangled)
+        }
         guard name.hasPrefix("$s") || name.hasPrefix("_$s") || name.hasPrefix("$S") || name.hasPrefix("_T0") else {
             return name
         }
@@ -187,6 +193,14 @@ final class Symbolizer {
         let low = countAtMost(objects, UInt64(address)) { UInt64($0.start) }
         guard low > 0, address < objects[low - 1].end else { return nil }
         return low - 1
+    }
+
+    /// The function holding `address`, or where no symbol covers it the object's file name in brackets
+    /// (`[libc.so.6]`, as perf says it), or `[unknown]` outside every object.
+    func name(at address: UInt) -> String {
+        if let function = function(at: address) { return function }
+        guard let index = objectIndex(of: address) else { return "[unknown]" }
+        return "[" + (objects[index].path.split(separator: "/").last.map(String.init) ?? objects[index].path) + "]"
     }
 
     /// The demangled name of the function that holds `address`, nil when no symbol covers it.

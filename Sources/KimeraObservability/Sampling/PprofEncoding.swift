@@ -46,7 +46,7 @@ public struct SymbolizedProfile: Sendable {
         var frames: [UInt: Frame] = [:]
         func frame(_ address: UInt) -> Frame {
             if let known = frames[address] { return known }
-            let name = symbolizer.function(at: address) ?? "[unknown]"
+            let name = symbolizer.name(at: address)
             let made = Frame(address: address, function: name, mapping: symbolizer.objectIndex(of: address))
             frames[address] = made
             return made
