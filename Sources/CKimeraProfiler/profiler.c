@@ -221,7 +221,7 @@ static int arm(int mode) {
 
 /* Removes the handler and waits for handlers still running; the arena stays for the last drain. */
 static void disarm(void) {
-    atomic_store_explicit(&state, STATE_STOPPING, memory_order_release);
+    atomic_store(&state, STATE_STOPPING); /* seq_cst: ordered before the in_handler reads below */
     /* Ignoring discards a SIGPROF still pending, so restoring the old disposition cannot kill the process. */
     struct sigaction ignore;
     memset(&ignore, 0, sizeof(ignore));

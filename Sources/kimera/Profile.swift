@@ -251,7 +251,8 @@ struct Profile: AsyncParsableCommand {
     struct CPU: ClientCommand {
         static let configuration = CommandConfiguration(
             commandName: "cpu",
-            abstract: "Take a CPU profile (GET /debug/pprof/profile): write it as pprof and/or print the top functions.",
+            abstract:
+                "Take a CPU profile (GET /debug/pprof/profile): write it as pprof and/or print the top functions.",
             discussion: """
                 The server samples every thread on the CPU for --seconds and answers when it is done. Without --file the top 20 functions are printed; with --file the gzipped pprof profile is written there (open it with `go tool pprof -top FILE` or `go tool pprof -http=: FILE`), and --top N prints the table too. SELF counts the samples in which the function was running, CUM those in which it was on the stack.
 
@@ -270,7 +271,9 @@ struct Profile: AsyncParsableCommand {
         @Option(help: ArgumentHelp("Write the gzipped pprof profile to this file.", valueName: "file"))
         var file: String?
 
-        @Option(help: ArgumentHelp("Print the N functions with the most samples (default 20 without --file).", valueName: "n"))
+        @Option(
+            help: ArgumentHelp(
+                "Print the N functions with the most samples (default 20 without --file).", valueName: "n"))
         var top: Int?
 
         @OptionGroup var global: GlobalOptions
@@ -289,7 +292,8 @@ struct Profile: AsyncParsableCommand {
             let bytes = try await context.client.cpuProfile(seconds: seconds, hz: hz)
             if let file {
                 try Data(bytes).write(to: URL(fileURLWithPath: file))
-                context.output.notice("wrote \(file) (\(Format.bytes(Int64(bytes.count)))); open it with: go tool pprof -top \(file)")
+                context.output.notice(
+                    "wrote \(file) (\(Format.bytes(Int64(bytes.count)))); open it with: go tool pprof -top \(file)")
             }
             guard let rows = top ?? (file == nil ? 20 : nil) else { return }
             let summary = try PprofSummary(pprof: Array(bytes))

@@ -7,6 +7,19 @@ private let goTool: String? = ["/usr/bin/go", "/usr/lib/go/bin/go", "/usr/local/
     FileManager.default.isExecutableFile(atPath: $0)
 }
 
+/// Whether `perf` (Debian's linux-perf) is installed and may open perf events here (containers often forbid it).
+private let perfWorks: Bool = {
+    guard FileManager.default.isExecutableFile(atPath: "/usr/bin/perf") else { return false }
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/perf")
+    process.arguments = ["stat", "-e", "task-clock", "--", "true"]
+    process.standardOutput = FileHandle.nullDevice
+    process.standardError = FileHandle.nullDevice
+    guard (try? process.run()) != nil else { return false }
+    process.waitUntilExit()
+    return process.terminationStatus == 0
+}()
+
 /// `GET /debug/pprof/profile` and `/debug/pprof/threads` of a running server, read with the standard tools.
 @Suite("CPU profiles of a running server (GET /debug/pprof/*)", .serialized)
 struct CPUProfileEndToEndTests {
@@ -102,6 +115,45 @@ struct CPUProfileEndToEndTests {
         }
     }
 
+    @Test(.enabled(if: goTool != nil && perfWorks, "needs go tool pprof (golang-go) and a usable perf (linux-perf)"))
+    func perfAgreesOnTheTopFunction() async throws {
+        try await Self.withServer { server in
+            let base = server.baseURL
+            try await Self.populate(base, count: 3000)
+            let stop = SearchStop()
+            let searchers = (0..<2).map { _ in Task { await Self.searchLoop(base, stop: stop) } }
+            try await Task.sleep(for: .milliseconds(300))
+            let perfData = server.dataDirectory.appendingPathComponent("perf.data")
+            // perf samples the server while `sleep 3` runs. The test runner's threads block signals and a
+            // spawned child inherits that mask, which would leave perf deaf to its workload's SIGCHLD: python
+            // clears the mask and becomes perf.
+            let record = try await runTool(
+                "/usr/bin/python3",
+                [
+                    "-c",
+                    "import os, signal, sys; signal.pthread_sigmask(signal.SIG_SETMASK, []); os.execv(sys.argv[1], sys.argv[1:])",
+                    "/usr/bin/perf", "record", "-g", "-F", "200", "-p", "\(server.process.processIdentifier)", "-o",
+                    perfData.path, "--", "sleep", "3",
+                ])
+            let profile = try await http(.GET, "\(base)/debug/pprof/profile?seconds=3&hz=200", timeout: .seconds(60))
+            stop.flag.store(true, ordering: .relaxed)
+            for searcher in searchers { await searcher.value }
+            #expect(record.status == 0, "\(record.output)")
+            #expect(profile.status == 200)
+            let file = server.dataDirectory.appendingPathComponent("cpu.pb.gz")
+            try profile.body.write(to: file)
+
+            let report = try await runTool(
+                "/usr/bin/perf", ["report", "-i", perfData.path, "--no-children", "--sort", "symbol", "--stdio"])
+            let perfTop = report.output.split(separator: "\n").first { $0.contains("%") && $0.contains("[.]") }
+            let top = try await runTool(goTool!, ["tool", "pprof", "-top", "-nodecount=5", file.path])
+            let pprofTop = top.output.split(separator: "\n").drop { !$0.contains("flat%") }.dropFirst().first
+            // perf names the symbol mangled ($s10KimeraCore10VectorMathO3dot…), pprof demangled.
+            #expect(perfTop?.contains("VectorMath") == true, "perf: \(report.output.prefix(3000))")
+            #expect(pprofTop?.contains("VectorMath") == true, "pprof: \(top.output)")
+        }
+    }
+
     @Test func idleProfileHasAlmostNoSamplesAndRefusalsAreNamed() async throws {
         try await Self.withServer { server in
             let base = server.baseURL
@@ -114,7 +166,9 @@ struct CPUProfileEndToEndTests {
             let idle = try await first.value
             #expect(idle.status == 200)
             // Two idle seconds at 100 Hz: a handful of samples at most (the server's own reader).
-            let samples = idle.text.split(separator: "\n").compactMap { $0.split(separator: " ").last.flatMap { Int($0) } }
+            let samples = idle.text.split(separator: "\n").compactMap {
+                $0.split(separator: " ").last.flatMap { Int($0) }
+            }
             #expect(samples.reduce(0, +) <= 10, "\(idle.text)")
 
             for (query, parameter) in [
@@ -138,7 +192,8 @@ struct CPUProfileEndToEndTests {
         try await Self.withServer { server in
             let dump = try await http(.GET, "\(server.baseURL)/debug/pprof/threads")
             #expect(dump.status == 200, "\(dump.text)")
-            let tasks = try FileManager.default.contentsOfDirectory(atPath: "/proc/\(server.process.processIdentifier)/task")
+            let tasks = try FileManager.default.contentsOfDirectory(
+                atPath: "/proc/\(server.process.processIdentifier)/task")
             let listed = dump.text.split(separator: "\n").filter { $0.hasPrefix("thread ") }
             // Threads may come and go between the dump and the listing; nearly all must be there.
             #expect(listed.count >= tasks.count - 2 && listed.count > 2, "\(tasks.count) tasks: \(dump.text)")
@@ -155,8 +210,10 @@ struct CPUProfileEndToEndTests {
             let searcher = Task { await Self.searchLoop(base, stop: stop) }
             let file = server.dataDirectory.appendingPathComponent("cli.pb.gz")
             let result = try await runKimera(
-                ["profile", "cpu", "--url", base, "--seconds", "2", "--hz", "200", "--file", file.path, "--top", "5",
-                 "-o", "table"])
+                [
+                    "profile", "cpu", "--url", base, "--seconds", "2", "--hz", "200", "--file", file.path, "--top", "5",
+                    "-o", "table",
+                ])
             stop.flag.store(true, ordering: .relaxed)
             await searcher.value
             #expect(result.status == 0, "\(result.stderr)")

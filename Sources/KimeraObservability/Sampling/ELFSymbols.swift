@@ -76,7 +76,9 @@ final class ELFSymbolTable {
         self.length = length
         func u16(_ offset: Int) -> Int { Int(base.loadUnaligned(fromByteOffset: offset, as: UInt16.self)) }
         func u32(_ offset: Int) -> Int { Int(base.loadUnaligned(fromByteOffset: offset, as: UInt32.self)) }
-        func u64(_ offset: Int) -> Int { Int(truncatingIfNeeded: base.loadUnaligned(fromByteOffset: offset, as: UInt64.self)) }
+        func u64(_ offset: Int) -> Int {
+            Int(truncatingIfNeeded: base.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
+        }
         // "\x7fELF", 64-bit, little-endian.
         guard base.load(as: UInt32.self) == 0x464C_457F, base.load(fromByteOffset: 4, as: UInt8.self) == 2,
             base.load(fromByteOffset: 5, as: UInt8.self) == 1

@@ -120,7 +120,9 @@ public struct PprofSummary: Sendable {
                 }
             } while result == Z_OK && output.count < 1 << 30
         }
-        guard result == Z_STREAM_END else { throw Malformed(description: "not a complete gzip stream (zlib \(result))") }
+        guard result == Z_STREAM_END else {
+            throw Malformed(description: "not a complete gzip stream (zlib \(result))")
+        }
         return output
     }
 }
@@ -175,7 +177,9 @@ struct ProtobufReader {
             return (field, .varint(try varint()))
         case 1, 5:
             let width = key & 7 == 1 ? 8 : 4
-            guard bytes.count >= width else { throw PprofSummary.Malformed(description: "a fixed field runs past the end") }
+            guard bytes.count >= width else {
+                throw PprofSummary.Malformed(description: "a fixed field runs past the end")
+            }
             bytes = bytes.dropFirst(width)
             return (field, .fixed)
         case 2:

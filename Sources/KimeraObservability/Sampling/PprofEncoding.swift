@@ -80,7 +80,9 @@ public struct SymbolizedProfile: Sendable {
         let samplesType = (strings.index("samples"), strings.index("count"))
         let cpuType = (strings.index("cpu"), strings.index("nanoseconds"))
         for (type, unit) in [samplesType, cpuType] {
-            profile.message(1) { $0.int(1, type); $0.int(2, unit) }  // sample_type: ValueType
+            profile.message(1) {
+                $0.int(1, type); $0.int(2, unit)
+            }  // sample_type: ValueType
         }
         var locations: [Frame: UInt64] = [:]
         var functions: [String: UInt64] = [:]
@@ -137,7 +139,9 @@ public struct SymbolizedProfile: Sendable {
         }
         profile.int(9, startNanos)  // time_nanos
         profile.int(10, durationNanos)  // duration_nanos
-        profile.message(11) { $0.int(1, cpuType.0); $0.int(2, cpuType.1) }  // period_type
+        profile.message(11) {
+            $0.int(1, cpuType.0); $0.int(2, cpuType.1)
+        }  // period_type
         profile.int(12, periodNanos)  // period
         for string in strings.strings { profile.string(6, string) }  // string_table, "" first
         return profile.bytes
