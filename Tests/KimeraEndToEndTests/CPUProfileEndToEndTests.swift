@@ -198,6 +198,8 @@ struct CPUProfileEndToEndTests {
             // Threads may come and go between the dump and the listing; nearly all must be there.
             #expect(listed.count >= tasks.count - 2 && listed.count > 2, "\(tasks.count) tasks: \(dump.text)")
             #expect(dump.text.contains("#1 "), "\(dump.text)")
+            let cli = try await runKimera(["debug", "stacks", "--url", server.baseURL])
+            #expect(cli.status == 0 && cli.stdout.contains(" threads\n\nthread "), "\(cli.stderr)\(cli.stdout)")
         }
     }
 
