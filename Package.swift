@@ -59,11 +59,14 @@ let package = Package(
         .target(
             name: "KimeraVaultSQLite",
             dependencies: ["KimeraCore", .product(name: "GRDB", package: "GRDB.swift")]),
+        // The CPU sampler's signal handler and its ring (C: async-signal-safe by construction), and zlib's
+        // gzip for the pprof files it ends in.
+        .target(name: "CKimeraProfiler", linkerSettings: [.linkedLibrary("z")]),
         // Logs, traces, profiles, response cache: no Hummingbird, no routes.
         .target(
             name: "KimeraObservability",
             dependencies: [
-                "KimeraModels",
+                "KimeraModels", "CKimeraProfiler",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -124,6 +127,7 @@ let package = Package(
             name: "kimera",
             dependencies: [
                 "KimeraServer", "KimeraVaultPostgres", "KimeraClient", "KimeraModels", "CLibEdit", "KimeraTelemetry",
+                "KimeraObservability",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Configuration", package: "swift-configuration"),

@@ -85,12 +85,13 @@ public struct KimeraClient: Sendable {
 public final class KimeraTransport: Sendable {
     let http: HTTPClient
 
-    public init() {
+    /// `readTimeout`: how long a connection may read nothing; longer only for answers that come late by
+    /// design (a CPU profile answers when it ends).
+    public init(readTimeout: Duration = KimeraClient.idleReadTimeout) {
         var configuration = HTTPClient.Configuration()
         configuration.connectionPool.retryConnectionEstablishment = false
         configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 16
-        configuration.timeout = .init(
-            connect: .seconds(10), read: .nanoseconds(KimeraClient.idleReadTimeout.nanoseconds))
+        configuration.timeout = .init(connect: .seconds(10), read: .nanoseconds(readTimeout.nanoseconds))
         configuration.decompression = .disabled
         http = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
     }
@@ -514,6 +515,43 @@ extension Duration {
 }
 
 extension KimeraClient {
+    /// The encodings `GET /debug/pprof/profile` answers in.
+    public enum ProfileFormat: String, Sendable {
+        /// Gzipped pprof `profile.proto`, for `go tool pprof`.
+        case pprof
+        /// Folded stacks (`a;b;c 42`), for flame-graph tools.
+        case folded
+    }
+
+    /// `GET /debug/pprof/profile`: samples the server's CPU for `seconds` at `hz` and returns the profile's
+    /// bytes. The answer comes when the profile ends, so this waits `seconds` plus the usual timeout, on a
+    /// connection of its own that may stay silent that long.
+    public func cpuProfile(seconds: Int, hz: Int, format: ProfileFormat = .pprof) async throws -> Data {
+        let window = Duration.seconds(seconds)
+        let transport = KimeraTransport(readTimeout: window + max(timeout, .seconds(30)))
+        let response: RawResponse
+        do {
+            let client = try KimeraClient(
+                url: baseURL, token: token, timeout: window + max(timeout, .seconds(30)), transport: transport)
+            response = try await client.send(
+                "GET", "/debug/pprof/profile",
+                query: [("seconds", String(seconds)), ("hz", String(hz)), ("format", format.rawValue)])
+        } catch {
+            await transport.shutdown()
+            throw error
+        }
+        await transport.shutdown()
+        try response.requireSuccess()
+        return response.body
+    }
+
+    /// `GET /debug/pprof/threads`: every thread's current stack, as text.
+    public func threadStacks() async throws -> String {
+        let response = try await send("GET", "/debug/pprof/threads")
+        try response.requireSuccess()
+        return String(decoding: response.body, as: UTF8.self)
+    }
+
     /// `GET /debug/histograms`: every series' histogram, for merging across servers.
     public func histograms() async throws -> HistogramsResponse {
         try await get("/debug/histograms")

@@ -12,8 +12,9 @@ struct Debug: ClientCommand {
               kimera debug
               kimera debug mode on --ttl 15m
               kimera debug log-level DEBUG --module kimera.core --ttl 10m
+              kimera debug stacks
             """,
-        subcommands: [Mode.self, LogLevel.self, BundleCommand.self])
+        subcommands: [Mode.self, LogLevel.self, Stacks.self, BundleCommand.self])
 
     @Flag(name: .customLong("no-logs"), help: "Leave out the recent log records.")
     var noLogs = false
@@ -119,6 +120,20 @@ struct Debug: ClientCommand {
 }
 
 extension Debug {
+    /// `kimera debug stacks`: every thread's current stack (GET /debug/pprof/threads), as the server says it.
+    struct Stacks: ClientCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "stacks",
+            abstract: "Print every thread's current stack (GET /debug/pprof/threads): where a hung server is stuck.")
+
+        @OptionGroup var global: GlobalOptions
+
+        func perform(in context: CommandContext) async throws {
+            let text = try await context.client.threadStacks()
+            context.output.line(text.hasSuffix("\n") ? String(text.dropLast()) : text)
+        }
+    }
+
     /// `kimera debug mode on|off [--ttl 15m]`.
     struct Mode: ClientCommand {
         static let configuration = CommandConfiguration(

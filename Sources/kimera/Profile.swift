@@ -1,19 +1,23 @@
 import ArgumentParser
+import Foundation
 import KimeraClient
 import KimeraModels
+import KimeraObservability
 
-/// `kimera profile on|off|show|run`: the profiler of `/debug/profiling` and `/debug/profiles`.
+/// `kimera profile on|off|show|run`: the profiler of `/debug/profiling` and `/debug/profiles`;
+/// `kimera profile cpu`: a sampled CPU profile (`/debug/pprof/profile`).
 struct Profile: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "profile",
-        abstract: "Turn profiling on or off, show profiles, or profile for a while (run).",
+        abstract: "Turn profiling on or off, show profiles, profile for a while (run), or take a CPU profile.",
         discussion: """
             Examples:
               kimera profile on --ttl 10m
               kimera profile show --name vault.search_geoids
               kimera profile run --seconds 30   # enable, wait, show, restore
+              kimera profile cpu --seconds 10 --file cpu.pb.gz --top 15
             """,
-        subcommands: [On.self, Off.self, Show.self, Run.self])
+        subcommands: [On.self, Off.self, Show.self, Run.self, CPU.self])
 
     /// Recent profiles as a table.
     static func table(_ profiles: [KimeraModels.Profile]) -> Table {
@@ -239,6 +243,126 @@ struct Profile: AsyncParsableCommand {
                 startedAt = profile.startedAt
                 requestID = profile.requestID
             }
+        }
+    }
+
+    /// `kimera profile cpu [--seconds 30] [--hz 100] [--file FILE] [--top N]`: samples the server's CPU, writes
+    /// the pprof file and/or prints the functions with the most samples.
+    struct CPU: ClientCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "cpu",
+            abstract:
+                "Take a CPU profile (GET /debug/pprof/profile): write it as pprof and/or print the top functions.",
+            discussion: """
+                The server samples every thread on the CPU for --seconds and answers when it is done. Without --file the top 20 functions are printed; with --file the gzipped pprof profile is written there (open it with `go tool pprof -top FILE` or `go tool pprof -http=: FILE`), and --top N prints the table too. SELF counts the samples in which the function was running, CUM those in which it was on the stack.
+
+                Examples:
+                  kimera profile cpu --seconds 10
+                  kimera profile cpu --seconds 30 --hz 200 --file cpu.pb.gz
+                  kimera profile cpu --file cpu.pb.gz --top 10
+                """)
+
+        @Option(help: ArgumentHelp("How long to sample, 1 to 300 seconds.", valueName: "seconds"))
+        var seconds = 30
+
+        @Option(help: ArgumentHelp("Samples per second of CPU time, 1 to 1000.", valueName: "hz"))
+        var hz = 100
+
+        @Option(help: ArgumentHelp("Write the gzipped pprof profile to this file.", valueName: "file"))
+        var file: String?
+
+        @Option(
+            help: ArgumentHelp(
+                "Print the N functions with the most samples (default 20 without --file).", valueName: "n"))
+        var top: Int?
+
+        @OptionGroup var global: GlobalOptions
+
+        func validate() throws {
+            guard CPUProfiler.secondsRange.contains(seconds) else {
+                throw ValidationError("--seconds must be from 1 to 300")
+            }
+            guard CPUProfiler.hzRange.contains(hz) else { throw ValidationError("--hz must be from 1 to 1000") }
+            try ArgumentCheck.positive(top, flag: "--top")
+            if let file, file.isEmpty { throw ValidationError("--file needs a path") }
+        }
+
+        func perform(in context: CommandContext) async throws {
+            context.output.notice("profiling the CPU for \(seconds)s at \(hz) Hz…")
+            let bytes = try await context.client.cpuProfile(seconds: seconds, hz: hz)
+            if let file {
+                try Data(bytes).write(to: URL(fileURLWithPath: file))
+                context.output.notice(
+                    "wrote \(file) (\(Format.bytes(Int64(bytes.count)))); open it with: go tool pprof -top \(file)")
+            }
+            guard let rows = top ?? (file == nil ? 20 : nil) else { return }
+            let summary = try PprofSummary(pprof: Array(bytes))
+            let entries = Array(summary.entries.prefix(rows))
+            context.output.emit(CPUTop(summary, entries: entries), records: entries.map(CPUTop.Row.init)) {
+                CPU.text(summary, entries: entries, output: context.output)
+            }
+        }
+
+        static func text(_ summary: PprofSummary, entries: [PprofSummary.Entry], output: Output) -> String {
+            let total = max(1, summary.totalSamples)
+            var table = Table([
+                Table.Column("SELF", .right), Table.Column("SELF%", .right), Table.Column("CUM", .right),
+                Table.Column("CUM%", .right, optional: true),
+                Table.Column("FUNCTION", flexible: true, minWidth: 20),
+            ])
+            for entry in entries {
+                table.append([
+                    Table.Cell(Format.count(entry.selfSamples)),
+                    Table.Cell(Format.percent(Double(entry.selfSamples) / Double(total))),
+                    Table.Cell(Format.count(entry.cumulativeSamples)),
+                    Table.Cell(Format.percent(Double(entry.cumulativeSamples) / Double(total))),
+                    Table.Cell(entry.function),
+                ])
+            }
+            let seconds = Double(summary.durationNanos) / 1e9
+            var text = "\(Format.count(summary.totalSamples)) samples in \(String(format: "%.1f", seconds))s"
+            text += " (\(Format.ms(Double(summary.totalSamples) * Double(summary.periodNanos) / 1e6)) ms of CPU)\n"
+            if !entries.isEmpty { text += "\n" + table.render(width: output.width, style: output.style) }
+            return text
+        }
+    }
+
+    /// `kimera profile cpu` as JSON: the totals and the top functions.
+    struct CPUTop: Encodable {
+        struct Row: Encodable {
+            var function: String
+            var selfSamples: Int
+            var cumulativeSamples: Int
+
+            init(_ entry: PprofSummary.Entry) {
+                function = entry.function
+                selfSamples = entry.selfSamples
+                cumulativeSamples = entry.cumulativeSamples
+            }
+
+            enum CodingKeys: String, CodingKey {
+                case function
+                case selfSamples = "self_samples"
+                case cumulativeSamples = "cumulative_samples"
+            }
+        }
+
+        var samples: Int
+        var periodNanos: Int64
+        var durationNanos: Int64
+        var top: [Row]
+
+        init(_ summary: PprofSummary, entries: [PprofSummary.Entry]) {
+            samples = summary.totalSamples
+            periodNanos = summary.periodNanos
+            durationNanos = summary.durationNanos
+            top = entries.map(Row.init)
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case samples, top
+            case periodNanos = "period_nanos"
+            case durationNanos = "duration_nanos"
         }
     }
 }

@@ -103,8 +103,10 @@ struct HostileInputTests {
                     let query = operation.parameters.map { "\($0)=\(value)" }.joined(separator: "&")
                     requests.append((path + (query.isEmpty ? "" : "?" + query), [:], nil))
                 }
-                let basePath = operation.path.replacingOccurrences(
+                var basePath = operation.path.replacingOccurrences(
                     of: "\\{[a-z_]+\\}", with: "geoid_00", options: .regularExpression)
+                // A CPU profile answers after `seconds` (30 by default): the shortest one is as hostile.
+                if operation.path == "/debug/pprof/profile" { basePath += "?seconds=1" }
                 if operation.method == .post {
                     for body in bodies {
                         requests.append((basePath, [.contentType: "application/json"], ByteBuffer(bytes: body)))

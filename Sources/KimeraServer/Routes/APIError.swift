@@ -53,6 +53,7 @@ public struct APIError: Error, Sendable, CustomStringConvertible {
         case 404: return "not_found"
         case 405: return "method_not_allowed"
         case 408: return "timeout"
+        case 409: return "conflict"
         case 413: return "payload_too_large"
         case 414: return "uri_too_long"
         case 415: return "unsupported_media_type"

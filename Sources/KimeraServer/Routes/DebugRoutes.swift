@@ -185,6 +185,8 @@ enum DebugRoutes {
                     enabled: runtime.profiling))
         }
 
+        PprofRoutes.register(on: routes, engine: engine)
+
         routes.get("/performance/stats") { _, _ in
             let cache = engine.cache.stats
             return JSONBody.response(

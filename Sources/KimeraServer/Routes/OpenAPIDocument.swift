@@ -1250,6 +1250,292 @@ enum OpenAPIDocument {
         }
       }
     },
+    "/debug/pprof/profile": {
+      "get": {
+        "tags": [
+          "Debug"
+        ],
+        "operationId": "getCPUProfile",
+        "summary": "CPU profile (pprof)",
+        "description": "Samples the stacks of every thread on the CPU for `seconds` at `hz` (a SIGPROF handler that walks frame pointers, installed for the profile only and removed after it) and answers with a gzipped pprof `profile.proto` (`go tool pprof -top FILE`), or with folded stacks (`root;caller;leaf COUNT` a line, the input of flame-graph tools) for `format=folded`. The response comes when the profile ends. The profile holds function names and sample counts, never request data.",
+        "parameters": [
+          {
+            "name": "seconds",
+            "in": "query",
+            "required": false,
+            "description": "How long to sample: 1 to 300 seconds; anything else is a 400 naming the range.",
+            "schema": {
+              "type": "integer",
+              "default": 30,
+              "minimum": 1,
+              "maximum": 300
+            }
+          },
+          {
+            "name": "hz",
+            "in": "query",
+            "required": false,
+            "description": "Samples per second of CPU time per thread: 1 to 1000; anything else is a 400 naming the range.",
+            "schema": {
+              "type": "integer",
+              "default": 100,
+              "minimum": 1,
+              "maximum": 1000
+            }
+          },
+          {
+            "name": "format",
+            "in": "query",
+            "required": false,
+            "description": "`pprof` (gzipped profile.proto) or `folded` (text).",
+            "schema": {
+              "type": "string",
+              "enum": [
+                "pprof",
+                "folded"
+              ],
+              "default": "pprof"
+            }
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "The profile: `application/octet-stream` (gzipped pprof, `Content-Disposition: attachment; filename=\"kimera-cpu.pb.gz\"`) or, for `format=folded`, `text/plain` folded stacks, most samples first.",
+            "headers": {
+              "X-Request-ID": {
+                "$ref": "#/components/headers/X-Request-ID"
+              },
+              "X-Process-Time-Microseconds": {
+                "$ref": "#/components/headers/X-Process-Time-Microseconds"
+              },
+              "X-Debug-Mode": {
+                "$ref": "#/components/headers/X-Debug-Mode"
+              },
+              "X-Performance-Mode": {
+                "$ref": "#/components/headers/X-Performance-Mode"
+              }
+            },
+            "content": {
+              "application/octet-stream": {
+                "schema": {
+                  "type": "string",
+                  "format": "binary"
+                }
+              },
+              "text/plain": {
+                "schema": {
+                  "type": "string"
+                }
+              }
+            }
+          },
+          "400": {
+            "description": "`invalid_parameter`: a known query parameter has a bad value; `parameter` names it and, where there is a list, `allowed` gives the valid values.",
+            "headers": {
+              "X-Request-ID": {
+                "$ref": "#/components/headers/X-Request-ID"
+              },
+              "X-Process-Time-Microseconds": {
+                "$ref": "#/components/headers/X-Process-Time-Microseconds"
+              },
+              "X-Debug-Mode": {
+                "$ref": "#/components/headers/X-Debug-Mode"
+              },
+              "X-Performance-Mode": {
+                "$ref": "#/components/headers/X-Performance-Mode"
+              }
+            },
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/ErrorBody"
+                }
+              }
+            }
+          },
+          "401": {
+            "description": "`unauthorized`: the server needs the admin token here (it listens beyond loopback, or `security.trust_loopback` is off) and the request carried no `Authorization: Bearer` header (every `/debug/*` endpoint).",
+            "headers": {
+              "X-Request-ID": {
+                "$ref": "#/components/headers/X-Request-ID"
+              },
+              "X-Process-Time-Microseconds": {
+                "$ref": "#/components/headers/X-Process-Time-Microseconds"
+              },
+              "X-Debug-Mode": {
+                "$ref": "#/components/headers/X-Debug-Mode"
+              },
+              "X-Performance-Mode": {
+                "$ref": "#/components/headers/X-Performance-Mode"
+              }
+            },
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/ErrorBody"
+                }
+              }
+            }
+          },
+          "403": {
+            "description": "`forbidden`: the bearer token is not the admin token (every `/debug/*` endpoint).",
+            "headers": {
+              "X-Request-ID": {
+                "$ref": "#/components/headers/X-Request-ID"
+              },
+              "X-Process-Time-Microseconds": {
+                "$ref": "#/components/headers/X-Process-Time-Microseconds"
+              },
+              "X-Debug-Mode": {
+                "$ref": "#/components/headers/X-Debug-Mode"
+              },
+              "X-Performance-Mode": {
+                "$ref": "#/components/headers/X-Performance-Mode"
+              }
+            },
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/ErrorBody"
+                }
+              }
+            }
+          },
+          "409": {
+            "description": "`conflict`: a CPU profile or a thread dump is running already; one at a time, process-wide. Retry when it has finished.",
+            "headers": {
+              "X-Request-ID": {
+                "$ref": "#/components/headers/X-Request-ID"
+              },
+              "X-Process-Time-Microseconds": {
+                "$ref": "#/components/headers/X-Process-Time-Microseconds"
+              },
+              "X-Debug-Mode": {
+                "$ref": "#/components/headers/X-Debug-Mode"
+              },
+              "X-Performance-Mode": {
+                "$ref": "#/components/headers/X-Performance-Mode"
+              }
+            },
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/ErrorBody"
+                }
+              }
+            }
+          }
+        }
+      }
+    },
+    "/debug/pprof/threads": {
+      "get": {
+        "tags": [
+          "Debug"
+        ],
+        "operationId": "getThreadStacks",
+        "summary": "Every thread's stack",
+        "description": "Signals every thread of the process once and answers with each one's current stack, symbolized, innermost frame first: `N threads`, then per thread `thread TID \"NAME\"` and its frames `  #0 function`. The first thing to read from a server that hangs.",
+        "responses": {
+          "200": {
+            "description": "The stacks as text.",
+            "headers": {
+              "X-Request-ID": {
+                "$ref": "#/components/headers/X-Request-ID"
+              },
+              "X-Process-Time-Microseconds": {
+                "$ref": "#/components/headers/X-Process-Time-Microseconds"
+              },
+              "X-Debug-Mode": {
+                "$ref": "#/components/headers/X-Debug-Mode"
+              },
+              "X-Performance-Mode": {
+                "$ref": "#/components/headers/X-Performance-Mode"
+              }
+            },
+            "content": {
+              "text/plain": {
+                "schema": {
+                  "type": "string"
+                }
+              }
+            }
+          },
+          "401": {
+            "description": "`unauthorized`: the server needs the admin token here (it listens beyond loopback, or `security.trust_loopback` is off) and the request carried no `Authorization: Bearer` header (every `/debug/*` endpoint).",
+            "headers": {
+              "X-Request-ID": {
+                "$ref": "#/components/headers/X-Request-ID"
+              },
+              "X-Process-Time-Microseconds": {
+                "$ref": "#/components/headers/X-Process-Time-Microseconds"
+              },
+              "X-Debug-Mode": {
+                "$ref": "#/components/headers/X-Debug-Mode"
+              },
+              "X-Performance-Mode": {
+                "$ref": "#/components/headers/X-Performance-Mode"
+              }
+            },
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/ErrorBody"
+                }
+              }
+            }
+          },
+          "403": {
+            "description": "`forbidden`: the bearer token is not the admin token (every `/debug/*` endpoint).",
+            "headers": {
+              "X-Request-ID": {
+                "$ref": "#/components/headers/X-Request-ID"
+              },
+              "X-Process-Time-Microseconds": {
+                "$ref": "#/components/headers/X-Process-Time-Microseconds"
+              },
+              "X-Debug-Mode": {
+                "$ref": "#/components/headers/X-Debug-Mode"
+              },
+              "X-Performance-Mode": {
+                "$ref": "#/components/headers/X-Performance-Mode"
+              }
+            },
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/ErrorBody"
+                }
+              }
+            }
+          },
+          "409": {
+            "description": "`conflict`: a CPU profile or a thread dump is running already; one at a time, process-wide. Retry when it has finished.",
+            "headers": {
+              "X-Request-ID": {
+                "$ref": "#/components/headers/X-Request-ID"
+              },
+              "X-Process-Time-Microseconds": {
+                "$ref": "#/components/headers/X-Process-Time-Microseconds"
+              },
+              "X-Debug-Mode": {
+                "$ref": "#/components/headers/X-Debug-Mode"
+              },
+              "X-Performance-Mode": {
+                "$ref": "#/components/headers/X-Performance-Mode"
+              }
+            },
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/ErrorBody"
+                }
+              }
+            }
+          }
+        }
+      }
+    },
     "/performance/stats": {
       "get": {
         "tags": [
@@ -4576,12 +4862,13 @@ enum OpenAPIDocument {
         "properties": {
           "error": {
             "type": "string",
-            "description": "Machine-readable code. 400 `invalid_parameter` (a query or path parameter) or `invalid_body` (the JSON body), 404 `not_found`, 405 `method_not_allowed`, 413 `payload_too_large`, 415 `unsupported_media_type`, 503 `unavailable`, 500 `internal`; `unauthorized`, `forbidden`, `timeout`, `uri_too_long`, `headers_too_large` and `error` are reserved for statuses the framework itself produces.",
+            "description": "Machine-readable code. 400 `invalid_parameter` (a query or path parameter) or `invalid_body` (the JSON body), 404 `not_found`, 405 `method_not_allowed`, 409 `conflict` (a CPU profile is running already), 413 `payload_too_large`, 415 `unsupported_media_type`, 503 `unavailable`, 500 `internal`; `unauthorized`, `forbidden`, `timeout`, `uri_too_long`, `headers_too_large` and `error` are reserved for statuses the framework itself produces.",
             "enum": [
               "invalid_parameter",
               "invalid_body",
               "not_found",
               "method_not_allowed",
+              "conflict",
               "payload_too_large",
               "unsupported_media_type",
               "unauthorized",

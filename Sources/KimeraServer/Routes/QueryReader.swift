@@ -68,6 +68,25 @@ struct QueryReader {
         return value
     }
 
+    /// An integer within `range`, `defaultValue` when absent; anything else is a 400 naming the range.
+    func integer(_ name: String, default defaultValue: Int, in range: ClosedRange<Int>) throws -> Int {
+        guard let text = parameters.first(name) else { return defaultValue }
+        guard let value = Int(text), range.contains(value) else {
+            throw APIError.invalidParameter(
+                name, "\(name)=\(text) must be an integer from \(range.lowerBound) to \(range.upperBound).")
+        }
+        return value
+    }
+
+    /// One of `allowed`, `defaultValue` when absent.
+    func choice(_ name: String, default defaultValue: String, allowed: [String]) throws -> String {
+        guard let text = parameters.first(name) else { return defaultValue }
+        guard allowed.contains(text) else {
+            throw APIError.invalidParameter(name, "\(name)=\(text) is not one of the formats.", allowed: allowed)
+        }
+        return text
+    }
+
     func nonNegativeDouble(_ name: String) throws -> Double? {
         guard let text = parameters.first(name) else { return nil }
         guard let value = Double(text), value.isFinite, value >= 0 else {

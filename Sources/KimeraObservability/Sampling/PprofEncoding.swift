@@ -1,0 +1,253 @@
+import CKimeraProfiler
+import Foundation
+
+/// A profile symbolized: what the pprof encoding and the folded text are both made of.
+public struct SymbolizedProfile: Sendable {
+    /// A frame: its address (the return address less one for callers) and the function holding it.
+    public struct Frame: Hashable, Sendable {
+        public var address: UInt
+        public var function: String
+        /// The index in `mappings` of the object holding the address.
+        public var mapping: Int?
+    }
+
+    /// An executable segment of a loaded object.
+    public struct Mapping: Sendable {
+        public var start: UInt
+        public var end: UInt
+        public var fileOffset: UInt64
+        public var path: String
+    }
+
+    /// Stacks innermost frame first, with their sample counts.
+    public var stacks: [(frames: [Frame], count: Int)]
+    public var mappings: [Mapping]
+    public var periodNanos: Int64
+    public var startNanos: Int64
+    public var durationNanos: Int64
+
+    init(
+        stacks: [(frames: [Frame], count: Int)], mappings: [Mapping], periodNanos: Int64, startNanos: Int64,
+        durationNanos: Int64
+    ) {
+        self.stacks = stacks
+        self.mappings = mappings
+        self.periodNanos = periodNanos
+        self.startNanos = startNanos
+        self.durationNanos = durationNanos
+    }
+
+    /// Symbolizes `profile` against the objects loaded in this process now.
+    public init(_ profile: SampledProfile) {
+        let symbolizer = Symbolizer()
+        mappings = symbolizer.objects.map {
+            Mapping(start: $0.start, end: $0.end, fileOffset: $0.fileOffset, path: $0.path)
+        }
+        var frames: [UInt: Frame] = [:]
+        func frame(_ address: UInt) -> Frame {
+            if let known = frames[address] { return known }
+            let name = symbolizer.name(at: address)
+            let made = Frame(address: address, function: name, mapping: symbolizer.objectIndex(of: address))
+            frames[address] = made
+            return made
+        }
+        stacks = profile.stacks.sorted { $0.value > $1.value }.map { pcs, count in
+            // A caller's return address is the instruction after the call: one less is inside the call.
+            (pcs.enumerated().map { frame($0.offset == 0 ? $0.element : $0.element - 1) }, count)
+        }
+        periodNanos = profile.periodNanos
+        startNanos = Int64(profile.start.timeIntervalSince1970 * 1e9)
+        let parts = profile.duration.components
+        durationNanos = parts.seconds * 1_000_000_000 + parts.attoseconds / 1_000_000_000
+    }
+
+    /// Folded stacks, the input of flame-graph tools: `root;caller;leaf COUNT` a line, most samples first.
+    public func folded() -> String {
+        var lines: [String: Int] = [:]
+        for stack in stacks {
+            let names = stack.frames.reversed().map { $0.function.replacingOccurrences(of: ";", with: ":") }
+            lines[names.joined(separator: ";"), default: 0] += stack.count
+        }
+        return lines.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }
+            .map { "\($0.key) \($0.value)\n" }.joined()
+    }
+
+    /// The profile as perftools' `profile.proto` (what `go tool pprof` reads), not yet compressed.
+    /// Field numbers are those of github.com/google/pprof/proto/profile.proto.
+    public func pprof() -> [UInt8] {
+        var strings = StringTable()
+        var profile = ProtobufWriter()
+        let samplesType = (strings.index("samples"), strings.index("count"))
+        let cpuType = (strings.index("cpu"), strings.index("nanoseconds"))
+        for (type, unit) in [samplesType, cpuType] {
+            profile.message(1) {
+                $0.int(1, type); $0.int(2, unit)
+            }  // sample_type: ValueType
+        }
+        var locations: [Frame: UInt64] = [:]
+        var functions: [String: UInt64] = [:]
+        var locationOrder: [Frame] = []
+        var functionOrder: [String] = []
+        for stack in stacks {
+            var ids: [UInt64] = []
+            for frame in stack.frames {
+                if let id = locations[frame] {
+                    ids.append(id)
+                    continue
+                }
+                let id = UInt64(locations.count + 1)
+                locations[frame] = id
+                locationOrder.append(frame)
+                if functions[frame.function] == nil {
+                    functions[frame.function] = UInt64(functions.count + 1)
+                    functionOrder.append(frame.function)
+                }
+                ids.append(id)
+            }
+            profile.message(2) { sample in  // sample: Sample
+                sample.packed(1, ids)  // location_id
+                sample.packed(2, [UInt64(stack.count), UInt64(Int64(stack.count) * periodNanos)])  // value
+            }
+        }
+        for (index, mapping) in mappings.enumerated() {
+            let file = strings.index(mapping.path)
+            profile.message(3) { message in  // mapping: Mapping
+                message.uint(1, UInt64(index + 1))  // id
+                message.uint(2, UInt64(mapping.start))  // memory_start
+                message.uint(3, UInt64(mapping.end))  // memory_limit
+                message.uint(4, mapping.fileOffset)  // file_offset
+                message.int(5, file)  // filename
+                message.bool(7, true)  // has_functions
+            }
+        }
+        for frame in locationOrder {
+            let function = functions[frame.function]!
+            profile.message(4) { location in  // location: Location
+                location.uint(1, locations[frame]!)  // id
+                location.uint(2, frame.mapping.map { UInt64($0 + 1) } ?? 0)  // mapping_id
+                location.uint(3, UInt64(frame.address))  // address
+                location.message(4) { $0.uint(1, function) }  // line: Line.function_id
+            }
+        }
+        for (offset, name) in functionOrder.enumerated() {
+            let nameIndex = strings.index(name)
+            profile.message(5) { function in  // function: Function
+                function.uint(1, UInt64(offset + 1))  // id
+                function.int(2, nameIndex)  // name
+                function.int(3, nameIndex)  // system_name
+            }
+        }
+        profile.int(9, startNanos)  // time_nanos
+        profile.int(10, durationNanos)  // duration_nanos
+        profile.message(11) {
+            $0.int(1, cpuType.0); $0.int(2, cpuType.1)
+        }  // period_type
+        profile.int(12, periodNanos)  // period
+        for string in strings.strings { profile.string(6, string) }  // string_table, "" first
+        return profile.bytes
+    }
+
+    /// The gzipped pprof encoding, as `/debug/pprof/profile` answers it.
+    public func pprofGzipped() throws -> [UInt8] {
+        try Gzip.compress(pprof())
+    }
+}
+
+/// pprof's string table: index 0 is the empty string.
+struct StringTable {
+    private(set) var strings: [String] = [""]
+    private var indices: [String: Int64] = ["": 0]
+
+    mutating func index(_ string: String) -> Int64 {
+        if let known = indices[string] { return known }
+        let index = Int64(strings.count)
+        strings.append(string)
+        indices[string] = index
+        return index
+    }
+}
+
+/// Just enough of the protobuf wire format to write a pprof profile: varints, length-delimited fields and
+/// packed repeated varints. Zero scalars are left out, as proto3 does.
+struct ProtobufWriter {
+    private(set) var bytes: [UInt8] = []
+
+    mutating func varint(_ value: UInt64) {
+        var value = value
+        while value >= 0x80 {
+            bytes.append(UInt8(value & 0x7F) | 0x80)
+            value >>= 7
+        }
+        bytes.append(UInt8(value))
+    }
+
+    mutating func key(_ field: Int, wireType: UInt64) {
+        varint(UInt64(field) << 3 | wireType)
+    }
+
+    mutating func uint(_ field: Int, _ value: UInt64) {
+        guard value != 0 else { return }
+        key(field, wireType: 0)
+        varint(value)
+    }
+
+    mutating func int(_ field: Int, _ value: Int64) {
+        uint(field, UInt64(bitPattern: value))
+    }
+
+    mutating func bool(_ field: Int, _ value: Bool) {
+        uint(field, value ? 1 : 0)
+    }
+
+    /// Written even when empty: the string table's first entry is "".
+    mutating func string(_ field: Int, _ value: String) {
+        key(field, wireType: 2)
+        let utf8 = Array(value.utf8)
+        varint(UInt64(utf8.count))
+        bytes.append(contentsOf: utf8)
+    }
+
+    mutating func packed(_ field: Int, _ values: [UInt64]) {
+        var inner = ProtobufWriter()
+        for value in values { inner.varint(value) }
+        key(field, wireType: 2)
+        varint(UInt64(inner.bytes.count))
+        bytes.append(contentsOf: inner.bytes)
+    }
+
+    mutating func message(_ field: Int, _ build: (inout ProtobufWriter) -> Void) {
+        var inner = ProtobufWriter()
+        build(&inner)
+        key(field, wireType: 2)
+        varint(UInt64(inner.bytes.count))
+        bytes.append(contentsOf: inner.bytes)
+    }
+}
+
+/// gzip by the system's zlib.
+public enum Gzip {
+    /// zlib refused; its return code.
+    public struct Failure: Error, Sendable {
+        public var code: Int32
+    }
+
+    public static func compress(_ input: [UInt8], level: Int32 = 6) throws(Failure) -> [UInt8] {
+        var stream = z_stream()
+        let initialised = kimera_deflate_init_gzip(&stream, level)
+        guard initialised == Z_OK else { throw Failure(code: initialised) }
+        defer { deflateEnd(&stream) }
+        var output = [UInt8](repeating: 0, count: Int(deflateBound(&stream, UInt(input.count))) + 64)
+        let result = input.withUnsafeBufferPointer { source in
+            output.withUnsafeMutableBufferPointer { target in
+                stream.next_in = UnsafeMutablePointer(mutating: source.baseAddress)
+                stream.avail_in = UInt32(source.count)
+                stream.next_out = target.baseAddress
+                stream.avail_out = UInt32(target.count)
+                return deflate(&stream, Z_FINISH)
+            }
+        }
+        guard result == Z_STREAM_END else { throw Failure(code: result) }
+        output.removeSubrange(Int(stream.total_out)...)
+        return output
+    }
+}

@@ -1,0 +1,80 @@
+import Foundation
+import Hummingbird
+import KimeraObservability
+import Logging
+import NIOCore
+
+/// `GET /debug/pprof/*` (issue 25): CPU profiles in pprof format or as folded stacks, and every thread's
+/// stack. They sit under `/debug/`, so access control treats them as every debug endpoint. A profile holds
+/// function names and counts only, never request data.
+enum PprofRoutes {
+    static let formats = ["pprof", "folded"]
+
+    static func register<Context: RequestContext>(on routes: RouteTable<Context>, engine: ObservabilityEngine) {
+        routes.get("/debug/pprof/profile") { request, _ in
+            let query = QueryReader(request)
+            let seconds = try query.integer("seconds", default: 30, in: CPUProfiler.secondsRange)
+            let hz = try query.integer("hz", default: 100, in: CPUProfiler.hzRange)
+            let format = try query.choice("format", default: "pprof", allowed: formats)
+            let sampled: SampledProfile
+            do throws(CPUProfiler.Failure) {
+                sampled = try await CPUProfiler.record(for: .seconds(seconds), hz: hz)
+            } catch {
+                throw refusal(error)
+            }
+            engine.audit.notice(
+                "cpu profile taken",
+                metadata: [
+                    "seconds": .stringConvertible(seconds), "hz": .stringConvertible(hz),
+                    "samples": .stringConvertible(sampled.sampleCount),
+                    "dropped": .stringConvertible(sampled.dropped),
+                ])
+            let profile = SymbolizedProfile(sampled)
+            if format == "folded" {
+                return text(profile.folded())
+            }
+            let bytes = try profile.pprofGzipped()
+            return Response(
+                status: .ok,
+                headers: [
+                    .contentType: "application/octet-stream",
+                    .contentDisposition: "attachment; filename=\"kimera-cpu.pb.gz\"", .cacheControl: "no-store",
+                ],
+                body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
+        }
+
+        routes.get("/debug/pprof/threads") { _, _ in
+            let threads: [ThreadStack]
+            do throws(CPUProfiler.Failure) {
+                threads = try CPUProfiler.threadStacks()
+            } catch {
+                throw refusal(error)
+            }
+            var body = "\(threads.count) threads\n"
+            for thread in threads {
+                body += "\nthread \(thread.id) \"\(thread.name)\"\n"
+                for (index, frame) in thread.frames.enumerated() { body += "  #\(index) \(frame)\n" }
+            }
+            return text(body)
+        }
+    }
+
+    static func refusal(_ failure: CPUProfiler.Failure) -> APIError {
+        switch failure {
+        case .busy:
+            return APIError(
+                .conflict, code: "conflict",
+                message: "A CPU profile or thread dump is running (one at a time); retry when it has finished.")
+        case .system(let code):
+            return APIError(
+                .internalServerError, code: "internal",
+                message: "The system refused the profiling timer or signal handler (errno \(code)).")
+        }
+    }
+
+    static func text(_ body: String) -> Response {
+        Response(
+            status: .ok, headers: [.contentType: "text/plain; charset=utf-8", .cacheControl: "no-store"],
+            body: ResponseBody(byteBuffer: ByteBuffer(string: body)))
+    }
+}
