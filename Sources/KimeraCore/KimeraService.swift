@@ -135,6 +135,13 @@ public final class KimeraService: Sendable {
     /// pair scored, each tension resolved into a SCAR, all SCARs and the cycle increment in one transaction.
     public func processContradictions(_ request: ProcessRequest) async throws -> ProcessResult {
         let started = ContinuousClock.now
+        // A body field has no clamp: the document says 1 to 100, so more is a 400 naming the range (a query
+        // `limit` is clamped instead, as docs/API.md §1 says).
+        guard request.searchLimit <= configuration.maximumLimit else {
+            throw DomainError.invalidInput(
+                field: "search_limit",
+                problem: "must be from 1 to \(configuration.maximumLimit), got \(request.searchLimit)")
+        }
         let searchLimit = try clampedLimit(request.searchLimit, field: "search_limit")
         guard let trigger = try await store.geoid(id: request.triggerGeoidID) else {
             throw DomainError.notFound(.geoid, id: request.triggerGeoidID)

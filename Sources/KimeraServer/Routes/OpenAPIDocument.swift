@@ -6700,9 +6700,10 @@ enum OpenAPIDocument {
               "integer",
               "null"
             ],
-            "description": "How many most-similar other geoids to compare with the trigger; larger values are clamped to 100, less than 1 is a 400.",
+            "description": "How many most-similar other geoids to compare with the trigger, from 1 to 100; outside that range is a 400 naming it.",
             "default": 5,
-            "minimum": 1
+            "minimum": 1,
+            "maximum": 100
           },
           "force_collapse": {
             "type": [
