@@ -248,18 +248,27 @@ struct HostileOperatorTests {
     }
 }
 
-/// The status of a streaming GET, read from its head alone (the body never ends).
+/// The status of a streaming GET, read from its head alone (the body never ends). The blocking socket
+/// calls run on a thread of their own: a blocked cooperative thread would starve every other test in the
+/// process (two cores, two cooperative threads).
 enum StreamProbe {
     static func status(_ url: String) async throws -> Int {
         let parts = url.replacingOccurrences(of: "http://", with: "").split(separator: "/", maxSplits: 1)
         guard let port = parts[0].split(separator: ":").last.flatMap({ Int($0) }) else { return 0 }
-        let socket = try LoopbackSocket(port: port)
-        try socket.send("GET /\(parts.count > 1 ? parts[1] : "") HTTP/1.1\r\nHost: localhost\r\n\r\n")
-        let descriptor = socket.descriptor
+        let path = "/" + (parts.count > 1 ? String(parts[1]) : "")
+        return await withCheckedContinuation { continuation in
+            Thread { continuation.resume(returning: blockingStatus(port: port, path: path)) }.start()
+        }
+    }
+
+    private static func blockingStatus(port: Int, path: String) -> Int {
+        guard let socket = try? LoopbackSocket(port: port),
+            (try? socket.send("GET \(path) HTTP/1.1\r\nHost: localhost\r\n\r\n")) != nil
+        else { return 0 }
         var timeout = timeval(tv_sec: 5, tv_usec: 0)
-        setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        setsockopt(socket.descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         var buffer = [UInt8](repeating: 0, count: 256)
-        let count = recv(descriptor, &buffer, buffer.count, 0)
+        let count = recv(socket.descriptor, &buffer, buffer.count, 0)
         guard count > 12 else { return 0 }
         return Int(String(decoding: buffer[9..<12], as: UTF8.self)) ?? 0
     }
