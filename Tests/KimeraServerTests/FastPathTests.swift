@@ -81,11 +81,17 @@ final class RawConnection: @unchecked Sendable {
         var offset = 0
         while offset < bytes.count {
             let sent = bytes.withUnsafeMutableBytes {
-                Glibc.send(socket, $0.baseAddress! + offset, $0.count - offset, 0)
+                Glibc.send(socket, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL))
             }
             if sent <= 0 { return }
             offset += sent
         }
+    }
+
+    /// `send` on a thread of its own, for payloads the server may stop reading (a refused body): a send
+    /// blocked on a full socket must not hold one of the few cooperative threads.
+    func sendOffThePool(_ text: String) async {
+        await Self.offThePool { self.send(text) }
     }
 
     /// Reads more bytes; false at the end of the stream (or the 10 s timeout).

@@ -135,7 +135,7 @@ struct RequestTargetTests {
     /// Sends `request` on a new connection and returns the response and whether the server closed after it.
     static func exchange(_ port: Int, _ request: String) async throws -> (RawConnection.Response, closed: Bool) {
         let connection = try RawConnection(port: port)
-        connection.send(request)
+        await connection.sendOffThePool(request)
         let response = try #require(await connection.next())
         return (response, await connection.waitForClose())
     }
@@ -198,8 +198,8 @@ struct RequestTargetTests {
             request += "Transfer-Encoding: chunked\r\n\r\n"
             connection.send(request)
             let chunk = String(repeating: "a", count: 65_536)
-            for _ in 0..<20 { connection.send(String(65_536, radix: 16) + "\r\n" + chunk + "\r\n") }
-            connection.send("0\r\n\r\n")
+            for _ in 0..<20 { await connection.sendOffThePool(String(65_536, radix: 16) + "\r\n" + chunk + "\r\n") }
+            await connection.sendOffThePool("0\r\n\r\n")
             let response = try #require(await connection.next())
             #expect(response.status == 413)
             #expect(Self.errorBody(response)?.error == "payload_too_large")
