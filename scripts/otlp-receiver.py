@@ -8,11 +8,13 @@ port, printed as `listening PORT` on stdout. Exits on SIGTERM/SIGINT.
 
 Modes for the failure tests: --status answers every export with that status (nothing is recorded unless
 it is 200), --fail-first N answers only the first N with it, --retry-after S adds `Retry-After: S`, and
---delay S waits S seconds before answering. Every request is counted in FILE.requests (path, status,
+--delay S waits S seconds before answering; --count-only decodes every body the same way but keeps only the
+running totals, written to --out as {"spans": N, "logs": M, "requests": R} after each export (the benchmark's
+receiver: it must not spend wrk's core on JSON). Every request is counted in FILE.requests (path, status,
 Content-Encoding, time, the body's digest), and a gzip body (Content-Encoding: gzip) is decompressed before decoding.
 
 Run as: .venv-otlp/bin/python scripts/otlp-receiver.py --port 0 --out FILE [--status 200] [--fail-first N]
-        [--retry-after S] [--delay S]
+        [--retry-after S] [--delay S] [--count-only]
 """
 import argparse
 import gzip
@@ -60,6 +62,33 @@ class Receiver(BaseHTTPRequestHandler):
     def log_message(self, *args):  # quiet: the test reads the JSON lines
         pass
 
+    def count(self, body):
+        spans = logs = 0
+        if self.path == "/v1/traces":
+            request = ExportTraceServiceRequest.FromString(body)
+            spans = sum(len(s.spans) for r in request.resource_spans for s in r.scope_spans)
+            payload = ExportTraceServiceResponse().SerializeToString()
+        elif self.path == "/v1/logs":
+            request = ExportLogsServiceRequest.FromString(body)
+            logs = sum(len(s.log_records) for r in request.resource_logs for s in r.scope_logs)
+            payload = ExportLogsServiceResponse().SerializeToString()
+        else:
+            self.send_error(404)
+            return
+        with self.server.lock:
+            totals = self.server.totals
+            totals["spans"] += spans
+            totals["logs"] += logs
+            totals["requests"] += 1
+            with open(self.server.out + ".tmp", "w", encoding="utf-8") as out:
+                json.dump(totals, out)
+            os.replace(self.server.out + ".tmp", self.server.out)
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-protobuf")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
     def do_POST(self):
         length = int(self.headers.get("Content-Length") or 0)
         if length > MAX_BODY:
@@ -69,6 +98,9 @@ class Receiver(BaseHTTPRequestHandler):
         encoding = self.headers.get("Content-Encoding") or ""
         if encoding == "gzip":
             body = gzip.decompress(body)
+        if self.server.count_only:
+            self.count(body)
+            return
         with self.server.lock:
             self.server.requests += 1
             status = self.server.reply_status
@@ -163,6 +195,7 @@ def main():
     parser.add_argument("--fail-first", type=int, default=0, help="answer only the first N exports with --status")
     parser.add_argument("--retry-after", type=int, default=None, help="Retry-After seconds on a failure status")
     parser.add_argument("--delay", type=float, default=0, help="seconds to wait before answering")
+    parser.add_argument("--count-only", action="store_true", help="decode, count, and keep only the totals")
     args = parser.parse_args()
     server = ThreadingHTTPServer(("127.0.0.1", args.port), Receiver)
     server.daemon_threads = True
@@ -174,6 +207,8 @@ def main():
     server.retry_after = args.retry_after
     server.delay = args.delay
     server.requests = 0
+    server.count_only = args.count_only
+    server.totals = {"spans": 0, "logs": 0, "requests": 0}
     server.lock = threading.Lock()
     def stop(*_):
         # At once, between two writes (they hold the lock): a handler thread waiting on an exporter's

@@ -56,11 +56,13 @@ package final class ExportQueue<Item: Sendable>: Sendable {
         waiter?.resume()
     }
 
-    /// Up to `batchSize` of the oldest items, now in flight; empty when none wait.
-    package func takeBatch() -> [Item] {
+    /// Up to `batchSize` of the oldest items, now in flight; empty when none wait, or when `fullOnly` and
+    /// fewer than `batchSize` wait (the exporter then waits for a full batch or its schedule: a busy server
+    /// sends full batches, not a stream of small ones as fast as the collector answers).
+    package func takeBatch(fullOnly: Bool = false) -> [Item] {
         state.withLock { state in
             let count = min(batchSize, state.items.count)
-            guard count > 0 else { return [] }
+            guard count > 0, !fullOnly || count == batchSize else { return [] }
             let batch = Array(state.items[..<count])
             state.items.removeFirst(count)
             state.inFlight += count

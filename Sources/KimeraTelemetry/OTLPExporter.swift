@@ -96,22 +96,28 @@ final class OTLPExporter<Item: Sendable>: Service, Sendable {
         await withGracefulShutdownHandler {
             while !queue.isStopping && !Task.isCancelled {
                 await queue.waitForWork(upTo: settings.scheduleDelay)
-                await sendQueued(&writer, client)
+                // Woken by a full batch or the schedule: what waits now goes, then only full batches.
+                await sendQueued(&writer, client, fullOnly: false)
             }
         } onGracefulShutdown: { [queue] in
             queue.stop()
         }
         // The server has stopped: what is still queued goes out (cancelled after BoundedShutdown's limit,
         // when every remaining batch fails at once and is counted).
-        await sendQueued(&writer, client)
+        await sendQueued(&writer, client, fullOnly: false, untilEmpty: true)
         try? await client.shutdown()
     }
 
-    /// Sends batches until the queue is empty.
-    private func sendQueued(_ writer: inout ProtobufWriter, _ client: HTTPClient) async {
+    /// Sends one batch (a partial one unless `fullOnly`), then full batches while they wait, or every
+    /// batch until the queue is empty when `untilEmpty` (the final flush).
+    private func sendQueued(
+        _ writer: inout ProtobufWriter, _ client: HTTPClient, fullOnly: Bool, untilEmpty: Bool = false
+    ) async {
+        var fullOnly = fullOnly
         while true {
-            let batch = queue.takeBatch()
+            let batch = queue.takeBatch(fullOnly: fullOnly)
             guard !batch.isEmpty else { return }
+            fullOnly = !untilEmpty
             writer.reset()
             encode(batch, &writer)
             let (exported, retries, error) = await send(writer.bytes, client)
