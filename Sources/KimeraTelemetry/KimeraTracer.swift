@@ -1,3 +1,4 @@
+import KimeraObservability
 import Synchronization
 import Tracing
 
@@ -15,6 +16,68 @@ package struct FinishedSpan: Sendable {
     var status: SpanStatus?
     var events: [SpanEvent]
     var links: [SpanLink]
+    /// A server span's HTTP attributes, typed: set per request without a String-keyed dictionary, written
+    /// as attributes by the exporter (OTLPEncoding), which also makes the `METHOD /route` name.
+    var http: HTTPServerFields?
+
+    /// The name the span is exported under: `METHOD /route/template` for a server span whose route
+    /// matched and that kept its method as its name, else the name it was given.
+    var exportedName: String {
+        if let http, let route = http.route, name == http.method { return "\(http.method) \(route)" }
+        return name
+    }
+}
+
+/// The HTTP semantic-convention attributes of a server span (`http.request.method`, `url.path`,
+/// `url.query`, `url.scheme`, `server.address`, `server.port`, `network.protocol.version`,
+/// `user_agent.original`, the body sizes, `http.route`, `http.response.status_code`, `error.type`).
+/// The path and query are kept as received and redacted (`Redaction`) when exported, off the request's
+/// thread.
+package struct HTTPServerFields: Sendable {
+    package var method: String
+    package var path: String
+    package var query: String?
+    package var serverAddress: String
+    package var serverPort: Int
+    package var userAgent: String?
+    package var requestBodySize: Int?
+    package var route: String?
+    package var status: Int?
+    package var responseBodySize: Int?
+
+    package init(
+        method: String, path: String, query: String?, serverAddress: String, serverPort: Int, userAgent: String?,
+        requestBodySize: Int?
+    ) {
+        self.method = method
+        self.path = path
+        self.query = query
+        self.serverAddress = serverAddress
+        self.serverPort = serverPort
+        self.userAgent = userAgent
+        self.requestBodySize = requestBodySize
+    }
+
+    /// The attributes as `Span.attributes` shows them.
+    var attributes: SpanAttributes {
+        var attributes = SpanAttributes()
+        attributes["http.request.method"] = method
+        attributes["url.path"] = Redaction.path(path)
+        attributes["url.scheme"] = "http"
+        attributes["server.address"] = serverAddress
+        attributes["server.port"] = serverPort
+        attributes["network.protocol.version"] = "1.1"
+        if let query { attributes["url.query"] = Redaction.query(query) }
+        if let userAgent { attributes["user_agent.original"] = userAgent }
+        if let requestBodySize { attributes["http.request.body.size"] = requestBodySize }
+        if let route { attributes["http.route"] = route }
+        if let status {
+            attributes["http.response.status_code"] = status
+            if status >= 500 { attributes["error.type"] = String(status) }
+        }
+        if let responseBodySize { attributes["http.response.body.size"] = responseBodySize }
+        return attributes
+    }
 }
 
 /// Kimera's OpenTelemetry tracer (swift-distributed-tracing's `Tracer`): W3C Trace Context propagation,
@@ -97,9 +160,12 @@ public final class KimeraSpan: Span {
         let record = FinishedSpan(
             context: identity, parentSpanID: parent?.spanID ?? 0, parentIsRemote: parent?.isRemote ?? false,
             name: name, kind: kind, startNanos: startNanos, endNanos: 0, attributes: [:], status: nil, events: [],
-            links: [])
+            links: [], http: nil)
         state = Mutex((record, false))
     }
+
+    /// Whether the span records (sampled, export on).
+    package var isSampled: Bool { queue != nil }
 
     /// This span's ids, without building a context.
     public var spanContext: SpanContext { identity }
@@ -114,6 +180,32 @@ public final class KimeraSpan: Span {
         }
     }
 
+    /// Sets a server span's HTTP attributes at its start (`ServerSpans`).
+    package func startHTTPServer(_ fields: HTTPServerFields) {
+        guard queue != nil else { return }
+        state.withLock { $0.record.http = fields }
+    }
+
+    /// Records a server span's route, status and response body size (error status on 5xx), and ends it
+    /// unless `end` is false (a streamed body ends it with its last byte). The name becomes
+    /// `METHOD /route` when exported.
+    package func finishHTTPServer(route: String?, status: Int, responseBodySize: Int?, end: Bool) {
+        guard let queue else { return }
+        let endNanos = end ? DefaultTracerClock.now.nanosecondsSinceEpoch : 0
+        let finished = state.withLock { state -> FinishedSpan? in
+            guard !state.ended else { return nil }
+            state.record.http?.route = route
+            state.record.http?.status = status
+            state.record.http?.responseBodySize = responseBodySize
+            if status >= 500, state.record.status?.code != .ok { state.record.status = SpanStatus(code: .error) }
+            guard end else { return nil }
+            state.ended = true
+            state.record.endNanos = endNanos
+            return state.record
+        }
+        if let finished { queue.offer(finished) }
+    }
+
     /// The caller's context with this span as its current span.
     public var context: InstrumentationContext {
         var context = parentContext
@@ -122,12 +214,19 @@ public final class KimeraSpan: Span {
     }
 
     public var operationName: String {
-        get { state.withLock { $0.record.name } }
+        get { state.withLock { $0.record.exportedName } }
         set { state.withLock { $0.record.name = newValue } }
     }
 
     public var attributes: SpanAttributes {
-        get { state.withLock { $0.record.attributes } }
+        get {
+            state.withLock { state in
+                guard let http = state.record.http else { return state.record.attributes }
+                var merged = http.attributes
+                state.record.attributes.forEach { merged[$0] = $1 }
+                return merged
+            }
+        }
         set {
             guard queue != nil else { return }
             state.withLock { $0.record.attributes = newValue }

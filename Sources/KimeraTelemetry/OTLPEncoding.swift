@@ -1,3 +1,4 @@
+import KimeraObservability
 import Logging
 import Tracing
 
@@ -67,10 +68,11 @@ extension ProtobufWriter {
         id(2, span.context.spanID)  // span_id
         string(3, span.context.traceState ?? "")  // trace_state
         id(4, span.parentSpanID)  // parent_span_id
-        string(5, span.name)  // name
+        string(5, span.exportedName)  // name
         uint(6, Self.kind(span.kind))  // kind
         fixed64(7, span.startNanos)  // start_time_unix_nano
         fixed64(8, span.endNanos)  // end_time_unix_nano
+        if let http = span.http { httpAttributes(http) }
         span.attributes.forEach { key, value in
             message(9) { $0.keyValue(key, value) }  // attributes
         }
@@ -103,6 +105,31 @@ extension ProtobufWriter {
         flags |= 0x100
         if span.parentIsRemote { flags |= 0x200 }
         fixed32(16, flags)
+    }
+
+    /// A server span's typed HTTP attributes, as `Span.attributes` (field 9) entries.
+    private mutating func httpAttributes(_ http: HTTPServerFields) {
+        message(9) { $0.keyValue("http.request.method", string: http.method) }
+        message(9) { $0.keyValue("url.path", string: Redaction.path(http.path)) }
+        message(9) { $0.keyValue("url.scheme", string: "http") }
+        message(9) { $0.keyValue("server.address", string: http.serverAddress) }
+        message(9) { $0.keyValue("server.port", int: http.serverPort) }
+        message(9) { $0.keyValue("network.protocol.version", string: "1.1") }
+        if let query = http.query { message(9) { $0.keyValue("url.query", string: Redaction.query(query)) } }
+        if let agent = http.userAgent { message(9) { $0.keyValue("user_agent.original", string: agent) } }
+        if let size = http.requestBodySize { message(9) { $0.keyValue("http.request.body.size", int: size) } }
+        if let route = http.route { message(9) { $0.keyValue("http.route", string: route) } }
+        if let status = http.status {
+            message(9) { $0.keyValue("http.response.status_code", int: status) }
+            if status >= 500 { message(9) { $0.keyValue("error.type", string: String(status)) } }
+        }
+        if let size = http.responseBodySize { message(9) { $0.keyValue("http.response.body.size", int: size) } }
+    }
+
+    /// `common.v1.KeyValue` with an int value.
+    mutating func keyValue(_ key: String, int value: Int) {
+        string(1, key)
+        message(2) { $0.integer(Int64(value)) }
     }
 
     static func kind(_ kind: SpanKind) -> UInt64 {

@@ -89,36 +89,24 @@ struct ServerSpans: Sendable {
         tracer.extract(headers, into: &parent, using: HTTPFieldsExtractor())
         let name = method.rawValue
         let span = tracer.startSpan(name, context: parent, ofKind: .server)
-        span.updateAttributes { attributes in
-            attributes["http.request.method"] = name
-            attributes["url.path"] = Redaction.path(path)
-            attributes["url.scheme"] = "http"
+        if span.isSampled {
             // As the client addressed us (the Host header), else where we listen.
             let hostAndPort = TelemetrySpanMiddleware.hostAndPort(authority)
-            attributes["server.address"] = hostAndPort?.host ?? serverAddress
-            attributes["server.port"] = hostAndPort?.port ?? serverPort
-            attributes["network.protocol.version"] = "1.1"
-            if let query { attributes["url.query"] = Redaction.query(query) }
-            if let agent = headers[.userAgent] { attributes["user_agent.original"] = agent }
-            if let size = headers[.contentLength].flatMap({ Int($0) }) { attributes["http.request.body.size"] = size }
+            span.startHTTPServer(
+                HTTPServerFields(
+                    method: name, path: path, query: query, serverAddress: hostAndPort?.host ?? serverAddress,
+                    serverPort: hostAndPort?.port ?? serverPort, userAgent: headers[.userAgent],
+                    requestBodySize: headers[.contentLength].flatMap { Int($0) }))
         }
         let identity = span.spanContext
         return Started(span: span, method: name, traceparent: identity.traceparent, traceID: identity.traceIDHex)
     }
 
     /// Names the span after its route template (the method alone when no route matched), records the
-    /// status (error on 5xx) and, unless `end` is false (a streamed body ends it later), ends it.
+    /// status (error on 5xx) and, unless `end` is false (a streamed body ends it later), ends it. The
+    /// name and the redaction of path and query are made by the exporter, off the request's thread.
     func finish(_ started: Started, route: String?, status: Int, bodySize: Int?, end: Bool = true) {
-        let span = started.span
-        span.operationName = route.map { "\(started.method) \($0)" } ?? started.method
-        span.updateAttributes { attributes in
-            if let route { attributes["http.route"] = route }
-            attributes["http.response.status_code"] = status
-            if let bodySize { attributes["http.response.body.size"] = bodySize }
-            if status >= 500 { attributes["error.type"] = String(status) }
-        }
-        if status >= 500 { span.setStatus(SpanStatus(code: .error)) }
-        if end { span.end() }
+        started.span.finishHTTPServer(route: route, status: status, responseBodySize: bodySize, end: end)
     }
 }
 
@@ -138,7 +126,14 @@ extension TelemetrySpanMiddleware {
 /// Reads propagation headers (`traceparent`, `tracestate`, `baggage`) from the request.
 struct HTTPFieldsExtractor: Extractor {
     func extract(key name: String, from headers: HTTPFields) -> String? {
-        guard let fieldName = HTTPField.Name(name) else { return nil }
-        return headers[fieldName]
+        switch name {
+        case "traceparent": return headers[.traceparent]
+        case "tracestate": return headers[Self.tracestate]
+        default:
+            guard let fieldName = HTTPField.Name(name) else { return nil }
+            return headers[fieldName]
+        }
     }
+
+    private static let tracestate = HTTPField.Name("tracestate")!
 }
