@@ -159,7 +159,7 @@ public final class KimeraSpan: Span {
         self.queue = queue
         let record = FinishedSpan(
             context: identity, parentSpanID: parent?.spanID ?? 0, parentIsRemote: parent?.isRemote ?? false,
-            name: name, kind: kind, startNanos: startNanos, endNanos: 0, attributes: [:], status: nil, events: [],
+            name: name, kind: kind, startNanos: startNanos, endNanos: 0, attributes: SpanAttributes(), status: nil, events: [],
             links: [], http: nil)
         state = Mutex((record, false))
     }

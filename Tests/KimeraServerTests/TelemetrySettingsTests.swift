@@ -1,5 +1,6 @@
 import Testing
 
+@testable import KimeraServer
 @testable import KimeraTelemetry
 
 @Suite struct TelemetrySettingsTests {
@@ -154,5 +155,21 @@ import Testing
             Sampler.traceIDRatio(0.25).shouldSample(traceIDLow: generator.next(), parent: nil)
         }.count
         #expect((4_500...5_500).contains(kept), "\(kept)")
+    }
+}
+
+/// `server.address`/`server.port` of a server span come from the Host header as the client wrote it.
+@Suite struct ServerSpanHostTests {
+    @Test func hostAndPortOfEverySpelling() {
+        let cases: [(String?, String?, Int?)] = [
+            ("example.com:8080", "example.com", 8080), ("example.com", "example.com", nil),
+            ("[::1]:9000", "[::1]", 9000), ("[::1]", "[::1]", nil), ("127.0.0.1:80", "127.0.0.1", 80),
+            ("host:notaport", "host:notaport", nil), ("", nil, nil), (nil, nil, nil),
+        ]
+        for (authority, host, port) in cases {
+            let parsed = TelemetrySpanMiddleware.hostAndPort(authority)
+            #expect(parsed?.host == host, "\(authority ?? "nil")")
+            #expect(parsed?.port == port, "\(authority ?? "nil")")
+        }
     }
 }

@@ -114,8 +114,10 @@ extension TelemetrySpanMiddleware {
     /// `host[:port]` or `[v6]:port` of a Host header; nil when absent or empty.
     static func hostAndPort(_ authority: String?) -> (host: String, port: Int?)? {
         guard let authority, !authority.isEmpty else { return nil }
-        if let colon = authority.lastIndex(of: ":"), !authority[colon...].contains("]"),
-            let port = Int(authority[authority.index(after: colon)...])
+        // Scanned as bytes: `contains("]")` on a Substring is Foundation's string search, per request.
+        let utf8 = authority.utf8
+        if let colon = utf8.lastIndex(of: UInt8(ascii: ":")), !utf8[colon...].contains(UInt8(ascii: "]")),
+            let port = Int(authority[utf8.index(after: colon)...])
         {
             return (String(authority[..<colon]), port)
         }
