@@ -78,28 +78,19 @@ let benchmarks: @Sendable () -> Void = {
         }
     }
 
-    Benchmark("OTLP request span as ServerSpans makes it (attributes, context, traceparent, trace id)") { benchmark in
+    Benchmark("OTLP request span as ServerSpans makes it (HTTP fields, context, traceparent, trace id)") {
+        benchmark in
         for index in benchmark.scaledIterations {
             let span = tracer.startSpan("GET", context: .topLevel, ofKind: .server)
-            span.updateAttributes { attributes in
-                attributes["http.request.method"] = "GET"
-                attributes["url.path"] = "/health"
-                attributes["url.scheme"] = "http"
-                attributes["server.address"] = "127.0.0.1"
-                attributes["server.port"] = 8001
-                attributes["network.protocol.version"] = "1.1"
-            }
+            span.startHTTPServer(
+                HTTPServerFields(
+                    method: "GET", path: "/health", query: nil, serverAddress: "127.0.0.1", serverPort: 8001,
+                    userAgent: "wrk", requestBodySize: nil))
             let identity = span.spanContext
             blackHole(identity.traceparent)
             blackHole(identity.traceIDHex)
             blackHole(span.context)
-            span.operationName = "GET /health"
-            span.updateAttributes { attributes in
-                attributes["http.route"] = "/health"
-                attributes["http.response.status_code"] = 200
-                attributes["http.response.body.size"] = 138
-            }
-            span.end()
+            span.finishHTTPServer(route: "/health", status: 200, responseBodySize: 138, end: true)
             drain(spanQueue, at: index)
         }
     }
@@ -117,14 +108,12 @@ let benchmarks: @Sendable () -> Void = {
     let batchQueue = ExportQueue<FinishedSpan>(capacity: 512, batchSize: 512)
     let batchTracer = KimeraTracer(sampler: .alwaysOn, queue: batchQueue)
     for _ in 0..<512 {
-        let span = batchTracer.startSpan("GET /kimera/geoids/{id}", context: .topLevel, ofKind: .server)
-        span.attributes["http.request.method"] = "GET"
-        span.attributes["http.route"] = "/kimera/geoids/{id}"
-        span.attributes["url.path"] = "/kimera/geoids/g-1234"
-        span.attributes["http.response.status_code"] = 200
-        span.attributes["server.address"] = "127.0.0.1"
-        span.attributes["server.port"] = 8001
-        span.end()
+        let span = batchTracer.startSpan("GET", context: .topLevel, ofKind: .server)
+        span.startHTTPServer(
+            HTTPServerFields(
+                method: "GET", path: "/kimera/geoids/g-1234", query: nil, serverAddress: "127.0.0.1",
+                serverPort: 8001, userAgent: "kimera-cli", requestBodySize: nil))
+        span.finishHTTPServer(route: "/kimera/geoids/{id}", status: 200, responseBodySize: 412, end: true)
     }
     let batch = batchQueue.takeBatch()
     let preamble = OTLPEncoding.Preamble(

@@ -128,7 +128,7 @@ final class OTLPExporter<Item: Sendable>: Service, Sendable {
 
     /// One batch, with its retries: (exported, retries, the error when it failed).
     private func send(_ message: [UInt8], _ client: HTTPClient) async -> (Bool, Int, String?) {
-        guard let payload = settings.gzip ? Gzip.compress(message) : message else {
+        guard let payload = settings.gzip ? try? Gzip.compress(message, level: 1) : message else {
             return (false, 0, "gzip compression failed")
         }
         var request = HTTPClientRequest(url: settings.endpoint)

@@ -143,7 +143,7 @@ public struct SymbolizedProfile: Sendable {
             $0.int(1, cpuType.0); $0.int(2, cpuType.1)
         }  // period_type
         profile.int(12, periodNanos)  // period
-        for string in strings.strings { profile.string(6, string) }  // string_table, "" first
+        for string in strings.strings { profile.string(6, string, always: true) }  // string_table, "" first
         return profile.bytes
     }
 
@@ -167,64 +167,8 @@ struct StringTable {
     }
 }
 
-/// Just enough of the protobuf wire format to write a pprof profile: varints, length-delimited fields and
-/// packed repeated varints. Zero scalars are left out, as proto3 does.
-struct ProtobufWriter {
-    private(set) var bytes: [UInt8] = []
-
-    mutating func varint(_ value: UInt64) {
-        var value = value
-        while value >= 0x80 {
-            bytes.append(UInt8(value & 0x7F) | 0x80)
-            value >>= 7
-        }
-        bytes.append(UInt8(value))
-    }
-
-    mutating func key(_ field: Int, wireType: UInt64) {
-        varint(UInt64(field) << 3 | wireType)
-    }
-
-    mutating func uint(_ field: Int, _ value: UInt64) {
-        guard value != 0 else { return }
-        key(field, wireType: 0)
-        varint(value)
-    }
-
-    mutating func int(_ field: Int, _ value: Int64) {
-        uint(field, UInt64(bitPattern: value))
-    }
-
-    mutating func bool(_ field: Int, _ value: Bool) {
-        uint(field, value ? 1 : 0)
-    }
-
-    /// Written even when empty: the string table's first entry is "".
-    mutating func string(_ field: Int, _ value: String) {
-        key(field, wireType: 2)
-        let utf8 = Array(value.utf8)
-        varint(UInt64(utf8.count))
-        bytes.append(contentsOf: utf8)
-    }
-
-    mutating func packed(_ field: Int, _ values: [UInt64]) {
-        var inner = ProtobufWriter()
-        for value in values { inner.varint(value) }
-        key(field, wireType: 2)
-        varint(UInt64(inner.bytes.count))
-        bytes.append(contentsOf: inner.bytes)
-    }
-
-    mutating func message(_ field: Int, _ build: (inout ProtobufWriter) -> Void) {
-        var inner = ProtobufWriter()
-        build(&inner)
-        key(field, wireType: 2)
-        varint(UInt64(inner.bytes.count))
-        bytes.append(contentsOf: inner.bytes)
-    }
-}
-
-/// gzip by the system's zlib.
+/// gzip by the system's zlib: pprof profiles (level 6) and OTLP export bodies (level 1, the exporter's CPU
+/// is the serving core's too).
 public enum Gzip {
     /// zlib refused; its return code.
     public struct Failure: Error, Sendable {

@@ -1,5 +1,6 @@
-/// The protobuf wire format, as much of it as the OTLP messages need: varints, fixed64/fixed32,
-/// length-delimited bytes and strings, and nested messages (docs/OPERATIONS.md "OpenTelemetry export").
+/// The protobuf wire format, as much of it as Kimera's two encoders need: the OTLP export messages
+/// (docs/OPERATIONS.md "OpenTelemetry export") and pprof profiles (`SymbolizedProfile.pprof`). Varints,
+/// fixed64/fixed32, length-delimited bytes and strings, packed varints and nested messages.
 /// A nested message is written in place and its length inserted in front of it afterwards, so nothing is
 /// measured twice and no intermediate buffer is made per message.
 ///
@@ -12,7 +13,7 @@ package struct ProtobufWriter {
     /// Empties the buffer and keeps its capacity, for the next batch.
     package mutating func reset() { bytes.removeAll(keepingCapacity: true) }
 
-    enum WireType: UInt64 {
+    package enum WireType: UInt64 {
         case varint = 0
         case fixed64 = 1
         case lengthDelimited = 2
@@ -20,7 +21,7 @@ package struct ProtobufWriter {
     }
 
     @inline(__always)
-    mutating func varint(_ value: UInt64) {
+    package mutating func varint(_ value: UInt64) {
         var value = value
         while value >= 0x80 {
             bytes.append(UInt8(truncatingIfNeeded: value) | 0x80)
@@ -30,37 +31,37 @@ package struct ProtobufWriter {
     }
 
     @inline(__always)
-    mutating func tag(_ field: Int, _ type: WireType) { varint(UInt64(field) << 3 | type.rawValue) }
+    package mutating func tag(_ field: Int, _ type: WireType) { varint(UInt64(field) << 3 | type.rawValue) }
 
     /// A `uint32`/`uint64`/enum field; an `int64` is the same with the value's bit pattern.
-    mutating func uint(_ field: Int, _ value: UInt64) {
+    package mutating func uint(_ field: Int, _ value: UInt64) {
         guard value != 0 else { return }
         tag(field, .varint)
         varint(value)
     }
 
-    mutating func int(_ field: Int, _ value: Int64) { uint(field, UInt64(bitPattern: value)) }
+    package mutating func int(_ field: Int, _ value: Int64) { uint(field, UInt64(bitPattern: value)) }
 
     /// A `bool` field, written even when false where the caller asks (a oneof member has no default).
-    mutating func bool(_ field: Int, _ value: Bool) {
+    package mutating func bool(_ field: Int, _ value: Bool) {
         tag(field, .varint)
         bytes.append(value ? 1 : 0)
     }
 
-    mutating func fixed64(_ field: Int, _ value: UInt64) {
+    package mutating func fixed64(_ field: Int, _ value: UInt64) {
         guard value != 0 else { return }
         tag(field, .fixed64)
         littleEndian(value, count: 8)
     }
 
-    mutating func fixed32(_ field: Int, _ value: UInt32) {
+    package mutating func fixed32(_ field: Int, _ value: UInt32) {
         guard value != 0 else { return }
         tag(field, .fixed32)
         littleEndian(UInt64(value), count: 4)
     }
 
     /// A `double` field, written even when 0 (a oneof member has no default).
-    mutating func double(_ field: Int, _ value: Double) {
+    package mutating func double(_ field: Int, _ value: Double) {
         tag(field, .fixed64)
         littleEndian(value.bitPattern, count: 8)
     }
@@ -71,7 +72,7 @@ package struct ProtobufWriter {
     }
 
     /// A `string` field; `always` writes an empty one too (a oneof member).
-    mutating func string(_ field: Int, _ value: String, always: Bool = false) {
+    package mutating func string(_ field: Int, _ value: String, always: Bool = false) {
         guard always || !value.isEmpty else { return }
         tag(field, .lengthDelimited)
         var value = value
@@ -82,7 +83,7 @@ package struct ProtobufWriter {
     }
 
     /// A `bytes` field of a 16- or 8-byte id, big-endian as W3C writes it; all-zero ids are left out.
-    mutating func id(_ field: Int, high: UInt64, low: UInt64) {
+    package mutating func id(_ field: Int, high: UInt64, low: UInt64) {
         guard high != 0 || low != 0 else { return }
         tag(field, .lengthDelimited)
         bytes.append(16)
@@ -90,7 +91,7 @@ package struct ProtobufWriter {
         bigEndian(low)
     }
 
-    mutating func id(_ field: Int, _ value: UInt64) {
+    package mutating func id(_ field: Int, _ value: UInt64) {
         guard value != 0 else { return }
         tag(field, .lengthDelimited)
         bytes.append(8)
@@ -104,10 +105,17 @@ package struct ProtobufWriter {
         }
     }
 
-    mutating func appendRaw(_ raw: [UInt8]) { bytes.append(contentsOf: raw) }
+    /// A packed `repeated uint64` field (pprof's location ids and values).
+    package mutating func packed(_ field: Int, _ values: [UInt64]) {
+        message(field) { writer in
+            for value in values { writer.varint(value) }
+        }
+    }
+
+    package mutating func appendRaw(_ raw: [UInt8]) { bytes.append(contentsOf: raw) }
 
     /// A nested message field: `body` writes its fields, then its length goes in front of them.
-    mutating func message(_ field: Int, _ body: (inout ProtobufWriter) -> Void) {
+    package mutating func message(_ field: Int, _ body: (inout ProtobufWriter) -> Void) {
         tag(field, .lengthDelimited)
         let start = bytes.count
         body(&self)
