@@ -1,7 +1,7 @@
 /// The protobuf wire format, as much of it as Kimera's two encoders need: the OTLP export messages
 /// (docs/OPERATIONS.md "OpenTelemetry export") and pprof profiles (`SymbolizedProfile.pprof`). Varints,
 /// fixed64/fixed32, length-delimited bytes and strings, packed varints and nested messages.
-/// A nested message is written in place and its length inserted in front of it afterwards, so nothing is
+/// A nested message is written in place and its length set in front of it afterwards, so nothing is
 /// measured twice and no intermediate buffer is made per message.
 ///
 /// Fields at their default value (0, empty) are left out, as proto3 encoders do.
@@ -68,7 +68,7 @@ package struct ProtobufWriter {
 
     @inline(__always)
     private mutating func littleEndian(_ value: UInt64, count: Int) {
-        for index in 0..<count { bytes.append(UInt8(truncatingIfNeeded: value >> (8 * UInt64(index)))) }
+        withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0.prefix(count)) }
     }
 
     /// A `string` field; `always` writes an empty one too (a oneof member).
@@ -80,6 +80,17 @@ package struct ProtobufWriter {
             varint(UInt64(utf8.count))
             bytes.append(contentsOf: utf8)
         }
+    }
+
+    /// A `string` field made of three parts, written without joining them first.
+    package mutating func string(_ field: Int, _ first: String, _ second: StaticString, _ third: String) {
+        var first = first
+        var third = third
+        tag(field, .lengthDelimited)
+        varint(UInt64(first.utf8.count + second.utf8CodeUnitCount + third.utf8.count))
+        first.withUTF8 { bytes.append(contentsOf: $0) }
+        second.withUTF8Buffer { bytes.append(contentsOf: $0) }
+        third.withUTF8 { bytes.append(contentsOf: $0) }
     }
 
     /// A `bytes` field of a 16- or 8-byte id, big-endian as W3C writes it; all-zero ids are left out.
@@ -100,9 +111,7 @@ package struct ProtobufWriter {
 
     @inline(__always)
     private mutating func bigEndian(_ value: UInt64) {
-        for shift in stride(from: 56, through: 0, by: -8) {
-            bytes.append(UInt8(truncatingIfNeeded: value >> UInt64(shift)))
-        }
+        withUnsafeBytes(of: value.bigEndian) { bytes.append(contentsOf: $0) }
     }
 
     /// A packed `repeated uint64` field (pprof's location ids and values).
@@ -114,22 +123,28 @@ package struct ProtobufWriter {
 
     package mutating func appendRaw(_ raw: [UInt8]) { bytes.append(contentsOf: raw) }
 
-    /// A nested message field: `body` writes its fields, then its length goes in front of them.
+    /// A nested message field: `body` writes its fields, then its length goes in front of them. One byte
+    /// is kept for the length first, which is all a message under 128 bytes needs (most of them: an
+    /// attribute, a status); a longer one moves its body up behind the extra length bytes.
     package mutating func message(_ field: Int, _ body: (inout ProtobufWriter) -> Void) {
         tag(field, .lengthDelimited)
+        bytes.append(0)
         let start = bytes.count
         body(&self)
         let length = bytes.count - start
+        if length < 0x80 {
+            bytes[start - 1] = UInt8(length)
+            return
+        }
         var size = 1
         while length >> (7 * size) != 0 { size += 1 }
-        // Room for the length, then the body moved up behind it (one copy of a small tail, usually).
-        bytes.append(contentsOf: repeatElement(0, count: size))
+        bytes.append(contentsOf: repeatElement(0, count: size - 1))
         bytes.withUnsafeMutableBufferPointer { buffer in
             let base = buffer.baseAddress!
-            (base + start + size).update(from: base + start, count: length)
+            (base + start - 1 + size).update(from: base + start, count: length)
             var value = length
             for index in 0..<size {
-                base[start + index] = UInt8(truncatingIfNeeded: value) | (index < size - 1 ? 0x80 : 0)
+                base[start - 1 + index] = UInt8(truncatingIfNeeded: value) | (index < size - 1 ? 0x80 : 0)
                 value >>= 7
             }
         }

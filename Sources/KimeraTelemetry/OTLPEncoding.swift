@@ -68,7 +68,11 @@ extension ProtobufWriter {
         id(2, span.context.spanID)  // span_id
         string(3, span.context.traceState ?? "")  // trace_state
         id(4, span.parentSpanID)  // parent_span_id
-        string(5, span.exportedName)  // name
+        if let http = span.http, let route = http.route, span.name == http.method {
+            string(5, http.method, " ", route)  // name: METHOD /route, without making the string
+        } else {
+            string(5, span.name)  // name
+        }
         uint(6, Self.kind(span.kind))  // kind
         fixed64(7, span.startNanos)  // start_time_unix_nano
         fixed64(8, span.endNanos)  // end_time_unix_nano
