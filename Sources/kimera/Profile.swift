@@ -246,7 +246,7 @@ struct Profile: AsyncParsableCommand {
         }
     }
 
-    /// `kimera profile cpu [--seconds 30] [--hz 100] [--file FILE] [--top N]`: samples the server's CPU, writes
+    /// `kimera profile cpu [--seconds 30] [--hz 100] [--file FILE] [--flame FILE.svg] [--top N]`: samples the server's CPU, writes
     /// the pprof file and/or prints the functions with the most samples.
     struct CPU: ClientCommand {
         static let configuration = CommandConfiguration(
@@ -254,12 +254,13 @@ struct Profile: AsyncParsableCommand {
             abstract:
                 "Take a CPU profile (GET /debug/pprof/profile): write it as pprof and/or print the top functions.",
             discussion: """
-                The server samples every thread on the CPU for --seconds and answers when it is done. Without --file the top 20 functions are printed; with --file the gzipped pprof profile is written there (open it with `go tool pprof -top FILE` or `go tool pprof -http=: FILE`), and --top N prints the table too. SELF counts the samples in which the function was running, CUM those in which it was on the stack.
+                The server samples every thread on the CPU for --seconds and answers when it is done. Without --file or --flame the top 20 functions are printed; with --file the gzipped pprof profile is written there (open it with `go tool pprof -top FILE` or `go tool pprof -http=: FILE`); with --flame an interactive SVG flame graph is drawn there (the root at the bottom, a frame's width its share of the samples; hover for details, click a frame to zoom, click the title to zoom out); --top N prints the table too. SELF counts the samples in which the function was running, CUM those in which it was on the stack.
 
                 Examples:
                   kimera profile cpu --seconds 10
                   kimera profile cpu --seconds 30 --hz 200 --file cpu.pb.gz
                   kimera profile cpu --file cpu.pb.gz --top 10
+                  kimera profile cpu --seconds 10 --flame cpu.svg
                 """)
 
         @Option(help: ArgumentHelp("How long to sample, 1 to 300 seconds.", valueName: "seconds"))
@@ -273,7 +274,13 @@ struct Profile: AsyncParsableCommand {
 
         @Option(
             help: ArgumentHelp(
-                "Print the N functions with the most samples (default 20 without --file).", valueName: "n"))
+                "Write an interactive SVG flame graph here (open it in a browser: hover for a frame's share, click to zoom).",
+                valueName: "file.svg"))
+        var flame: String?
+
+        @Option(
+            help: ArgumentHelp(
+                "Print the N functions with the most samples (default 20 without --file or --flame).", valueName: "n"))
         var top: Int?
 
         @OptionGroup var global: GlobalOptions
@@ -285,6 +292,7 @@ struct Profile: AsyncParsableCommand {
             guard CPUProfiler.hzRange.contains(hz) else { throw ValidationError("--hz must be from 1 to 1000") }
             try ArgumentCheck.positive(top, flag: "--top")
             if let file, file.isEmpty { throw ValidationError("--file needs a path") }
+            if let flame, flame.isEmpty { throw ValidationError("--flame needs a path") }
         }
 
         func perform(in context: CommandContext) async throws {
@@ -295,8 +303,16 @@ struct Profile: AsyncParsableCommand {
                 context.output.notice(
                     "wrote \(file) (\(Format.bytes(Int64(bytes.count)))); open it with: go tool pprof -top \(file)")
             }
-            guard let rows = top ?? (file == nil ? 20 : nil) else { return }
             let summary = try PprofSummary(pprof: Array(bytes))
+            if let flame {
+                let seconds = String(format: "%.1f", Double(summary.durationNanos) / 1e9)
+                let graph = FlameGraph(
+                    title: "kimera CPU profile: \(summary.totalSamples) samples in \(seconds)s at \(hz) Hz",
+                    stacks: summary.stacks)
+                try Data(graph.svg().utf8).write(to: URL(fileURLWithPath: flame))
+                context.output.notice("wrote \(flame); open it in a browser (hover for a frame's share, click to zoom)")
+            }
+            guard let rows = top ?? (file == nil && flame == nil ? 20 : nil) else { return }
             let entries = Array(summary.entries.prefix(rows))
             context.output.emit(CPUTop(summary, entries: entries), records: entries.map(CPUTop.Row.init)) {
                 CPU.text(summary, entries: entries, output: context.output)

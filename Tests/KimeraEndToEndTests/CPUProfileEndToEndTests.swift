@@ -232,6 +232,51 @@ struct CPUProfileEndToEndTests {
     }
 }
 
+extension CPUProfileEndToEndTests {
+    /// `kimera profile cpu --flame FILE.svg`: a well-formed SVG (xmllint) whose frames are the profile's,
+    /// with the top function of the same run among them, and the zoom script.
+    @Test func cliDrawsAWellFormedFlameGraphOfTheSameProfile() async throws {
+        try await Self.withServer { server in
+            let base = server.baseURL
+            try await Self.populate(base, count: 1000)
+            let stop = SearchStop()
+            let searcher = Task { await Self.searchLoop(base, stop: stop) }
+            let svg = server.dataDirectory.appendingPathComponent("cpu flame.svg")
+            let result = try await runKimera(
+                ["profile", "cpu", "--url", base, "--seconds", "2", "--hz", "200", "--flame", svg.path, "--top", "3",
+                 "-o", "json"])
+            stop.flag.store(true, ordering: .relaxed)
+            await searcher.value
+            #expect(result.status == 0, "\(result.stderr)")
+            #expect(result.stderr.contains("wrote \(svg.path)"), "\(result.stderr)")
+            let object = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
+            let top = (object?["top"] as? [[String: Any]])?.first?["function"] as? String
+            let samples = object?["samples"] as? Int ?? 0
+            #expect(samples > 20, "\(result.stdout)")
+
+            let lint = try await runTool("/usr/bin/xmllint", ["--noout", svg.path])
+            #expect(lint.status == 0, "\(lint.output)")
+            let text = try String(contentsOf: svg, encoding: .utf8)
+            #expect(text.hasPrefix("<?xml") && text.contains("<svg") && text.hasSuffix("</svg>\n"))
+            // The root frame holds every sample; the top function is a frame; the search code is drawn.
+            #expect(text.contains("<title>all (\(samples) samples, 100.0%)</title>"), "\(text.prefix(2000))")
+            if let top {
+                let escaped = top.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+                    .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
+                    .replacingOccurrences(of: "'", with: "&apos;")
+                #expect(text.contains("<title>\(escaped) ("), "top \(top) not drawn")
+            } else {
+                Issue.record("no top function: \(result.stdout)")
+            }
+            #expect(text.contains("VectorIndex") || text.contains("VectorMath"), "\(text.prefix(3000))")
+            #expect(text.contains("<script type=\"text/ecmascript\"><![CDATA[") && text.contains("function zoom("))
+
+            let empty = try await runKimera(["profile", "cpu", "--url", base, "--seconds", "1", "--flame", ""])
+            #expect(empty.status != 0 && empty.stderr.contains("--flame"), "\(empty.stderr)")
+        }
+    }
+}
+
 /// The flag that ends the search loops.
 final class SearchStop: Sendable {
     let flag = Atomic<Bool>(false)

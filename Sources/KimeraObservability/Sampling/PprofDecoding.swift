@@ -15,6 +15,8 @@ public struct PprofSummary: Sendable {
     public var durationNanos: Int64
     /// Most self samples first, then most cumulative, then by name.
     public var entries: [Entry]
+    /// Every sampled stack, outermost function first, with its samples (what a flame graph draws).
+    public var stacks: [(functions: [String], count: Int)]
 
     /// Why a file is not a profile this can read.
     public struct Malformed: Error, Sendable, CustomStringConvertible {
@@ -82,15 +84,18 @@ public struct PprofSummary: Sendable {
         var selfCounts: [String: Int] = [:]
         var cumulative: [String: Int] = [:]
         var total = 0
+        var stacks: [(functions: [String], count: Int)] = []
         for sample in samples {
             let count = Int(sample.count)
             total += count
             // Innermost location first; a location's last line is its outermost inlined function.
             let names = sample.locations.flatMap { (locationFunctions[$0] ?? []).map(name) }
+            stacks.append((names.reversed(), count))
             if let leaf = names.first { selfCounts[leaf, default: 0] += count }
             for function in Set(names) { cumulative[function, default: 0] += count }
         }
         totalSamples = total
+        self.stacks = stacks
         periodNanos = period
         durationNanos = duration
         entries = cumulative.map {
