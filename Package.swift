@@ -179,7 +179,7 @@ let package = Package(
             name: "KimeraEndToEndTests",
             dependencies: [
                 // KimeraTelemetry: its OTLP encoding is decoded by the reference receiver the export tests run.
-                "KimeraModels", "KimeraClient", "PostgresTestServer", "KimeraTelemetry",
+                "KimeraModels", "KimeraClient", "PostgresTestServer", "KimeraTelemetry", "KimeraObservability",
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import KimeraClient
 import KimeraModels
+import KimeraObservability
 import Synchronization
 
 extension Debug {
@@ -15,7 +16,8 @@ extension Debug {
             abstract: "Capture a redacted .tar.gz of info, logs, traces, metrics and profiles from every instance.",
             discussion: """
                 The archive holds manifest.json and a folder per instance: info.json, logs.ndjson, traces.json, \
-                histograms.json, stats.json, profiles.json and metrics/NNN.prom (one snapshot every --interval). \
+                histograms.json, stats.json, profiles.json, cpu.pb.gz (a CPU profile covering the window, for \
+                `go tool pprof -top`) and metrics/NNN.prom (one snapshot every --interval). \
                 The bearer token and secret header values never reach it. Ctrl-C stops the window early and \
                 archives what was captured.
 
@@ -234,6 +236,16 @@ final class BundleCapture: Sendable {
                 }
             }
         }
+        // A CPU profile covering the window (whole seconds, within what the server accepts).
+        let windowSeconds = window.components.seconds + (window.components.attoseconds > 0 ? 1 : 0)
+        let profileSeconds = Int(min(max(windowSeconds, 1), Int64(CPUProfiler.secondsRange.upperBound)))
+        let profiles = Task {
+            await withTaskGroup(of: Void.self) { group in
+                for index in 0..<count where wasOn[index] != nil {
+                    group.addTask { await self.cpuProfile(index, seconds: profileSeconds) }
+                }
+            }
+        }
         var interrupted = false
         var snapshot = 0
         while true {
@@ -261,6 +273,9 @@ final class BundleCapture: Sendable {
         }
         followers.cancel()
         await followers.value
+        // The profiles end with the window (interrupted: they are abandoned, and say so in the manifest).
+        if interrupted { profiles.cancel() }
+        await profiles.value
         // After the window, even when interrupted: what the servers hold, and profiling restored.
         let finish = Task {
             self.say("fetching traces, histograms, statistics and profiles…")
@@ -292,6 +307,17 @@ final class BundleCapture: Sendable {
             $0.interrupted = interrupted
         }
         return interrupted
+    }
+
+    /// `GET /debug/pprof/profile` for the window, kept as `cpu.pb.gz`.
+    private func cpuProfile(_ index: Int, seconds: Int) async {
+        state.withLock { _ = $0.commands.insert("GET /debug/pprof/profile?seconds=\(seconds)&hz=100") }
+        do {
+            let data = try await fleet.clients[index].cpuProfile(seconds: seconds, hz: 100)
+            record(index, "cpu.pb.gz", data)
+        } catch {
+            fail(index, Task.isCancelled ? "CPU profile (interrupted)" : "GET /debug/pprof/profile", error)
+        }
     }
 
     /// The backlog (up to 1000 records), then the live stream until cancelled, one JSON record a line.
@@ -402,7 +428,9 @@ final class BundleCapture: Sendable {
                 for (path, data) in files {
                     let url = folder.appendingPathComponent(path)
                     try manager.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-                    try Redactor.redact(data, secrets: secrets).write(to: url)
+                    // A CPU profile is binary (gzipped pprof) and holds function names and sample counts only:
+                    // kept as the server sent it, where text redaction would corrupt it.
+                    try (path.hasSuffix(".pb.gz") ? data : Redactor.redact(data, secrets: secrets)).write(to: url)
                     fileCount += 1
                 }
                 instances.append(
@@ -455,6 +483,7 @@ enum Redactor {
         "the bearer token this command sent (--token, --token-file, KIMERA_TOKEN or the context's token file), wherever it appears",
         "values of every header or field the server's redaction names a secret: "
             + (SecretNames.exact.map { "\($0)" } + SecretNames.fragments.map { "*\($0)*" }).joined(separator: ", "),
+        "cpu.pb.gz is kept as the server sent it: a CPU profile holds function names and sample counts, never request data",
     ]
 
     /// A JSON member with a string value: its name and value are captured.

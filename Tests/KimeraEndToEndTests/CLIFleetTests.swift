@@ -1,5 +1,6 @@
 import Foundation
 import KimeraClient
+import KimeraObservability
 import Testing
 
 #if canImport(Glibc)
@@ -366,6 +367,7 @@ extension CLITests {
                     let folder = "fleet/" + Self.name(server).replacingOccurrences(of: ":", with: "_") + "/"
                     for name in [
                         "info.json", "logs.ndjson", "traces.json", "histograms.json", "stats.json", "profiles.json",
+                        "cpu.pb.gz",
                     ] {
                         #expect(files.contains(folder + name), "missing \(folder + name) in \(files.sorted())")
                     }
@@ -381,6 +383,14 @@ extension CLITests {
                 let object = try JSONSerialization.jsonObject(with: manifest) as? [String: Any]
                 #expect((object?["instances"] as? [Any])?.count == 2)
                 #expect((object?["redacted"] as? [Any])?.isEmpty == false)
+                // Each instance's CPU profile covers the window and is a gzipped pprof profile.
+                for server in servers {
+                    let folder = Self.name(server).replacingOccurrences(of: ":", with: "_")
+                    let profile = try Data(contentsOf: unpacked.appendingPathComponent("fleet/\(folder)/cpu.pb.gz"))
+                    let summary = try PprofSummary(pprof: Array(profile))
+                    #expect(summary.durationNanos >= 1_900_000_000, "\(summary.durationNanos)")
+                    #expect(summary.periodNanos == 10_000_000)
+                }
 
                 // Profiling was off before and is off again.
                 let transport = KimeraTransport()
