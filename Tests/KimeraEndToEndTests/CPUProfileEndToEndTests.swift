@@ -200,6 +200,26 @@ struct CPUProfileEndToEndTests {
             #expect(dump.text.contains("#1 "), "\(dump.text)")
             let cli = try await runKimera(["debug", "stacks", "--url", server.baseURL])
             #expect(cli.status == 0 && cli.stdout.contains(" threads\n\nthread "), "\(cli.stderr)\(cli.stdout)")
+
+            // As pprof: one sample per thread, labelled with its id and name, read by go tool pprof.
+            let pprof = try await http(.GET, "\(server.baseURL)/debug/pprof/threads?format=pprof")
+            #expect(pprof.status == 200)
+            #expect(pprof.header("Content-Type") == "application/octet-stream")
+            #expect(pprof.body.starts(with: [0x1F, 0x8B]))
+            let file = server.dataDirectory.appendingPathComponent("threads.pb.gz")
+            try pprof.body.write(to: file)
+            if let goTool {
+                let traces = try await runTool(goTool, ["tool", "pprof", "-traces", file.path])
+                #expect(traces.status == 0, "\(traces.output)")
+                #expect(traces.output.contains("Type: threads"), "\(traces.output.prefix(1000))")
+                #expect(traces.output.contains("thread_name:"), "\(traces.output.prefix(2000))")
+                let samples = traces.output.components(separatedBy: "-----------+-------------------------------------------------------").count - 2
+                #expect(samples >= tasks.count - 2 && samples > 2, "\(samples) samples, \(tasks.count) tasks")
+            } else {
+                Issue.record("go tool pprof (golang-go) is needed: scripts/setup installs it")
+            }
+            let refused = try await http(.GET, "\(server.baseURL)/debug/pprof/threads?format=svg")
+            #expect(refused.status == 400 && refused.object["parameter"] as? String == "format", "\(refused.text)")
         }
     }
 

@@ -72,7 +72,9 @@ public enum CPUProfiler {
                     ?? "0x\(String(address, radix: 16)) \(symbolizer.name(at: address))"
             }
             threads.append(
-                ThreadStack(id: Int(sample.thread_id), name: threadName(Int(sample.thread_id)), frames: frames))
+                ThreadStack(
+                    id: Int(sample.thread_id), name: threadName(Int(sample.thread_id)), frames: frames,
+                    addresses: pcs))
         }
         return threads.sorted { $0.id < $1.id }
     }
@@ -105,6 +107,8 @@ public struct ThreadStack: Sendable {
     public var id: Int
     public var name: String
     public var frames: [String]
+    /// The return addresses, innermost first, as sampled (what `SymbolizedProfile(threads:at:)` encodes).
+    public var addresses: [UInt]
 }
 
 /// The stacks one CPU profile sampled, by address, innermost frame first, with how often each was seen.

@@ -19,8 +19,18 @@ public struct SymbolizedProfile: Sendable {
         public var path: String
     }
 
+    /// What the samples are: CPU time, or a thread dump's one sample per thread.
+    public enum Kind: Sendable {
+        case cpu
+        case threads
+    }
+
     /// Stacks innermost frame first, with their sample counts.
     public var stacks: [(frames: [Frame], count: Int)]
+    /// pprof string labels of each stack, in the order of `stacks` (a thread dump: the thread's id and name);
+    /// empty for a CPU profile.
+    public var labels: [[(key: String, value: String)]] = []
+    public var kind = Kind.cpu
     public var mappings: [Mapping]
     public var periodNanos: Int64
     public var startNanos: Int64
@@ -39,26 +49,45 @@ public struct SymbolizedProfile: Sendable {
 
     /// Symbolizes `profile` against the objects loaded in this process now.
     public init(_ profile: SampledProfile) {
-        let symbolizer = Symbolizer()
-        mappings = symbolizer.objects.map {
-            Mapping(start: $0.start, end: $0.end, fileOffset: $0.fileOffset, path: $0.path)
-        }
-        var frames: [UInt: Frame] = [:]
-        func frame(_ address: UInt) -> Frame {
-            if let known = frames[address] { return known }
-            let name = symbolizer.name(at: address)
-            let made = Frame(address: address, function: name, mapping: symbolizer.objectIndex(of: address))
-            frames[address] = made
-            return made
-        }
-        stacks = profile.stacks.sorted { $0.value > $1.value }.map { pcs, count in
-            // A caller's return address is the instruction after the call: one less is inside the call.
-            (pcs.enumerated().map { frame($0.offset == 0 ? $0.element : $0.element - 1) }, count)
-        }
+        let symbolize = Self.symbolizer()
+        mappings = symbolize.mappings
+        stacks = profile.stacks.sorted { $0.value > $1.value }.map { pcs, count in (symbolize.frames(pcs), count) }
         periodNanos = profile.periodNanos
         startNanos = Int64(profile.start.timeIntervalSince1970 * 1e9)
         let parts = profile.duration.components
         durationNanos = parts.seconds * 1_000_000_000 + parts.attoseconds / 1_000_000_000
+    }
+
+    /// A thread dump as a profile (`GET /debug/pprof/threads?format=pprof`): one sample per thread, labelled
+    /// with its id and name, in the order of `threads`.
+    public init(threads: [ThreadStack], at date: Date) {
+        let symbolize = Self.symbolizer()
+        mappings = symbolize.mappings
+        stacks = threads.map { (symbolize.frames($0.addresses), 1) }
+        labels = threads.map { [("thread_id", String($0.id)), ("thread_name", $0.name)] }
+        kind = .threads
+        periodNanos = 1
+        startNanos = Int64(date.timeIntervalSince1970 * 1e9)
+        durationNanos = 0
+    }
+
+    /// The loaded objects as mappings, and a function that symbolizes a stack of addresses (innermost first)
+    /// against them, each address once.
+    private static func symbolizer() -> (mappings: [Mapping], frames: ([UInt]) -> [Frame]) {
+        let symbolizer = Symbolizer()
+        let mappings = symbolizer.objects.map {
+            Mapping(start: $0.start, end: $0.end, fileOffset: $0.fileOffset, path: $0.path)
+        }
+        var known: [UInt: Frame] = [:]
+        func frame(_ address: UInt) -> Frame {
+            if let frame = known[address] { return frame }
+            let name = symbolizer.name(at: address)
+            let made = Frame(address: address, function: name, mapping: symbolizer.objectIndex(of: address))
+            known[address] = made
+            return made
+        }
+        // A caller's return address is the instruction after the call: one less is inside the call.
+        return (mappings, { pcs in pcs.enumerated().map { frame($0.offset == 0 ? $0.element : $0.element - 1) } })
     }
 
     /// Folded stacks, the input of flame-graph tools: `root;caller;leaf COUNT` a line, most samples first.
@@ -77,9 +106,13 @@ public struct SymbolizedProfile: Sendable {
     public func pprof() -> [UInt8] {
         var strings = StringTable()
         var profile = ProtobufWriter()
-        let samplesType = (strings.index("samples"), strings.index("count"))
+        let samplesType =
+            kind == .cpu ? (strings.index("samples"), strings.index("count")) : (strings.index("threads"), strings.index("count"))
         let cpuType = (strings.index("cpu"), strings.index("nanoseconds"))
-        for (type, unit) in [samplesType, cpuType] {
+        let valueTypes = kind == .cpu ? [samplesType, cpuType] : [samplesType]
+        let periodType = kind == .cpu ? cpuType : samplesType
+        let threadIDKey = strings.index("thread_id")
+        for (type, unit) in valueTypes {
             profile.message(1) {
                 $0.int(1, type); $0.int(2, unit)
             }  // sample_type: ValueType
@@ -88,7 +121,7 @@ public struct SymbolizedProfile: Sendable {
         var functions: [String: UInt64] = [:]
         var locationOrder: [Frame] = []
         var functionOrder: [String] = []
-        for stack in stacks {
+        for (position, stack) in stacks.enumerated() {
             var ids: [UInt64] = []
             for frame in stack.frames {
                 if let id = locations[frame] {
@@ -106,7 +139,20 @@ public struct SymbolizedProfile: Sendable {
             }
             profile.message(2) { sample in  // sample: Sample
                 sample.packed(1, ids)  // location_id
-                sample.packed(2, [UInt64(stack.count), UInt64(Int64(stack.count) * periodNanos)])  // value
+                let count = UInt64(stack.count)
+                sample.packed(2, kind == .cpu ? [count, count * UInt64(periodNanos)] : [count])  // value
+                for (key, value) in position < labels.count ? labels[position] : [] {
+                    // label: Label { key, str } (a numeric value as num, 3, for the thread id).
+                    let keyIndex = key == "thread_id" ? threadIDKey : strings.index(key)
+                    sample.message(3) { label in
+                        label.int(1, keyIndex)
+                        if let number = Int64(value), key == "thread_id" {
+                            label.int(3, number)
+                        } else {
+                            label.int(2, strings.index(value))
+                        }
+                    }
+                }
             }
         }
         for (index, mapping) in mappings.enumerated() {
@@ -140,7 +186,7 @@ public struct SymbolizedProfile: Sendable {
         profile.int(9, startNanos)  // time_nanos
         profile.int(10, durationNanos)  // duration_nanos
         profile.message(11) {
-            $0.int(1, cpuType.0); $0.int(2, cpuType.1)
+            $0.int(1, periodType.0); $0.int(2, periodType.1)
         }  // period_type
         profile.int(12, periodNanos)  // period
         for string in strings.strings { profile.string(6, string, always: true) }  // string_table, "" first

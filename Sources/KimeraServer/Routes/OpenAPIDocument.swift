@@ -1435,10 +1435,26 @@ enum OpenAPIDocument {
         ],
         "operationId": "getThreadStacks",
         "summary": "Every thread's stack",
-        "description": "Signals every thread of the process once and answers with each one's current stack, symbolized, innermost frame first: `N threads`, then per thread `thread TID \"NAME\"` and its frames `  #0 function`. The first thing to read from a server that hangs.",
+        "description": "Signals every thread of the process once and answers with each one's current stack, symbolized, innermost frame first: `N threads`, then per thread `thread TID \"NAME\"` and its frames `  #0 function`; with `format=pprof`, a gzipped pprof `profile.proto` with one sample per thread (sample type `threads/count`, labels `thread_id` and `thread_name`) for `go tool pprof -traces FILE`. The first thing to read from a server that hangs.",
+        "parameters": [
+          {
+            "name": "format",
+            "in": "query",
+            "required": false,
+            "description": "`text` (the stacks as text) or `pprof` (gzipped profile.proto, one sample per thread).",
+            "schema": {
+              "type": "string",
+              "enum": [
+                "text",
+                "pprof"
+              ],
+              "default": "text"
+            }
+          }
+        ],
         "responses": {
           "200": {
-            "description": "The stacks as text.",
+            "description": "The stacks: `text/plain`, or for `format=pprof` `application/octet-stream` (gzipped pprof, `Content-Disposition: attachment; filename=\"kimera-threads.pb.gz\"`).",
             "headers": {
               "X-Request-ID": {
                 "$ref": "#/components/headers/X-Request-ID"
@@ -1457,6 +1473,36 @@ enum OpenAPIDocument {
               "text/plain": {
                 "schema": {
                   "type": "string"
+                }
+              },
+              "application/octet-stream": {
+                "schema": {
+                  "type": "string",
+                  "format": "binary"
+                }
+              }
+            }
+          },
+          "400": {
+            "description": "`invalid_parameter`: a known query parameter has a bad value; `parameter` names it and, where there is a list, `allowed` gives the valid values.",
+            "headers": {
+              "X-Request-ID": {
+                "$ref": "#/components/headers/X-Request-ID"
+              },
+              "X-Process-Time-Microseconds": {
+                "$ref": "#/components/headers/X-Process-Time-Microseconds"
+              },
+              "X-Debug-Mode": {
+                "$ref": "#/components/headers/X-Debug-Mode"
+              },
+              "X-Performance-Mode": {
+                "$ref": "#/components/headers/X-Performance-Mode"
+              }
+            },
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/ErrorBody"
                 }
               }
             }

@@ -43,12 +43,23 @@ enum PprofRoutes {
                 body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
         }
 
-        routes.get("/debug/pprof/threads") { _, _ in
+        routes.get("/debug/pprof/threads") { request, _ in
+            let format = try QueryReader(request).choice("format", default: "text", allowed: ["text", "pprof"])
             let threads: [ThreadStack]
             do throws(CPUProfiler.Failure) {
                 threads = try CPUProfiler.threadStacks()
             } catch {
                 throw refusal(error)
+            }
+            if format == "pprof" {
+                let bytes = try SymbolizedProfile(threads: threads, at: Date()).pprofGzipped()
+                return Response(
+                    status: .ok,
+                    headers: [
+                        .contentType: "application/octet-stream",
+                        .contentDisposition: "attachment; filename=\"kimera-threads.pb.gz\"", .cacheControl: "no-store",
+                    ],
+                    body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
             }
             var body = "\(threads.count) threads\n"
             for thread in threads {
