@@ -33,14 +33,7 @@ enum PprofRoutes {
             if format == "folded" {
                 return text(profile.folded())
             }
-            let bytes = try profile.pprofGzipped()
-            return Response(
-                status: .ok,
-                headers: [
-                    .contentType: "application/octet-stream",
-                    .contentDisposition: "attachment; filename=\"kimera-cpu.pb.gz\"", .cacheControl: "no-store",
-                ],
-                body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
+            return try pprof(profile, file: "kimera-cpu.pb.gz")
         }
 
         routes.get("/debug/pprof/threads") { request, _ in
@@ -52,14 +45,7 @@ enum PprofRoutes {
                 throw refusal(error)
             }
             if format == "pprof" {
-                let bytes = try SymbolizedProfile(threads: threads, at: Date()).pprofGzipped()
-                return Response(
-                    status: .ok,
-                    headers: [
-                        .contentType: "application/octet-stream",
-                        .contentDisposition: "attachment; filename=\"kimera-threads.pb.gz\"", .cacheControl: "no-store",
-                    ],
-                    body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
+                return try pprof(SymbolizedProfile(threads: threads, at: Date()), file: "kimera-threads.pb.gz")
             }
             var body = "\(threads.count) threads\n"
             for thread in threads {
@@ -81,6 +67,17 @@ enum PprofRoutes {
                 .internalServerError, code: "internal",
                 message: "The system refused the profiling timer or signal handler (errno \(code)).")
         }
+    }
+
+    /// A profile as gzipped pprof, offered as a download named `file`.
+    static func pprof(_ profile: SymbolizedProfile, file: String) throws -> Response {
+        Response(
+            status: .ok,
+            headers: [
+                .contentType: "application/octet-stream", .contentDisposition: "attachment; filename=\"\(file)\"",
+                .cacheControl: "no-store",
+            ],
+            body: ResponseBody(byteBuffer: ByteBuffer(bytes: try profile.pprofGzipped())))
     }
 
     static func text(_ body: String) -> Response {
