@@ -8,6 +8,9 @@ public enum RequestScope {
     /// The trace id of the request's span while OpenTelemetry export is on (nil when off): a request
     /// that brings neither `X-Request-ID` nor `traceparent` takes it as its request id.
     @TaskLocal public static var traceID: String?
+    /// The request's own log records, every level, until it ends (docs/OPERATIONS.md "Incidents"):
+    /// while a request runs, its DEBUG records are made even where the ring and the console keep INFO.
+    @TaskLocal public static var tail: RequestLogTail?
 }
 
 /// Where log records go: the ring (at its own level) and the console/file sinks (at the module's level).
@@ -77,8 +80,13 @@ struct KimeraLogHandler: LogHandler {
         self.pipeline = pipeline
     }
 
+    /// Inside a request (a tail in scope), DEBUG too, for the request's tail.
     var logLevel: Logger.Level {
-        get { pinnedLevel ?? thresholds().lowest }
+        get {
+            if let pinnedLevel { return pinnedLevel }
+            let lowest = thresholds().lowest
+            return lowest > .debug && RequestScope.tail != nil ? .debug : lowest
+        }
         set { pinnedLevel = newValue }
     }
 
@@ -104,7 +112,8 @@ struct KimeraLogHandler: LogHandler {
         let levels = pinnedLevel.map { LevelCache.Levels(console: $0, ring: $0) } ?? thresholds()
         let toRing = event.level >= levels.ring
         let toSinks = event.level >= levels.console
-        guard toRing || toSinks else { return }
+        let tail = event.level >= .debug ? RequestScope.tail : nil
+        guard toRing || toSinks || tail != nil else { return }
 
         var merged = pipeline.processMetadata
         // Four sources in order, later ones winning; merged one after the other (no array of them built
@@ -127,6 +136,8 @@ struct KimeraLogHandler: LogHandler {
             message: Redaction.message(event.message.description), requestID: requestID, metadata: merged,
             file: event.file, function: event.function, line: event.line)
         if toRing { log.seq = pipeline.ring.append(log) }
+        tail?.append(log)
+        guard toRing || toSinks else { return }
         if toSinks { pipeline.sinks.write(log) }
         if let exporter, event.level >= exporter.logLevel { export(log, event: event, to: exporter) }
     }

@@ -12,6 +12,8 @@ public final class ObservabilityEngine: Sendable {
     public let tracer: RequestTracer
     public let profiler: Profiler
     public let cache: ResponseCache
+    /// Requests that ended badly, with their logs (docs/OPERATIONS.md "Incidents").
+    public let incidents: IncidentStore
     public let limits: StoreLimits
     public let startedAt = Date()
     let startedMonotonic = Timestamp.monotonicNanos()
@@ -59,6 +61,7 @@ public final class ObservabilityEngine: Sendable {
             runtime: runtime, capacity: limits.profiles, nameLimit: limits.profileNames,
             operations: telemetry?.operations)
         cache = ResponseCache(runtime: runtime, maxEntries: limits.cacheEntries, maxBytes: limits.cacheBytes)
+        incidents = IncidentStore(capacity: limits.incidents, byteLimit: limits.incidentBytes)
         audit = pipeline.logger("kimera.audit")
     }
 
@@ -88,11 +91,50 @@ public final class ObservabilityEngine: Sendable {
             "series": traceFills.series,
             "profiles": profiler.fill,
             "response_cache": cache.fill,
+            "incidents": incidents.fill,
             "log_stream_subscribers": BufferFill(
                 used: ring.subscriptions.count, limit: ring.subscriptions.limit, bytes: 0, bytesLimit: 0, dropped: 0),
             "log_module_labels": BufferFill(
                 used: pipeline.knownModules.count, limit: LogPipeline.labelLimit, bytes: 0, bytesLimit: 0, dropped: 0),
         ]
+    }
+
+    /// Keeps a request that ended badly as an incident (or counts it on the entry of its route and cause
+    /// of the last minute) and returns the incident's id.
+    package func keepIncident(_ trace: CompactTrace, cause: IncidentCause, tail: RequestLogTail?) -> String {
+        incidents.record(trace, cause: cause, now: Timestamp.wallNanos()) {
+            let (records, bytes, dropped) = tail?.taken ?? ([], 0, 0)
+            let seen = Timestamp.iso8601(nanos: trace.startedWallNanos + trace.durationNanos)
+            let durationMs = Double(trace.durationNanos) / 1e6
+            let summary = IncidentSummary(
+                id: "inc-" + Self.incidentNumber(), cause: cause.rawValue, route: trace.route, method: trace.method,
+                status: trace.status, durationMs: durationMs, requestID: trace.requestID,
+                lastRequestID: trace.requestID, firstSeen: seen, lastSeen: seen, count: 1)
+            let reason =
+                cause == .error
+                ? "answered \(trace.status)"
+                : "took \(Self.milliseconds(durationMs)) ms, over the slow threshold of "
+                    + "\(Self.milliseconds(runtime.slowThresholdMs)) ms"
+            let incident = Incident(
+                summary: summary, trace: trace.trace(logCount: records.count), logs: records.map(\.record),
+                logsDropped: dropped, routeLatency: tracer.routeTiming(trace.route),
+                process: IncidentProcess(
+                    rssBytes: ProcessMetrics.residentBytes(), cpuSeconds: ProcessMetrics.cpuSeconds(),
+                    threads: ProcessMetrics.threadCount(), activeRequests: tracer.activeRequests),
+                mode: runtime.mode.rawValue, reason: reason)
+            return (incident, 1024 + trace.bytes + bytes)
+        }
+    }
+
+    /// 16 hex digits, random: an incident id says nothing about the request.
+    static func incidentNumber() -> String {
+        let hex = String(UInt64.random(in: 1...UInt64.max), radix: 16)
+        return String(repeating: "0", count: 16 - hex.count) + hex
+    }
+
+    static func milliseconds(_ value: Double) -> String {
+        let rounded = (value * 10).rounded() / 10
+        return rounded == rounded.rounded() ? String(Int(rounded)) : String(rounded)
     }
 
     public var loggingMetrics: LoggingMetrics {

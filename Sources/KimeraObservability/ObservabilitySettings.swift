@@ -21,6 +21,9 @@ public struct StoreLimits: Sendable, Equatable {
     public var traces = 2000
     public var traceBytes = 4 * 1024 * 1024
     public var slowTraces = 200
+    /// Incidents kept (`GET /debug/incidents`), and their bytes.
+    public var incidents = 200
+    public var incidentBytes = 8 * 1024 * 1024
     public var series = 1000
     public var profiles = 1000
     public var profileNames = 256

@@ -181,8 +181,9 @@ public final class RequestTracer: Sendable {
     @inline(__always)
     package func begin() { active.add(1, ordering: .relaxed) }
 
-    /// Records a finished request. The slow-request warning is logged outside the lock.
-    package func finish(_ trace: CompactTrace) {
+    /// Records a finished request. The slow-request warning (naming the incident that keeps it) is logged
+    /// outside the lock.
+    package func finish(_ trace: CompactTrace, incidentID: String? = nil) {
         active.subtract(1, ordering: .relaxed)
         let isError = trace.status >= 500
         let second = trace.startedWallNanos / 1_000_000_000
@@ -201,13 +202,23 @@ public final class RequestTracer: Sendable {
             }
         }
         if trace.slow {
-            logger.warning(
-                "slow request",
-                metadata: [
-                    "request_id": .string(trace.requestID), "route": .string(trace.route),
-                    "method": .string(trace.method), "status": .stringConvertible(trace.status),
-                    "duration_ms": .stringConvertible(Double(trace.durationNanos) / 1e6),
-                ])
+            var metadata: Logger.Metadata = [
+                "request_id": .string(trace.requestID), "route": .string(trace.route),
+                "method": .string(trace.method), "status": .stringConvertible(trace.status),
+                "duration_ms": .stringConvertible(Double(trace.durationNanos) / 1e6),
+            ]
+            if let incidentID { metadata["incident_id"] = .string(incidentID) }
+            logger.warning("slow request", metadata: metadata)
+        }
+    }
+
+    /// A route's latency over every method, or nil when none of its requests has finished.
+    package func routeTiming(_ route: String) -> TimingStats? {
+        state.withLock { state in
+            guard let series = state.series[route] else { return nil }
+            var overall = LatencyRecorder()
+            for recorder in series.methods.values { overall.merge(recorder) }
+            return overall.count == 0 ? nil : overall.timing
         }
     }
 

@@ -78,8 +78,12 @@ struct RequestRecording: Sendable {
         return trace
     }
 
-    /// Records a finished trace: statistics, rings, `/metrics`, the slow-request warning.
-    func finish(_ trace: CompactTrace) { engine.tracer.finish(trace) }
+    /// Records a finished trace: statistics, rings, `/metrics`, the slow-request warning, and the incident
+    /// when it ended badly (slow or 5xx), with the request's log records from `tail`.
+    func finish(_ trace: CompactTrace, tail: RequestLogTail? = nil) {
+        let incident = IncidentCause.of(trace).map { engine.keepIncident(trace, cause: $0, tail: tail) }
+        engine.tracer.finish(trace, incidentID: incident)
+    }
 
     /// The access log line of full debug mode (nothing in the other modes), under the request's id.
     func logAccess(_ start: Start, _ trace: CompactTrace, requestHeaders: HTTPFields) {

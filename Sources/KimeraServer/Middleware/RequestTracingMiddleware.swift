@@ -37,12 +37,16 @@ struct RequestTracingMiddleware: RouterMiddleware {
     {
         let start = recording.start(request.headers)
         let id = start.id
+        // The request's log records, every level, kept only if it ends as an incident.
+        let tail = RequestLogTail()
 
         var response: Response
         var errorText: String?
         do {
             response = try await RequestScope.$requestID.withValue(id) {
-                try await next(request, context)
+                try await RequestScope.$tail.withValue(tail) {
+                    try await next(request, context)
+                }
             }
         } catch {
             let apiError = APIError.from(error, method: request.method, path: request.uri.path)
@@ -52,9 +56,11 @@ struct RequestTracingMiddleware: RouterMiddleware {
                 let level: Logger.Level =
                     error is APIError ? .notice : (error is any APIErrorConvertible ? .warning : .error)
                 RequestScope.$requestID.withValue(id) {
-                    errorLog.log(
-                        level: level, "request failed: \(String(describing: error))",
-                        metadata: ["path": .string(request.uri.path)])
+                    RequestScope.$tail.withValue(tail) {
+                        errorLog.log(
+                            level: level, "request failed: \(String(describing: error))",
+                            metadata: ["path": .string(request.uri.path)])
+                    }
                 }
             }
             errorText = apiError.code
@@ -79,12 +85,12 @@ struct RequestTracingMiddleware: RouterMiddleware {
                 var trace = trace
                 defer {
                     trace.durationNanos = Timestamp.monotonicNanos() - startedAt
-                    recording.finish(trace)
+                    recording.finish(trace, tail: tail)
                 }
                 try await body.write(writer)
             }
         } else {
-            recording.finish(trace)
+            recording.finish(trace, tail: tail)
         }
         recording.logAccess(start, trace, requestHeaders: request.headers)
         return response

@@ -175,6 +175,38 @@ enum DebugRoutes {
                 TracesResponse(count: found.count, traces: found, statistics: engine.tracer.statistics()))
         }
 
+        // Incidents (docs/OPERATIONS.md "Incidents"): requests kept because they ended badly.
+        routes.get("/debug/incidents") { request, _ in
+            let query = QueryReader(request)
+            let limit = try query.limit(default: 50, maximum: 1000)
+            var filter = IncidentFilter(route: query.string("route"))
+            if let cause = query.string("cause") {
+                guard let parsed = IncidentCause(rawValue: cause) else {
+                    throw APIError.invalidParameter(
+                        "cause", "cause=\(cause) is not a cause of incidents.",
+                        allowed: IncidentCause.allCases.map(\.rawValue))
+                }
+                filter.cause = parsed
+            }
+            if let since = try query.since() {
+                let parts = since.components
+                filter.sinceNanos = Timestamp.wallNanos() - parts.seconds * 1_000_000_000
+                    - parts.attoseconds / 1_000_000_000
+            }
+            let found = engine.incidents.list(filter, limit: limit)
+            return JSONBody.response(
+                IncidentList(incidents: found.incidents, total: found.total, buffer: engine.incidents.fill))
+        }
+        routes.get("/debug/incidents/{id}") { _, context in
+            let id = try context.parameters.require("id")
+            guard let incident = engine.incidents.incident(id: id) else {
+                throw APIError.notFound(
+                    "No incident '\(id)': incidents are kept while they fit (\(engine.incidents.capacity) entries); "
+                        + "GET /debug/incidents lists them.")
+            }
+            return JSONBody.response(incident)
+        }
+
         routes.get("/debug/profiles") { request, _ in
             let query = QueryReader(request)
             let limit = try query.limit(default: 20, maximum: maxProfileLimit)

@@ -4898,6 +4898,181 @@ enum OpenAPIDocument {
           }
         }
       }
+    },
+    "/debug/incidents": {
+      "get": {
+        "tags": [
+          "Debug"
+        ],
+        "operationId": "listIncidents",
+        "summary": "Requests kept because they ended badly",
+        "description": "Incidents, newest (last seen) first: requests slower than the slow threshold (`cause` `slow`) or answered with a 5xx (`error`), each kept with its trace and all of its log records, DEBUG included whatever the ring keeps. Repeats of one route and cause within a minute are counted on one entry (`count`, `last_seen`, `last_request_id`). `buffer` is the store's fill.",
+        "parameters": [
+          {
+            "name": "limit",
+            "in": "query",
+            "required": false,
+            "description": "At most 1000; larger values are clamped to 1000. Zero, negative or non-integer is a 400.",
+            "schema": {
+              "type": "integer",
+              "default": 50,
+              "minimum": 1
+            }
+          },
+          {
+            "name": "route",
+            "in": "query",
+            "required": false,
+            "description": "Only this route template, e.g. `/kimera/geoids`.",
+            "schema": {
+              "type": "string"
+            }
+          },
+          {
+            "name": "cause",
+            "in": "query",
+            "required": false,
+            "description": "Only this cause.",
+            "schema": {
+              "type": "string",
+              "enum": [
+                "slow",
+                "error"
+              ]
+            }
+          },
+          {
+            "name": "since",
+            "in": "query",
+            "required": false,
+            "description": "Only entries last seen within this duration (1ms to 24h), e.g. `10m`.",
+            "schema": {
+              "type": "string"
+            }
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "The incidents.",
+            "headers": {
+              "X-Request-ID": {
+                "$ref": "#/components/headers/X-Request-ID"
+              },
+              "X-Process-Time-Microseconds": {
+                "$ref": "#/components/headers/X-Process-Time-Microseconds"
+              },
+              "X-Debug-Mode": {
+                "$ref": "#/components/headers/X-Debug-Mode"
+              },
+              "X-Performance-Mode": {
+                "$ref": "#/components/headers/X-Performance-Mode"
+              }
+            },
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/IncidentList"
+                }
+              }
+            }
+          },
+          "400": {
+            "description": "`invalid_parameter`: a known query parameter has a bad value; `parameter` names it and, where there is a list, `allowed` gives the valid values.",
+            "headers": {
+              "X-Request-ID": {
+                "$ref": "#/components/headers/X-Request-ID"
+              },
+              "X-Process-Time-Microseconds": {
+                "$ref": "#/components/headers/X-Process-Time-Microseconds"
+              },
+              "X-Debug-Mode": {
+                "$ref": "#/components/headers/X-Debug-Mode"
+              },
+              "X-Performance-Mode": {
+                "$ref": "#/components/headers/X-Performance-Mode"
+              }
+            },
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/ErrorBody"
+                }
+              }
+            }
+          }
+        }
+      }
+    },
+    "/debug/incidents/{id}": {
+      "get": {
+        "tags": [
+          "Debug"
+        ],
+        "operationId": "getIncident",
+        "summary": "One incident in full",
+        "description": "The incident's first request: its trace (headers redacted as in `/debug/traces`), all of its log records oldest first (at most 256 records or 128 KiB; `logs_dropped` counts the rest), its route's latency when it was kept, the process's figures and the mode.",
+        "parameters": [
+          {
+            "name": "id",
+            "in": "path",
+            "description": "The `id` from `GET /debug/incidents`, `inc-<16 hex>`.",
+            "required": true,
+            "schema": {
+              "type": "string"
+            }
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "The incident.",
+            "headers": {
+              "X-Request-ID": {
+                "$ref": "#/components/headers/X-Request-ID"
+              },
+              "X-Process-Time-Microseconds": {
+                "$ref": "#/components/headers/X-Process-Time-Microseconds"
+              },
+              "X-Debug-Mode": {
+                "$ref": "#/components/headers/X-Debug-Mode"
+              },
+              "X-Performance-Mode": {
+                "$ref": "#/components/headers/X-Performance-Mode"
+              }
+            },
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Incident"
+                }
+              }
+            }
+          },
+          "404": {
+            "description": "`not_found`: no incident with that id (evicted, or never kept).",
+            "headers": {
+              "X-Request-ID": {
+                "$ref": "#/components/headers/X-Request-ID"
+              },
+              "X-Process-Time-Microseconds": {
+                "$ref": "#/components/headers/X-Process-Time-Microseconds"
+              },
+              "X-Debug-Mode": {
+                "$ref": "#/components/headers/X-Debug-Mode"
+              },
+              "X-Performance-Mode": {
+                "$ref": "#/components/headers/X-Performance-Mode"
+              }
+            },
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/ErrorBody"
+                }
+              }
+            }
+          }
+        }
+      }
     }
   },
   "components": {
@@ -6254,7 +6429,7 @@ enum OpenAPIDocument {
           },
           "buffers": {
             "type": "object",
-            "description": "Every bounded store (`log_ring`, `traces`, `slow_traces`, `series`, `profiles`, `response_cache`, `log_stream_subscribers`, …).",
+            "description": "Every bounded store (`log_ring`, `traces`, `slow_traces`, `series`, `profiles`, `response_cache`, `incidents`, `log_stream_subscribers`, …).",
             "additionalProperties": {
               "$ref": "#/components/schemas/BufferFill"
             }
@@ -7927,6 +8102,189 @@ enum OpenAPIDocument {
           "min",
           "max",
           "count"
+        ]
+      },
+      "IncidentSummary": {
+        "type": "object",
+        "description": "One incident entry (OPERATIONS.md Incidents).",
+        "properties": {
+          "id": {
+            "type": "string",
+            "description": "`inc-<16 hex>`."
+          },
+          "cause": {
+            "type": "string",
+            "enum": [
+              "slow",
+              "error"
+            ]
+          },
+          "route": {
+            "type": "string",
+            "description": "The matched route template, or `<unmatched>`."
+          },
+          "method": {
+            "type": "string"
+          },
+          "status": {
+            "type": "integer",
+            "minimum": 100,
+            "maximum": 599
+          },
+          "duration_ms": {
+            "type": "number",
+            "format": "double",
+            "minimum": 0,
+            "description": "The first request's duration."
+          },
+          "request_id": {
+            "type": "string",
+            "description": "The first request kept on this entry."
+          },
+          "last_request_id": {
+            "type": "string",
+            "description": "The newest request counted on this entry."
+          },
+          "first_seen": {
+            "type": "string",
+            "format": "date-time"
+          },
+          "last_seen": {
+            "type": "string",
+            "format": "date-time"
+          },
+          "count": {
+            "type": "integer",
+            "minimum": 1,
+            "description": "Requests of this route and cause counted on this entry."
+          }
+        },
+        "required": [
+          "id",
+          "cause",
+          "route",
+          "method",
+          "status",
+          "duration_ms",
+          "request_id",
+          "last_request_id",
+          "first_seen",
+          "last_seen",
+          "count"
+        ]
+      },
+      "IncidentProcess": {
+        "type": "object",
+        "description": "The process when the incident was kept.",
+        "properties": {
+          "rss_bytes": {
+            "type": "integer",
+            "minimum": 0
+          },
+          "cpu_seconds": {
+            "type": "number",
+            "format": "double",
+            "minimum": 0
+          },
+          "threads": {
+            "type": "integer",
+            "minimum": 0
+          },
+          "active_requests": {
+            "type": "integer",
+            "minimum": 0
+          }
+        },
+        "required": [
+          "rss_bytes",
+          "cpu_seconds",
+          "threads",
+          "active_requests"
+        ]
+      },
+      "Incident": {
+        "type": "object",
+        "description": "One incident in full.",
+        "properties": {
+          "summary": {
+            "$ref": "#/components/schemas/IncidentSummary"
+          },
+          "trace": {
+            "$ref": "#/components/schemas/Trace"
+          },
+          "logs": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/LogRecord"
+            },
+            "description": "The first request's log records, every level, oldest first."
+          },
+          "logs_dropped": {
+            "type": "integer",
+            "minimum": 0
+          },
+          "route_latency": {
+            "description": "The route's latency (every method) when kept; null before its first request ended.",
+            "oneOf": [
+              {
+                "$ref": "#/components/schemas/TimingStats"
+              },
+              {
+                "type": "null"
+              }
+            ]
+          },
+          "process": {
+            "$ref": "#/components/schemas/IncidentProcess"
+          },
+          "mode": {
+            "type": "string",
+            "enum": [
+              "performance",
+              "performance+debug",
+              "full-debug",
+              "basic"
+            ]
+          },
+          "reason": {
+            "type": "string",
+            "description": "Why it was kept, in words."
+          }
+        },
+        "required": [
+          "summary",
+          "trace",
+          "logs",
+          "logs_dropped",
+          "route_latency",
+          "process",
+          "mode",
+          "reason"
+        ]
+      },
+      "IncidentList": {
+        "type": "object",
+        "description": "`GET /debug/incidents`.",
+        "properties": {
+          "incidents": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/IncidentSummary"
+            }
+          },
+          "total": {
+            "type": "integer",
+            "minimum": 0,
+            "description": "Entries matching the filters, before `limit`."
+          },
+          "buffer": {
+            "$ref": "#/components/schemas/BufferFill"
+          }
+        },
+        "required": [
+          "incidents",
+          "total",
+          "buffer"
         ]
       }
     },

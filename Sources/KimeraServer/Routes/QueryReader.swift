@@ -57,12 +57,18 @@ struct QueryReader {
         return level
     }
 
-    func ttl(_ name: String = "ttl") throws -> Duration? {
+    func ttl(_ name: String = "ttl") throws -> Duration? { try duration(name, example: "30s, 15m, 2h") }
+
+    /// How far back to look (`since=10m`).
+    func since(_ name: String = "since") throws -> Duration? { try duration(name, example: "10m, 1h") }
+
+    /// A duration from 1 ms to 24 h: a positive number and a unit.
+    private func duration(_ name: String, example: String) throws -> Duration? {
         guard let text = parameters.first(name) else { return nil }
         guard let value = DurationText.parse(text) else {
             throw APIError.invalidParameter(
                 name,
-                "\(name)=\(text) is not a duration from 1ms to 24h: a positive number and a unit (ms, s, m, h, d), e.g. 30s, 15m, 2h.",
+                "\(name)=\(text) is not a duration from 1ms to 24h: a positive number and a unit (ms, s, m, h, d), e.g. \(example).",
                 allowed: DurationText.examples)
         }
         return value
