@@ -171,6 +171,21 @@ extension KimeraClient {
         try await get("/debug/traces", query: query.items)
     }
 
+    /// `GET /debug/incidents`: requests kept because they ended badly, newest first.
+    public func incidents(route: String? = nil, cause: String? = nil, since: String? = nil, limit: Int? = nil)
+        async throws -> IncidentList
+    {
+        try await get(
+            "/debug/incidents",
+            query: optional("route", route) + optional("cause", cause) + optional("since", since)
+                + optional("limit", limit.map(String.init)))
+    }
+
+    /// `GET /debug/incidents/{id}`.
+    public func incident(id: String) async throws -> Incident {
+        try await get("/debug/incidents/" + (id.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? id))
+    }
+
     /// `GET /debug/profiles`.
     public func profiles(limit: Int? = nil, name: String? = nil) async throws -> ProfilesResponse {
         try await get("/debug/profiles", query: optional("limit", limit.map(String.init)) + optional("name", name))

@@ -26,7 +26,8 @@ struct Kimera: AsyncParsableCommand {
             """,
         version: KimeraVersionText.current,
         subcommands: [
-            Serve.self, Debug.self, Logs.self, Traces.self, Profile.self, Stats.self, Monitor.self, Health.self,
+            Serve.self, Debug.self, Logs.self, Traces.self, Incidents.self, Profile.self, Stats.self, Monitor.self,
+            Health.self,
             Geoids.self, Contradictions.self, Vault.self, Shell.self, Context.self,
         ]
     )

@@ -75,6 +75,23 @@ struct IncidentEndToEndTests {
             #expect(badSince.status == 400 && badSince.object["parameter"] as? String == "since")
             let missing = try await http(.GET, "\(base)/debug/incidents/inc-0000000000000000")
             #expect(missing.status == 404 && missing.object["error"] as? String == "not_found")
+
+            // The CLI: the list as a table and as JSON, one incident in full, and the refusals.
+            let table = try await runKimera(["incidents", "--url", base, "--cause", "slow", "-o", "table"])
+            #expect(table.status == 0, "\(table.stderr)")
+            #expect(table.stdout.contains(id) && table.stdout.contains("/kimera/geoids/search"), "\(table.stdout)")
+            #expect(table.stdout.contains("CAUSE") && table.stdout.contains("slow"), "\(table.stdout)")
+            let json = try await runKimera(["incidents", "list", "--url", base, "--since", "10m", "-o", "json"])
+            let decoded = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]
+            #expect((decoded?["incidents"] as? [[String: Any]])?.contains { $0["id"] as? String == id } == true)
+            let show = try await runKimera(["incidents", "show", id, "--url", base, "-o", "table"])
+            #expect(show.status == 0, "\(show.stderr)")
+            #expect(show.stdout.contains("over the slow threshold") && show.stdout.contains("geoid search"), "\(show.stdout)")
+            #expect(show.stdout.contains("slow-search-1"), "\(show.stdout)")
+            let unknown = try await runKimera(["incidents", "show", "inc-0000000000000000", "--url", base])
+            #expect(unknown.status != 0 && unknown.stderr.contains("No incident"), "\(unknown.stderr)")
+            let refusedCause = try await runKimera(["incidents", "--url", base, "--cause", "boring"])
+            #expect(refusedCause.status == 64 && refusedCause.stderr.contains("--cause"), "\(refusedCause.stderr)")
         }
     }
 

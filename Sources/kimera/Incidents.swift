@@ -1,0 +1,152 @@
+import ArgumentParser
+import Foundation
+import KimeraClient
+
+/// `kimera incidents`: the requests a server kept because they ended badly, with their DEBUG lines
+/// (`GET /debug/incidents`, docs/OPERATIONS.md "Incidents").
+struct Incidents: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "incidents",
+        abstract: "List the requests kept because they were slow or failed (5xx), or show one with its logs.",
+        discussion: """
+            Examples:
+              kimera incidents
+              kimera incidents --cause slow --since 10m
+              kimera incidents --route /kimera/geoids/search -o json
+              kimera incidents show inc-3f2a9c0d1e4b5a67
+            """,
+        subcommands: [List.self, Show.self], defaultSubcommand: List.self)
+
+    /// `kimera incidents [list]`: a row per incident (per instance across several servers).
+    struct List: ClientCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "list",
+            abstract: "List incidents, newest first (the default subcommand).",
+            discussion: """
+                An incident is a request slower than the slow threshold (cause slow) or answered with a 5xx \
+                (cause error), kept with its trace and every log record it wrote, DEBUG included. Repeats of \
+                one route and cause within a minute count on one entry (COUNT).
+                """)
+
+        @Option(help: ArgumentHelp("Only this route template, e.g. /kimera/geoids/search.", valueName: "route"))
+        var route: String?
+
+        @Option(help: ArgumentHelp("Only this cause: slow or error.", valueName: "cause"))
+        var cause: String?
+
+        @Option(help: ArgumentHelp("Only incidents seen within this long: 30s, 10m, 2h.", valueName: "duration"))
+        var since: String?
+
+        @Option(help: ArgumentHelp("At most this many (server default 50, at most 1000).", valueName: "n"))
+        var limit: Int?
+
+        @OptionGroup var global: GlobalOptions
+
+        func validate() throws {
+            if let cause, !["slow", "error"].contains(cause) {
+                throw ValidationError("--cause must be slow or error, not \(cause)")
+            }
+            if let since, DurationText.parse(since) == nil {
+                throw ValidationError("--since must be a duration such as 30s, 10m or 2h, not \(since)")
+            }
+            try ArgumentCheck.positive(limit, flag: "--limit")
+        }
+
+        func perform(in context: CommandContext) async throws {
+            let (route, cause, since, limit) = (route, cause, since, limit)
+            let results = await context.fleet.each {
+                try await $0.incidents(route: route, cause: cause, since: since, limit: limit)
+            }
+            let output = context.output
+            if !context.isFleet, let failure = results.first?.error { throw failure }
+            let rows = results.map { FleetOutput.Row<IncidentList>($0, value: $0.value) }
+            let fleet = context.isFleet
+            let render = {
+                var table = Table(
+                    (fleet ? [Table.Column("INSTANCE")] : []) + [
+                        Table.Column("ID"), Table.Column("CAUSE"), Table.Column("LAST SEEN"),
+                        Table.Column("COUNT", .right), Table.Column("STATUS", .right), Table.Column("MS", .right),
+                        Table.Column("ROUTE", flexible: true, minWidth: 8),
+                        Table.Column("REQUEST", flexible: true, minWidth: 8, optional: true),
+                    ])
+                var total = 0
+                for result in results {
+                    for incident in result.value?.incidents ?? [] {
+                        total += 1
+                        table.append(
+                            (fleet ? [Table.Cell(result.instance)] : []) + [
+                                Table.Cell(incident.id), Table.Cell(incident.cause, incident.cause == "error" ? .red : .yellow),
+                                Table.Cell(Format.timeOfDay(incident.lastSeen)), Table.Cell(Format.count(incident.count)),
+                                Table.Cell(String(incident.status)), Table.Cell(Format.ms(incident.durationMs)),
+                                Table.Cell(incident.route), Table.Cell(incident.requestID),
+                            ])
+                    }
+                }
+                if total == 0 { return "no incidents\n" }
+                return table.render(width: output.width, style: output.style)
+            }
+            if fleet {
+                output.emit(FleetOutput.Rows(instances: rows), records: rows, table: render)
+            } else if let list = results.first?.value {
+                output.emit(list, records: list.incidents, table: render)
+            }
+            if let exit = FleetOutput.summarise(results, output: output) { throw exit }
+        }
+    }
+
+    /// `kimera incidents show ID`: the incident's trace, its log records and the figures when it was kept.
+    struct Show: ClientCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "show",
+            abstract: "Show one incident: why it was kept, its request, its route's latency then, and its log records.",
+            discussion: "Example: kimera incidents show inc-3f2a9c0d1e4b5a67")
+
+        @Argument(help: ArgumentHelp("The incident's id, from kimera incidents.", valueName: "id"))
+        var id: String
+
+        @OptionGroup var global: GlobalOptions
+
+        func perform(in context: CommandContext) async throws {
+            let id = id
+            // Across several servers, the one that holds it.
+            let results = await context.fleet.each { try await $0.incident(id: id) }
+            guard let found = results.first(where: { $0.value != nil }), let incident = found.value else {
+                throw results.first?.error ?? ClientError.transport(url: "", detail: "no server answered")
+            }
+            let output = context.output
+            output.emit(incident) {
+                let summary = incident.summary
+                var pairs: [(String, Table.Cell)] = [
+                    ("incident", Table.Cell(summary.id)),
+                    ("cause", Table.Cell("\(summary.cause): \(incident.reason)", summary.cause == "error" ? .red : .yellow)),
+                    ("request", Table.Cell("\(summary.method) \(incident.trace.path) → \(summary.status) in \(Format.ms(summary.durationMs)) ms")),
+                    ("request id", Table.Cell(summary.requestID)),
+                    ("route", Table.Cell(summary.route)),
+                    ("seen", Table.Cell("\(Format.count(summary.count))× from \(summary.firstSeen) to \(summary.lastSeen)")),
+                    ("mode", Table.Cell(incident.mode)),
+                    (
+                        "process",
+                        Table.Cell(
+                            "RSS \(Format.bytes(incident.process.rssBytes)), \(incident.process.threads) threads, "
+                                + "\(incident.process.activeRequests) requests in flight")
+                    ),
+                ]
+                if context.isFleet { pairs.insert(("instance", Table.Cell(found.instance)), at: 0) }
+                if let latency = incident.routeLatency {
+                    pairs.append(
+                        (
+                            "route latency",
+                            Table.Cell(
+                                "p50 \(Format.ms(latency.p50Ms)) ms, p99 \(Format.ms(latency.p99Ms)) ms, "
+                                    + "max \(Format.ms(latency.maxTimeMs)) ms over \(Format.count(latency.count)) requests")
+                        ))
+                }
+                var text = Renderings.keyValues(pairs, output: output)
+                let dropped = incident.logsDropped > 0 ? " (\(incident.logsDropped) more not kept)" : ""
+                text += "\n\(incident.logs.count) log records\(dropped):\n"
+                for record in incident.logs { text += Renderings.logLine(record, style: output.style) + "\n" }
+                return text
+            }
+        }
+    }
+}
