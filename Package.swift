@@ -52,7 +52,9 @@ let package = Package(
     ],
     targets: [
         // The wire contract and its vocabulary; depends on nothing.
-        .target(name: "KimeraModels"),
+        // ThreadSanitizer's view of the standard library's Mutex (`Mutex.locked`, docs/OPERATIONS.md "Sanitizers").
+        .target(name: "CKimeraSanitizer"),
+        .target(name: "KimeraModels", dependencies: ["CKimeraSanitizer"]),
         // The domain and the VaultStore port: no HTTP, no SQL (docs/ARCHITECTURE.md).
         .target(name: "KimeraCore", dependencies: ["KimeraModels"]),
         // The embedded adapter of the port.

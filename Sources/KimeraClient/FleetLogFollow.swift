@@ -28,7 +28,7 @@ extension KimeraFleet {
         /// Releases held records older than the window (all of them when `everything`), oldest timestamp first.
         @Sendable func release(everything: Bool) {
             let cutoff = ContinuousClock.now - reorderWindow
-            let ready = state.held.withLock { held in
+            let ready = state.held.locked { held in
                 var ready: [(arrival: ContinuousClock.Instant, instance: Int, record: LogRecord)] = []
                 if everything || held.count > Self.reorderLimit {
                     ready = held
@@ -51,7 +51,7 @@ extension KimeraFleet {
                     do {
                         for try await event in client.followLogs(query, sinceSeq: since) {
                             if case .record(let record) = event {
-                                state.held.withLock { $0.append((ContinuousClock.now, index, record)) }
+                                state.held.locked { $0.append((ContinuousClock.now, index, record)) }
                             } else {
                                 continuation.yield(.event(instance: index, event))
                             }

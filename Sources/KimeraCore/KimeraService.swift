@@ -45,12 +45,12 @@ public final class KimeraService: Sendable {
         self.clock = clock
     }
 
-    public var tensionThreshold: Double { policy.withLock { $0.threshold } }
+    public var tensionThreshold: Double { policy.locked { $0.threshold } }
 
     /// - Throws: `DomainError.invalidInput(field: "tension_threshold", …)` outside [0, 1].
     public func setTensionThreshold(_ threshold: Double) throws(DomainError) {
         let newPolicy = try TensionPolicy(threshold: threshold)
-        policy.withLock { $0 = newPolicy }
+        policy.locked { $0 = newPolicy }
     }
 
     // MARK: Geoids
@@ -112,7 +112,7 @@ public final class KimeraService: Sendable {
         for geoid in try await store.geoids(ids: wanted) {
             operands[geoid.geoidID] = TensionOperand(geoid, interner: &interner)
         }
-        let policy = policy.withLock { $0 }
+        let policy = policy.locked { $0 }
         let results = request.geoidPairs.map { pair -> DetectResult in
             guard pair.count == 2 else {
                 return DetectResult(
@@ -151,7 +151,7 @@ public final class KimeraService: Sendable {
         let neighbours = try await store.geoids(ids: hits.map(\.id))
         var interner = KeyInterner()
         let operands = ([trigger] + neighbours).map { TensionOperand($0, interner: &interner) }
-        let currentPolicy = policy.withLock { $0 }
+        let currentPolicy = policy.locked { $0 }
         let findings = try await ComputeOffload.run {
             ContradictionProcessing.tensions(among: operands, policy: currentPolicy)
         }
@@ -322,7 +322,7 @@ public final class KimeraService: Sendable {
         let geoids = try await store.newestGeoids(limit: CognitiveCyclePlan.geoidLimit)
         let now = clock()
         let stability = try await store.stabilityInputs(now: now.timeIntervalSince1970)
-        let currentPolicy = policy.withLock { $0 }
+        let currentPolicy = policy.locked { $0 }
         let embedder = self.embedder
         let plan = try await ComputeOffload.run {
             CognitiveCyclePlan(

@@ -20,7 +20,7 @@ public final class RequestLogTail: Sendable {
 
     func append(_ log: CapturedLog) {
         let size = log.bytes
-        state.withLock { state in
+        state.locked { state in
             guard state.records.count < Self.maxRecords, state.bytes + size <= Self.maxBytes else {
                 state.dropped += 1
                 return
@@ -31,7 +31,7 @@ public final class RequestLogTail: Sendable {
     }
 
     var taken: (records: [CapturedLog], bytes: Int, dropped: Int) {
-        state.withLock { ($0.records, $0.bytes, $0.dropped) }
+        state.locked { ($0.records, $0.bytes, $0.dropped) }
     }
 }
 
@@ -99,7 +99,7 @@ public final class IncidentStore: Sendable {
     package func record(
         _ trace: CompactTrace, cause: IncidentCause, now: Int64, details: () -> (Incident, Int)
     ) -> String {
-        let repeated = state.withLock { state -> String? in
+        let repeated = state.locked { state -> String? in
             guard
                 let index = state.entries.lastIndex(where: {
                     $0.cause == cause && $0.incident.summary.route == trace.route && now - $0.firstNanos < windowNanos
@@ -116,7 +116,7 @@ public final class IncidentStore: Sendable {
         // Made outside the lock: it reads the tracer and the process.
         let (incident, bytes) = details()
         let size = min(bytes, byteLimit)
-        state.withLock { state in
+        state.locked { state in
             while !state.entries.isEmpty && (state.entries.count >= capacity || state.bytes + size > byteLimit) {
                 state.bytes -= state.entries.removeFirst().bytes
                 state.evicted += 1
@@ -129,7 +129,7 @@ public final class IncidentStore: Sendable {
 
     /// Newest (last seen) first, at most `limit`, and how many matched.
     public func list(_ filter: IncidentFilter, limit: Int) -> (incidents: [IncidentSummary], total: Int) {
-        state.withLock { state in
+        state.locked { state in
             let matching = state.entries.filter { entry in
                 if let route = filter.route, entry.incident.summary.route != route { return false }
                 if let cause = filter.cause, entry.cause != cause { return false }
@@ -142,11 +142,11 @@ public final class IncidentStore: Sendable {
     }
 
     public func incident(id: String) -> Incident? {
-        state.withLock { state in state.entries.last { $0.incident.summary.id == id }?.incident }
+        state.locked { state in state.entries.last { $0.incident.summary.id == id }?.incident }
     }
 
     public var fill: BufferFill {
-        state.withLock { state in
+        state.locked { state in
             BufferFill(
                 used: state.entries.count, limit: capacity, bytes: state.bytes, bytesLimit: byteLimit,
                 dropped: state.evicted)

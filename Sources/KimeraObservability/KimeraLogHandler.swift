@@ -39,7 +39,7 @@ public final class LogPipeline: Sendable {
 
     /// A handler for `label`; use as `LoggingSystem.bootstrap(pipeline.makeHandler)`.
     public func makeHandler(label: String) -> any LogHandler {
-        labels.withLock { labels in
+        labels.locked { labels in
             if labels.count < Self.labelLimit { labels.insert(label) }
         }
         var handler = KimeraLogHandler(label: label, pipeline: self)
@@ -47,7 +47,7 @@ public final class LogPipeline: Sendable {
         return handler
     }
 
-    public var knownModules: [String] { labels.withLock { $0.sorted() } }
+    public var knownModules: [String] { labels.locked { $0.sorted() } }
 
     /// A logger for `label` wired to this pipeline, whatever the process-wide bootstrap is (tests).
     public func logger(_ label: String) -> Logger {

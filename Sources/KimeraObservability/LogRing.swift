@@ -42,7 +42,7 @@ public final class LogRing: Sendable {
         // Publishing happens inside the lock, so subscribers see records in seq order, and a record is
         // either in a new subscriber's backlog or in its live feed, never both (`subscribe`). The readers
         // are woken after the lock is released.
-        let (seq, waiters) = state.withLock { state -> (UInt64, LogSubscriptions.Waiters) in
+        let (seq, waiters) = state.locked { state -> (UInt64, LogSubscriptions.Waiters) in
             log.seq = state.nextSeq
             state.nextSeq += 1
             state.perLevel[log.level.index] += 1
@@ -70,7 +70,7 @@ public final class LogRing: Sendable {
 
     func capturedRecords(matching filter: LogFilter, limit: Int) -> [CapturedLog] {
         guard limit > 0 else { return [] }
-        return state.withLock { state in
+        return state.locked { state in
             var found: [CapturedLog] = []
             if filter.sinceSeq != nil {
                 for offset in 0..<state.count {
@@ -96,7 +96,7 @@ public final class LogRing: Sendable {
     /// Counts records per request id, for the traces' `log_count`.
     package func logCounts(for requestIDs: Set<String>) -> [String: Int] {
         guard !requestIDs.isEmpty else { return [:] }
-        return state.withLock { state in
+        return state.locked { state in
             var counts: [String: Int] = [:]
             for offset in 0..<state.count {
                 if let id = state.slots[(state.head + offset) % capacity]?.requestID, requestIDs.contains(id) {
@@ -110,7 +110,7 @@ public final class LogRing: Sendable {
     /// Subscribes to new records matching `filter`, after replaying those already held past `sinceSeq`.
     /// Registering inside the lock means no record falls between the backlog and the live feed.
     package func subscribe(filter: LogFilter) -> LogSubscription? {
-        state.withLock { state -> LogSubscription? in
+        state.locked { state -> LogSubscription? in
             guard let subscription = subscriptions.add(filter: filter) else { return nil }
             if filter.sinceSeq != nil {
                 for offset in 0..<state.count {
@@ -132,7 +132,7 @@ public final class LogRing: Sendable {
     }
 
     public var fill: Fill {
-        state.withLock { state in
+        state.locked { state in
             var perLevel: [String: UInt64] = [:]
             for level in Logger.Level.allCases { perLevel[LogLevelName.name(level)] = state.perLevel[level.index] }
             return Fill(
@@ -174,7 +174,7 @@ package final class LogSubscriptions: Sendable {
 
     package func add(filter: LogFilter) -> LogSubscription? {
         let subscription = LogSubscription(filter: filter, capacity: bufferSize, owner: self)
-        let added = subscribers.withLock { subscribers -> Bool in
+        let added = subscribers.locked { subscribers -> Bool in
             guard subscribers.count < limit else { return false }
             subscribers[ObjectIdentifier(subscription)] = subscription
             return true
@@ -185,14 +185,14 @@ package final class LogSubscriptions: Sendable {
     }
 
     package func remove(_ subscription: LogSubscription) {
-        let removed = subscribers.withLock { $0.removeValue(forKey: ObjectIdentifier(subscription)) != nil }
+        let removed = subscribers.locked { $0.removeValue(forKey: ObjectIdentifier(subscription)) != nil }
         if removed { active.subtract(1, ordering: .relaxed) }
     }
 
     /// Wakes every idle reader (called periodically for heartbeats).
     package func wakeAll() {
         guard active.load(ordering: .relaxed) > 0 else { return }
-        for subscription in subscribers.withLock({ Array($0.values) }) { subscription.wake() }
+        for subscription in subscribers.locked({ Array($0.values) }) { subscription.wake() }
     }
 
     package typealias Waiters = [CheckedContinuation<Void, Never>]
@@ -201,7 +201,7 @@ package final class LogSubscriptions: Sendable {
     /// released its lock. Costs one atomic load when nobody listens.
     package func publish(_ log: CapturedLog) -> Waiters {
         guard active.load(ordering: .relaxed) > 0 else { return [] }
-        return subscribers.withLock { subscribers in
+        return subscribers.locked { subscribers in
             var waiters: Waiters = []
             for subscription in subscribers.values where subscription.filter.matches(log) {
                 if let waiter = subscription.offer(log) { waiters.append(waiter) }
@@ -243,7 +243,7 @@ package final class LogSubscription: Sendable {
     /// Queues `log` (or widens the pending gap); returns the waiting reader for the caller to resume.
     /// Records at or below the last seq offered are ignored, so a reader never gets one twice.
     package func offer(_ log: CapturedLog) -> CheckedContinuation<Void, Never>? {
-        state.withLock { state in
+        state.locked { state in
             if state.closed || log.seq <= state.lastSeq { return nil }
             state.lastSeq = log.seq
             if state.queue.count >= capacity {
@@ -270,7 +270,7 @@ package final class LogSubscription: Sendable {
     /// Wakes a waiting reader with nothing new, so it can send a heartbeat (and find out that its
     /// client has gone).
     package func wake() {
-        let waiter: CheckedContinuation<Void, Never>? = state.withLock { state in
+        let waiter: CheckedContinuation<Void, Never>? = state.locked { state in
             let waiter = state.waiter
             state.waiter = nil
             return waiter
@@ -282,7 +282,7 @@ package final class LogSubscription: Sendable {
     package func next() async -> [Item]? {
         var woken = false
         while true {
-            let batch: [Item]?? = state.withLock { state in
+            let batch: [Item]?? = state.locked { state in
                 if state.closed { return .some(nil) }
                 if state.queue.isEmpty && state.gap == nil { return woken ? .some([]) : nil }
                 var items = state.queue
@@ -295,7 +295,7 @@ package final class LogSubscription: Sendable {
             }
             if let batch { return batch }
             await withCheckedContinuation { continuation in
-                let resumeNow = state.withLock { state -> Bool in
+                let resumeNow = state.locked { state -> Bool in
                     if state.closed || !state.queue.isEmpty || state.gap != nil { return true }
                     state.waiter = continuation
                     return false
@@ -308,7 +308,7 @@ package final class LogSubscription: Sendable {
 
     /// Stops the subscription and frees its buffer.
     package func close() {
-        let waiter: CheckedContinuation<Void, Never>? = state.withLock { state in
+        let waiter: CheckedContinuation<Void, Never>? = state.locked { state in
             state.closed = true
             state.queue = []
             let waiter = state.waiter

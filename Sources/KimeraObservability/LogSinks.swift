@@ -60,7 +60,7 @@ public final class SinkSet: Sendable {
         switch queue.offer(log) {
         case .queued: break
         case .full:
-            counters.withLock { counters in
+            counters.locked { counters in
                 for index in counters.indices { counters[index].dropped += 1 }
             }
         case .closed: writeNow(log)  // after shutdown began: written inline, never lost
@@ -86,7 +86,7 @@ public final class SinkSet: Sendable {
                 failures.append((index, "\(error)"))
             }
         }
-        counters.withLock { counters in
+        counters.locked { counters in
             for index in counters.indices {
                 guard let failure = failures.first(where: { $0.index == index }) else {
                     counters[index].written += 1
@@ -115,7 +115,7 @@ public final class SinkSet: Sendable {
     var writerFinished: Bool { sinks.isEmpty || queue.finished }
 
     var statuses: [SinkStatus] {
-        let counters = self.counters.withLock { $0 }
+        let counters = self.counters.locked { $0 }
         let mode = runtime.mode
         let level = LogLevel(runtime.rootLevel)
         return sinks.enumerated().map { index, sink in
@@ -161,7 +161,7 @@ final class BoundedQueue<Element: Sendable>: Sendable {
 
     /// Adds an element unless the queue is full (the caller counts the drop) or closed.
     func offer(_ element: Element) -> Offer {
-        let result = state.withLock { state -> Offer in
+        let result = state.locked { state -> Offer in
             if state.closed { return .closed }
             guard state.items.count < limit else { return .full }
             state.items.append(element)
@@ -175,7 +175,7 @@ final class BoundedQueue<Element: Sendable>: Sendable {
     /// batch counts as done.
     func takeAll() -> [Element]? {
         while true {
-            let (batch, waiters, closed) = state.withLock { state in
+            let (batch, waiters, closed) = state.locked { state in
                 state.inFlight = 0
                 let batch = state.items
                 state.items.removeAll(keepingCapacity: true)
@@ -191,7 +191,7 @@ final class BoundedQueue<Element: Sendable>: Sendable {
 
     /// Called by the consumer when it has returned for good.
     func markFinished() {
-        let waiters = state.withLock { state in
+        let waiters = state.locked { state in
             state.finished = true
             return state.takeWaiters()
         }
@@ -199,16 +199,16 @@ final class BoundedQueue<Element: Sendable>: Sendable {
     }
 
     func close() {
-        state.withLock { $0.closed = true }
+        state.locked { $0.closed = true }
         wakeup.signal()
     }
 
-    var finished: Bool { state.withLock { $0.finished } }
-    var pending: Int { state.withLock { $0.items.count + $0.inFlight } }
+    var finished: Bool { state.locked { $0.finished } }
+    var pending: Int { state.locked { $0.items.count + $0.inFlight } }
 
     /// Returns once everything offered before the call is written, or after `timeout`.
     func drained(timeout: Duration) async {
-        if state.withLock({ $0.idle }) { return }
+        if state.locked({ $0.idle }) { return }
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.waitUntilIdle() }
             group.addTask { try? await Task.sleep(for: timeout) }
@@ -218,13 +218,13 @@ final class BoundedQueue<Element: Sendable>: Sendable {
     }
 
     private func waitUntilIdle() async {
-        let id = state.withLock { state in
+        let id = state.locked { state in
             state.nextWaiter += 1
             return state.nextWaiter
         }
         await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
-                let resumeNow = state.withLock { state -> Bool in
+                let resumeNow = state.locked { state -> Bool in
                     if state.idle || Task.isCancelled { return true }
                     state.drainWaiters[id] = continuation
                     return false
@@ -232,7 +232,7 @@ final class BoundedQueue<Element: Sendable>: Sendable {
                 if resumeNow { continuation.resume() }
             }
         } onCancel: {
-            state.withLock { $0.drainWaiters.removeValue(forKey: id) }?.resume()
+            state.locked { $0.drainWaiters.removeValue(forKey: id) }?.resume()
         }
     }
 }
@@ -322,7 +322,7 @@ final class FileSink: LogSink {
 
     func write(_ line: String) throws {
         let lineBytes = line.utf8.count + 1
-        try state.withLock { state in
+        try state.locked { state in
             let now = Timestamp.monotonicNanos()
             if state.descriptor >= 0 && now - state.lastPathCheck >= 1_000_000_000 {
                 state.lastPathCheck = now

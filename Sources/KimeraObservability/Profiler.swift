@@ -75,7 +75,7 @@ public final class Profiler: Sendable {
             name: name, requestID: RequestScope.requestID, startedAt: Timestamp.iso8601(nanos: start.wall),
             durationMs: Double(duration) / 1e6, memoryDeltaBytes: ProcessMetrics.residentBytes() - start.rss,
             peakRSSBytes: ProcessMetrics.peakResidentBytes())
-        state.withLock { state in
+        state.locked { state in
             if state.ring.count < capacity {
                 state.ring.append(profile)
             } else {
@@ -90,18 +90,18 @@ public final class Profiler: Sendable {
 
     /// Newest first.
     public func profiles(named name: String? = nil, limit: Int) -> [Profile] {
-        state.withLock { state in
+        state.locked { state in
             let ordered = Array(state.ring[state.head...] + state.ring[..<state.head])
             return Array(ordered.reversed().filter { name == nil || $0.name == name }.prefix(limit))
         }
     }
 
     public func functions() -> [String: TimingStats] {
-        state.withLock { $0.functions.mapValues(\.timing) }
+        state.locked { $0.functions.mapValues(\.timing) }
     }
 
     var fill: BufferFill {
-        state.withLock { state in
+        state.locked { state in
             BufferFill(
                 used: state.ring.count, limit: capacity, bytes: state.ring.count * 160,
                 bytesLimit: capacity * 160, dropped: state.dropped)

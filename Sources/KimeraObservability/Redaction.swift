@@ -16,7 +16,7 @@ public enum Redaction {
     /// Registers a secret so that no sink ever shows it.
     public static func register(secret: String) {
         guard secret.count >= 8 else { return }
-        secrets.withLock { $0.append(secret) }
+        secrets.locked { $0.append(secret) }
         anySecret.store(true, ordering: .releasing)
     }
 
@@ -119,7 +119,7 @@ public enum Redaction {
     static func registeredSecretsMasked(_ text: String) -> String {
         guard anySecret.load(ordering: .acquiring) else { return text }
         var text = text
-        for secret in secrets.withLock({ $0 }) {
+        for secret in secrets.locked({ $0 }) {
             if text.contains(secret) { text = text.replacingOccurrences(of: secret, with: mask) }
             guard text.utf8.contains(UInt8(ascii: "%")) else { continue }
             let decoded = ParsedQuery.decode(ArraySlice(text.utf8))

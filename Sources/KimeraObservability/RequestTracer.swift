@@ -188,7 +188,7 @@ public final class RequestTracer: Sendable {
         let isError = trace.status >= 500
         let second = trace.startedWallNanos / 1_000_000_000
         let method = Self.isKnownMethod(trace.method) ? trace.method : "OTHER"
-        state.withLock { state in
+        state.locked { state in
             state.total += 1
             state.window.record(atSecond: second, error: isError)
             var key = trace.route
@@ -214,7 +214,7 @@ public final class RequestTracer: Sendable {
 
     /// A route's latency over every method, or nil when none of its requests has finished.
     package func routeTiming(_ route: String) -> TimingStats? {
-        state.withLock { state in
+        state.locked { state in
             guard let series = state.series[route] else { return nil }
             var overall = LatencyRecorder()
             for recorder in series.methods.values { overall.merge(recorder) }
@@ -229,7 +229,7 @@ public final class RequestTracer: Sendable {
     func statistics(now: Int64) -> RequestStatistics {
         let slowThresholdMs = runtime.slowThresholdMs
         let activeRequests = activeRequests
-        return state.withLock { state in
+        return state.locked { state in
             let rates = state.window.rates(atSecond: now / 1_000_000_000)
             var endpoints: [String: EndpointStatistics] = [:]
             for (route, series) in state.series {
@@ -253,7 +253,7 @@ public final class RequestTracer: Sendable {
 
     /// Per series and method, the recorders themselves (for `/metrics` histograms).
     package func recorders() -> [(route: String, method: String, recorder: LatencyRecorder)] {
-        state.withLock { state in
+        state.locked { state in
             state.series.flatMap { route, series in
                 series.methods.map { (route, $0.key, $0.value) }
             }
@@ -262,7 +262,7 @@ public final class RequestTracer: Sendable {
 
     /// Newest first; slow-only queries read the slow ring, which keeps older slow requests.
     package func traces(matching filter: TraceFilter, limit: Int) -> [CompactTrace] {
-        state.withLock { state in
+        state.locked { state in
             filter.slowOnly
                 ? state.slow.newest(matching: filter, limit: limit)
                 : state.traces.newest(matching: filter, limit: limit)
@@ -270,7 +270,7 @@ public final class RequestTracer: Sendable {
     }
 
     var fills: (traces: BufferFill, slow: BufferFill, series: BufferFill) {
-        state.withLock { state in
+        state.locked { state in
             (
                 state.traces.fill, state.slow.fill,
                 BufferFill(used: state.series.count, limit: seriesLimit, bytes: 0, bytesLimit: 0, dropped: 0)

@@ -70,7 +70,7 @@ public final class ResponseCache: Sendable {
     }
 
     package func lookup(_ key: String, now: Int64 = Timestamp.monotonicNanos()) -> Hit? {
-        state.withLock { state in
+        state.locked { state in
             guard let slot = state.index[key], let entry = state.nodes[slot] else { return nil }
             let age = now - entry.storedAt
             if age >= entry.ttlNanos {
@@ -86,7 +86,7 @@ public final class ResponseCache: Sendable {
 
     /// Counts a lookup of a cacheable route that found nothing fresh.
     package func recordMiss() {
-        state.withLock { $0.misses += 1 }
+        state.locked { $0.misses += 1 }
     }
 
     package func store(
@@ -98,7 +98,7 @@ public final class ResponseCache: Sendable {
             key.utf8.count + body.readableBytes
             + headers.reduce(0) { $0 + $1.name.rawName.utf8.count + $1.value.utf8.count } + 128
         guard ttlSeconds > 0, size <= maxBytes / 4 else { return }
-        state.withLock { state in
+        state.locked { state in
             if let existing = state.index[key] { Self.unlink(existing, &state) }
             while !state.index.isEmpty && (state.index.count >= maxEntries || state.bytes + size > maxBytes) {
                 Self.unlink(state.oldest, &state)
@@ -125,7 +125,7 @@ public final class ResponseCache: Sendable {
 
     /// Drops every entry whose key starts with `prefix` (writers call this for what they made stale).
     public func invalidate(prefix: String) {
-        state.withLock { state in
+        state.locked { state in
             let stale = state.index.filter { $0.key.hasPrefix(prefix) }.map(\.value)
             for slot in stale { Self.unlink(slot, &state) }
         }
@@ -154,7 +154,7 @@ public final class ResponseCache: Sendable {
     public var stats: CacheStats {
         let enabled = runtime.performance
         let ttl = runtime.defaultCacheTTL
-        return state.withLock { state in
+        return state.locked { state in
             let lookups = state.hits + state.misses
             return CacheStats(
                 enabled: enabled, hits: state.hits, misses: state.misses,
@@ -165,7 +165,7 @@ public final class ResponseCache: Sendable {
     }
 
     var fill: BufferFill {
-        state.withLock { state in
+        state.locked { state in
             BufferFill(
                 used: state.index.count, limit: maxEntries, bytes: state.bytes, bytesLimit: maxBytes,
                 dropped: state.evictions)

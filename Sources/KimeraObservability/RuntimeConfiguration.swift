@@ -83,7 +83,7 @@ public final class RuntimeConfiguration: Sendable {
     public func set(_ toggle: Switch, _ enabled: Bool, ttl: Duration? = nil, now: Date = Date()) -> Date? {
         // The flag and its expiry change together under the lock, so two changes (or a change and a
         // reversion) cannot interleave between them; readers still see the flag with one atomic load.
-        let expiresAt: Date? = state.withLock { state in
+        let expiresAt: Date? = state.locked { state in
             let previous =
                 switch toggle {
                 case .debug: debugFlag.exchange(enabled, ordering: .relaxed)
@@ -100,14 +100,14 @@ public final class RuntimeConfiguration: Sendable {
         return expiresAt
     }
 
-    public var debugExpiresAt: Date? { state.withLock { $0.debugExpiry?.at } }
-    public var profilingExpiresAt: Date? { state.withLock { $0.profilingExpiry?.at } }
+    public var debugExpiresAt: Date? { state.locked { $0.debugExpiry?.at } }
+    public var profilingExpiresAt: Date? { state.locked { $0.profilingExpiry?.at } }
 
     // MARK: Levels
 
     /// The console/root level: the one set explicitly, else the mode's default.
     public var rootLevel: Logger.Level {
-        state.withLock { $0.rootLevel } ?? mode.defaultConsoleLevel
+        state.locked { $0.rootLevel } ?? mode.defaultConsoleLevel
     }
 
     /// Sets the root level (module nil) or a module's level. Returns the level in force before.
@@ -117,7 +117,7 @@ public final class RuntimeConfiguration: Sendable {
     ) -> (previous: Logger.Level, expiresAt: Date?) {
         let expiresAt = ttl.map { now.addingTimeInterval($0.seconds) }
         let mode = self.mode
-        let previous: Logger.Level = state.withLock { state in
+        let previous: Logger.Level = state.locked { state in
             if let module {
                 let previous =
                     Self.override(for: module, in: state.modules)?.level ?? state.rootLevel
@@ -137,13 +137,13 @@ public final class RuntimeConfiguration: Sendable {
 
     /// Removes a module's own level, so it inherits again.
     public func clearLevel(module: String) {
-        state.withLock { _ = $0.modules.removeValue(forKey: module) }
+        state.locked { _ = $0.modules.removeValue(forKey: module) }
         bump()
     }
 
     /// Removes the root level set at runtime: the mode's default applies again.
     public func clearRootLevel() {
-        state.withLock { state in
+        state.locked { state in
             state.rootLevel = nil
             state.rootExpiresAt = nil
         }
@@ -153,7 +153,7 @@ public final class RuntimeConfiguration: Sendable {
     /// Replaces the levels and thresholds with those of a reloaded config file.
     public func apply(_ live: LiveSettings) {
         slowThresholdNanos.store(Int64(live.slowThresholdMs * 1_000_000), ordering: .relaxed)
-        state.withLock { state in
+        state.locked { state in
             state.rootLevel = live.rootLevel
             state.rootExpiresAt = nil
             state.modules = live.moduleLevels.mapValues { ModuleOverride(level: $0, expiresAt: nil) }
@@ -184,7 +184,7 @@ public final class RuntimeConfiguration: Sendable {
 
     private func configuredThresholds(for module: String) -> (console: Logger.Level, ring: Logger.Level) {
         let mode = self.mode
-        return state.withLock { state in
+        return state.locked { state in
             if let override = Self.override(for: module, in: state.modules) {
                 return (override.level, override.level)
             }
@@ -195,7 +195,7 @@ public final class RuntimeConfiguration: Sendable {
 
     /// The configured module levels, for `GET /debug/log-level`.
     package func moduleLevels() -> [(module: String, level: Logger.Level, expiresAt: Date?)] {
-        state.withLock { state in
+        state.locked { state in
             state.modules.map { ($0.key, $0.value.level, $0.value.expiresAt) }.sorted { $0.0 < $1.0 }
         }
     }
@@ -206,10 +206,10 @@ public final class RuntimeConfiguration: Sendable {
     }
 
     public func configuredLevel(for module: String) -> Logger.Level? {
-        state.withLock { $0.modules[module]?.level }
+        state.locked { $0.modules[module]?.level }
     }
 
-    var rootExpiresAt: Date? { state.withLock { $0.rootExpiresAt } }
+    var rootExpiresAt: Date? { state.locked { $0.rootExpiresAt } }
 
     /// Longest module prefix on a label boundary: `kimera.core` covers `kimera.core.vault`.
     static func override(for module: String, in modules: [String: ModuleOverride]) -> ModuleOverride? {
@@ -225,10 +225,10 @@ public final class RuntimeConfiguration: Sendable {
     // MARK: Cache TTL
 
     public func cacheTTL(for route: String) -> Double {
-        state.withLock { $0.routeTTLSeconds[route] ?? $0.cacheTTLSeconds }
+        state.locked { $0.routeTTLSeconds[route] ?? $0.cacheTTLSeconds }
     }
 
-    public var defaultCacheTTL: Double { state.withLock { $0.cacheTTLSeconds } }
+    public var defaultCacheTTL: Double { state.locked { $0.cacheTTLSeconds } }
 
     // MARK: Expiry
 
@@ -244,7 +244,7 @@ public final class RuntimeConfiguration: Sendable {
         var reverted: [Reversion] = []
         var debugRevert: Bool?
         var profilingRevert: Bool?
-        state.withLock { state in
+        state.locked { state in
             if let expiry = state.debugExpiry, expiry.at <= now {
                 debugRevert = expiry.revertTo
                 debugFlag.store(expiry.revertTo, ordering: .relaxed)

@@ -42,7 +42,7 @@ package final class ExportQueue<Item: Sendable>: Sendable {
     /// complete (once per batch, not per item).
     @inline(__always)
     package func offer(_ item: Item) {
-        let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
+        let waiter = state.locked { state -> CheckedContinuation<Void, Never>? in
             state.counts.offered += 1
             guard state.items.count + state.inFlight < capacity else {
                 state.counts.dropped += 1
@@ -60,7 +60,7 @@ package final class ExportQueue<Item: Sendable>: Sendable {
     /// fewer than `batchSize` wait (the exporter then waits for a full batch or its schedule: a busy server
     /// sends full batches, not a stream of small ones as fast as the collector answers).
     package func takeBatch(fullOnly: Bool = false) -> [Item] {
-        state.withLock { state in
+        state.locked { state in
             let count = min(batchSize, state.items.count)
             guard count > 0, !fullOnly || count == batchSize else { return [] }
             let batch = Array(state.items[..<count])
@@ -72,7 +72,7 @@ package final class ExportQueue<Item: Sendable>: Sendable {
 
     /// The outcome of a batch `takeBatch` gave out.
     package func complete(_ count: Int, exported: Bool, retries: Int, error: String? = nil) {
-        state.withLock { state in
+        state.locked { state in
             state.inFlight -= count
             state.counts.retries += UInt64(retries)
             if exported {
@@ -87,14 +87,14 @@ package final class ExportQueue<Item: Sendable>: Sendable {
 
     /// The counters, with what is queued now (waiting and in flight).
     var counts: TelemetryStatus.SignalExport {
-        state.withLock { state in
+        state.locked { state in
             var counts = state.counts
             counts.queued = UInt64(state.items.count + state.inFlight)
             return counts
         }
     }
 
-    var isStopping: Bool { state.withLock { $0.stopping } }
+    var isStopping: Bool { state.locked { $0.stopping } }
 
     /// Suspends the exporter until a batch is complete, `delay` has passed, the server stops, or the task
     /// is cancelled.
@@ -106,7 +106,7 @@ package final class ExportQueue<Item: Sendable>: Sendable {
                 wake()
             }
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                let ready = state.withLock { state in
+                let ready = state.locked { state in
                     guard !state.wakeRequested, !state.stopping, state.items.count < batchSize else { return true }
                     state.waiter = continuation
                     return false
@@ -116,12 +116,12 @@ package final class ExportQueue<Item: Sendable>: Sendable {
             group.cancelAll()
         }
         // The cancelled timer woke nobody but left its request: clear it for the next wait.
-        state.withLock { $0.wakeRequested = false }
+        state.locked { $0.wakeRequested = false }
     }
 
     /// Wakes the exporter now (its timer), or at its next wait.
     func wake() {
-        let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
+        let waiter = state.locked { state -> CheckedContinuation<Void, Never>? in
             guard let waiter = state.waiter else {
                 state.wakeRequested = true
                 return nil
@@ -134,7 +134,7 @@ package final class ExportQueue<Item: Sendable>: Sendable {
 
     /// The server is stopping: the exporter sends what is queued and ends.
     func stop() {
-        state.withLock { $0.stopping = true }
+        state.locked { $0.stopping = true }
         wake()
     }
 }

@@ -174,7 +174,7 @@ public final class KimeraSpan: Span {
     /// copies the dictionary each time.
     public func updateAttributes(_ update: (inout SpanAttributes) -> Void) {
         guard queue != nil else { return }
-        state.withLock { state in
+        state.locked { state in
             if state.record.attributes.isEmpty { state.record.attributes.reserveCapacity(16) }
             update(&state.record.attributes)
         }
@@ -183,7 +183,7 @@ public final class KimeraSpan: Span {
     /// Sets a server span's HTTP attributes at its start (`ServerSpans`).
     package func startHTTPServer(_ fields: HTTPServerFields) {
         guard queue != nil else { return }
-        state.withLock { $0.record.http = fields }
+        state.locked { $0.record.http = fields }
     }
 
     /// Records a server span's route, status and response body size (error status on 5xx), and ends it
@@ -192,7 +192,7 @@ public final class KimeraSpan: Span {
     package func finishHTTPServer(route: String?, status: Int, responseBodySize: Int?, end: Bool) {
         guard let queue else { return }
         let endNanos = end ? DefaultTracerClock.now.nanosecondsSinceEpoch : 0
-        let finished = state.withLock { state -> FinishedSpan? in
+        let finished = state.locked { state -> FinishedSpan? in
             guard !state.ended else { return nil }
             state.record.http?.route = route
             state.record.http?.status = status
@@ -214,13 +214,13 @@ public final class KimeraSpan: Span {
     }
 
     public var operationName: String {
-        get { state.withLock { $0.record.exportedName } }
-        set { state.withLock { $0.record.name = newValue } }
+        get { state.locked { $0.record.exportedName } }
+        set { state.locked { $0.record.name = newValue } }
     }
 
     public var attributes: SpanAttributes {
         get {
-            state.withLock { state in
+            state.locked { state in
                 guard let http = state.record.http else { return state.record.attributes }
                 var merged = http.attributes
                 state.record.attributes.forEach { merged[$0] = $1 }
@@ -229,15 +229,15 @@ public final class KimeraSpan: Span {
         }
         set {
             guard queue != nil else { return }
-            state.withLock { $0.record.attributes = newValue }
+            state.locked { $0.record.attributes = newValue }
         }
     }
 
-    public var isRecording: Bool { queue != nil && !state.withLock { $0.ended } }
+    public var isRecording: Bool { queue != nil && !state.locked { $0.ended } }
 
     public func setStatus(_ status: SpanStatus) {
         guard queue != nil else { return }
-        state.withLock { state in
+        state.locked { state in
             // The specification: Ok is final.
             if state.record.status?.code != .ok { state.record.status = status }
         }
@@ -245,7 +245,7 @@ public final class KimeraSpan: Span {
 
     public func addEvent(_ event: SpanEvent) {
         guard queue != nil else { return }
-        state.withLock { $0.record.events.append(event) }
+        state.locked { $0.record.events.append(event) }
     }
 
     /// An `exception` event with the error's type and text (semantic conventions).
@@ -261,14 +261,14 @@ public final class KimeraSpan: Span {
 
     public func addLink(_ link: SpanLink) {
         guard queue != nil else { return }
-        state.withLock { $0.record.links.append(link) }
+        state.locked { $0.record.links.append(link) }
     }
 
     /// Appends the finished span to the export queue; a second `end` does nothing.
     public func end<Instant: TracerInstant>(at instant: @autoclosure () -> Instant) {
         guard let queue else { return }
         let endNanos = instant().nanosecondsSinceEpoch
-        let finished = state.withLock { state -> FinishedSpan? in
+        let finished = state.locked { state -> FinishedSpan? in
             guard !state.ended else { return nil }
             state.ended = true
             state.record.endNanos = endNanos

@@ -175,8 +175,8 @@ final class ExportFailures: Sendable {
     /// The last failure's text.
     private let last = Mutex<String?>(nil)
 
-    func record(_ message: String) { last.withLock { $0 = Redaction.message(message) } }
-    var lastError: String? { last.withLock { $0 } }
+    func record(_ message: String) { last.locked { $0 = Redaction.message(message) } }
+    var lastError: String? { last.locked { $0 } }
 }
 
 extension Duration {

@@ -111,7 +111,7 @@ extension PostgresVaultStore {
                 try await notify(connection, VaultChangeNotice(geoidsAdded: ids))
             }
         }
-        indexes.withLock { state in
+        indexes.locked { state in
             for stored in batch { state.apply(.geoid(stored.geoid.geoidID, stored.geoid.embeddingVector)) }
         }
     }
@@ -146,7 +146,7 @@ extension PostgresVaultStore {
                 return gone != nil
             }
         }
-        if deleted { indexes.withLock { $0.apply(.geoidRemoved(id)) } }
+        if deleted { indexes.locked { $0.apply(.geoidRemoved(id)) } }
         return deleted
     }
 
@@ -165,7 +165,7 @@ extension PostgresVaultStore {
     }
 
     public func nearestGeoids(to vector: [Float], limit: Int, excluding: Set<String> = []) -> [SimilarityHit] {
-        indexes.withLock { $0.geoids.nearest(to: vector, limit: limit, excluding: excluding) }
+        indexes.locked { $0.geoids.nearest(to: vector, limit: limit, excluding: excluding) }
     }
 
     // MARK: SCARs and vaults
@@ -192,7 +192,7 @@ extension PostgresVaultStore {
     }
 
     public func nearestScars(to vector: [Float], limit: Int) -> [SimilarityHit] {
-        indexes.withLock { $0.scars.nearest(to: vector, limit: limit) }
+        indexes.locked { $0.scars.nearest(to: vector, limit: limit) }
     }
 
     func totals(_ connection: PostgresConnection?) async throws -> VaultTotals {
@@ -299,7 +299,7 @@ extension PostgresVaultStore {
             }
         }
         if !drafts.isEmpty {
-            indexes.withLock { state in
+            indexes.locked { state in
                 for draft in drafts { state.apply(.scar(draft.scarID, draft.embedding)) }
             }
         }

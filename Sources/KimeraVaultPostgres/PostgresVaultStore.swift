@@ -115,17 +115,17 @@ public final class PostgresVaultStore: VaultStore {
     /// Calls `observer` after another instance's change has been applied to this instance's indexes (and
     /// after a rebuild, with `reload`): the place to drop cached responses.
     public func onRemoteChange(_ observer: @escaping @Sendable (VaultChangeNotice) -> Void) {
-        observers.withLock { $0.append(observer) }
+        observers.locked { $0.append(observer) }
     }
 
     func tellObservers(_ notice: VaultChangeNotice) {
-        for observer in observers.withLock({ $0 }) { observer(notice) }
+        for observer in observers.locked({ $0 }) { observer(notice) }
     }
 
     public var dialect: String { "postgresql" }
 
     public var availabilityProblem: String? {
-        problem.withLock { $0 }.map { "The vault is unavailable: \($0)." }
+        problem.locked { $0 }.map { "The vault is unavailable: \($0)." }
     }
 
     // MARK: Running operations
@@ -133,7 +133,7 @@ public final class PostgresVaultStore: VaultStore {
     /// Runs `body` within the operation timeout, turning every failure into a `VaultError` (a 503). While the
     /// health monitor knows PostgreSQL is away, fails at once.
     func run<T: Sendable>(_ operation: String, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
-        if let problem = problem.withLock({ $0 }) { throw VaultError(operation: operation, detail: problem) }
+        if let problem = problem.locked({ $0 }) { throw VaultError(operation: operation, detail: problem) }
         do {
             return try await Self.withDeadline(options.operationTimeout, body)
         } catch let error as VaultError {
@@ -227,7 +227,7 @@ public final class PostgresVaultStore: VaultStore {
             } else {
                 let geoids = try await vectors(table: .geoids, ids: notice.geoidsAdded ?? [])
                 let scars = try await vectors(table: .scars, ids: notice.scarsAdded ?? [])
-                indexes.withLock { state in
+                indexes.locked { state in
                     for (id, vector) in geoids { state.apply(.geoid(id, vector)) }
                     for id in notice.geoidsRemoved ?? [] { state.apply(.geoidRemoved(id)) }
                     for (id, vector) in scars { state.apply(.scar(id, vector)) }
@@ -270,7 +270,7 @@ public final class PostgresVaultStore: VaultStore {
 
     /// Reloads both indexes from the database; local writes committed meanwhile are replayed onto them.
     public func rebuildIndexes() async throws {
-        indexes.withLock { $0.journal = [] }
+        indexes.locked { $0.journal = [] }
         do {
             let dimensions = embedder.dimensions
             let fresh = try await Self.withDeadline(.seconds(60)) { [client, logger] in
@@ -278,20 +278,20 @@ public final class PostgresVaultStore: VaultStore {
                     try await SharedIndexes.load(connection, dimensions: dimensions, logger: logger)
                 }
             }
-            indexes.withLock { state in
+            indexes.locked { state in
                 var rebuilt = fresh
                 for change in state.journal ?? [] { rebuilt.apply(change) }
                 state = rebuilt
             }
         } catch {
-            indexes.withLock { $0.journal = nil }
+            indexes.locked { $0.journal = nil }
             throw error
         }
     }
 
     /// Vectors held in memory, for observability: rows and bytes of each index.
     public var memoryFill: (geoids: Int, scars: Int, bytes: Int) {
-        indexes.withLock { ($0.geoids.count, $0.scars.count, $0.geoids.bytes + $0.scars.bytes) }
+        indexes.locked { ($0.geoids.count, $0.scars.count, $0.geoids.bytes + $0.scars.bytes) }
     }
 }
 
@@ -386,7 +386,7 @@ final class ResumeOnce<T: Sendable>: Sendable {
     @discardableResult
     func resume(_ result: Result<T, any Error>) -> Bool {
         guard
-            let continuation = continuation.withLock({ value -> CheckedContinuation<T, any Error>? in
+            let continuation = continuation.locked({ value -> CheckedContinuation<T, any Error>? in
                 defer { value = nil }
                 return value
             })

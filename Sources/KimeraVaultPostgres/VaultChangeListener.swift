@@ -85,7 +85,7 @@ struct VaultHealthMonitor: Service {
         await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 let verdict = await probe()
-                let previous = store.problem.withLock { problem in
+                let previous = store.problem.locked { problem in
                     defer { problem = verdict }
                     return problem
                 }

@@ -273,7 +273,7 @@ public final class SQLiteVaultStore: VaultStore {
                     for arguments in rows { try insert.execute(arguments: arguments) }
                     return .commit
                 }
-                self.geoidVectors.withLock { index in
+                self.geoidVectors.locked { index in
                     for stored in batch { index.upsert(id: stored.geoid.geoidID, vector: stored.geoid.embeddingVector) }
                 }
             }
@@ -313,7 +313,7 @@ public final class SQLiteVaultStore: VaultStore {
                     deleted = db.changesCount > 0
                     return .commit
                 }
-                if deleted { self.geoidVectors.withLock { _ = $0.remove(id: id) } }
+                if deleted { self.geoidVectors.locked { _ = $0.remove(id: id) } }
                 return deleted
             }
         }
@@ -336,7 +336,7 @@ public final class SQLiteVaultStore: VaultStore {
     }
 
     public func nearestGeoids(to vector: [Float], limit: Int, excluding: Set<String> = []) -> [SimilarityHit] {
-        geoidVectors.withLock { $0.snapshot }.nearest(to: vector, limit: limit, excluding: excluding)
+        geoidVectors.locked { $0.snapshot }.nearest(to: vector, limit: limit, excluding: excluding)
     }
 
     // MARK: SCARs and vaults
@@ -365,7 +365,7 @@ public final class SQLiteVaultStore: VaultStore {
     }
 
     public func nearestScars(to vector: [Float], limit: Int) -> [SimilarityHit] {
-        scarVectors.withLock { $0.snapshot }.nearest(to: vector, limit: limit)
+        scarVectors.locked { $0.snapshot }.nearest(to: vector, limit: limit)
     }
 
     static func totals(_ db: Database) throws -> VaultTotals {
@@ -458,7 +458,7 @@ public final class SQLiteVaultStore: VaultStore {
                     return .commit
                 }
                 if !drafts.isEmpty {
-                    self.scarVectors.withLock { index in
+                    self.scarVectors.locked { index in
                         for draft in drafts { index.upsert(id: draft.scarID, vector: draft.embedding) }
                     }
                 }
@@ -574,8 +574,8 @@ public final class SQLiteVaultStore: VaultStore {
 
     /// Vectors held in memory, for observability: rows and bytes of each index.
     public var memoryFill: (geoids: Int, scars: Int, bytes: Int) {
-        let geoids = geoidVectors.withLock { ($0.count, $0.bytes) }
-        let scars = scarVectors.withLock { ($0.count, $0.bytes) }
+        let geoids = geoidVectors.locked { ($0.count, $0.bytes) }
+        let scars = scarVectors.locked { ($0.count, $0.bytes) }
         return (geoids.0, scars.0, geoids.1 + scars.1)
     }
 }

@@ -17,7 +17,7 @@ final class VaultFileLock: Sendable {
 
     static func acquire(databasePath: String) throws -> VaultFileLock {
         let lockPath = databasePath + ".lock"
-        try held.withLock { held in
+        try held.locked { held in
             if let entry = held[lockPath] {
                 held[lockPath] = (entry.descriptor, entry.count + 1)
                 return
@@ -48,7 +48,7 @@ final class VaultFileLock: Sendable {
 
     /// Gives up this open's share of the lock; the last one unlocks and closes it.
     func release() {
-        Self.held.withLock { held in
+        Self.held.locked { held in
             guard let entry = held[lockPath] else { return }
             if entry.count > 1 {
                 held[lockPath] = (entry.descriptor, entry.count - 1)

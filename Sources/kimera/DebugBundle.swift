@@ -159,17 +159,17 @@ final class BundleCapture: Sendable {
     }
 
     var worstFailure: Int32? {
-        let codes = state.withLock { $0.codes }
+        let codes = state.locked { $0.codes }
         return codes.isEmpty ? nil : FleetOutput.worstCode(codes)
     }
 
     private func record(_ index: Int, _ path: String, _ data: Data) {
-        state.withLock { $0.files[index][path] = data }
+        state.locked { $0.files[index][path] = data }
     }
 
     private func fail(_ index: Int, _ what: String, _ error: any Error) {
         let failure = (error as? ClientError) ?? .transport(url: fleet.clients[index].baseURL, detail: "\(error)")
-        state.withLock {
+        state.locked {
             $0.errors[index].append("\(what): \(failure.message)")
             $0.codes.append(CLIExit.from(failure).code)
         }
@@ -180,7 +180,7 @@ final class BundleCapture: Sendable {
     @discardableResult
     private func fetch(_ index: Int, _ path: String, query: [(String, String)] = [], as file: String) async -> Data? {
         let client = fleet.clients[index]
-        state.withLock {
+        state.locked {
             _ = $0.commands.insert(
                 "GET \(path)" + (query.isEmpty ? "" : "?" + query.map { "\($0.0)=\($0.1)" }.joined(separator: "&")))
         }
@@ -205,7 +205,7 @@ final class BundleCapture: Sendable {
         let count = fleet.clients.count
         let clock = ContinuousClock()
         let start = clock.now
-        state.withLock { $0.startedAt = Date() }
+        state.locked { $0.startedAt = Date() }
         say("fetching /debug/info from \(count) instance(s)…")
         // Before the window: info, and profiling switched on where it was off.
         var profilingWasOn = [Bool?](repeating: nil, count: count)
@@ -217,7 +217,7 @@ final class BundleCapture: Sendable {
                         return (index, nil)
                     }
                     if !info.mode.profiling {
-                        self.state.withLock { _ = $0.commands.insert("POST /debug/profiling?enabled=true") }
+                        self.state.locked { _ = $0.commands.insert("POST /debug/profiling?enabled=true") }
                         do { _ = try await self.fleet.clients[index].setProfiling(true) } catch {
                             self.fail(index, "POST /debug/profiling", error)
                         }
@@ -287,12 +287,12 @@ final class BundleCapture: Sendable {
                         await self.fetch(index, "/performance/stats", as: "stats.json")
                         await self.fetch(index, "/debug/profiles", query: [("limit", "1000")], as: "profiles.json")
                         if wasOn[index] == false {
-                            self.state.withLock { _ = $0.commands.insert("POST /debug/profiling?enabled=false") }
+                            self.state.locked { _ = $0.commands.insert("POST /debug/profiling?enabled=false") }
                             do {
                                 _ = try await self.fleet.clients[index].setProfiling(false)
-                                self.state.withLock { $0.profilingRestored[index] = true }
+                                self.state.locked { $0.profilingRestored[index] = true }
                             } catch {
-                                self.state.withLock { $0.profilingRestored[index] = false }
+                                self.state.locked { $0.profilingRestored[index] = false }
                                 self.fail(index, "restoring profiling off", error)
                             }
                         }
@@ -302,7 +302,7 @@ final class BundleCapture: Sendable {
         }
         await finish.value
         say("")
-        state.withLock {
+        state.locked {
             $0.endedAt = Date()
             $0.interrupted = interrupted
         }
@@ -311,7 +311,7 @@ final class BundleCapture: Sendable {
 
     /// `GET /debug/pprof/profile` for the window, kept as `cpu.pb.gz`.
     private func cpuProfile(_ index: Int, seconds: Int) async {
-        state.withLock { _ = $0.commands.insert("GET /debug/pprof/profile?seconds=\(seconds)&hz=100") }
+        state.locked { _ = $0.commands.insert("GET /debug/pprof/profile?seconds=\(seconds)&hz=100") }
         do {
             let data = try await fleet.clients[index].cpuProfile(seconds: seconds, hz: 100)
             record(index, "cpu.pb.gz", data)
@@ -323,7 +323,7 @@ final class BundleCapture: Sendable {
     /// The backlog (up to 1000 records), then the live stream until cancelled, one JSON record a line.
     private func followLogs(_ index: Int) async {
         let client = fleet.clients[index]
-        state.withLock { _ = $0.commands.insert("GET /debug/logs?limit=1000, then GET /debug/logs/stream") }
+        state.locked { _ = $0.commands.insert("GET /debug/logs?limit=1000, then GET /debug/logs/stream") }
         var last: UInt64 = 0
         do {
             let page = try await client.logs(LogQuery(limit: 1000))
@@ -338,14 +338,14 @@ final class BundleCapture: Sendable {
                 switch event {
                 case .record(let record): append(index, [record])
                 case .gap(let range):
-                    state.withLock {
+                    state.locked {
                         $0.errors[index].append("log stream gap: seq \(range.fromSeq)–\(range.toSeq) lost")
                     }
                 case .disconnected(let error, _, _):
-                    state.withLock { $0.errors[index].append("log stream lost: \(error.message)") }
+                    state.locked { $0.errors[index].append("log stream lost: \(error.message)") }
                 case .reconnected(_, let restarted):
                     if restarted {
-                        state.withLock { $0.errors[index].append("the server restarted during the window") }
+                        state.locked { $0.errors[index].append("the server restarted during the window") }
                     }
                 }
             }
@@ -356,7 +356,7 @@ final class BundleCapture: Sendable {
 
     private func append(_ index: Int, _ records: [LogRecord]) {
         let lines = records.map { JSONText.compact($0) }
-        state.withLock { state in
+        state.locked { state in
             let room = Debug.BundleCommand.maxLogLines - state.logLines[index].count
             if room > 0 { state.logLines[index] += lines.prefix(room) }
         }
@@ -409,7 +409,7 @@ final class BundleCapture: Sendable {
 
     /// Writes the files, redacted, to a staging directory and packs it with `tar -czf`.
     func archive(to destination: URL) -> ArchiveResult {
-        let captured = state.withLock { $0 }
+        let captured = state.locked { $0 }
         let manager = FileManager.default
         let staging = manager.temporaryDirectory.appendingPathComponent("kimera-bundle-\(UUID().uuidString)")
         let root = destination.deletingPathExtension().deletingPathExtension().lastPathComponent

@@ -419,7 +419,7 @@ final class ScreenSession: Sendable {
     /// and the rest of the screen below, so nothing is blanked first and nothing flickers.
     func draw(_ frame: (Int, Int) -> [String], clear: Bool = false) {
         let size = Terminal.size(STDOUT_FILENO) ?? (columns: 80, rows: 24)
-        let changed = lastSize.withLock { last -> Bool in
+        let changed = lastSize.locked { last -> Bool in
             defer { last = size }
             return last != size
         }

@@ -378,15 +378,15 @@ final class ShellInterrupt: Sendable {
     }
 
     private func cancelCurrent() {
-        current.withLock { $0?.cancel() }
+        current.locked { $0?.cancel() }
     }
 
     /// Runs `work` as the current command; nil on success, else how it ended (`.interrupted` after Ctrl-C).
     func run(_ work: @escaping @Sendable () async throws -> Void) async -> CLIExit? {
         let task = Task { try await work() }
-        current.withLock { $0 = task }
+        current.locked { $0 = task }
         let result = await task.result
-        current.withLock { $0 = nil }
+        current.locked { $0 = nil }
         switch result {
         case .success: return task.isCancelled ? .interrupted : nil
         case .failure(let error):

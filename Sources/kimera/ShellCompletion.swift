@@ -38,7 +38,7 @@ final class ShellCompleter: Sendable {
     private let live = Mutex(ShellLiveValues())
 
     func update(_ values: ShellLiveValues) {
-        live.withLock { $0 = values }
+        live.locked { $0 = values }
     }
 
     static let formats = OutputFormat.allCases.map(\.rawValue)
@@ -53,7 +53,7 @@ final class ShellCompleter: Sendable {
 
     /// The candidates for `text`, the word being typed, after the words `before` it.
     func candidates(before: [String], text: String) -> [String] {
-        let live = self.live.withLock { $0 }
+        let live = self.live.locked { $0 }
         var options: [String]
         if before.isEmpty {
             options = Self.commandNames

@@ -50,15 +50,15 @@ final class ShutdownSequence: Sendable {
     }
 
     /// Whether a stop signal has arrived (errors of the services after it are part of stopping).
-    var requested: Bool { state.withLock { $0.signals > 0 } }
+    var requested: Bool { state.locked { $0.signals > 0 } }
 
     /// Time since the first signal.
-    var elapsed: Duration? { state.withLock { $0.startedAt.map { ContinuousClock.now - $0 } } }
+    var elapsed: Duration? { state.locked { $0.startedAt.map { ContinuousClock.now - $0 } } }
 
     /// A stop signal arrived (`name` for the log).
     func signal(_ name: String) {
         enum Action { case started, closeNow, ignore }
-        let action = state.withLock { state -> Action in
+        let action = state.locked { state -> Action in
             guard !state.finished else { return .ignore }
             state.signals += 1
             switch state.signals {
@@ -87,7 +87,7 @@ final class ShutdownSequence: Sendable {
 
     /// Serving has ended: the remaining waits are moot.
     func finish() {
-        let phases = state.withLock { state in
+        let phases = state.locked { state in
             state.finished = true
             return state.phases
         }

@@ -206,12 +206,12 @@ final class SettingSources: AccessReporter, Sendable {
         for result in event.providerResults {
             // The reader stops at the first provider with a value, as the library's own access logging says.
             guard case .success(let lookup) = result.result, lookup.value != nil else { continue }
-            answers.withLock { $0[event.metadata.key.dotted] = (result.providerName, lookup.encodedKey) }
+            answers.locked { $0[event.metadata.key.dotted] = (result.providerName, lookup.encodedKey) }
             return
         }
     }
 
-    func answer(for key: String) -> (provider: String, encodedKey: String)? { answers.withLock { $0[key] } }
+    func answer(for key: String) -> (provider: String, encodedKey: String)? { answers.locked { $0[key] } }
 }
 
 extension AbsoluteConfigKey {

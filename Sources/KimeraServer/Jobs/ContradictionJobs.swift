@@ -44,7 +44,7 @@ public final class ContradictionJobs: Service, Sendable {
         _ request: ProcessRequest, service: KimeraService, profiler: Profiler,
         onFinish: @escaping @Sendable (Result<ProcessResult, any Error>) -> Void
     ) async throws -> String? {
-        guard table.withLock({ $0.accepting }) else { return nil }
+        guard table.locked({ $0.accepting }) else { return nil }
         let id = "job_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
         let admission = try await store.startJob(
             id: id, owner: owner, now: Date().timeIntervalSince1970, limits: limits)
@@ -52,7 +52,7 @@ public final class ContradictionJobs: Service, Sendable {
         guard admission == .accepted else { return nil }
         let requestID = RequestScope.requestID
         let store = self.store
-        table.withLock { table in
+        table.locked { table in
             // Created under the lock: the task's own `finish` waits for it, so it is always registered
             // before it can unregister itself.
             table.tasks[id] = Task {
@@ -79,7 +79,7 @@ public final class ContradictionJobs: Service, Sendable {
                     } catch {
                         onFinish(.failure(error))
                     }
-                    self.table.withLock { _ = $0.tasks.removeValue(forKey: id) }
+                    self.table.locked { _ = $0.tasks.removeValue(forKey: id) }
                 }
             }
         }
@@ -91,7 +91,7 @@ public final class ContradictionJobs: Service, Sendable {
     }
 
     /// How many jobs are running now in this instance.
-    public var running: Int { table.withLock { $0.tasks.count } }
+    public var running: Int { table.locked { $0.tasks.count } }
 
     var fill: BufferFill {
         let used = lastCount.load(ordering: .relaxed)
@@ -108,7 +108,7 @@ public final class ContradictionJobs: Service, Sendable {
     /// Accepts no new job and waits until the running ones have finished; cancelling the caller cancels
     /// them (they end as `failed`).
     public func drain() async {
-        let tasks = table.withLock { table in
+        let tasks = table.locked { table in
             table.accepting = false
             return Array(table.tasks.values)
         }

@@ -47,17 +47,17 @@ final class ConnectionRegistry: Sendable {
 
     func register(_ entry: Entry) {
         open.add(1, ordering: .relaxed)
-        entries.withLock { $0[ObjectIdentifier(entry.channel)] = entry }
+        entries.locked { $0[ObjectIdentifier(entry.channel)] = entry }
     }
 
     func unregister(_ channel: any Channel) {
         open.subtract(1, ordering: .relaxed)
-        entries.withLock { $0[ObjectIdentifier(channel)] = nil }
+        entries.locked { $0[ObjectIdentifier(channel)] = nil }
     }
 
     /// The requests in flight now, oldest first.
     func inFlight() async -> [InFlight] {
-        let entries = self.entries.withLock { Array($0.values) }
+        let entries = self.entries.locked { Array($0.values) }
         var requests: [InFlight] = []
         for entry in entries {
             let handler = entry.handler
@@ -71,7 +71,7 @@ final class ConnectionRegistry: Sendable {
     /// Closes every open connection, requests in flight or half-received included; returns how many.
     @discardableResult
     func closeAll() -> Int {
-        let channels = entries.withLock { $0.values.map(\.channel) }
+        let channels = entries.locked { $0.values.map(\.channel) }
         for channel in channels { channel.close(promise: nil) }
         return channels.count
     }

@@ -44,7 +44,7 @@ struct ResponseCacheMiddleware: RouterMiddleware {
         cache.recordMiss()
         let collected = CollectedBody()
         try await response.body.write(CollectingWriter(target: collected))
-        let body = collected.buffer.withLock { $0 }
+        let body = collected.buffer.locked { $0 }
         var stored = response.headers
         stored[.cacheControl] = cacheControl(route)
         var headers = stored
@@ -89,7 +89,7 @@ struct CollectingWriter: ResponseBodyWriter {
     let target: CollectedBody
 
     mutating func write(_ buffer: ByteBuffer) async throws {
-        target.buffer.withLock { collected in
+        target.buffer.locked { collected in
             var copy = buffer
             collected.writeBuffer(&copy)
         }

@@ -9,8 +9,8 @@ final class CacheableRoutes: Sendable {
     /// Protects the set; written while routes register, read on cache misses.
     private let routes = Mutex<Set<String>>([])
 
-    func insert(_ route: String) { routes.withLock { _ = $0.insert(route) } }
-    func contains(_ route: String) -> Bool { routes.withLock { $0.contains(route) } }
+    func insert(_ route: String) { routes.locked { _ = $0.insert(route) } }
+    func contains(_ route: String) -> Bool { routes.locked { $0.contains(route) } }
 }
 
 /// Every registered path template and its methods, so that any other method on a known path (`TRACE`,
@@ -26,7 +26,7 @@ final class KnownRoutes: Sendable {
     private let entries = Mutex<[Entry]>([])
 
     func insert(_ path: String, method: String) {
-        entries.withLock { entries in
+        entries.locked { entries in
             if let index = entries.firstIndex(where: { $0.path == path }) {
                 entries[index].methods.append(method)
             } else {
@@ -40,7 +40,7 @@ final class KnownRoutes: Sendable {
     /// parameters (`/kimera/geoids/search` over `/kimera/geoids/{id}`), as in the router.
     func match(_ path: String) -> (path: String, methods: [String])? {
         let parts = path.split(separator: "/")
-        let candidates = entries.withLock { entries in
+        let candidates = entries.locked { entries in
             entries.filter { entry in
                 entry.segments.count == parts.count
                     && zip(entry.segments, parts).allSatisfy { segment, part in segment.map { $0 == part } ?? true }
