@@ -153,8 +153,11 @@ public final class PostgresVaultStore: VaultStore {
             return "\(prefix)did not answer in time"
         case let error as PSQLError:
             if let message = error.serverInfo?[.message] {
+                // The server's own words, after whose they are: a stop while connected arrives as
+                // "terminating connection due to administrator command (SQLSTATE 57P01)".
                 let state = error.serverInfo?[.sqlState].map { " (SQLSTATE \($0))" } ?? ""
-                return message + state
+                let said = message + state
+                return target.map { "PostgreSQL at \($0) said: \(said)" } ?? said
             }
             let underlying = error.underlying.map { "\($0)" } ?? ""
             if underlying.contains("refused") { return "\(prefix)refused the connection" }
@@ -170,7 +173,7 @@ public final class PostgresVaultStore: VaultStore {
         default:
             let text = "\(error)"
             if text.contains("refused") { return "\(prefix)refused the connection" }
-            return text
+            return target.map { "PostgreSQL at \($0): \(text)" } ?? text
         }
     }
 

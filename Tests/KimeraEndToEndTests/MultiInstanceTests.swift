@@ -235,7 +235,8 @@ struct MultiInstanceTests {
             #expect(notReady)
             let ready = try await http(.GET, server.baseURL + "/ready")
             #expect(ready.object["error"] as? String == "unavailable")
-            #expect((ready.object["message"] as? String)?.contains("PostgreSQL at 127.0.0.1:\(postgres.port)") == true)
+            let reason = ready.object["message"] as? String ?? ""
+            #expect(reason.contains("PostgreSQL at 127.0.0.1:\(postgres.port)"), "/ready says: \(reason)")
             let writeStarted = ContinuousClock.now
             let write = try await Self.createGeoid(server.baseURL, "written while the database is away")
             #expect(write.status == 503 && write.object["error"] as? String == "unavailable")
