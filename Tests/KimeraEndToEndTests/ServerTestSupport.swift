@@ -17,6 +17,12 @@ let kimeraBinary =
     ?? packageRoot.appendingPathComponent(".build/debug/kimera").path
 
 /// A fresh temporary directory, removed by the caller.
+/// Time a sanitized binary needs on top of an upper time bound (its code runs several times slower and a
+/// ThreadSanitizer process takes seconds to exit): `scripts/test --sanitize` sets KIMERA_TEST_SLACK_SECONDS.
+/// Only upper bounds add it; the lower ones (a grace period kept) stay exact.
+let sanitizerSlack: Duration = .seconds(
+    Double(ProcessInfo.processInfo.environment["KIMERA_TEST_SLACK_SECONDS"] ?? "") ?? 0)
+
 func temporaryDirectory(_ name: String = "kimera-test") -> URL {
     let url = FileManager.default.temporaryDirectory.appendingPathComponent("\(name)-\(UUID().uuidString)")
     try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
