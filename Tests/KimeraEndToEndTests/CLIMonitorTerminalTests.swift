@@ -116,7 +116,7 @@ struct Tmux {
             Tmux.path ?? "tmux", "-L", socket, "new-session", "-d", "-s", "cli", "-x", String(width), "-y",
             String(height), "/bin/sh",
         ]
-        let environment = ["PATH=/usr/bin:/bin", "HOME=\(NSTemporaryDirectory())", "TERM=xterm-256color"]
+        let environment = cleanEnvironment().merging(["TERM": "xterm-256color"]) { $1 }.map { "\($0.key)=\($0.value)" }
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }

@@ -13,6 +13,16 @@ enum CLIBinary {
     static var exists: Bool { FileManager.default.isExecutableFile(atPath: kimeraBinary) }
 }
 
+/// The environment a CLI test starts from: PATH and HOME, TERM unset so output is plain, and a sanitized
+/// run's options (`scripts/test --sanitize`), which a clean environment would otherwise lose.
+func cleanEnvironment() -> [String: String] {
+    var base = ["PATH": "/usr/bin:/bin", "HOME": NSTemporaryDirectory()]
+    for name in ["ASAN_OPTIONS", "LSAN_OPTIONS", "TSAN_OPTIONS"] {
+        base[name] = ProcessInfo.processInfo.environment[name]
+    }
+    return base
+}
+
 /// The `kimera` binary (or `executable`) running with arguments and environment, its output collected.
 final class CLIProcess {
     let process = Process()
@@ -23,7 +33,7 @@ final class CLIProcess {
     init(_ arguments: [String], environment: [String: String] = [:], executable: String = CLIBinary.path) throws {
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
-        var base = ["PATH": "/usr/bin:/bin", "HOME": NSTemporaryDirectory()]
+        var base = cleanEnvironment()
         base.merge(environment) { $1 }
         process.environment = base
         process.standardInput = FileHandle.nullDevice

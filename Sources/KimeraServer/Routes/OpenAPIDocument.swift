@@ -140,8 +140,8 @@ enum OpenAPIDocument {
             "description": "Skip the response cache for this request (`X-Cache: BYPASSED`). Accepts `true/false/1/0/yes/no/on/off` in any case.",
             "required": false,
             "schema": {
-              "type": "boolean",
-              "default": false
+              "$ref": "#/components/schemas/QueryBoolean",
+              "default": "false"
             }
           }
         ],
@@ -220,8 +220,8 @@ enum OpenAPIDocument {
             "description": "Include `recent_logs` (the last 50 records). Accepts `true/false/1/0/yes/no/on/off` in any case.",
             "required": false,
             "schema": {
-              "type": "boolean",
-              "default": true
+              "$ref": "#/components/schemas/QueryBoolean",
+              "default": "true"
             }
           },
           {
@@ -230,8 +230,8 @@ enum OpenAPIDocument {
             "description": "Include `request_traces` (the last 50 traces). Accepts `true/false/1/0/yes/no/on/off` in any case.",
             "required": false,
             "schema": {
-              "type": "boolean",
-              "default": true
+              "$ref": "#/components/schemas/QueryBoolean",
+              "default": "true"
             }
           },
           {
@@ -240,8 +240,8 @@ enum OpenAPIDocument {
             "description": "Include `performance_profiles` (the last 20 profiles). Accepts `true/false/1/0/yes/no/on/off` in any case.",
             "required": false,
             "schema": {
-              "type": "boolean",
-              "default": true
+              "$ref": "#/components/schemas/QueryBoolean",
+              "default": "true"
             }
           }
         ],
@@ -312,7 +312,7 @@ enum OpenAPIDocument {
             "description": "Whether debug mode is on. Accepts `true/false/1/0/yes/no/on/off` in any case.",
             "required": true,
             "schema": {
-              "type": "boolean"
+              "$ref": "#/components/schemas/QueryBoolean"
             }
           },
           {
@@ -321,13 +321,7 @@ enum OpenAPIDocument {
             "description": "Revert after this long: a positive number and a unit (ms, s, m, h, d; any case), e.g. 15m; from 1ms to 24h (longer or shorter is a 400).",
             "required": false,
             "schema": {
-              "type": "string",
-              "examples": [
-                "15m",
-                "30s",
-                "2h"
-              ],
-              "pattern": "^([0-9]*[1-9][0-9]*(\\.[0-9]+)?|[0-9]+\\.[0-9]*[1-9][0-9]*)([mM][sS]|[sSmMhHdD])?$"
+              "$ref": "#/components/schemas/DurationText"
             }
           }
         ],
@@ -398,7 +392,7 @@ enum OpenAPIDocument {
             "description": "Whether profiling is on. Accepts `true/false/1/0/yes/no/on/off` in any case.",
             "required": true,
             "schema": {
-              "type": "boolean"
+              "$ref": "#/components/schemas/QueryBoolean"
             }
           },
           {
@@ -407,13 +401,7 @@ enum OpenAPIDocument {
             "description": "Revert after this long: a positive number and a unit (ms, s, m, h, d; any case), e.g. 15m; from 1ms to 24h (longer or shorter is a 400).",
             "required": false,
             "schema": {
-              "type": "string",
-              "examples": [
-                "15m",
-                "30s",
-                "2h"
-              ],
-              "pattern": "^([0-9]*[1-9][0-9]*(\\.[0-9]+)?|[0-9]+\\.[0-9]*[1-9][0-9]*)([mM][sS]|[sSmMhHdD])?$"
+              "$ref": "#/components/schemas/DurationText"
             }
           }
         ],
@@ -550,8 +538,8 @@ enum OpenAPIDocument {
             "description": "Match `level` exactly instead of as a minimum. Accepts `true/false/1/0/yes/no/on/off` in any case.",
             "required": false,
             "schema": {
-              "type": "boolean",
-              "default": false
+              "$ref": "#/components/schemas/QueryBoolean",
+              "default": "false"
             }
           }
         ],
@@ -676,8 +664,8 @@ enum OpenAPIDocument {
             "description": "Match `level` exactly instead of as a minimum. Accepts `true/false/1/0/yes/no/on/off` in any case.",
             "required": false,
             "schema": {
-              "type": "boolean",
-              "default": false
+              "$ref": "#/components/schemas/QueryBoolean",
+              "default": "false"
             }
           }
         ],
@@ -853,13 +841,7 @@ enum OpenAPIDocument {
             "description": "Revert after this long: a positive number and a unit (ms, s, m, h, d; any case), e.g. 15m; from 1ms to 24h (longer or shorter is a 400).",
             "required": false,
             "schema": {
-              "type": "string",
-              "examples": [
-                "15m",
-                "30s",
-                "2h"
-              ],
-              "pattern": "^([0-9]*[1-9][0-9]*(\\.[0-9]+)?|[0-9]+\\.[0-9]*[1-9][0-9]*)([mM][sS]|[sSmMhHdD])?$"
+              "$ref": "#/components/schemas/DurationText"
             }
           }
         ],
@@ -1112,8 +1094,8 @@ enum OpenAPIDocument {
             "description": "Only traces that reached the slow threshold. Accepts `true/false/1/0/yes/no/on/off` in any case.",
             "required": false,
             "schema": {
-              "type": "boolean",
-              "default": false
+              "$ref": "#/components/schemas/QueryBoolean",
+              "default": "false"
             }
           }
         ],
@@ -1886,8 +1868,8 @@ enum OpenAPIDocument {
             "description": "Skip the response cache for this request (`X-Cache: BYPASSED`). Accepts `true/false/1/0/yes/no/on/off` in any case.",
             "required": false,
             "schema": {
-              "type": "boolean",
-              "default": false
+              "$ref": "#/components/schemas/QueryBoolean",
+              "default": "false"
             }
           }
         ],
@@ -2024,8 +2006,8 @@ enum OpenAPIDocument {
             "description": "Skip the response cache for this request (`X-Cache: BYPASSED`). Accepts `true/false/1/0/yes/no/on/off` in any case.",
             "required": false,
             "schema": {
-              "type": "boolean",
-              "default": false
+              "$ref": "#/components/schemas/QueryBoolean",
+              "default": "false"
             }
           }
         ],
@@ -3576,8 +3558,8 @@ enum OpenAPIDocument {
             "description": "Balance total weight instead of SCAR counts. Accepts `true/false/1/0/yes/no/on/off` in any case.",
             "required": false,
             "schema": {
-              "type": "boolean",
-              "default": false
+              "$ref": "#/components/schemas/QueryBoolean",
+              "default": "false"
             }
           }
         ],
@@ -4947,7 +4929,7 @@ enum OpenAPIDocument {
             "required": false,
             "description": "Only entries last seen within this duration (1ms to 24h), e.g. `10m`.",
             "schema": {
-              "type": "string"
+              "$ref": "#/components/schemas/DurationText"
             }
           }
         ],
@@ -5134,7 +5116,8 @@ enum OpenAPIDocument {
         "required": [
           "error",
           "message"
-        ]
+        ],
+        "additionalProperties": false
       },
       "JSONValue": {
         "description": "Any JSON value (free-form data such as symbolic state, metadata and configuration).",
@@ -5188,7 +5171,8 @@ enum OpenAPIDocument {
           "service",
           "version",
           "uptime_s"
-        ]
+        ],
+        "additionalProperties": false
       },
       "ReadyResponse": {
         "type": "object",
@@ -5203,7 +5187,8 @@ enum OpenAPIDocument {
         },
         "required": [
           "status"
-        ]
+        ],
+        "additionalProperties": false
       },
       "ModeFlags": {
         "type": "object",
@@ -5237,7 +5222,8 @@ enum OpenAPIDocument {
           "debug",
           "performance",
           "profiling"
-        ]
+        ],
+        "additionalProperties": false
       },
       "FeatureFlags": {
         "type": "object",
@@ -5267,7 +5253,8 @@ enum OpenAPIDocument {
           "async_enabled",
           "debug_api",
           "request_tracing"
-        ]
+        ],
+        "additionalProperties": false
       },
       "RootResponse": {
         "type": "object",
@@ -5302,7 +5289,8 @@ enum OpenAPIDocument {
           "timestamp",
           "mode",
           "features"
-        ]
+        ],
+        "additionalProperties": false
       },
       "SourceLocation": {
         "type": "object",
@@ -5323,7 +5311,8 @@ enum OpenAPIDocument {
           "file",
           "function",
           "line"
-        ]
+        ],
+        "additionalProperties": false
       },
       "LogRecord": {
         "type": "object",
@@ -5383,7 +5372,8 @@ enum OpenAPIDocument {
           "message",
           "metadata",
           "source"
-        ]
+        ],
+        "additionalProperties": false
       },
       "StreamGap": {
         "type": "object",
@@ -5406,12 +5396,14 @@ enum OpenAPIDocument {
             "required": [
               "from_seq",
               "to_seq"
-            ]
+            ],
+            "additionalProperties": false
           }
         },
         "required": [
           "gap"
-        ]
+        ],
+        "additionalProperties": false
       },
       "StreamHeartbeat": {
         "type": "object",
@@ -5424,7 +5416,8 @@ enum OpenAPIDocument {
         },
         "required": [
           "heartbeat"
-        ]
+        ],
+        "additionalProperties": false
       },
       "LogStreamLine": {
         "description": "One line of `/debug/logs/stream`: a LogRecord, a gap or a heartbeat.",
@@ -5549,7 +5542,8 @@ enum OpenAPIDocument {
           "bytes_out",
           "slow",
           "log_count"
-        ]
+        ],
+        "additionalProperties": false
       },
       "TimingStats": {
         "type": "object",
@@ -5602,42 +5596,82 @@ enum OpenAPIDocument {
           "p95_ms",
           "p99_ms",
           "p999_ms"
-        ]
+        ],
+        "additionalProperties": false
       },
       "EndpointStatistics": {
-        "description": "One route template's statistics: the TimingStats fields flattened into this object, plus errors, error rate and the per-method breakdown.",
-        "allOf": [
-          {
-            "$ref": "#/components/schemas/TimingStats"
+        "type": "object",
+        "description": "One route template's statistics: the TimingStats fields, plus errors, error rate and the per-method breakdown.",
+        "properties": {
+          "count": {
+            "type": "integer",
+            "minimum": 0
           },
-          {
+          "avg_time_ms": {
+            "type": "number",
+            "format": "double"
+          },
+          "min_time_ms": {
+            "type": "number",
+            "format": "double"
+          },
+          "max_time_ms": {
+            "type": "number",
+            "format": "double"
+          },
+          "p50_ms": {
+            "type": "number",
+            "format": "double"
+          },
+          "p90_ms": {
+            "type": "number",
+            "format": "double"
+          },
+          "p95_ms": {
+            "type": "number",
+            "format": "double"
+          },
+          "p99_ms": {
+            "type": "number",
+            "format": "double"
+          },
+          "p999_ms": {
+            "type": "number",
+            "format": "double"
+          },
+          "errors": {
+            "type": "integer",
+            "description": "5xx responses.",
+            "minimum": 0
+          },
+          "error_rate": {
+            "type": "number",
+            "format": "double",
+            "description": "5xx share."
+          },
+          "methods": {
             "type": "object",
-            "properties": {
-              "errors": {
-                "type": "integer",
-                "description": "5xx responses.",
-                "minimum": 0
-              },
-              "error_rate": {
-                "type": "number",
-                "format": "double",
-                "description": "5xx share."
-              },
-              "methods": {
-                "type": "object",
-                "description": "Keyed by HTTP method.",
-                "additionalProperties": {
-                  "$ref": "#/components/schemas/TimingStats"
-                }
-              }
-            },
-            "required": [
-              "errors",
-              "error_rate",
-              "methods"
-            ]
+            "description": "Keyed by HTTP method.",
+            "additionalProperties": {
+              "$ref": "#/components/schemas/TimingStats"
+            }
           }
-        ]
+        },
+        "required": [
+          "count",
+          "avg_time_ms",
+          "min_time_ms",
+          "max_time_ms",
+          "p50_ms",
+          "p90_ms",
+          "p95_ms",
+          "p99_ms",
+          "p999_ms",
+          "errors",
+          "error_rate",
+          "methods"
+        ],
+        "additionalProperties": false
       },
       "RequestStatistics": {
         "type": "object",
@@ -5696,7 +5730,8 @@ enum OpenAPIDocument {
           "series",
           "series_limit",
           "endpoints"
-        ]
+        ],
+        "additionalProperties": false
       },
       "Profile": {
         "type": "object",
@@ -5736,7 +5771,8 @@ enum OpenAPIDocument {
           "duration_ms",
           "memory_delta_bytes",
           "peak_rss_bytes"
-        ]
+        ],
+        "additionalProperties": false
       },
       "ModeChangeResponse": {
         "type": "object",
@@ -5777,7 +5813,8 @@ enum OpenAPIDocument {
         "required": [
           "status",
           "expires_at"
-        ]
+        ],
+        "additionalProperties": false
       },
       "LogLevelChangeResponse": {
         "type": "object",
@@ -5833,7 +5870,8 @@ enum OpenAPIDocument {
           "module",
           "previous",
           "expires_at"
-        ]
+        ],
+        "additionalProperties": false
       },
       "ModuleLevel": {
         "type": "object",
@@ -5884,7 +5922,8 @@ enum OpenAPIDocument {
         "required": [
           "module",
           "effective"
-        ]
+        ],
+        "additionalProperties": false
       },
       "LogLevelsResponse": {
         "type": "object",
@@ -5930,7 +5969,8 @@ enum OpenAPIDocument {
           "levels",
           "root",
           "modules"
-        ]
+        ],
+        "additionalProperties": false
       },
       "LogsResponse": {
         "type": "object",
@@ -5968,7 +6008,8 @@ enum OpenAPIDocument {
           "buffer_capacity",
           "dropped",
           "next_seq"
-        ]
+        ],
+        "additionalProperties": false
       },
       "TracesResponse": {
         "type": "object",
@@ -5992,7 +6033,8 @@ enum OpenAPIDocument {
           "count",
           "traces",
           "statistics"
-        ]
+        ],
+        "additionalProperties": false
       },
       "ProfilesResponse": {
         "type": "object",
@@ -6025,7 +6067,8 @@ enum OpenAPIDocument {
           "profiles",
           "functions",
           "enabled"
-        ]
+        ],
+        "additionalProperties": false
       },
       "HistogramsResponse": {
         "type": "object",
@@ -6064,7 +6107,8 @@ enum OpenAPIDocument {
           "lowest_discernible_value",
           "highest_trackable_value",
           "series"
-        ]
+        ],
+        "additionalProperties": false
       },
       "SeriesHistogram": {
         "type": "object",
@@ -6119,7 +6163,8 @@ enum OpenAPIDocument {
           "min_ms",
           "max_ms",
           "buckets"
-        ]
+        ],
+        "additionalProperties": false
       },
       "BufferFill": {
         "type": "object",
@@ -6153,7 +6198,8 @@ enum OpenAPIDocument {
           "bytes",
           "bytes_limit",
           "dropped"
-        ]
+        ],
+        "additionalProperties": false
       },
       "CacheStats": {
         "type": "object",
@@ -6210,7 +6256,8 @@ enum OpenAPIDocument {
           "max_entries",
           "max_bytes",
           "default_ttl_s"
-        ]
+        ],
+        "additionalProperties": false
       },
       "SinkStatus": {
         "type": "object",
@@ -6259,7 +6306,8 @@ enum OpenAPIDocument {
           "written",
           "dropped",
           "failures"
-        ]
+        ],
+        "additionalProperties": false
       },
       "LoggingMetrics": {
         "type": "object",
@@ -6306,7 +6354,8 @@ enum OpenAPIDocument {
           "ring_entries",
           "ring_capacity",
           "sinks"
-        ]
+        ],
+        "additionalProperties": false
       },
       "ProcessStats": {
         "type": "object",
@@ -6334,7 +6383,8 @@ enum OpenAPIDocument {
           "cpu_seconds",
           "threads",
           "uptime_s"
-        ]
+        ],
+        "additionalProperties": false
       },
       "PerformanceStats": {
         "type": "object",
@@ -6372,7 +6422,8 @@ enum OpenAPIDocument {
           "logging_metrics",
           "kimera_status",
           "process"
-        ]
+        ],
+        "additionalProperties": false
       },
       "DebugInfo": {
         "type": "object",
@@ -6454,7 +6505,8 @@ enum OpenAPIDocument {
           "buffers",
           "version",
           "uptime_s"
-        ]
+        ],
+        "additionalProperties": false
       },
       "TelemetryStatus": {
         "type": "object",
@@ -6492,7 +6544,8 @@ enum OpenAPIDocument {
           "enabled",
           "spans",
           "logs"
-        ]
+        ],
+        "additionalProperties": false
       },
       "TelemetrySignalExport": {
         "type": "object",
@@ -6554,7 +6607,8 @@ enum OpenAPIDocument {
           "queued",
           "capacity",
           "retries"
-        ]
+        ],
+        "additionalProperties": false
       },
       "Geoid": {
         "type": "object",
@@ -6601,11 +6655,12 @@ enum OpenAPIDocument {
           "symbolic_state",
           "metadata",
           "embedding_vector"
-        ]
+        ],
+        "additionalProperties": false
       },
       "CreateGeoidRequest": {
         "type": "object",
-        "description": "`POST /kimera/geoids`: the text form (`content` and/or `echoform_text`) or the feature form (`semantic_features`, optionally `symbolic_content`). Neither form, or empty text, is a 400. Optional fields may be null, which means absent.",
+        "description": "`POST /kimera/geoids`: the text form (`content` and/or `echoform_text`) or the feature form (`semantic_features`, optionally `symbolic_content`). Neither form, or empty text, is a 400. Optional fields may be null, which means absent. Fields not listed here are ignored (as the Python original's models do).",
         "properties": {
           "content": {
             "type": [
@@ -6673,7 +6728,8 @@ enum OpenAPIDocument {
               "semantic_features"
             ]
           }
-        ]
+        ],
+        "additionalProperties": true
       },
       "CreateGeoidResponse": {
         "type": "object",
@@ -6725,7 +6781,8 @@ enum OpenAPIDocument {
           "symbolic_state",
           "metadata",
           "embedding_vector"
-        ]
+        ],
+        "additionalProperties": false
       },
       "GeoidSearchResult": {
         "type": "object",
@@ -6760,7 +6817,8 @@ enum OpenAPIDocument {
           "semantic_state",
           "metadata",
           "similarity_score"
-        ]
+        ],
+        "additionalProperties": false
       },
       "SearchResponse": {
         "type": "object",
@@ -6780,7 +6838,8 @@ enum OpenAPIDocument {
         "required": [
           "query",
           "results"
-        ]
+        ],
+        "additionalProperties": false
       },
       "Tension": {
         "type": "object",
@@ -6831,11 +6890,12 @@ enum OpenAPIDocument {
           "embedding_misalignment",
           "layer_conflict",
           "symbolic_opposition"
-        ]
+        ],
+        "additionalProperties": false
       },
       "DetectRequest": {
         "type": "object",
-        "description": "`POST /kimera/contradiction/detect`. Optional fields may be null, which means absent.",
+        "description": "`POST /kimera/contradiction/detect`. Optional fields may be null, which means absent. Fields not listed here are ignored (as the Python original's models do).",
         "properties": {
           "geoid_pairs": {
             "type": "array",
@@ -6852,7 +6912,8 @@ enum OpenAPIDocument {
         },
         "required": [
           "geoid_pairs"
-        ]
+        ],
+        "additionalProperties": true
       },
       "DetectResult": {
         "type": "object",
@@ -6891,7 +6952,8 @@ enum OpenAPIDocument {
         },
         "required": [
           "pair"
-        ]
+        ],
+        "additionalProperties": false
       },
       "DetectResponse": {
         "type": "object",
@@ -6907,11 +6969,12 @@ enum OpenAPIDocument {
         },
         "required": [
           "results"
-        ]
+        ],
+        "additionalProperties": false
       },
       "ProcessRequest": {
         "type": "object",
-        "description": "`POST /kimera/contradiction/process/contradictions[/sync]`. Optional fields may be null, which means absent.",
+        "description": "`POST /kimera/contradiction/process/contradictions[/sync]`. Optional fields may be null, which means absent. Fields not listed here are ignored (as the Python original's models do).",
         "properties": {
           "trigger_geoid_id": {
             "type": "string"
@@ -6937,7 +7000,8 @@ enum OpenAPIDocument {
         },
         "required": [
           "trigger_geoid_id"
-        ]
+        ],
+        "additionalProperties": true
       },
       "ProcessedTension": {
         "type": "object",
@@ -6967,7 +7031,8 @@ enum OpenAPIDocument {
           "pulse_strength",
           "decision",
           "scar_id"
-        ]
+        ],
+        "additionalProperties": false
       },
       "ProcessResult": {
         "type": "object",
@@ -7014,7 +7079,8 @@ enum OpenAPIDocument {
           "processing_time",
           "geoids_analyzed",
           "cycle_count"
-        ]
+        ],
+        "additionalProperties": false
       },
       "JobResponse": {
         "type": "object",
@@ -7032,7 +7098,8 @@ enum OpenAPIDocument {
         "required": [
           "job_id",
           "status_url"
-        ]
+        ],
+        "additionalProperties": false
       },
       "JobStatusResponse": {
         "type": "object",
@@ -7072,7 +7139,8 @@ enum OpenAPIDocument {
         "required": [
           "job_id",
           "status"
-        ]
+        ],
+        "additionalProperties": false
       },
       "Scar": {
         "type": "object",
@@ -7152,30 +7220,97 @@ enum OpenAPIDocument {
           "mutation_frequency",
           "weight",
           "vault_id"
-        ]
+        ],
+        "additionalProperties": false
       },
       "ScarSearchResult": {
-        "description": "One hit of `GET /kimera/scars/search`: the SCAR's fields plus `similarity_score`, flat in one object.",
-        "allOf": [
-          {
-            "$ref": "#/components/schemas/Scar"
+        "type": "object",
+        "description": "One hit of `GET /kimera/scars/search`: the fields of a Scar plus `similarity_score`, flat in one object.",
+        "properties": {
+          "scar_id": {
+            "type": "string",
+            "description": "`scar_<32 hex>`."
           },
-          {
-            "type": "object",
-            "properties": {
-              "similarity_score": {
-                "type": "number",
-                "format": "double",
-                "description": "Cosine similarity, in [-1, 1].",
-                "minimum": -1,
-                "maximum": 1
-              }
+          "geoids": {
+            "type": "array",
+            "description": "The two geoid ids `[a, b]`.",
+            "items": {
+              "type": "string"
             },
-            "required": [
-              "similarity_score"
+            "minItems": 2,
+            "maxItems": 2
+          },
+          "reason": {
+            "type": "string"
+          },
+          "timestamp": {
+            "type": "string",
+            "description": "ISO-8601 UTC with microseconds, e.g. `2025-01-31T12:00:00.123456Z`.",
+            "format": "date-time"
+          },
+          "resolved_by": {
+            "type": "string"
+          },
+          "pre_entropy": {
+            "type": "number",
+            "format": "double"
+          },
+          "post_entropy": {
+            "type": "number",
+            "format": "double"
+          },
+          "delta_entropy": {
+            "type": "number",
+            "format": "double"
+          },
+          "cls_angle": {
+            "type": "number",
+            "format": "double"
+          },
+          "semantic_polarity": {
+            "type": "number",
+            "format": "double"
+          },
+          "mutation_frequency": {
+            "type": "number",
+            "format": "double"
+          },
+          "weight": {
+            "type": "number",
+            "format": "double"
+          },
+          "vault_id": {
+            "type": "string",
+            "enum": [
+              "vault_a",
+              "vault_b"
             ]
+          },
+          "similarity_score": {
+            "type": "number",
+            "format": "double",
+            "description": "Cosine similarity, in [-1, 1].",
+            "minimum": -1,
+            "maximum": 1
           }
-        ]
+        },
+        "required": [
+          "scar_id",
+          "geoids",
+          "reason",
+          "timestamp",
+          "resolved_by",
+          "pre_entropy",
+          "post_entropy",
+          "delta_entropy",
+          "cls_angle",
+          "semantic_polarity",
+          "mutation_frequency",
+          "weight",
+          "vault_id",
+          "similarity_score"
+        ],
+        "additionalProperties": false
       },
       "ScarSearchResponse": {
         "type": "object",
@@ -7207,7 +7342,8 @@ enum OpenAPIDocument {
           "results",
           "status",
           "count"
-        ]
+        ],
+        "additionalProperties": false
       },
       "VaultSideStatus": {
         "type": "object",
@@ -7225,7 +7361,8 @@ enum OpenAPIDocument {
         "required": [
           "scar_count",
           "total_weight"
-        ]
+        ],
+        "additionalProperties": false
       },
       "DatabaseStatus": {
         "type": "object",
@@ -7253,7 +7390,8 @@ enum OpenAPIDocument {
           "status",
           "dialect",
           "message"
-        ]
+        ],
+        "additionalProperties": false
       },
       "VaultStatus": {
         "type": "object",
@@ -7307,7 +7445,8 @@ enum OpenAPIDocument {
           "initialized",
           "timestamp",
           "vaults"
-        ]
+        ],
+        "additionalProperties": false
       },
       "GeoidCountResponse": {
         "type": "object",
@@ -7326,7 +7465,8 @@ enum OpenAPIDocument {
         "required": [
           "count",
           "geoid_count"
-        ]
+        ],
+        "additionalProperties": false
       },
       "ScarCountResponse": {
         "type": "object",
@@ -7355,7 +7495,8 @@ enum OpenAPIDocument {
           "vault_b",
           "total",
           "scar_count"
-        ]
+        ],
+        "additionalProperties": false
       },
       "VaultContents": {
         "type": "object",
@@ -7379,7 +7520,8 @@ enum OpenAPIDocument {
         "required": [
           "vault_id",
           "contents"
-        ]
+        ],
+        "additionalProperties": false
       },
       "RebalanceResponse": {
         "type": "object",
@@ -7405,7 +7547,8 @@ enum OpenAPIDocument {
           "status",
           "moved_scars",
           "by_weight"
-        ]
+        ],
+        "additionalProperties": false
       },
       "StabilityMetrics": {
         "type": "object",
@@ -7477,7 +7620,8 @@ enum OpenAPIDocument {
           "stability",
           "stability_index",
           "status"
-        ]
+        ],
+        "additionalProperties": false
       },
       "CycleResult": {
         "type": "object",
@@ -7535,7 +7679,8 @@ enum OpenAPIDocument {
           "entropy_delta",
           "processing_time",
           "active_geoids"
-        ]
+        ],
+        "additionalProperties": false
       },
       "KimeraStatus": {
         "type": "object",
@@ -7605,7 +7750,8 @@ enum OpenAPIDocument {
           "timestamp",
           "components",
           "engines"
-        ]
+        ],
+        "additionalProperties": false
       },
       "ComponentHealth": {
         "type": "object",
@@ -7635,7 +7781,8 @@ enum OpenAPIDocument {
         },
         "required": [
           "status"
-        ]
+        ],
+        "additionalProperties": false
       },
       "SystemHealth": {
         "type": "object",
@@ -7660,11 +7807,12 @@ enum OpenAPIDocument {
         "required": [
           "status",
           "components"
-        ]
+        ],
+        "additionalProperties": false
       },
       "EmbedRequest": {
         "type": "object",
-        "description": "`POST /kimera/embed` and `POST /kimera/semantic_features`. Optional fields may be null, which means absent.",
+        "description": "`POST /kimera/embed` and `POST /kimera/semantic_features`. Optional fields may be null, which means absent. Fields not listed here are ignored (as the Python original's models do).",
         "properties": {
           "text": {
             "type": "string"
@@ -7672,7 +7820,8 @@ enum OpenAPIDocument {
         },
         "required": [
           "text"
-        ]
+        ],
+        "additionalProperties": true
       },
       "EmbedResponse": {
         "type": "object",
@@ -7747,7 +7896,8 @@ enum OpenAPIDocument {
           "mean",
           "token_count",
           "model"
-        ]
+        ],
+        "additionalProperties": false
       },
       "OpenAPIDocumentBody": {
         "type": "object",
@@ -7774,7 +7924,8 @@ enum OpenAPIDocument {
         "required": [
           "count",
           "weight"
-        ]
+        ],
+        "additionalProperties": false
       },
       "VaultsSummary": {
         "type": "object",
@@ -7805,7 +7956,8 @@ enum OpenAPIDocument {
           "total_count",
           "total_weight",
           "balance_ratio"
-        ]
+        ],
+        "additionalProperties": false
       },
       "StatusComponents": {
         "type": "object",
@@ -7824,7 +7976,8 @@ enum OpenAPIDocument {
           "vault_manager",
           "contradiction_engine",
           "embedding_model"
-        ]
+        ],
+        "additionalProperties": false
       },
       "StatusEngines": {
         "type": "object",
@@ -7843,12 +7996,14 @@ enum OpenAPIDocument {
             "required": [
               "available",
               "tension_threshold"
-            ]
+            ],
+            "additionalProperties": false
           }
         },
         "required": [
           "contradiction"
-        ]
+        ],
+        "additionalProperties": false
       },
       "DetailedHealth": {
         "type": "object",
@@ -7880,7 +8035,8 @@ enum OpenAPIDocument {
           "overall_health",
           "components",
           "timestamp"
-        ]
+        ],
+        "additionalProperties": false
       },
       "PingResponse": {
         "type": "object",
@@ -7904,11 +8060,12 @@ enum OpenAPIDocument {
           "status",
           "message",
           "timestamp"
-        ]
+        ],
+        "additionalProperties": false
       },
       "BatchCreateRequest": {
         "type": "object",
-        "description": "`POST /kimera/geoids/batch`.",
+        "description": "`POST /kimera/geoids/batch`. Fields not listed here are ignored (as the Python original's models do).",
         "properties": {
           "geoids": {
             "type": "array",
@@ -7921,7 +8078,8 @@ enum OpenAPIDocument {
         },
         "required": [
           "geoids"
-        ]
+        ],
+        "additionalProperties": true
       },
       "BatchCreateResponse": {
         "type": "object",
@@ -7940,7 +8098,8 @@ enum OpenAPIDocument {
         "required": [
           "created",
           "geoids"
-        ]
+        ],
+        "additionalProperties": false
       },
       "VaultStats": {
         "type": "object",
@@ -7962,7 +8121,8 @@ enum OpenAPIDocument {
           "total_geoids",
           "total_scars",
           "vaults"
-        ]
+        ],
+        "additionalProperties": false
       },
       "RecentScars": {
         "type": "object",
@@ -7982,11 +8142,12 @@ enum OpenAPIDocument {
         "required": [
           "recent_scars",
           "count"
-        ]
+        ],
+        "additionalProperties": false
       },
       "AnalyzeRequest": {
         "type": "object",
-        "description": "`POST /kimera/statistics/analyze`. Optional fields may be null, which means absent.",
+        "description": "`POST /kimera/statistics/analyze`. Optional fields may be null, which means absent. Fields not listed here are ignored (as the Python original's models do).",
         "properties": {
           "data": {
             "type": "array",
@@ -8011,7 +8172,8 @@ enum OpenAPIDocument {
         },
         "required": [
           "data"
-        ]
+        ],
+        "additionalProperties": true
       },
       "AnalyzeResponse": {
         "type": "object",
@@ -8077,7 +8239,8 @@ enum OpenAPIDocument {
             "required": [
               "counts",
               "bins"
-            ]
+            ],
+            "additionalProperties": false
           },
           "skewness": {
             "type": [
@@ -8102,7 +8265,8 @@ enum OpenAPIDocument {
           "min",
           "max",
           "count"
-        ]
+        ],
+        "additionalProperties": false
       },
       "IncidentSummary": {
         "type": "object",
@@ -8171,7 +8335,8 @@ enum OpenAPIDocument {
           "first_seen",
           "last_seen",
           "count"
-        ]
+        ],
+        "additionalProperties": false
       },
       "IncidentProcess": {
         "type": "object",
@@ -8200,7 +8365,8 @@ enum OpenAPIDocument {
           "cpu_seconds",
           "threads",
           "active_requests"
-        ]
+        ],
+        "additionalProperties": false
       },
       "Incident": {
         "type": "object",
@@ -8260,7 +8426,8 @@ enum OpenAPIDocument {
           "process",
           "mode",
           "reason"
-        ]
+        ],
+        "additionalProperties": false
       },
       "IncidentList": {
         "type": "object",
@@ -8285,7 +8452,23 @@ enum OpenAPIDocument {
           "incidents",
           "total",
           "buffer"
-        ]
+        ],
+        "additionalProperties": false
+      },
+      "DurationText": {
+        "type": "string",
+        "description": "A duration from 1ms to 24h: a positive number and an optional unit (`ms`, `s`, `m`, `h`, `d`, in any case; seconds without one), e.g. `30s`, `15m`, `2h`. The pattern is the grammar (`DurationText.pattern` in KimeraModels); a value outside the range is a 400 naming it.",
+        "examples": [
+          "15m",
+          "30s",
+          "2h"
+        ],
+        "pattern": "^([0-9]*[1-9][0-9]*(\\.[0-9]+)?|[0-9]+\\.[0-9]*[1-9][0-9]*)([mM][sS]|[sSmMhHdD])?$"
+      },
+      "QueryBoolean": {
+        "type": "string",
+        "description": "A boolean query value: `true/false/1/0/yes/no/on/off`, in any case; anything else is a 400 naming the parameter and listing these.",
+        "pattern": "^([Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee]|1|0|[Yy][Ee][Ss]|[Nn][Oo]|[Oo][Nn]|[Oo][Ff][Ff])$"
       }
     },
     "headers": {
