@@ -179,12 +179,15 @@ extension ShellCompleter {
             while !match.hasPrefix(common) { common.removeLast() }
         }
         let entries = (matches.count == 1 ? [] : [common]) + matches
-        // libedit frees the array and its strings with free(): both come from malloc.
-        let size = MemoryLayout<UnsafeMutablePointer<CChar>?>.stride * (entries.count + 1)
-        guard let memory = malloc(size) else { return nil }
-        let array = memory.bindMemory(to: UnsafeMutablePointer<CChar>?.self, capacity: entries.count + 1)
+        // libedit frees the array and its strings with free(): both come from malloc. It also reads
+        // `matches[2]` to tell a single match, even when `matches[1]` is the terminating NULL: with only two
+        // slots that read went past the allocation, and whatever lay there decided whether the space was
+        // appended ("vau" TAB gave "vault" or "vault " at random; the AddressSanitizer run showed it). At
+        // least three slots, every one after the entries NULL.
+        let slots = max(entries.count + 1, 3)
+        guard let memory = calloc(slots, MemoryLayout<UnsafeMutablePointer<CChar>?>.stride) else { return nil }
+        let array = memory.bindMemory(to: UnsafeMutablePointer<CChar>?.self, capacity: slots)
         for (index, entry) in entries.enumerated() { array[index] = strdup(entry) }
-        array[entries.count] = nil
         return array
     }
 }
