@@ -9,7 +9,7 @@ struct Health: ResponseEncodable {
     var status = "healthy"
     var timestamp: Int64
     var service = "kimera"
-    var version = "0.1.0"
+    var version = "0.1.0"  // a body the size of Kimera's /health, not Kimera's version (KimeraVersion)
     var uptime_s: Double
 }
 

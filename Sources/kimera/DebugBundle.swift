@@ -441,7 +441,7 @@ final class BundleCapture: Sendable {
             }
             let iso = ISO8601DateFormatter()
             let manifest = Manifest(
-                kimeraVersion: KimeraVersionText.current, startedAt: iso.string(from: captured.startedAt),
+                kimeraVersion: KimeraVersion.current, startedAt: iso.string(from: captured.startedAt),
                 endedAt: iso.string(from: captured.endedAt ?? Date()), durationRequestedS: window.seconds,
                 intervalS: interval.seconds, interrupted: captured.interrupted, instances: instances,
                 commands: captured.commands.sorted(), redacted: Redactor.description,

@@ -68,7 +68,7 @@ struct Health: ClientCommand {
             report.ready = try await client.ready()
         } catch let error as ClientError {
             guard case .status(_, let body, _) = error else { throw error }
-            report.notReady = body ?? ErrorBody(error: "unavailable", message: error.message, requestID: nil)
+            report.notReady = body ?? ErrorBody(error: ErrorCode.unavailable.rawValue, message: error.message, requestID: nil)
         }
         return report
     }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import KimeraModels
 
 /// `kimera`: the hybrid server and its operator command line.
 @main
@@ -24,7 +25,7 @@ struct Kimera: AsyncParsableCommand {
 
             Shell completion: kimera --generate-completion-script bash|zsh|fish
             """,
-        version: KimeraVersionText.current,
+        version: KimeraVersion.current,
         subcommands: [
             Serve.self, Debug.self, Logs.self, Traces.self, Incidents.self, Profile.self, Stats.self, Monitor.self,
             Health.self,
@@ -78,6 +79,3 @@ struct Kimera: AsyncParsableCommand {
     }
 }
 
-enum KimeraVersionText {
-    static let current = "0.1.0"
-}

@@ -294,7 +294,7 @@ struct Banner: Sendable {
         let base =
             "http://\(configuration.host.contains(":") ? "[\(configuration.host)]" : configuration.host):\(boundPort)"
         var lines = [
-            "Kimera \(KimeraVersionText.current) hybrid server",
+            "Kimera \(KimeraVersion.current) hybrid server",
             "  mode:      \(mode.rawValue) — \(Self.summary(mode, rootLevel: configuration.live.rootLevel))",
             "  listening: \(base)",
             "  data dir:  \(directory)",

@@ -165,6 +165,18 @@ struct ResponseSchemaTests {
         #expect(check.problems(.object(status), schema) == ["$.initialized: a string where the document says \"boolean\""])
     }
 
+    @Test("the document's error codes and version are the server's: ErrorCode, KimeraVersion")
+    func errorCodesAndVersionAgree() throws {
+        let data = try Data(contentsOf: packageRoot.appendingPathComponent("openapi.json"))
+        let document = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        let schemas = (document["components"] as? [String: Any])?["schemas"] as? [String: Any]
+        let error = ((schemas?["ErrorBody"] as? [String: Any])?["properties"] as? [String: Any])?["error"] as? [String: Any]
+        let documented = try #require(error?["enum"] as? [String])
+        #expect(Set(documented) == Set(ErrorCode.allCases.map(\.rawValue)))
+        #expect(documented.count == ErrorCode.allCases.count)
+        #expect((document["info"] as? [String: Any])?["version"] as? String == KimeraVersion.current)
+    }
+
     @Test("the document's DurationText and QueryBoolean are the server's grammars")
     func sharedGrammarsAgree() throws {
         let check = try DocumentSchemaCheck(documentData: Data(contentsOf: packageRoot.appendingPathComponent("openapi.json")))

@@ -28,14 +28,30 @@ import Testing
             let id = try await jobs.start(
                 ProcessRequest(triggerGeoidID: trigger.geoidID), service: service, profiler: engine.profiler
             ) { _ in }
-            ids.append(try #require(id))
+            ids.append(id)
         }
         await jobs.drain()
         #expect(jobs.running == 0)
         for id in ids { #expect(try await jobs.state(id)?.status == .completed) }
-        let refused = try await jobs.start(
-            ProcessRequest(triggerGeoidID: trigger.geoidID), service: service, profiler: engine.profiler
-        ) { _ in }
-        #expect(refused == nil)
+        await #expect {
+            _ = try await jobs.start(
+                ProcessRequest(triggerGeoidID: trigger.geoidID), service: service, profiler: engine.profiler
+            ) { _ in }
+        } throws: { error in
+            let refusal = error as? APIError
+            return refusal?.status == .serviceUnavailable && refusal?.message.contains("shutting down") == true
+        }
+    }
+
+    @Test("each refusal names its limit: too many running, a table full of running jobs")
+    func refusalsSayWhichLimit() throws {
+        let limits = JobLimits(capacity: 3, runningLimit: 1, retentionSeconds: 600)
+        #expect(ContradictionJobs.refusal(.accepted, limits: limits) == nil)
+        let running = try #require(ContradictionJobs.refusal(.tooManyRunning, limits: limits))
+        #expect(running.status == .serviceUnavailable && running.code == .unavailable)
+        #expect(running.message == "Too many contradiction jobs are running (1); retry when one finishes.")
+        let full = try #require(ContradictionJobs.refusal(.full, limits: limits))
+        #expect(full.status == .serviceUnavailable)
+        #expect(full.message == "The job table is full: 3 jobs are kept and none has finished; retry when one finishes.")
     }
 }

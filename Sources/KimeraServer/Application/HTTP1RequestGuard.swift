@@ -46,13 +46,13 @@ final class HTTP1RequestGuard: ChannelDuplexHandler, RemovableChannelHandler {
             if head.method == .CONNECT {
                 // Not a proxy: no route serves CONNECT, and its authority-form target is no path.
                 refuse(
-                    context, status: .methodNotAllowed, code: "method_not_allowed",
+                    context, status: .methodNotAllowed, code: .methodNotAllowed,
                     message: "CONNECT is not served: this server is not a proxy.")
                 return
             }
             if let encoding = Self.unsupportedTransferEncoding(head.headers) {
                 refuse(
-                    context, status: .notImplemented, code: "not_implemented",
+                    context, status: .notImplemented, code: .notImplemented,
                     message:
                         "Transfer-Encoding \(encoding) is not supported; send the body with Content-Length or Transfer-Encoding: chunked."
                 )
@@ -86,17 +86,17 @@ final class HTTP1RequestGuard: ChannelDuplexHandler, RemovableChannelHandler {
         switch parserError {
         case .headerOverflow where requestLine.lineTooLong:
             refuse(
-                context, status: .uriTooLong, code: "uri_too_long",
+                context, status: .uriTooLong, code: .uriTooLong,
                 message: "The request line is longer than the server reads (\(Self.fieldLimit / 1024) KiB).")
         case .headerOverflow:
             refuse(
-                context, status: .requestHeaderFieldsTooLarge, code: "headers_too_large",
+                context, status: .requestHeaderFieldsTooLarge, code: .headersTooLarge,
                 message:
                     "The request headers are larger than the server reads (\(Self.fieldLimit / 1024) KiB, at most \(Self.fieldCountLimit) fields)."
             )
         default:
             refuse(
-                context, status: .badRequest, code: "bad_request",
+                context, status: .badRequest, code: .badRequest,
                 message: "The request is not valid HTTP/1.1 (\(parserError)).")
         }
     }
@@ -120,10 +120,10 @@ final class HTTP1RequestGuard: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     /// Answers with the JSON error body and closes the connection once it is written.
-    private func refuse(_ context: ChannelHandlerContext, status: HTTPResponseStatus, code: String, message: String) {
+    private func refuse(_ context: ChannelHandlerContext, status: HTTPResponseStatus, code: ErrorCode, message: String) {
         refused = true
         let requestID = RequestIdentity.generate()
-        let body = ErrorBody(error: code, message: message, requestID: requestID)
+        let body = ErrorBody(error: code.rawValue, message: message, requestID: requestID)
         let bytes = (try? JSONBody.encoder.encode(body)) ?? Data(#"{"error":"\#(code)"}"#.utf8)
         var headers = HTTPHeaders()
         headers.add(name: "content-type", value: "application/json; charset=utf-8")
@@ -184,7 +184,7 @@ final class RequestLineWatchHandler: ChannelDuplexHandler, RemovableChannelHandl
             refused = true
             let requestID = RequestIdentity.generate()
             let body = ErrorBody(
-                error: "method_not_allowed", message: "CONNECT is not served: this server is not a proxy.",
+                error: ErrorCode.methodNotAllowed.rawValue, message: "CONNECT is not served: this server is not a proxy.",
                 requestID: requestID)
             let bytes = (try? JSONBody.encoder.encode(body)) ?? Data()
             var response = context.channel.allocator.buffer(capacity: 256 + bytes.count)

@@ -39,17 +39,21 @@ public final class ContradictionJobs: Service, Sendable {
     /// How long a finished job stays readable.
     public var retention: Duration { .seconds(limits.retentionSeconds) }
 
-    /// Starts a job; nil when too many are running, the table is full of running jobs, or shutdown has begun.
+    /// Starts a job and returns its id. A refusal is a 503 that says which limit it met: this instance runs
+    /// `runningLimit` jobs already, the table holds `capacity` jobs none of which has finished, or shutdown
+    /// has begun (API.md §5).
     func start(
         _ request: ProcessRequest, service: KimeraService, profiler: Profiler,
         onFinish: @escaping @Sendable (Result<ProcessResult, any Error>) -> Void
-    ) async throws -> String? {
-        guard table.locked({ $0.accepting }) else { return nil }
+    ) async throws -> String {
+        guard table.locked({ $0.accepting }) else {
+            throw APIError.unavailable("The server is shutting down and starts no new jobs; send it to another instance.")
+        }
         let id = "job_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
         let admission = try await store.startJob(
             id: id, owner: owner, now: Date().timeIntervalSince1970, limits: limits)
         if let count = try? await store.jobCount() { lastCount.store(count, ordering: .relaxed) }
-        guard admission == .accepted else { return nil }
+        if let refusal = Self.refusal(admission, limits: limits) { throw refusal }
         let requestID = RequestScope.requestID
         let store = self.store
         table.locked { table in
@@ -84,6 +88,20 @@ public final class ContradictionJobs: Service, Sendable {
             }
         }
         return id
+    }
+
+    /// The 503 for a job the store did not admit, naming the limit it met; nil when admitted.
+    static func refusal(_ admission: JobAdmission, limits: JobLimits) -> APIError? {
+        switch admission {
+        case .accepted:
+            return nil
+        case .tooManyRunning:
+            return .unavailable(
+                "Too many contradiction jobs are running (\(limits.runningLimit)); retry when one finishes.")
+        case .full:
+            return .unavailable(
+                "The job table is full: \(limits.capacity) jobs are kept and none has finished; retry when one finishes.")
+        }
     }
 
     func state(_ id: String) async throws -> JobStatusResponse? {

@@ -39,7 +39,7 @@ struct AccessControlMiddleware: RouterMiddleware {
         let mutating = Self.isMutating(request.method)
         if mutating, let origin = request.headers[.origin], !settings.allowedOrigins.contains(origin) {
             throw APIError(
-                .forbidden, code: "forbidden",
+                .forbidden, code: .forbidden,
                 message:
                     "Cross-origin \(request.method.rawValue) from \(origin) is refused; add the origin to security.allowed_origins to allow it."
             )
@@ -50,7 +50,7 @@ struct AccessControlMiddleware: RouterMiddleware {
         if settings.trustLoopback && context.clientIsLoopback { return try await next(request, context) }
         guard let header = request.headers[.authorization] else {
             var error = APIError(
-                .unauthorized, code: "unauthorized",
+                .unauthorized, code: .unauthorized,
                 message: "This endpoint needs Authorization: Bearer <admin token> from a client off loopback.")
             error.headers[.wwwAuthenticate] = "Bearer"
             throw error
@@ -58,7 +58,7 @@ struct AccessControlMiddleware: RouterMiddleware {
         let parts = header.split(separator: " ", maxSplits: 1)
         guard parts.count == 2, parts[0].lowercased() == "bearer", Self.constantTimeEquals(Array(parts[1].utf8), token)
         else {
-            throw APIError(.forbidden, code: "forbidden", message: "The bearer token is not the admin token.")
+            throw APIError(.forbidden, code: .forbidden, message: "The bearer token is not the admin token.")
         }
         return try await next(request, context)
     }

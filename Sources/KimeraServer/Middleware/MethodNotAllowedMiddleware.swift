@@ -16,7 +16,7 @@ struct MethodNotAllowedMiddleware: RouterMiddleware {
             guard let route = known.match(request.uri.path) else { throw error }
             let allow = route.methods.joined(separator: ", ")
             var refusal = APIError(
-                .methodNotAllowed, code: "method_not_allowed",
+                .methodNotAllowed, code: .methodNotAllowed,
                 message: "\(request.method.rawValue) is not allowed on \(route.path); use \(allow).",
                 allowed: route.methods)
             refusal.headers[.allow] = allow

@@ -33,24 +33,24 @@ struct RequestLimitsMiddleware: RouterMiddleware {
         }
         if uri.utf8.count > settings.maxURIBytes {
             return APIError(
-                .uriTooLong, code: "uri_too_long",
+                .uriTooLong, code: .uriTooLong,
                 message: "The request URI is longer than \(settings.maxURIBytes) bytes.")
         }
         var headerBytes = 0
         for field in headers { headerBytes += field.name.rawName.utf8.count + field.value.utf8.count + 4 }
         if headerBytes > settings.maxHeaderBytes {
             return APIError(
-                .requestHeaderFieldsTooLarge, code: "headers_too_large",
+                .requestHeaderFieldsTooLarge, code: .headersTooLarge,
                 message: "The request headers are larger than \(settings.maxHeaderBytes) bytes.")
         }
         if let length = headers[.contentLength] {
             guard let bytes = Int(length), bytes >= 0 else {
                 return APIError(
-                    .badRequest, code: "invalid_body", message: "Content-Length \(length) is not a byte count.")
+                    .badRequest, code: .invalidBody, message: "Content-Length \(length) is not a byte count.")
             }
             if bytes > maxBodyBytes {
                 return APIError(
-                    .contentTooLarge, code: "payload_too_large",
+                    .contentTooLarge, code: .payloadTooLarge,
                     message: "The request body is \(bytes) bytes; the limit is \(maxBodyBytes).")
             }
         }

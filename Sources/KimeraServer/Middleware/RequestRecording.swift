@@ -70,7 +70,7 @@ struct RequestRecording: Sendable {
             bytesIn: requestHeaders[.contentLength].flatMap { Int($0) } ?? 0, bytesOut: bytesOut,
             cache: headers[.xCache].flatMap(CacheOutcome.init(rawValue:)),
             slow: duration >= engine.runtime.slowThresholdNs,
-            error: error ?? (code >= 400 ? APIError.code(for: status) : nil))
+            error: error ?? (code >= 400 ? APIError.code(for: status).rawValue : nil))
         if start.debug {
             trace.requestHeaders = requestHeaders
             trace.responseHeaders = headers

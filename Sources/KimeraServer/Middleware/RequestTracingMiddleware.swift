@@ -63,7 +63,7 @@ struct RequestTracingMiddleware: RouterMiddleware {
                     }
                 }
             }
-            errorText = apiError.code
+            errorText = apiError.code.rawValue
             response = apiError.response(requestID: id)
         }
 

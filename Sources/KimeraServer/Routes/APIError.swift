@@ -9,14 +9,14 @@ import KimeraObservability
 /// middleware turns it (and any other error) into that body.
 public struct APIError: Error, Sendable, CustomStringConvertible {
     public var status: HTTPResponse.Status
-    public var code: String
+    public var code: ErrorCode
     public var message: String
     public var parameter: String?
     public var allowed: [String]?
     public var headers: HTTPFields = [:]
 
     public init(
-        _ status: HTTPResponse.Status, code: String, message: String, parameter: String? = nil,
+        _ status: HTTPResponse.Status, code: ErrorCode, message: String, parameter: String? = nil,
         allowed: [String]? = nil
     ) {
         self.status = status
@@ -29,38 +29,38 @@ public struct APIError: Error, Sendable, CustomStringConvertible {
     public var description: String { "\(status.code) \(code): \(message)" }
 
     public static func invalidParameter(_ name: String, _ message: String, allowed: [String]? = nil) -> APIError {
-        APIError(.badRequest, code: "invalid_parameter", message: message, parameter: name, allowed: allowed)
+        APIError(.badRequest, code: .invalidParameter, message: message, parameter: name, allowed: allowed)
     }
 
     public static func invalidBody(_ message: String) -> APIError {
-        APIError(.badRequest, code: "invalid_body", message: message)
+        APIError(.badRequest, code: .invalidBody, message: message)
     }
 
     public static func notFound(_ message: String) -> APIError {
-        APIError(.notFound, code: "not_found", message: message)
+        APIError(.notFound, code: .notFound, message: message)
     }
 
     public static func unavailable(_ message: String) -> APIError {
-        APIError(.serviceUnavailable, code: "unavailable", message: message)
+        APIError(.serviceUnavailable, code: .unavailable, message: message)
     }
 
     /// The code docs/API.md §1 gives a status.
-    static func code(for status: HTTPResponse.Status) -> String {
+    static func code(for status: HTTPResponse.Status) -> ErrorCode {
         switch status.code {
-        case 400: return "invalid_parameter"
-        case 401: return "unauthorized"
-        case 403: return "forbidden"
-        case 404: return "not_found"
-        case 405: return "method_not_allowed"
-        case 408: return "timeout"
-        case 409: return "conflict"
-        case 413: return "payload_too_large"
-        case 414: return "uri_too_long"
-        case 415: return "unsupported_media_type"
-        case 431: return "headers_too_large"
-        case 503: return "unavailable"
-        case 500...: return "internal"
-        default: return "error"
+        case 400: return .invalidParameter
+        case 401: return .unauthorized
+        case 403: return .forbidden
+        case 404: return .notFound
+        case 405: return .methodNotAllowed
+        case 408: return .timeout
+        case 409: return .conflict
+        case 413: return .payloadTooLarge
+        case 414: return .uriTooLong
+        case 415: return .unsupportedMediaType
+        case 431: return .headersTooLarge
+        case 503: return .unavailable
+        case 500...: return .internal
+        default: return .error
         }
     }
 
@@ -89,18 +89,18 @@ public struct APIError: Error, Sendable, CustomStringConvertible {
             // A body without Content-Length (chunked) that grew past a limit while it was read.
             let limit = error.maxBytes.map { " of \($0) bytes" } ?? ""
             return APIError(
-                .contentTooLarge, code: "payload_too_large",
+                .contentTooLarge, code: .payloadTooLarge,
                 message: "The request body is larger than the limit\(limit).")
         default:
             return APIError(
-                .internalServerError, code: "internal",
+                .internalServerError, code: .internal,
                 message: "The server failed to handle the request; the log has the details under its request id.")
         }
     }
 
     func response(requestID: String) -> Response {
         let body = ErrorBody(
-            error: code, message: message, requestID: requestID, parameter: parameter, allowed: allowed)
+            error: code.rawValue, message: message, requestID: requestID, parameter: parameter, allowed: allowed)
         var response = JSONBody.response(body, status: status)
         for field in headers { response.headers.append(field) }
         return response
@@ -190,7 +190,7 @@ enum JSONBody {
     static func decode<T: Decodable>(_ type: T.Type, from request: Request, limit: Int) async throws -> T {
         if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > limit {
             throw APIError(
-                .contentTooLarge, code: "payload_too_large",
+                .contentTooLarge, code: .payloadTooLarge,
                 message: "The request body is \(length) bytes; the limit is \(limit).")
         }
         var request = request
@@ -199,12 +199,12 @@ enum JSONBody {
             buffer = try await request.collectBody(upTo: limit)
         } catch let error as HTTPError where error.status == .contentTooLarge {
             throw APIError(
-                .contentTooLarge, code: "payload_too_large",
+                .contentTooLarge, code: .payloadTooLarge,
                 message: "The request body is larger than the limit of \(limit) bytes.")
         } catch is NIOTooManyBytesError {
             // A chunked body has no Content-Length to refuse up front: it is refused once it passes the limit.
             throw APIError(
-                .contentTooLarge, code: "payload_too_large",
+                .contentTooLarge, code: .payloadTooLarge,
                 message: "The request body is larger than the limit of \(limit) bytes.")
         }
         guard buffer.readableBytes > 0 else {
@@ -212,7 +212,7 @@ enum JSONBody {
         }
         if let type = request.headers[.contentType], !type.lowercased().hasPrefix("application/json") {
             throw APIError(
-                .unsupportedMediaType, code: "unsupported_media_type",
+                .unsupportedMediaType, code: .unsupportedMediaType,
                 message: "Send the body as application/json, not \(type).")
         }
         do {

@@ -8,13 +8,13 @@ import Logging
 extension DomainError: APIErrorConvertible {
     public var apiError: APIError {
         if isNotFound { return .notFound(message) }
-        return APIError(.badRequest, code: "invalid_body", message: message, parameter: field)
+        return APIError(.badRequest, code: .invalidBody, message: message, parameter: field)
     }
 }
 
 extension VaultError: APIErrorConvertible {
     public var apiError: APIError {
-        APIError(.serviceUnavailable, code: "unavailable", message: "\(message) Retry shortly; the log has details.")
+        APIError(.serviceUnavailable, code: .unavailable, message: "\(message) Retry shortly; the log has details.")
     }
 }
 
@@ -82,7 +82,7 @@ enum KimeraRoutes {
             let body = try await JSONBody.decode(DetectRequest.self, from: request, limit: bodyLimit)
             guard !body.geoidPairs.isEmpty else {
                 throw APIError(
-                    .badRequest, code: "invalid_body", message: "geoid_pairs is empty; give at least one [a, b] pair.",
+                    .badRequest, code: .invalidBody, message: "geoid_pairs is empty; give at least one [a, b] pair.",
                     parameter: "geoid_pairs")
             }
             let result = try await profiler.profile("contradiction.detect") { try await service.detect(body) }
@@ -112,24 +112,19 @@ enum KimeraRoutes {
                     problem: "must be at least 1 (at most \(maxSearchLimit); larger values are clamped)")
             }
             _ = try await service.geoid(id: body.triggerGeoidID)
-            guard
-                let jobID = try await jobs.start(
-                    body, service: service, profiler: profiler,
-                    onFinish: { result in
-                        invalidate()
-                        switch result {
-                        case .success(let result):
-                            contradictionLog.info(
-                                "contradiction job finished",
-                                metadata: ["scars_created": .stringConvertible(result.scarsCreated)])
-                        case .failure(let error):
-                            contradictionLog.error("contradiction job failed: \(error)")
-                        }
-                    })
-            else {
-                throw APIError.unavailable(
-                    "Too many contradiction jobs are running (\(jobs.runningLimit)); retry when one finishes.")
-            }
+            let jobID = try await jobs.start(
+                body, service: service, profiler: profiler,
+                onFinish: { result in
+                    invalidate()
+                    switch result {
+                    case .success(let result):
+                        contradictionLog.info(
+                            "contradiction job finished",
+                            metadata: ["scars_created": .stringConvertible(result.scarsCreated)])
+                    case .failure(let error):
+                        contradictionLog.error("contradiction job failed: \(error)")
+                    }
+                })
             return JSONBody.response(
                 JobResponse(jobID: jobID, statusURL: "/kimera/contradiction/jobs/\(jobID)"), status: .accepted)
         }

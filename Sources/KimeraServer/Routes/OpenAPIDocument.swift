@@ -5065,22 +5065,24 @@ enum OpenAPIDocument {
         "properties": {
           "error": {
             "type": "string",
-            "description": "Machine-readable code. 400 `invalid_parameter` (a query or path parameter) or `invalid_body` (the JSON body), 404 `not_found`, 405 `method_not_allowed`, 409 `conflict` (a CPU profile is running already), 413 `payload_too_large`, 415 `unsupported_media_type`, 503 `unavailable`, 500 `internal`; `unauthorized`, `forbidden`, `timeout`, `uri_too_long`, `headers_too_large` and `error` are reserved for statuses the framework itself produces.",
+            "description": "Machine-readable code (`ErrorCode` in KimeraModels). 400 `invalid_parameter` (a query or path parameter), `invalid_body` (the JSON body) or `bad_request` (bytes that are not valid HTTP/1.1, refused before routing), 401 `unauthorized`, 403 `forbidden`, 404 `not_found`, 405 `method_not_allowed`, 408 `timeout`, 409 `conflict` (a CPU profile is running already), 413 `payload_too_large`, 414 `uri_too_long`, 415 `unsupported_media_type`, 431 `headers_too_large`, 500 `internal`, 501 `not_implemented` (a Transfer-Encoding other than chunked), 503 `unavailable`; `error` for any other status the framework itself produces.",
             "enum": [
               "invalid_parameter",
               "invalid_body",
-              "not_found",
-              "method_not_allowed",
-              "conflict",
-              "payload_too_large",
-              "unsupported_media_type",
+              "bad_request",
               "unauthorized",
               "forbidden",
-              "unavailable",
-              "internal",
+              "not_found",
+              "method_not_allowed",
               "timeout",
+              "conflict",
+              "payload_too_large",
               "uri_too_long",
+              "unsupported_media_type",
               "headers_too_large",
+              "internal",
+              "not_implemented",
+              "unavailable",
               "error"
             ]
           },

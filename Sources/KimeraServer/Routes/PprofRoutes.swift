@@ -60,11 +60,11 @@ enum PprofRoutes {
         switch failure {
         case .busy:
             return APIError(
-                .conflict, code: "conflict",
+                .conflict, code: .conflict,
                 message: "A CPU profile or thread dump is running (one at a time); retry when it has finished.")
         case .system(let code):
             return APIError(
-                .internalServerError, code: "internal",
+                .internalServerError, code: .internal,
                 message: "The system refused the profiling timer or signal handler (errno \(code)).")
         }
     }
