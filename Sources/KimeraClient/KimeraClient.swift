@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
+import KimeraModels
 
 /// A typed async client of the Kimera HTTP API (`docs/API.md`): one method per endpoint, each decoding the
 /// `KimeraModels` type the server encodes, each failing with a `ClientError`.
@@ -513,19 +514,6 @@ extension KimeraClient {
 
     static func pathSegment(_ text: String) -> String {
         text.addingPercentEncoding(withAllowedCharacters: unreserved) ?? text
-    }
-}
-
-extension Duration {
-    /// The duration in seconds, as a floating-point number.
-    var seconds: Double {
-        let parts = components
-        return Double(parts.seconds) + Double(parts.attoseconds) / 1e18
-    }
-
-    var nanoseconds: Int64 {
-        let parts = components
-        return parts.seconds * 1_000_000_000 + parts.attoseconds / 1_000_000_000
     }
 }
 

@@ -89,8 +89,7 @@ public final class IncidentStore: Sendable {
     public init(capacity: Int, byteLimit: Int, window: Duration = .seconds(60)) {
         self.capacity = max(1, capacity)
         self.byteLimit = max(16 * 1024, byteLimit)
-        let parts = window.components
-        windowNanos = parts.seconds * 1_000_000_000 + parts.attoseconds / 1_000_000_000
+        windowNanos = window.nanoseconds
     }
 
     /// Keeps `trace` as an incident of `cause` (or counts it on the entry of the same route and cause of

@@ -282,10 +282,3 @@ public final class RuntimeConfiguration: Sendable {
     }
 }
 
-extension Duration {
-    /// The duration in seconds as a Double.
-    package var seconds: Double {
-        let parts = components
-        return Double(parts.seconds) + Double(parts.attoseconds) / 1e18
-    }
-}

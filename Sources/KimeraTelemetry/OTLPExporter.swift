@@ -5,6 +5,7 @@ import NIOCore
 import NIOHTTP1
 import ServiceLifecycle
 import Synchronization
+import KimeraModels
 
 /// Where and how one signal is sent: the URL, the headers (`OTEL_EXPORTER_OTLP_HEADERS`), compression,
 /// the per-request timeout and the batching (docs/OPERATIONS.md "OpenTelemetry export").
@@ -179,9 +180,3 @@ final class ExportFailures: Sendable {
     var lastError: String? { last.locked { $0 } }
 }
 
-extension Duration {
-    var milliseconds: Int64 {
-        let (seconds, attoseconds) = components
-        return seconds * 1000 + attoseconds / 1_000_000_000_000_000
-    }
-}

@@ -133,13 +133,8 @@ public struct PostgresVaultSettings: Sendable, CustomStringConvertible {
         case .unixSocket(let path):
             configuration = .init(unixSocketPath: path, username: username, password: password, database: database)
         }
-        configuration.options.connectTimeout = .milliseconds(Int64(connectTimeout.secondsValue * 1000))
+        configuration.options.connectTimeout = .milliseconds(connectTimeout.milliseconds)
         return configuration
     }
 }
 
-extension Duration {
-    var secondsValue: Double {
-        Double(components.seconds) + Double(components.attoseconds) / 1e18
-    }
-}

@@ -16,8 +16,9 @@ extension Debug {
             abstract: "Capture a redacted .tar.gz of info, logs, traces, metrics and profiles from every instance.",
             discussion: """
                 The archive holds manifest.json and a folder per instance: info.json, logs.ndjson, traces.json, \
-                histograms.json, stats.json, profiles.json, cpu.pb.gz (a CPU profile covering the window, for \
-                `go tool pprof -top`) and metrics/NNN.prom (one snapshot every --interval). \
+                histograms.json, stats.json, profiles.json, incidents.json (and incidents/ID.json, the newest 20 \
+                with their log records), cpu.pb.gz (a CPU profile covering the window, for `go tool pprof -top`) \
+                and metrics/NNN.prom (one snapshot every --interval). \
                 The bearer token and secret header values never reach it. Ctrl-C stops the window early and \
                 archives what was captured.
 
@@ -27,11 +28,14 @@ extension Debug {
                     --file prod.tar.gz
                 """)
 
-        @Option(help: ArgumentHelp("How long to follow logs and take snapshots.", valueName: "duration"))
-        var duration: String = "30s"
+        @Option(
+            help: ArgumentHelp("How long to follow logs and take snapshots (default: 30s, at most 1h).", valueName: "duration"),
+            transform: DurationArgument.parse)
+        var duration = DurationArgument(default: "30s", .seconds(30))
 
-        @Option(help: ArgumentHelp("How often to snapshot /metrics.", valueName: "duration"))
-        var interval: String = "10s"
+        @Option(
+            help: ArgumentHelp("How often to snapshot /metrics (default: 10s).", valueName: "duration"), transform: DurationArgument.parse)
+        var interval = DurationArgument(default: "10s", .seconds(10))
 
         @Option(
             name: .customLong("file"),
@@ -75,19 +79,16 @@ extension Debug {
         static let maxLogLines = 100_000
 
         func validate() throws {
-            guard let window = DurationText.parse(duration), window > .zero, window <= .seconds(3600) else {
+            guard duration.value > .zero, duration.value <= .seconds(3600) else {
                 throw ValidationError("--duration \(duration) must be a duration from 1ms to 1h, e.g. 30s")
             }
-            guard let step = DurationText.parse(interval), step >= .milliseconds(100) else {
+            guard interval.value >= .milliseconds(100) else {
                 throw ValidationError("--interval \(interval) must be a duration of at least 100ms, e.g. 10s")
             }
-            _ = window
-            _ = step
         }
 
         func perform(in context: CommandContext) async throws {
-            let window = DurationText.parse(duration)!
-            let step = DurationText.parse(interval)!
+            let (window, step) = (duration.value, interval.value)
             let archive = URL(fileURLWithPath: file ?? Self.defaultName(Date()))
             let capture = BundleCapture(
                 fleet: context.fleet, window: window, interval: step, output: context.output,
@@ -195,6 +196,22 @@ final class BundleCapture: Sendable {
         }
     }
 
+    /// The newest incidents kept per instance in full (their records included), beside the whole list.
+    static let incidentsInFull = 20
+
+    /// `incidents.json` (the list) and `incidents/ID.json` for the newest `incidentsInFull`: a bad request's
+    /// DEBUG lines, which the ring may never have held (OPERATIONS.md "Incidents").
+    private func fetchIncidents(_ index: Int) async {
+        guard let list = await fetch(index, "/debug/incidents", query: [("limit", "1000")], as: "incidents.json"),
+            let object = try? JSONSerialization.jsonObject(with: list) as? [String: Any],
+            let entries = object["incidents"] as? [[String: Any]]
+        else { return }
+        for id in entries.prefix(Self.incidentsInFull).compactMap({ $0["id"] as? String })
+        where id.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" }) {
+            await fetch(index, "/debug/incidents/\(id)", as: "incidents/\(id).json")
+        }
+    }
+
     private func say(_ text: String) {
         guard progress else { return }
         Terminal.writeAll("\r\u{1B}[2K" + text, to: STDERR_FILENO)
@@ -286,6 +303,7 @@ final class BundleCapture: Sendable {
                         await self.fetch(index, "/debug/histograms", as: "histograms.json")
                         await self.fetch(index, "/performance/stats", as: "stats.json")
                         await self.fetch(index, "/debug/profiles", query: [("limit", "1000")], as: "profiles.json")
+                        await self.fetchIncidents(index)
                         if wasOn[index] == false {
                             self.state.locked { _ = $0.commands.insert("POST /debug/profiling?enabled=false") }
                             do {

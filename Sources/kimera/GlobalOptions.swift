@@ -48,8 +48,10 @@ struct GlobalOptions: ParsableArguments, Sendable {
         completion: .file())
     var tokenFile: String?
 
-    @Option(help: ArgumentHelp("How long one request may take: 5s, 500ms, 1m, or seconds.", valueName: "duration"))
-    var timeout: String = "5s"
+    @Option(
+        help: ArgumentHelp("How long one request may take: 5s, 500ms, 1m, or seconds (default: 5s).", valueName: "duration"),
+        transform: DurationArgument.parse)
+    var timeout: DurationArgument?
 
     @Option(
         name: [.customShort("o"), .customLong("output")],
@@ -63,7 +65,6 @@ struct GlobalOptions: ParsableArguments, Sendable {
 
     func validate() throws {
         _ = try resolvedTargets()
-        _ = try timeoutDuration()
         _ = try resolvedToken()
     }
 
@@ -134,13 +135,10 @@ struct GlobalOptions: ParsableArguments, Sendable {
         try resolvedTargets(environment: environment).urls[0]
     }
 
-    func timeoutDuration() throws -> Duration {
-        guard let duration = DurationText.parse(timeout) else {
-            throw ValidationError(
-                "--timeout \(timeout) is not a duration; use e.g. 5s, 500ms, 1m or a number of seconds")
-        }
-        return duration
-    }
+    /// How long one request may take: `--timeout`, else 5 s.
+    func timeoutDuration() -> Duration { timeout?.value ?? Self.defaultTimeout }
+
+    static let defaultTimeout = Duration.seconds(5)
 
     /// `--token`, else the first line of `--token-file`, else `KIMERA_TOKEN`.
     func resolvedToken(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> String? {
@@ -189,7 +187,7 @@ struct GlobalOptions: ParsableArguments, Sendable {
     /// A client of every target over `transport`, in the order given. Call after `validate()`.
     func makeFleet(transport: KimeraTransport) throws -> KimeraFleet {
         let token = try resolvedToken()
-        let timeout = try timeoutDuration()
+        let timeout = timeoutDuration()
         return KimeraFleet(
             clients: try resolvedTargets().urls.map {
                 try KimeraClient(url: $0, token: token, timeout: timeout, transport: transport)

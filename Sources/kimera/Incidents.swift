@@ -34,8 +34,10 @@ struct Incidents: AsyncParsableCommand {
         @Option(help: ArgumentHelp("Only this cause: slow or error.", valueName: "cause"))
         var cause: String?
 
-        @Option(help: ArgumentHelp("Only incidents seen within this long: 30s, 10m, 2h.", valueName: "duration"))
-        var since: String?
+        @Option(
+            help: ArgumentHelp("Only incidents seen within this long: 30s, 10m, 2h.", valueName: "duration"),
+            transform: DurationArgument.parse)
+        var since: DurationArgument?
 
         @Option(help: ArgumentHelp("At most this many (server default 50, at most 1000).", valueName: "n"))
         var limit: Int?
@@ -46,14 +48,11 @@ struct Incidents: AsyncParsableCommand {
             if let cause, !["slow", "error"].contains(cause) {
                 throw ValidationError("--cause must be slow or error, not \(cause)")
             }
-            if let since, DurationText.parse(since) == nil {
-                throw ValidationError("--since must be a duration such as 30s, 10m or 2h, not \(since)")
-            }
             try ArgumentCheck.positive(limit, flag: "--limit")
         }
 
         func perform(in context: CommandContext) async throws {
-            let (route, cause, since, limit) = (route, cause, since, limit)
+            let (route, cause, since, limit) = (route, cause, since?.text, limit)
             let results = await context.fleet.each {
                 try await $0.incidents(route: route, cause: cause, since: since, limit: limit)
             }

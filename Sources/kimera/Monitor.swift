@@ -25,8 +25,8 @@ struct Monitor: ClientCommand {
               kimera monitor --once
             """)
 
-    @Option(help: ArgumentHelp("How often to refresh: 1s, 500ms, 5s.", valueName: "duration"))
-    var interval: String = "1s"
+    @Option(help: ArgumentHelp("How often to refresh: 1s, 500ms, 5s (default: 1s).", valueName: "duration"), transform: DurationArgument.parse)
+    var interval = DurationArgument(default: "1s", .seconds(1))
 
     @Flag(help: "Print one frame and exit.")
     var once = false
@@ -37,8 +37,7 @@ struct Monitor: ClientCommand {
     static let errorRows = 4
 
     func validate() throws {
-        guard let duration = DurationText.parse(interval), duration >= .milliseconds(100), duration <= .seconds(3600)
-        else {
+        guard interval.value >= .milliseconds(100), interval.value <= .seconds(3600) else {
             throw ValidationError("--interval \(interval) must be a duration from 100ms to 1h, e.g. 1s")
         }
         if !once && !(Terminal.isTerminal(STDOUT_FILENO)) {
@@ -47,7 +46,7 @@ struct Monitor: ClientCommand {
     }
 
     func perform(in context: CommandContext) async throws {
-        let period = DurationText.parse(interval) ?? .seconds(1)
+        let period = interval.value
         if once {
             var state = MonitorState()
             let snapshot = try await MonitorState.fetch(context.client, fleet: fleet(context))
@@ -132,7 +131,7 @@ struct MonitorState: Sendable {
             let total = next.info.requestStatistics.totalRequests
             if let previous = snapshot, total >= previous.info.requestStatistics.totalRequests {
                 let elapsed = previous.takenAt.duration(to: next.takenAt)
-                let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+                let seconds = elapsed.seconds
                 if seconds > 0 {
                     rates.append(Double(total - previous.info.requestStatistics.totalRequests) / seconds)
                 }

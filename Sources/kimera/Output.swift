@@ -361,7 +361,7 @@ enum Format {
 
     /// `250 ms`, `5 s`.
     static func duration(_ duration: Duration) -> String {
-        let milliseconds = Double(duration.components.seconds) * 1000 + Double(duration.components.attoseconds) / 1e15
+        let milliseconds = duration.seconds * 1000
         return milliseconds < 1000 ? "\(Int(milliseconds.rounded())) ms" : String(format: "%.3g s", milliseconds / 1000)
     }
 

@@ -216,8 +216,7 @@ final class ShellSession {
         if !interactive && options.color != .always { output.style.enabled = false }
         var commandClient = client
         let token = try options.resolvedToken() ?? client.token
-        var timeout = client.timeout
-        if options.timeout != "5s" { timeout = try options.timeoutDuration() }
+        let timeout = options.timeout?.value ?? client.timeout
         if options.urls.count > 1 {
             let urls = try options.resolvedTargets().urls
             let clients = try urls.map {

@@ -367,7 +367,7 @@ extension CLITests {
                     let folder = "fleet/" + Self.name(server).replacingOccurrences(of: ":", with: "_") + "/"
                     for name in [
                         "info.json", "logs.ndjson", "traces.json", "histograms.json", "stats.json", "profiles.json",
-                        "cpu.pb.gz",
+                        "incidents.json", "cpu.pb.gz",
                     ] {
                         #expect(files.contains(folder + name), "missing \(folder + name) in \(files.sorted())")
                     }

@@ -111,6 +111,37 @@ struct IncidentEndToEndTests {
         }
     }
 
+    @Test("a 5xx is an incident: the vault's data folder deleted, a create refused with 503 is kept with its records")
+    func aServerErrorIsKeptAsAnIncident() async throws {
+        try await Self.withServer(thresholdMs: 5000) { server in
+            let base = server.baseURL
+            let kept = try await http(.POST, "\(base)/kimera/geoids", json: #"{"content": "kept"}"#)
+            #expect(kept.status == 201)
+            try FileManager.default.removeItem(at: server.dataDirectory)
+            let refused = try await http(
+                .POST, "\(base)/kimera/geoids", headers: [("X-Request-ID", "vault-gone-1")], json: #"{"content": "lost"}"#)
+            #expect(refused.status == 503, "\(refused.text)")
+
+            let list = try await http(.GET, "\(base)/debug/incidents?cause=error")
+            #expect(list.status == 200, "\(list.text)")
+            let incidents = list.object["incidents"] as? [[String: Any]] ?? []
+            #expect(incidents.count == 1, "\(list.text)")
+            let entry = incidents.first ?? [:]
+            #expect(entry["route"] as? String == "/kimera/geoids")
+            #expect(entry["request_id"] as? String == "vault-gone-1")
+            #expect(entry["status"] as? Int == 503, "\(list.text)")
+            let id = try #require(entry["id"] as? String)
+            let full = try await http(.GET, "\(base)/debug/incidents/\(id)")
+            #expect(full.status == 200)
+            let logs = full.object["logs"] as? [[String: Any]] ?? []
+            #expect(!logs.isEmpty && logs.allSatisfy { $0["request_id"] as? String == "vault-gone-1" }, "\(full.text.prefix(2000))")
+            #expect(logs.contains { ($0["message"] as? String ?? "").contains("deleted") }, "\(full.text.prefix(3000))")
+            // The success before it left nothing, and no slow incident was made.
+            let slow = try await http(.GET, "\(base)/debug/incidents?cause=slow")
+            #expect((slow.object["incidents"] as? [Any])?.isEmpty == true, "\(slow.text)")
+        }
+    }
+
     @Test func aFastRequestLeavesNothing() async throws {
         try await Self.withServer(thresholdMs: 5000) { server in
             let base = server.baseURL

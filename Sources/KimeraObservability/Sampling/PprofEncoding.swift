@@ -1,5 +1,6 @@
 import CKimeraProfiler
 import Foundation
+import KimeraModels
 
 /// A profile symbolized: what the pprof encoding and the folded text are both made of.
 public struct SymbolizedProfile: Sendable {
@@ -54,8 +55,7 @@ public struct SymbolizedProfile: Sendable {
         stacks = profile.stacks.sorted { $0.value > $1.value }.map { pcs, count in (symbolize.frames(pcs), count) }
         periodNanos = profile.periodNanos
         startNanos = Int64(profile.start.timeIntervalSince1970 * 1e9)
-        let parts = profile.duration.components
-        durationNanos = parts.seconds * 1_000_000_000 + parts.attoseconds / 1_000_000_000
+        durationNanos = profile.duration.nanoseconds
     }
 
     /// A thread dump as a profile (`GET /debug/pprof/threads?format=pprof`): one sample per thread, labelled

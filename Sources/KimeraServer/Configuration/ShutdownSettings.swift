@@ -19,7 +19,7 @@ public struct ShutdownSettings: Sendable, Equatable {
 
     /// `1s`, `1500ms`: a duration as the log and the banner say it.
     public static func text(_ duration: Duration) -> String {
-        let milliseconds = duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
+        let milliseconds = duration.milliseconds
         return milliseconds % 1000 == 0 ? "\(milliseconds / 1000)s" : "\(milliseconds)ms"
     }
 

@@ -2,6 +2,7 @@ import HTTPTypes
 import NIOCore
 import NIOHTTPTypes
 import Synchronization
+import KimeraModels
 
 /// The open connections: counted for the connection cap (`RequestLimitsMiddleware`), and listed so that
 /// shutdown can say what is still in flight and close what is left when its grace period ends. Also holds
@@ -28,7 +29,7 @@ final class ConnectionRegistry: Sendable {
         var requestComplete: Bool
 
         var description: String {
-            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            let seconds = elapsed.seconds
             var text = "\(method) \(path) for \(String(format: "%.1f", seconds)) s"
             if !requestComplete {
                 text += ", body \(bodyBytes) of \(declaredBytes.map(String.init) ?? "?") bytes received"

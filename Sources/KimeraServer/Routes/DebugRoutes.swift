@@ -189,9 +189,7 @@ enum DebugRoutes {
                 filter.cause = parsed
             }
             if let since = try query.since() {
-                let parts = since.components
-                filter.sinceNanos = Timestamp.wallNanos() - parts.seconds * 1_000_000_000
-                    - parts.attoseconds / 1_000_000_000
+                filter.sinceNanos = Timestamp.wallNanos() - since.nanoseconds
             }
             let found = engine.incidents.list(filter, limit: limit)
             return JSONBody.response(
