@@ -51,14 +51,7 @@ public struct KimeraApplication: Sendable {
         let router = Router(context: KimeraRequestContext.self, options: .autoGenerateHeadEndpoints)
         let table = RouteTable(router: router)
         // Hummingbird applies router middleware to the routes added after it: middleware first.
-        if let serverSpans { router.add(middleware: TelemetrySpanMiddleware(spans: serverSpans)) }
-        router.add(middleware: RequestTracingMiddleware(engine: engine))
-        router.add(middleware: requestLimits)
-        router.add(middleware: accessControl)
-        router.add(
-            middleware: ResponseCacheMiddleware(
-                cache: engine.cache, runtime: engine.runtime, cacheableRoutes: table.cacheable))
-        router.add(middleware: MethodNotAllowedMiddleware(known: table.known))
+        for entry in middleware(cacheable: table.cacheable, known: table.known) { entry.add(to: router) }
         OperationsRoutes.register(on: table, engine: engine, readiness: readiness)
         let readiness = self.readiness
         DebugRoutes.register(
@@ -71,6 +64,20 @@ public struct KimeraApplication: Sendable {
         }
         OpenAPIRoute.register(on: table)
         return (router, table.routes.map { ($0.path, $0.methods.map(\.rawValue)) })
+    }
+
+    /// The router's middleware in order; the fast path is built from the same list (`KimeraMiddleware`
+    /// says how it treats each). `cacheable` and `known` fill as the routes register.
+    func middleware(cacheable: CacheableRoutes, known: KnownRoutes) -> [KimeraMiddleware] {
+        var list: [KimeraMiddleware] = serverSpans.map { [.serverSpan(TelemetrySpanMiddleware(spans: $0))] } ?? []
+        list += [
+            .tracing(RequestTracingMiddleware(engine: engine)),
+            .limits(requestLimits),
+            .access(accessControl),
+            .cache(ResponseCacheMiddleware(cache: engine.cache, runtime: engine.runtime, cacheableRoutes: cacheable)),
+            .methodNotAllowed(MethodNotAllowedMiddleware(known: known)),
+        ]
+        return list
     }
 
     /// How request spans are made; nil while OpenTelemetry export is off.
@@ -100,7 +107,7 @@ public struct KimeraApplication: Sendable {
         let fastPath =
             configuration.fastPath
             ? FastPathResponder(
-                engine: engine, limits: requestLimits, access: accessControl, spans: serverSpans,
+                engine: engine, middleware: middleware(cacheable: CacheableRoutes(), known: KnownRoutes()),
                 answered: fastPathAnswers) : nil
         return HTTPServerBuilder { responder in
             KimeraHTTP1Channel(
