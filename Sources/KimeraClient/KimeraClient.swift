@@ -25,8 +25,11 @@ public struct KimeraClient: Sendable {
     /// A connection that reads nothing for this long is given up: a log stream sends a heartbeat every 15 s.
     public static let idleReadTimeout = Duration.seconds(45)
 
+    /// How long one request may take unless the caller says otherwise (`kimera --timeout`).
+    public static let defaultTimeout = Duration.seconds(5)
+
     /// - Throws: `ClientError.invalidURL` when `url` is not an http(s) URL with a host.
-    public init(url: String, token: String? = nil, timeout: Duration = .seconds(5), transport: KimeraTransport) throws {
+    public init(url: String, token: String? = nil, timeout: Duration = defaultTimeout, transport: KimeraTransport) throws {
         baseURL = try Self.normalise(url: url)
         self.token = token.flatMap { $0.isEmpty ? nil : $0 }
         self.timeout = timeout

@@ -202,11 +202,10 @@ final class BundleCapture: Sendable {
     /// `incidents.json` (the list) and `incidents/ID.json` for the newest `incidentsInFull`: a bad request's
     /// DEBUG lines, which the ring may never have held (OPERATIONS.md "Incidents").
     private func fetchIncidents(_ index: Int) async {
-        guard let list = await fetch(index, "/debug/incidents", query: [("limit", "1000")], as: "incidents.json"),
-            let object = try? JSONSerialization.jsonObject(with: list) as? [String: Any],
-            let entries = object["incidents"] as? [[String: Any]]
+        guard let body = await fetch(index, "/debug/incidents", query: [("limit", "1000")], as: "incidents.json"),
+            let list = try? JSONDecoder().decode(IncidentList.self, from: body)
         else { return }
-        for id in entries.prefix(Self.incidentsInFull).compactMap({ $0["id"] as? String })
+        for id in list.incidents.prefix(Self.incidentsInFull).map(\.id)
         where id.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" }) {
             await fetch(index, "/debug/incidents/\(id)", as: "incidents/\(id).json")
         }

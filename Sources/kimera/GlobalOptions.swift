@@ -136,9 +136,7 @@ struct GlobalOptions: ParsableArguments, Sendable {
     }
 
     /// How long one request may take: `--timeout`, else 5 s.
-    func timeoutDuration() -> Duration { timeout?.value ?? Self.defaultTimeout }
-
-    static let defaultTimeout = Duration.seconds(5)
+    func timeoutDuration() -> Duration { timeout?.value ?? KimeraClient.defaultTimeout }
 
     /// `--token`, else the first line of `--token-file`, else `KIMERA_TOKEN`.
     func resolvedToken(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> String? {
