@@ -73,12 +73,33 @@ extension RequestStatistics {
             slowRequests: statistics.reduce(0) { $0 + $1.slowRequests },
             slowThresholdMs: statistics.map(\.slowThresholdMs).max() ?? 0,
             series: endpoints.count, seriesLimit: statistics.reduce(0) { $0 + $1.seriesLimit },
-            endpoints: endpoints.mapValues { entry in
-                let overall = entry.overall
-                return EndpointStatistics(
-                    timing: overall.timing, errors: overall.errors,
-                    errorRate: overall.count == 0 ? 0 : Double(overall.errors) / Double(overall.count),
-                    methods: entry.methods.mapValues(\.timing))
-            })
+            endpoints: Dictionary(
+                uniqueKeysWithValues: endpoints.map { route, entry in
+                    let overall = entry.overall
+                    let timing = overall.timing
+                    let exemplars = EndpointExemplars.merged(
+                        statistics.compactMap { $0.endpoints[route]?.exemplars }, p99Ms: timing.p99Ms)
+                    return (
+                        route,
+                        EndpointStatistics(
+                            timing: timing, errors: overall.errors,
+                            errorRate: overall.count == 0 ? 0 : Double(overall.errors) / Double(overall.count),
+                            methods: entry.methods.mapValues(\.timing), exemplars: exemplars)
+                    )
+                }))
+    }
+}
+
+extension EndpointExemplars {
+    /// The fleet's exemplars of an endpoint from its instances': the slowest max, and for the p99 the instance
+    /// exemplar nearest at or above the fleet's p99 (else the slowest below it). Nil when no instance sent any
+    /// (servers before exemplars).
+    public static func merged(_ instances: [EndpointExemplars], p99Ms: Double) -> EndpointExemplars? {
+        guard let max = instances.map(\.max).max(by: { $0.durationMs < $1.durationMs }) else { return nil }
+        let candidates = instances.map(\.p99)
+        let p99 =
+            candidates.filter { $0.durationMs >= p99Ms }.min { $0.durationMs < $1.durationMs }
+            ?? candidates.max { $0.durationMs < $1.durationMs } ?? max
+        return EndpointExemplars(p99: p99, max: max)
     }
 }

@@ -193,23 +193,62 @@ public struct TimingStats: Codable, Sendable, Equatable {
     }
 }
 
-/// Per route template: its timing plus errors and the per-method breakdown.
+/// A request a latency figure can be followed to (docs/API.md "Exemplars"): its id finds its trace
+/// (`/debug/traces?request_id=`) and its log records (`kimera logs --request-id`).
+public struct RequestExemplar: Codable, Sendable, Equatable {
+    public var requestID: String
+    public var durationMs: Double
+    /// When the request started (ISO 8601, UTC), as its trace's `started_at`.
+    public var startedAt: String
+
+    public init(requestID: String, durationMs: Double, startedAt: String) {
+        self.requestID = requestID
+        self.durationMs = durationMs
+        self.startedAt = startedAt
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case requestID = "request_id"
+        case durationMs = "duration_ms"
+        case startedAt = "started_at"
+    }
+}
+
+/// The requests behind an endpoint's p99 and max: `p99` is the latest request of the latency bucket holding
+/// the p99 (or of the nearest bucket above it that kept one), `max` the slowest request.
+public struct EndpointExemplars: Codable, Sendable, Equatable {
+    public var p99: RequestExemplar
+    public var max: RequestExemplar
+
+    public init(p99: RequestExemplar, max: RequestExemplar) {
+        self.p99 = p99
+        self.max = max
+    }
+}
+
+/// Per route template: its timing plus errors, the per-method breakdown and the exemplars.
 public struct EndpointStatistics: Codable, Sendable, Equatable {
     public var timing: TimingStats
     public var errors: Int
     public var errorRate: Double
     public var methods: [String: TimingStats]
+    /// Absent from servers before exemplars, and from an endpoint without a request.
+    public var exemplars: EndpointExemplars?
 
-    public init(timing: TimingStats, errors: Int, errorRate: Double, methods: [String: TimingStats]) {
+    public init(
+        timing: TimingStats, errors: Int, errorRate: Double, methods: [String: TimingStats],
+        exemplars: EndpointExemplars? = nil
+    ) {
         self.timing = timing
         self.errors = errors
         self.errorRate = errorRate
         self.methods = methods
+        self.exemplars = exemplars
     }
 
     // TimingStats' fields are flattened into the endpoint object, as the guide shows.
     enum CodingKeys: String, CodingKey {
-        case errors, methods
+        case errors, methods, exemplars
         case errorRate = "error_rate"
     }
 
@@ -219,6 +258,7 @@ public struct EndpointStatistics: Codable, Sendable, Equatable {
         errors = try container.decode(Int.self, forKey: .errors)
         errorRate = try container.decode(Double.self, forKey: .errorRate)
         methods = try container.decode([String: TimingStats].self, forKey: .methods)
+        exemplars = try container.decodeIfPresent(EndpointExemplars.self, forKey: .exemplars)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -227,6 +267,7 @@ public struct EndpointStatistics: Codable, Sendable, Equatable {
         try container.encode(errors, forKey: .errors)
         try container.encode(errorRate, forKey: .errorRate)
         try container.encode(methods, forKey: .methods)
+        try container.encodeIfPresent(exemplars, forKey: .exemplars)
     }
 }
 

@@ -1,8 +1,47 @@
 import Histogram
 import KimeraModels
 
+/// The latency buckets of `/metrics` histograms and of their exemplars, in milliseconds: one definition
+/// for the exposition and the recorder (docs/OPERATIONS.md "Metrics and exemplars").
+package enum LatencyBuckets {
+    /// Upper bounds in milliseconds; a last `+Inf` bucket follows them.
+    /// From 10 µs: /health is served in tens of microseconds, so a sub-millisecond server needs buckets there.
+    package static let boundsMs: [Double] = [
+        0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000,
+    ]
+    /// The same bounds in nanoseconds, compared on the request path (no floating point there).
+    static let boundsNanos: [Int64] = boundsMs.map { Int64(($0 * 1_000_000).rounded()) }
+    /// The bounds and `+Inf`.
+    package static var count: Int { boundsMs.count + 1 }
+
+    /// The bucket a duration falls in: the first whose bound is at or above it, `boundsMs.count` for `+Inf`.
+    /// Most requests are fast, so the scan from the smallest bound ends after a few comparisons.
+    @inline(__always)
+    package static func index(ofNanos nanos: Int64) -> Int {
+        let bounds = boundsNanos
+        var index = 0
+        while index < bounds.count && nanos > bounds[index] { index += 1 }
+        return index
+    }
+}
+
+/// A request a latency figure can be followed to: its id, duration and start (wall clock). The id is the
+/// request's own `String` (a retain, no copy), so keeping one costs the request path no allocation.
+package struct LatencyExemplar: Sendable, Equatable {
+    package var requestID: String
+    package var nanos: Int64
+    package var wallNanos: Int64
+
+    package init(requestID: String, nanos: Int64, wallNanos: Int64) {
+        self.requestID = requestID
+        self.nanos = nanos
+        self.wallNanos = wallNanos
+    }
+}
+
 /// Latencies of one series: an HDR histogram in microseconds (2 significant digits: every percentile
-/// within 1 %), plus the exact count, sum, min and max.
+/// within 1 %), plus the exact count, sum, min and max and, when recorded with a request id, exemplars: per
+/// `LatencyBuckets` bucket the latest request that fell in it, and the slowest request (fixed size per series).
 package struct LatencyRecorder: Sendable {
     package init() {}
 
@@ -13,6 +52,20 @@ package struct LatencyRecorder: Sendable {
     package private(set) var minNanos: Int64 = .max
     package private(set) var maxNanos: Int64 = 0
     package private(set) var errors = 0
+    /// Per `LatencyBuckets` bucket, the latest request that fell in it; empty until the first request
+    /// recorded with an id (then `LatencyBuckets.count` slots, allocated once per series).
+    package private(set) var exemplars: [LatencyExemplar?] = []
+    /// The slowest request recorded with an id (the latest of equals).
+    package private(set) var maxExemplar: LatencyExemplar?
+
+    /// Records a request and keeps it as its bucket's exemplar and, when it is the slowest, as the max's.
+    package mutating func record(nanos: Int64, error: Bool, requestID: String, wallNanos: Int64) {
+        if exemplars.isEmpty { exemplars = Array(repeating: nil, count: LatencyBuckets.count) }
+        let exemplar = LatencyExemplar(requestID: requestID, nanos: nanos, wallNanos: wallNanos)
+        exemplars[LatencyBuckets.index(ofNanos: nanos)] = exemplar
+        if maxExemplar == nil || nanos >= maxNanos { maxExemplar = exemplar }
+        record(nanos: nanos, error: error)
+    }
 
     package mutating func record(nanos: Int64, error: Bool) {
         let micros = UInt64(Swift.max(1, (nanos + 500) / 1000))
@@ -31,6 +84,27 @@ package struct LatencyRecorder: Sendable {
         minNanos = Swift.min(minNanos, other.minNanos)
         maxNanos = Swift.max(maxNanos, other.maxNanos)
         errors += other.errors
+        if exemplars.isEmpty {
+            exemplars = other.exemplars
+        } else if !other.exemplars.isEmpty {
+            for (index, theirs) in other.exemplars.enumerated() {
+                if let theirs, exemplars[index].map({ theirs.wallNanos > $0.wallNanos }) ?? true {
+                    exemplars[index] = theirs
+                }
+            }
+        }
+        if let theirs = other.maxExemplar, maxExemplar.map({ theirs.nanos > $0.nanos }) ?? true {
+            maxExemplar = theirs
+        }
+    }
+
+    /// The exemplar of the bucket holding `valueMs` (a percentile) or, when that bucket kept none, of the
+    /// nearest bucket above it that did, else the nearest below; nil when no request was recorded with an id.
+    package func exemplar(atMs valueMs: Double) -> LatencyExemplar? {
+        guard !exemplars.isEmpty else { return nil }
+        let start = LatencyBuckets.index(ofNanos: Int64((valueMs * 1_000_000).rounded()))
+        if let above = exemplars[start...].first(where: { $0 != nil }) { return above }
+        return exemplars[..<start].last(where: { $0 != nil }) ?? nil
     }
 
     package var timing: TimingStats {

@@ -194,7 +194,9 @@ public final class RequestTracer: Sendable {
             var key = trace.route
             if state.series[key] == nil && state.series.count >= seriesLimit { key = Self.overflow }
             state.series[key, default: Series()].methods[method, default: LatencyRecorder()]
-                .record(nanos: trace.durationNanos, error: isError)
+                .record(
+                    nanos: trace.durationNanos, error: isError, requestID: trace.requestID,
+                    wallNanos: trace.startedWallNanos)
             state.traces.append(trace)
             if trace.slow {
                 state.slowCount += 1
@@ -239,16 +241,28 @@ public final class RequestTracer: Sendable {
                     overall.merge(recorder)
                     methods[method] = recorder.timing
                 }
+                let timing = overall.timing
                 endpoints[route] = EndpointStatistics(
-                    timing: overall.timing, errors: overall.errors,
+                    timing: timing, errors: overall.errors,
                     errorRate: overall.count == 0 ? 0 : Double(overall.errors) / Double(overall.count),
-                    methods: methods)
+                    methods: methods, exemplars: Self.exemplars(overall, p99Ms: timing.p99Ms))
             }
             return RequestStatistics(
                 totalRequests: state.total, activeRequests: activeRequests, requestsPerSecond: rates.perSecond,
                 errorRate: rates.errorRate, slowRequests: state.slowCount, slowThresholdMs: slowThresholdMs,
                 series: state.series.count, seriesLimit: seriesLimit, endpoints: endpoints)
         }
+    }
+
+    /// The requests behind a route's p99 and max (docs/API.md "Exemplars"), formatted here, at read time.
+    static func exemplars(_ recorder: LatencyRecorder, p99Ms: Double) -> EndpointExemplars? {
+        guard let p99 = recorder.exemplar(atMs: p99Ms), let max = recorder.maxExemplar else { return nil }
+        func shown(_ exemplar: LatencyExemplar) -> RequestExemplar {
+            RequestExemplar(
+                requestID: exemplar.requestID, durationMs: Double(exemplar.nanos) / 1e6,
+                startedAt: Timestamp.iso8601(nanos: exemplar.wallNanos))
+        }
+        return EndpointExemplars(p99: shown(p99), max: shown(max))
     }
 
     /// Per series and method, the recorders themselves (for `/metrics` histograms).

@@ -24,9 +24,11 @@ enum Renderings {
                 ("COUNT", false), ("AVG ms", true), ("P50 ms", false), ("P95 ms", true), ("P99 ms", false),
                 ("MAX ms", true), ("ERRORS", false),
             ]
+        // The request behind the p99 (its exemplar, docs/CLI.md "traces"), for `kimera logs --request-id`.
         var table = Table(
             [Table.Column("ENDPOINT", flexible: true, minWidth: 12)]
-                + numbers.map { Table.Column($0.0, .right, optional: $0.1) })
+                + numbers.map { Table.Column($0.0, .right, optional: $0.1) }
+                + (compact ? [] : [Table.Column("P99 REQUEST")]))
         for (route, endpoint) in sorted {
             let timing = endpoint.timing
             let errors = Table.Cell(
@@ -39,7 +41,7 @@ enum Renderings {
                 row += [timing.avgTimeMs, timing.p50Ms, timing.p95Ms, timing.p99Ms, timing.maxTimeMs].map {
                     Table.Cell(Format.ms($0))
                 }
-                row.append(errors)
+                row += [errors, Table.Cell(endpoint.exemplars?.p99.requestID ?? "-")]
             }
             table.append(row)
         }

@@ -172,12 +172,17 @@ extension CLITests {
                 #expect(statistics.endpoints["/health"]?.timing.count == 4)
                 #expect(statistics.endpoints["/kimera/geoids/{id}"]?.errors == 0)
 
+                // The request behind the p99, which `kimera logs --request-id` takes.
+                let p99Request = try #require(statistics.endpoints["/health"]?.exemplars?.p99.requestID)
+                #expect(traces.traces.contains { $0.requestID == p99Request })
+
                 let table = try await server.run(["traces", "--stats", "-o", "table"])
                 let header = table.stdout.split(separator: "\n").first ?? ""
-                for column in ["ENDPOINT", "COUNT", "P50", "P95", "P99", "MAX", "ERRORS"] {
+                for column in ["ENDPOINT", "COUNT", "P50", "P95", "P99", "MAX", "ERRORS", "P99 REQUEST"] {
                     #expect(header.contains(column))
                 }
-                #expect(table.stdout.contains("/health"))
+                let healthRow = table.stdout.split(separator: "\n").first { $0.hasPrefix("/health ") } ?? ""
+                #expect(healthRow.hasSuffix(" " + p99Request), "\(table.stdout)")
             }
         }
     }

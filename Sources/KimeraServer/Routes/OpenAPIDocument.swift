@@ -5603,7 +5603,7 @@ enum OpenAPIDocument {
       },
       "EndpointStatistics": {
         "type": "object",
-        "description": "One route template's statistics: the TimingStats fields, plus errors, error rate and the per-method breakdown.",
+        "description": "One route template's statistics: the TimingStats fields, plus errors, error rate, the per-method breakdown and the exemplars.",
         "properties": {
           "count": {
             "type": "integer",
@@ -5657,6 +5657,9 @@ enum OpenAPIDocument {
             "additionalProperties": {
               "$ref": "#/components/schemas/TimingStats"
             }
+          },
+          "exemplars": {
+            "$ref": "#/components/schemas/EndpointExemplars"
           }
         },
         "required": [
@@ -5672,6 +5675,49 @@ enum OpenAPIDocument {
           "errors",
           "error_rate",
           "methods"
+        ],
+        "additionalProperties": false
+      },
+      "EndpointExemplars": {
+        "type": "object",
+        "description": "The requests behind an endpoint's p99 and max (API.md \"Exemplars\"). Absent from servers before exemplars; present whenever the endpoint has a request.",
+        "properties": {
+          "p99": {
+            "$ref": "#/components/schemas/RequestExemplar"
+          },
+          "max": {
+            "$ref": "#/components/schemas/RequestExemplar"
+          }
+        },
+        "required": [
+          "p99",
+          "max"
+        ],
+        "additionalProperties": false
+      },
+      "RequestExemplar": {
+        "type": "object",
+        "description": "A request a latency figure can be followed to: `p99` is the latest request of the /metrics latency bucket holding the p99 (else of the nearest bucket above it that kept one, else below), `max` the slowest request. Its id finds its trace (`/debug/traces?request_id=`) and log records (`/debug/logs?request_id=`).",
+        "properties": {
+          "request_id": {
+            "type": "string",
+            "minLength": 1
+          },
+          "duration_ms": {
+            "type": "number",
+            "format": "double",
+            "minimum": 0
+          },
+          "started_at": {
+            "type": "string",
+            "description": "When the request started, as its trace's `started_at`: ISO-8601 UTC with microseconds.",
+            "format": "date-time"
+          }
+        },
+        "required": [
+          "request_id",
+          "duration_ms",
+          "started_at"
         ],
         "additionalProperties": false
       },

@@ -6,12 +6,6 @@ import KimeraObservability
 enum PrometheusExposition {
     typealias SignalExport = TelemetryStatus.SignalExport
 
-    /// Histogram bucket bounds in milliseconds.
-    /// From 10 µs: /health is served in tens of microseconds, so a sub-millisecond server needs buckets there.
-    static let bucketsMs: [Double] = [
-        0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000,
-    ]
-
     static func render(engine: ObservabilityEngine) -> String {
         var out = ""
         out.reserveCapacity(16 * 1024)
@@ -24,8 +18,10 @@ enum PrometheusExposition {
         header("kimera_http_request_duration_seconds", "histogram", "Request latency by route template and method.")
         for entry in recorders {
             let labels = "route=\"\(escape(entry.route))\",method=\"\(escape(entry.method))\""
-            let counts = entry.recorder.cumulativeCounts(boundsMs: bucketsMs)
-            for (bound, count) in zip(bucketsMs, counts) {
+            // The buckets are the recorder's exemplar buckets: one definition, `LatencyBuckets`.
+            let bounds = LatencyBuckets.boundsMs
+            let counts = entry.recorder.cumulativeCounts(boundsMs: bounds)
+            for (bound, count) in zip(bounds, counts) {
                 out +=
                     "kimera_http_request_duration_seconds_bucket{\(labels),le=\"\(number(bound / 1000))\"} \(count)\n"
             }
