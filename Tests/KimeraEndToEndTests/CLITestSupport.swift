@@ -99,6 +99,37 @@ func runCLI(
     try await CLIProcess(arguments, environment: environment).finish(timeout: timeout)
 }
 
+/// Runs `executable` with `input` on its stdin (a pipe, closed once written), killing it after `timeout`, and
+/// collects its output. `environment` nil: the test runner's own.
+func runFeeding(
+    _ input: String, to executable: String, _ arguments: [String], environment: [String: String]? = nil,
+    timeout: Duration = .seconds(30)
+) async throws -> CLIResult {
+    let stdin = Pipe()
+    let process = Process()
+    let stdout = PipeCollector()
+    let stderr = PipeCollector()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    if let environment { process.environment = environment }
+    process.standardInput = stdin
+    process.standardOutput = stdout.pipe
+    process.standardError = stderr.pipe
+    try process.run()
+    stdin.fileHandleForWriting.write(Data(input.utf8))
+    try stdin.fileHandleForWriting.close()
+    let deadline = ContinuousClock.now + timeout
+    while process.isRunning && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+    if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+    let closeDeadline = ContinuousClock.now + .seconds(5)
+    while !(stdout.closed && stderr.closed) && ContinuousClock.now < closeDeadline {
+        try await Task.sleep(for: .milliseconds(20))
+    }
+    return CLIResult(
+        stdout: stdout.contents, stderr: stderr.contents, status: process.isRunning ? -1 : process.terminationStatus,
+        timedOut: ContinuousClock.now >= deadline)
+}
+
 /// A `ServerProcess` with a typed client of it, for checking what the binary printed against what the
 /// server holds.
 final class CLIServer {

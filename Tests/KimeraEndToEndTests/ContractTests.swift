@@ -184,20 +184,8 @@ struct ContractTests {
             let metrics = try await http(.GET, "\(base)/metrics")
             #expect(metrics.status == 200)
             #expect(metrics.text.contains(#"le="1e-05""#) || metrics.text.contains(#"le="0.00001""#))
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = ["promtool", "check", "metrics"]
-            let input = Pipe()
-            let output = Pipe()
-            process.standardInput = input
-            process.standardOutput = output
-            process.standardError = output
-            try process.run()
-            input.fileHandleForWriting.write(metrics.body)
-            try input.fileHandleForWriting.close()
-            let report = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            process.waitUntilExit()
-            #expect(process.terminationStatus == 0, "promtool: \(report)")
+            let promtool = try await promtoolCheck(metrics.text)
+            #expect(promtool.status == 0, "promtool: \(promtool.report)")
         }
     }
 

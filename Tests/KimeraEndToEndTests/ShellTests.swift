@@ -182,7 +182,8 @@ extension CLITests {
                 let home = temporaryDirectory("kimera-xdg")
                 defer { try? FileManager.default.removeItem(at: home) }
                 let added = try await runCLI(
-                    ["context", "add", "production-east", "--url", server.url], environment: ["XDG_CONFIG_HOME": home.path])
+                    ["context", "add", "production-east", "--url", server.url],
+                    environment: ["XDG_CONFIG_HOME": home.path])
                 #expect(added.status == 0, "\(added.stderr)")
                 let tmux = Tmux()
                 defer { tmux.stop() }
@@ -219,27 +220,6 @@ func expectScreen(
 
 /// Runs `kimera shell` with `script` on its stdin (a pipe), against `url`.
 func runShell(_ script: String, url: String, timeout: Duration = .seconds(30)) async throws -> CLIResult {
-    let input = Pipe()
-    let process = Process()
-    let stdout = PipeCollector()
-    let stderr = PipeCollector()
-    process.executableURL = URL(fileURLWithPath: CLIBinary.path)
-    process.arguments = ["shell", "--url", url]
-    process.environment = cleanEnvironment()
-    process.standardInput = input
-    process.standardOutput = stdout.pipe
-    process.standardError = stderr.pipe
-    try process.run()
-    input.fileHandleForWriting.write(Data(script.utf8))
-    try input.fileHandleForWriting.close()
-    let deadline = ContinuousClock.now + timeout
-    while process.isRunning && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
-    if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-    let closeDeadline = ContinuousClock.now + .seconds(5)
-    while !(stdout.closed && stderr.closed) && ContinuousClock.now < closeDeadline {
-        try await Task.sleep(for: .milliseconds(20))
-    }
-    return CLIResult(
-        stdout: stdout.contents, stderr: stderr.contents, status: process.isRunning ? -1 : process.terminationStatus,
-        timedOut: ContinuousClock.now >= deadline)
+    try await runFeeding(
+        script, to: CLIBinary.path, ["shell", "--url", url], environment: cleanEnvironment(), timeout: timeout)
 }

@@ -7,7 +7,7 @@ import Testing
 @testable import KimeraServer
 
 /// Exemplars (docs/OPERATIONS.md "Metrics and exemplars"): per latency bucket the latest request, the
-/// slowest request, the p99's request in the statistics.
+/// slowest request, the p99's request in the statistics, and OpenMetrics on `/metrics` when asked for.
 @Suite("Exemplars")
 struct ExemplarTests {
     static func trace(_ id: String, route: String = "/r", micros: Int64, wallNanos: Int64 = Timestamp.wallNanos())
@@ -130,5 +130,79 @@ struct ExemplarTests {
         reversed.merge(get)
         #expect(reversed.exemplars == overall.exemplars)
         #expect(reversed.maxExemplar == overall.maxExemplar)
+    }
+
+    @Test("Accept chooses the format: OpenMetrics when named with a quality above 0 and not below text's")
+    func negotiation() {
+        typealias Format = PrometheusExposition.Format
+        let prometheus =
+            "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,"
+            + "text/plain;version=0.0.4;q=0.5,*/*;q=0.1"
+        #expect(Format.negotiated(accept: prometheus) == .openMetrics)
+        #expect(Format.negotiated(accept: "application/openmetrics-text") == .openMetrics)
+        #expect(Format.negotiated(accept: "Application/OpenMetrics-Text; version=1.0.0") == .openMetrics)
+        #expect(Format.negotiated(accept: nil) == .text)
+        #expect(Format.negotiated(accept: "") == .text)
+        #expect(Format.negotiated(accept: "*/*") == .text)
+        #expect(Format.negotiated(accept: "text/plain") == .text)
+        #expect(Format.negotiated(accept: "application/openmetrics-text;q=0") == .text)
+        #expect(Format.negotiated(accept: "text/plain, application/openmetrics-text;q=0.5") == .text)
+        #expect(Format.negotiated(accept: "text/plain;q=0.2, application/openmetrics-text;q=0.5") == .openMetrics)
+        #expect(Format.openMetrics.contentType == "application/openmetrics-text; version=1.0.0; charset=utf-8")
+        #expect(Format.text.contentType == "text/plain; version=0.0.4; charset=utf-8")
+    }
+
+    /// The lines that change between two renders of an idle server.
+    static func steady(_ text: String) -> [Substring] {
+        text.split(separator: "\n").filter {
+            !$0.hasPrefix("process_") && !$0.hasPrefix("kimera_uptime_seconds")
+        }
+    }
+
+    @Test("OpenMetrics is the text format plus exemplars, counter families without _total and # EOF")
+    func openMetricsDiffersOnlyWhereTheFormatSays() throws {
+        let server = TestServer()
+        let tracer = server.engine.tracer
+        Self.finish(tracer, Self.trace("om-fast", route: "/health", micros: 20, wallNanos: 1_700_000_000_123_456_789))
+        Self.finish(tracer, Self.trace("om-slow", route: "/health", micros: 30_000_000))
+        let long = String(repeating: "x", count: 121)
+        Self.finish(tracer, Self.trace(long, route: "/long", micros: 20))
+        let text = PrometheusExposition.render(engine: server.engine)
+        let openMetrics = PrometheusExposition.render(engine: server.engine, format: .openMetrics)
+
+        #expect(!text.contains("# EOF") && !text.contains(" # {"))
+        #expect(openMetrics.hasSuffix("\n# EOF\n"))
+        #expect(
+            openMetrics.contains(
+                #"kimera_http_request_duration_seconds_bucket{route="/health",method="GET",le="2.5e-05"} 1"#
+                    + #" # {trace_id="om-fast"} 2e-05 1700000000.123"#))
+        #expect(
+            openMetrics.contains(
+                #"kimera_http_request_duration_seconds_bucket{route="/health",method="GET",le="+Inf"} 2"#
+                    + #" # {trace_id="om-slow"} 30.0 "#))
+        // An id past OpenMetrics' 128-character label set is left off (Prometheus would refuse the sample).
+        #expect(!openMetrics.contains(long))
+        #expect(openMetrics.contains("# TYPE kimera_http_requests counter\n"))
+        #expect(openMetrics.contains("kimera_http_requests_total{route=\"/health\",method=\"GET\"} 2\n"))
+        #expect(text.contains("# TYPE kimera_http_requests_total counter\n"))
+
+        // Undo exactly those differences: the rest is the text format, line for line.
+        let lines = Self.steady(openMetrics)
+        let counters = lines.filter { $0.hasPrefix("# TYPE ") && $0.hasSuffix(" counter") }.map {
+            String($0.split(separator: " ")[2])
+        }
+        var undone: [String] = []
+        for line in lines where line != "# EOF" {
+            var line = String(line)
+            for family in counters {
+                for prefix in ["# HELP ", "# TYPE "] where line.hasPrefix(prefix + family + " ") {
+                    line = prefix + family + "_total" + line.dropFirst(prefix.count + family.count)
+                }
+            }
+            if let mark = line.range(of: " # {") { line = String(line[..<mark.lowerBound]) }
+            undone.append(line)
+        }
+        #expect(counters.count >= 10)
+        #expect(undone == Self.steady(text).map(String.init))
     }
 }

@@ -228,10 +228,13 @@ enum DebugRoutes {
                         threads: ProcessMetrics.threadCount(), uptimeS: engine.uptimeSeconds)))
         }
 
-        routes.get("/metrics") { _, _ in
-            let text = PrometheusExposition.render(engine: engine)
+        // Text 0.0.4, or OpenMetrics with exemplars when Accept asks for it (docs/API.md "/metrics").
+        routes.get("/metrics") { request, _ in
+            let format = PrometheusExposition.Format.negotiated(
+                accept: request.headers[values: .accept].joined(separator: ","))
+            let text = PrometheusExposition.render(engine: engine, format: format)
             return Response(
-                status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                status: .ok, headers: [.contentType: format.contentType, .vary: "Accept"],
                 body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
         }
     }

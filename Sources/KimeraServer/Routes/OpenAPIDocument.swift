@@ -1608,7 +1608,7 @@ enum OpenAPIDocument {
         "summary": "Prometheus metrics",
         "responses": {
           "200": {
-            "description": "Prometheus text exposition format 0.0.4 (`Content-Type: text/plain; version=0.0.4; charset=utf-8`): request latency histograms, request and 5xx counters per route template and method, active and slow requests, series, response cache, log records per level, ring and sink drops, process memory, CPU and uptime.",
+            "description": "Prometheus text exposition format 0.0.4 (`Content-Type: text/plain; version=0.0.4; charset=utf-8`), or, when `Accept` names `application/openmetrics-text` (as Prometheus does), OpenMetrics 1.0 (`Content-Type: application/openmetrics-text; version=1.0.0; charset=utf-8`) with an exemplar on each histogram bucket that kept one (`# {trace_id=\"<request id>\"} <seconds> <timestamp>`) and `# EOF` at the end: request latency histograms, request and 5xx counters per route template and method, active and slow requests, series, response cache, log records per level, ring and sink drops, process memory, CPU and uptime. `Vary: Accept`.",
             "headers": {
               "X-Request-ID": {
                 "$ref": "#/components/headers/X-Request-ID"
@@ -1625,6 +1625,11 @@ enum OpenAPIDocument {
             },
             "content": {
               "text/plain": {
+                "schema": {
+                  "type": "string"
+                }
+              },
+              "application/openmetrics-text": {
                 "schema": {
                   "type": "string"
                 }

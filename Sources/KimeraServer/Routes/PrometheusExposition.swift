@@ -2,16 +2,73 @@ import KimeraCore
 import KimeraModels
 import KimeraObservability
 
-/// `GET /metrics`: Prometheus text exposition format 0.0.4 of the tracer, cache, logging and process.
+/// `GET /metrics`: the tracer, cache, logging and process in the Prometheus text exposition format 0.0.4 or,
+/// when the request's `Accept` asks for it, OpenMetrics 1.0 with exemplars (docs/API.md "/metrics",
+/// docs/OPERATIONS.md "Metrics and exemplars"). One renderer: the formats differ only where OpenMetrics
+/// says so.
 enum PrometheusExposition {
     typealias SignalExport = TelemetryStatus.SignalExport
 
-    static func render(engine: ObservabilityEngine) -> String {
+    /// The two formats `/metrics` answers in.
+    enum Format: Sendable, Equatable {
+        /// Text format 0.0.4, what a request without `Accept: application/openmetrics-text` gets.
+        case text
+        /// OpenMetrics 1.0: counter families named without `_total`, exemplars on the histogram buckets,
+        /// `# EOF` at the end.
+        case openMetrics
+
+        var contentType: String {
+            switch self {
+            case .text: "text/plain; version=0.0.4; charset=utf-8"
+            case .openMetrics: "application/openmetrics-text; version=1.0.0; charset=utf-8"
+            }
+        }
+
+        /// OpenMetrics when `Accept` names `application/openmetrics-text` with a quality above 0 and at least
+        /// that of any text format it also names (Prometheus sends `application/openmetrics-text;version=1.0.0,
+        /// …,text/plain;version=0.0.4;q=0.5,*/*;q=0.1`); text otherwise.
+        static func negotiated(accept: String?) -> Format {
+            guard let accept else { return .text }
+            var openMetrics = 0.0
+            var text = 0.0
+            for range in accept.split(separator: ",") {
+                let parameters = range.split(separator: ";").map {
+                    $0.trimmingCharacters(in: .whitespaces).lowercased()
+                }
+                guard let type = parameters.first else { continue }
+                let quality =
+                    parameters.dropFirst().first { $0.hasPrefix("q=") }.flatMap { Double($0.dropFirst(2)) } ?? 1
+                switch type {
+                case "application/openmetrics-text": openMetrics = max(openMetrics, quality)
+                case "text/plain", "text/*", "*/*": text = max(text, quality)
+                default: continue
+                }
+            }
+            return openMetrics > 0 && openMetrics >= text ? .openMetrics : .text
+        }
+    }
+
+    /// OpenMetrics caps an exemplar's label set at 128 characters: `trace_id` leaves 120 for the id. Longer
+    /// ids (a client's `X-Request-ID` may have 128) are kept in `/debug/traces` but left off the bucket.
+    static let longestExemplarID = 128 - "trace_id".count
+
+    static func render(engine: ObservabilityEngine, format: Format = .text) -> String {
         var out = ""
         out.reserveCapacity(16 * 1024)
 
         func header(_ name: String, _ type: String, _ help: String) {
-            out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
+            assert(type != "counter" || name.hasSuffix("_total"), "a counter's samples end in _total: \(name)")
+            // OpenMetrics names a counter's family without the `_total` its sample carries.
+            let family = format == .openMetrics && type == "counter" ? String(name.dropLast("_total".count)) : name
+            out += "# HELP \(family) \(help)\n# TYPE \(family) \(type)\n"
+        }
+        /// ` # {trace_id="…"} value timestamp` in OpenMetrics, nothing in text.
+        func exemplar(_ exemplar: LatencyExemplar?) -> String {
+            guard format == .openMetrics, let exemplar, exemplar.requestID.count <= longestExemplarID else {
+                return ""
+            }
+            return " # {trace_id=\"\(escape(exemplar.requestID))\"} \(number(Double(exemplar.nanos) / 1e9)) "
+                + seconds(wallNanos: exemplar.wallNanos)
         }
 
         let recorders = engine.tracer.recorders().sorted { ($0.route, $0.method) < ($1.route, $1.method) }
@@ -21,11 +78,15 @@ enum PrometheusExposition {
             // The buckets are the recorder's exemplar buckets: one definition, `LatencyBuckets`.
             let bounds = LatencyBuckets.boundsMs
             let counts = entry.recorder.cumulativeCounts(boundsMs: bounds)
-            for (bound, count) in zip(bounds, counts) {
+            let exemplars = entry.recorder.exemplars
+            for (index, (bound, count)) in zip(bounds, counts).enumerated() {
                 out +=
-                    "kimera_http_request_duration_seconds_bucket{\(labels),le=\"\(number(bound / 1000))\"} \(count)\n"
+                    "kimera_http_request_duration_seconds_bucket{\(labels),le=\"\(number(bound / 1000))\"} \(count)"
+                    + exemplar(exemplars.isEmpty ? nil : exemplars[index]) + "\n"
             }
-            out += "kimera_http_request_duration_seconds_bucket{\(labels),le=\"+Inf\"} \(entry.recorder.count)\n"
+            out +=
+                "kimera_http_request_duration_seconds_bucket{\(labels),le=\"+Inf\"} \(entry.recorder.count)"
+                + exemplar(exemplars.last ?? nil) + "\n"
             out +=
                 "kimera_http_request_duration_seconds_sum{\(labels)} \(number(Double(entry.recorder.sumNanos) / 1e9))\n"
             out += "kimera_http_request_duration_seconds_count{\(labels)} \(entry.recorder.count)\n"
@@ -126,6 +187,7 @@ enum PrometheusExposition {
         out += "process_cpu_seconds_total \(number(ProcessMetrics.cpuSeconds()))\n"
         header("kimera_uptime_seconds", "gauge", "Seconds since the server started.")
         out += "kimera_uptime_seconds \(number(engine.uptimeSeconds))\n"
+        if format == .openMetrics { out += "# EOF\n" }
         guard let instance = engine.instanceID else { return out }
         return labelled(out, with: "instance_id=\"\(escape(instance))\"")
     }
@@ -163,6 +225,13 @@ enum PrometheusExposition {
             }
         }
         return result
+    }
+
+    /// A wall-clock time in seconds since 1970 with milliseconds, from integers (no rounding noise).
+    static func seconds(wallNanos: Int64) -> String {
+        let millis = wallNanos / 1_000_000
+        let fraction = String(millis % 1000)
+        return "\(millis / 1000)." + String(repeating: "0", count: 3 - fraction.count) + fraction
     }
 
     static func number(_ value: Double) -> String {
