@@ -158,10 +158,11 @@ struct MetricsExemplarTests {
         #expect(check.families.contains("process_cpu_seconds counter"))
         #expect(check.traceIDs.contains("om-health-4"))
 
-        // promtool reads the text format only: it refuses OpenMetrics' counter families (checked, so that a
-        // promtool that learns OpenMetrics is noticed), and accepts the text answer.
+        // promtool (2.42) lints with the text-format parser, which stops at the first exemplar (checked, so that
+        // a promtool that learns OpenMetrics is noticed); it accepts the text answer.
         let promtoolOnOpenMetrics = try await promtoolCheck(openMetrics.text)
         #expect(promtoolOnOpenMetrics.status != 0, "\(promtoolOnOpenMetrics.report)")
+        #expect(promtoolOnOpenMetrics.report.contains("text format parsing error"))
 
         let text = try await http(.GET, server.baseURL + "/metrics")
         #expect(text.status == 200)
