@@ -400,6 +400,11 @@ public struct RawResponse: Sendable {
     /// The URL that was requested.
     public var url: String
 
+    /// The first value of header `name` (case-insensitive).
+    public func header(_ name: String) -> String? {
+        headers.first { $0.name.lowercased() == name.lowercased() }?.value
+    }
+
     /// Throws `ClientError.status` (with the decoded error body) unless the status is 2xx.
     public func requireSuccess() throws {
         guard (200..<300).contains(status) else {
@@ -438,14 +443,17 @@ public struct RawResponse: Sendable {
 extension KimeraClient {
     /// Sends one request to `path` (with `query`) and reads the whole response within `timeout`.
     /// Only a transport failure throws; an error status is returned for the caller to judge.
-    /// `method` is an HTTP method name (`GET`, `POST`, …); `path` starts with `/`.
+    /// `method` is an HTTP method name (`GET`, `POST`, …); `path` starts with `/`. `headers` are added to
+    /// the client's own (`X-Kimera-Debug: 1` for an escalated request).
     public func send(
-        _ method: String, _ path: String, query: [(String, String)] = [], body: Data? = nil
+        _ method: String, _ path: String, query: [(String, String)] = [], body: Data? = nil,
+        headers extra: [(String, String)] = []
     ) async throws -> RawResponse {
         let url = self.url(path, query: query)
         var request = HTTPClientRequest(url: url)
         request.method = HTTPMethod(rawValue: method.uppercased())
         request.headers = headers(hasBody: body != nil)
+        for (name, value) in extra { request.headers.replaceOrAdd(name: name, value: value) }
         if let body { request.body = .bytes(ByteBuffer(bytes: body)) }
         let http = self.http
         let timeout = self.timeout

@@ -1,3 +1,13 @@
+/// Why a finished request was kept as an incident (docs/OPERATIONS.md "Incidents").
+public enum IncidentCause: String, Codable, Sendable, CaseIterable {
+    /// Slower than the slow threshold, fixed or adaptive.
+    case slow
+    /// Answered with a 5xx.
+    case error
+    /// Sent with `X-Kimera-Debug: 1` by a client allowed to (docs/OPERATIONS.md "One-request escalation").
+    case escalated
+}
+
 /// An incident: a request kept because it ended badly — slower than the slow threshold, or a 5xx — with
 /// everything needed to say what happened to it afterwards: its trace, all of its log records (DEBUG
 /// included, whatever the ring keeps), its route's latency at that moment and the process's figures
@@ -5,7 +15,7 @@
 public struct IncidentSummary: Codable, Sendable, Equatable {
     /// `inc-` and the first request's id.
     public var id: String
-    /// `slow` or `error`.
+    /// `slow`, `error` or `escalated` (`IncidentCause`).
     public var cause: String
     public var route: String
     public var method: String

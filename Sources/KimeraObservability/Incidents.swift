@@ -35,13 +35,11 @@ public final class RequestLogTail: Sendable {
     }
 }
 
-/// Why a finished request is an incident, if it is one.
-public enum IncidentCause: String, Sendable, CaseIterable {
-    case slow
-    case error
-
-    /// A 5xx is an error whatever its duration; otherwise slow past the threshold.
+extension IncidentCause {
+    /// An escalated request is kept whatever its outcome; otherwise a 5xx is an error whatever its
+    /// duration, and a slow request is slow.
     package static func of(_ trace: CompactTrace) -> IncidentCause? {
+        if trace.escalated { return .escalated }
         if trace.status >= 500 { return .error }
         return trace.slow ? .slow : nil
     }
@@ -98,8 +96,9 @@ public final class IncidentStore: Sendable {
     package func record(
         _ trace: CompactTrace, cause: IncidentCause, now: Int64, details: () -> (Incident, Int)
     ) -> String {
+        // Each escalated request is one an operator asked about: kept on an entry of its own.
         let repeated = state.locked { state -> String? in
-            guard
+            guard cause != .escalated,
                 let index = state.entries.lastIndex(where: {
                     $0.cause == cause && $0.incident.summary.route == trace.route && now - $0.firstNanos < windowNanos
                 })

@@ -11,6 +11,9 @@ public enum RequestScope {
     /// The request's own log records, every level, until it ends (docs/OPERATIONS.md "Incidents"):
     /// while a request runs, its DEBUG records are made even where the ring and the console keep INFO.
     @TaskLocal public static var tail: RequestLogTail?
+    /// Set while a request escalated with `X-Kimera-Debug` is served: its profiled operations are timed
+    /// into it for the `Server-Timing` header (read only while `RequestEscalation.anyActive`).
+    @TaskLocal public static var escalation: RequestEscalation?
 }
 
 /// Where log records go: the ring (at its own level) and the console/file sinks (at the module's level).

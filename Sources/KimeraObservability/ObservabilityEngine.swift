@@ -110,11 +110,20 @@ public final class ObservabilityEngine: Sendable {
                 id: "inc-" + Self.incidentNumber(), cause: cause.rawValue, route: trace.route, method: trace.method,
                 status: trace.status, durationMs: durationMs, requestID: trace.requestID,
                 lastRequestID: trace.requestID, firstSeen: seen, lastSeen: seen, count: 1)
-            let reason =
-                cause == .error
-                ? "answered \(trace.status)"
-                : "took \(Self.milliseconds(durationMs)) ms, over the slow threshold of "
-                    + "\(Self.milliseconds(runtime.slowThresholdMs)) ms"
+            let reason: String
+            switch cause {
+            case .error: reason = "answered \(trace.status)"
+            case .slow:
+                reason =
+                    "took \(Self.milliseconds(durationMs)) ms, over "
+                    + (trace.adaptiveThresholdNanos.map {
+                        "\(runtime.slowAdaptive?.text ?? "the adaptive threshold") of its route (\(Self.milliseconds(Double($0) / 1e6)) ms)"
+                    } ?? "the slow threshold of \(Self.milliseconds(runtime.slowThresholdMs)) ms")
+            case .escalated:
+                reason =
+                    "escalated with X-Kimera-Debug: answered \(trace.status) in \(Self.milliseconds(durationMs)) ms"
+                    + (trace.serverTiming.map { "; Server-Timing: \($0)" } ?? "")
+            }
             let incident = Incident(
                 summary: summary, trace: trace.trace(logCount: records.count), logs: records.map(\.record),
                 logsDropped: dropped, routeLatency: tracer.routeTiming(trace.route),

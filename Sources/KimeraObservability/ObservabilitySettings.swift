@@ -10,6 +10,8 @@ public struct LiveSettings: Sendable, Equatable {
     /// Per route template TTLs, overriding `cacheTTLSeconds`.
     public var routeTTLSeconds: [String: Double] = [:]
     public var slowThresholdMs: Double = 100
+    /// Adaptive slow detection per route; nil is off (the default).
+    public var slowAdaptive: SlowAdaptive?
 
     public init() {}
 }
@@ -37,4 +39,37 @@ public struct StoreLimits: Sendable, Equatable {
     public var maxBodyBytes = 1024 * 1024
 
     public init() {}
+}
+
+/// Adaptive slow detection (`tracing.slow_adaptive`, docs/OPERATIONS.md "Incidents"): a request is also
+/// slow when it takes longer than `factor` times its route's p99 over the previous window, and at least
+/// `floorMs`. Written `3x-p99`; `off` disables it.
+public struct SlowAdaptive: Sendable, Equatable {
+    public var factor: Double
+    public var floorMs: Double
+
+    public static let defaultFloorMs = 10.0
+    /// The rolling window whose p99 sets the next window's threshold.
+    public static let windowSeconds: Int64 = 30
+    /// A route needs this many requests in a window before its p99 is trusted.
+    public static let minimumSamples = 50
+    public static let grammar = "<factor>x-p99 with factor from 1 to 100 (e.g. 3x-p99), or off"
+
+    public init(factor: Double, floorMs: Double = SlowAdaptive.defaultFloorMs) {
+        self.factor = factor
+        self.floorMs = floorMs
+    }
+
+    /// `3x-p99`, `1.5x-p99` (the factor in 1...100); nil for anything else (`off` is the caller's).
+    public static func parse(_ text: String, floorMs: Double = SlowAdaptive.defaultFloorMs) -> SlowAdaptive? {
+        let lowered = text.lowercased()
+        guard lowered.hasSuffix("x-p99"), let factor = Double(lowered.dropLast(5)), factor >= 1, factor <= 100
+        else { return nil }
+        return SlowAdaptive(factor: factor, floorMs: floorMs)
+    }
+
+    public var text: String {
+        let rounded = factor.rounded()
+        return (rounded == factor ? String(Int(rounded)) : String(factor)) + "x-p99"
+    }
 }

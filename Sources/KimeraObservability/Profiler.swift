@@ -42,19 +42,23 @@ public final class Profiler: Sendable {
         return try await measure(name, body)
     }
 
+    /// An escalated request in scope (docs/OPERATIONS.md "One-request escalation") is timed whether or
+    /// not profiling is on; with neither, this costs two relaxed loads.
     @inline(__always)
     private func measure<T>(_ name: String, _ body: () throws -> T) rethrows -> T {
-        guard runtime.profiling else { return try body() }
+        let escalation = RequestEscalation.anyActive ? RequestScope.escalation : nil
+        guard runtime.profiling || escalation != nil else { return try body() }
         let start = Measurement.start()
-        defer { record(name, start) }
+        defer { record(name, start, escalation: escalation) }
         return try body()
     }
 
     @inline(__always)
     private func measure<T>(_ name: String, _ body: () async throws -> T) async rethrows -> T {
-        guard runtime.profiling else { return try await body() }
+        let escalation = RequestEscalation.anyActive ? RequestScope.escalation : nil
+        guard runtime.profiling || escalation != nil else { return try await body() }
         let start = Measurement.start()
-        defer { record(name, start) }
+        defer { record(name, start, escalation: escalation) }
         return try await body()
     }
 
@@ -69,8 +73,10 @@ public final class Profiler: Sendable {
         }
     }
 
-    private func record(_ name: String, _ start: Measurement) {
+    private func record(_ name: String, _ start: Measurement, escalation: RequestEscalation?) {
         let duration = Timestamp.monotonicNanos() - start.monotonic
+        escalation?.add(RequestEscalation.Category(operation: name), nanos: duration)
+        guard runtime.profiling else { return }
         let profile = Profile(
             name: name, requestID: RequestScope.requestID, startedAt: Timestamp.iso8601(nanos: start.wall),
             durationMs: Double(duration) / 1e6, memoryDeltaBytes: ProcessMetrics.residentBytes() - start.rss,

@@ -1,4 +1,5 @@
 import HTTPTypes
+import Histogram
 import KimeraModels
 import Logging
 import Synchronization
@@ -18,6 +19,12 @@ package struct CompactTrace: Sendable {
     package var cache: CacheOutcome?
     package var slow: Bool
     package var error: String?
+    /// Sent with `X-Kimera-Debug: 1` and allowed: kept as an incident whatever its outcome.
+    package var escalated = false
+    /// Slow by `tracing.slow_adaptive`: the route's threshold it reached (nil for the fixed threshold).
+    package var adaptiveThresholdNanos: Int64?
+    /// The escalated request's `Server-Timing` value, kept with its incident.
+    package var serverTiming: String?
     /// Only in the debug modes. Kept as the request had them (no copy: the storage is shared) and
     /// redacted when read, so the hot path never pays for redaction and no reader sees a secret.
     package var requestHeaders: HTTPFields?
@@ -152,8 +159,35 @@ public final class RequestTracer: Sendable {
         var methods: [String: LatencyRecorder] = [:]
     }
 
+    /// One route's rolling window for adaptive slow detection (`SlowAdaptive`): the latencies of the
+    /// current window, and the p99 of the previous one, which sets this window's threshold.
+    struct AdaptiveWindow: Sendable {
+        var histogram = Histogram<UInt32>(
+            lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .two)
+        var startSecond: Int64
+        var previousP99Micros: UInt64?
+
+        init(startSecond: Int64) { self.startSecond = startSecond }
+
+        /// Records one request; returns the p99 (µs) its threshold is made from, if one is known.
+        mutating func record(micros: UInt64, second: Int64) -> UInt64? {
+            if second - startSecond >= SlowAdaptive.windowSeconds {
+                // A quiet window keeps the last p99 it could trust.
+                if histogram.totalCount >= UInt64(SlowAdaptive.minimumSamples) {
+                    previousP99Micros = histogram.valueAtPercentile(99)
+                }
+                histogram.reset()
+                startSecond = second
+            }
+            _ = histogram.record(min(max(1, micros), 60_000_000))
+            return previousP99Micros
+        }
+    }
+
     struct State: Sendable {
         var series: [String: Series] = [:]
+        /// Per route, bounded by the series limit like `series`; empty while adaptive detection is off.
+        var adaptive: [String: AdaptiveWindow] = [:]
         var window = SlidingWindow()
         var total = 0
         var slowCount = 0
@@ -212,6 +246,23 @@ public final class RequestTracer: Sendable {
             if let incidentID { metadata["incident_id"] = .string(incidentID) }
             logger.warning("slow request", metadata: metadata)
         }
+    }
+
+    /// Records `trace` in its route's adaptive window and returns the threshold it reached, if it is slow by
+    /// `adaptive` (docs/OPERATIONS.md "Incidents"): over `factor` × the route's p99 of the previous window
+    /// and over the floor. Called only while adaptive detection is on.
+    package func adaptiveThreshold(_ trace: CompactTrace, _ adaptive: SlowAdaptive) -> Int64? {
+        let second = trace.startedWallNanos / 1_000_000_000
+        let micros = UInt64(max(1, trace.durationNanos / 1000))
+        let p99 = state.locked { state -> UInt64? in
+            var key = trace.route
+            if state.adaptive[key] == nil && state.adaptive.count >= seriesLimit { key = Self.overflow }
+            return state.adaptive[key, default: AdaptiveWindow(startSecond: second)].record(
+                micros: micros, second: second)
+        }
+        guard let p99 else { return nil }
+        let threshold = max(Int64(adaptive.floorMs * 1e6), Int64(Double(p99) * 1000 * adaptive.factor))
+        return trace.durationNanos >= threshold ? threshold : nil
     }
 
     /// A route's latency over every method, or nil when none of its requests has finished.

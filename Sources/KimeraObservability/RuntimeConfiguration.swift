@@ -34,6 +34,9 @@ public final class RuntimeConfiguration: Sendable {
     private let performanceFlag: Atomic<Bool>
     private let profilingFlag: Atomic<Bool>
     private let slowThresholdNanos: Atomic<Int64>
+    /// `tracing.slow_adaptive`; read once per request only when on (`slowAdaptiveOn`).
+    private let adaptive: Mutex<SlowAdaptive?>
+    private let adaptiveOn: Atomic<Bool>
     /// Bumped on every change; log handlers compare it to their cached copy.
     let generation = Atomic<UInt64>(1)
     /// Protects levels, expiries and cache TTLs.
@@ -44,6 +47,8 @@ public final class RuntimeConfiguration: Sendable {
         performanceFlag = Atomic(performance)
         profilingFlag = Atomic(false)
         slowThresholdNanos = Atomic(Int64(live.slowThresholdMs * 1_000_000))
+        adaptive = Mutex(live.slowAdaptive)
+        adaptiveOn = Atomic(live.slowAdaptive != nil)
         state = Mutex(
             State(
                 rootLevel: live.rootLevel,
@@ -59,6 +64,9 @@ public final class RuntimeConfiguration: Sendable {
     public var mode: ServerMode { ServerMode(debug: debug, performance: performance) }
     public var slowThresholdNs: Int64 { slowThresholdNanos.load(ordering: .relaxed) }
     public var slowThresholdMs: Double { Double(slowThresholdNs) / 1_000_000 }
+    /// One relaxed load: whether adaptive slow detection is on.
+    public var slowAdaptiveOn: Bool { adaptiveOn.load(ordering: .relaxed) }
+    public var slowAdaptive: SlowAdaptive? { adaptive.locked { $0 } }
 
     /// The runtime switches that can be flipped with a ttl.
     public enum Switch: String, Sendable {
@@ -153,6 +161,8 @@ public final class RuntimeConfiguration: Sendable {
     /// Replaces the levels and thresholds with those of a reloaded config file.
     public func apply(_ live: LiveSettings) {
         slowThresholdNanos.store(Int64(live.slowThresholdMs * 1_000_000), ordering: .relaxed)
+        adaptive.locked { $0 = live.slowAdaptive }
+        adaptiveOn.store(live.slowAdaptive != nil, ordering: .relaxed)
         state.locked { state in
             state.rootLevel = live.rootLevel
             state.rootExpiresAt = nil

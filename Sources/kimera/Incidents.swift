@@ -23,16 +23,17 @@ struct Incidents: AsyncParsableCommand {
             commandName: "list",
             abstract: "List incidents, newest first (the default subcommand).",
             discussion: """
-                An incident is a request slower than the slow threshold (cause slow) or answered with a 5xx \
-                (cause error), kept with its trace and every log record it wrote, DEBUG included. Repeats of \
-                one route and cause within a minute count on one entry (COUNT).
+                An incident is a request slower than the slow threshold (cause slow), answered with a 5xx \
+                (cause error) or sent with X-Kimera-Debug (cause escalated: kimera get PATH --debug), kept \
+                with its trace and every log record it wrote, DEBUG included. Repeats of one route and cause \
+                within a minute count on one entry (COUNT).
                 """)
 
         @Option(help: ArgumentHelp("Only this route template, e.g. /kimera/geoids/search.", valueName: "route"))
         var route: String?
 
-        @Option(help: ArgumentHelp("Only this cause: slow or error.", valueName: "cause"))
-        var cause: String?
+        @Option(help: ArgumentHelp("Only this cause: slow, error or escalated.", valueName: "cause"))
+        var cause: IncidentCause?
 
         @Option(
             help: ArgumentHelp("Only incidents seen within this long: 30s, 10m, 2h.", valueName: "duration"),
@@ -45,14 +46,11 @@ struct Incidents: AsyncParsableCommand {
         @OptionGroup var global: GlobalOptions
 
         func validate() throws {
-            if let cause, !["slow", "error"].contains(cause) {
-                throw ValidationError("--cause must be slow or error, not \(cause)")
-            }
             try ArgumentCheck.positive(limit, flag: "--limit")
         }
 
         func perform(in context: CommandContext) async throws {
-            let (route, cause, since, limit) = (route, cause, since?.text, limit)
+            let (route, cause, since, limit) = (route, cause?.rawValue, since?.text, limit)
             let results = await context.fleet.each {
                 try await $0.incidents(route: route, cause: cause, since: since, limit: limit)
             }
@@ -149,3 +147,5 @@ struct Incidents: AsyncParsableCommand {
         }
     }
 }
+
+extension IncidentCause: ExpressibleByArgument {}

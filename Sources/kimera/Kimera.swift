@@ -29,7 +29,7 @@ struct Kimera: AsyncParsableCommand {
         subcommands: [
             Serve.self, Debug.self, Logs.self, Traces.self, Incidents.self, Profile.self, Stats.self, Monitor.self,
             Health.self,
-            Geoids.self, Contradictions.self, Vault.self, Shell.self, Context.self,
+            Geoids.self, Contradictions.self, Vault.self, Get.self, Shell.self, Context.self,
         ]
     )
 

@@ -238,12 +238,14 @@ final class ShellSession {
     }
 
     /// `get PATH` / `post PATH [JSON]`: the answer pretty-printed, an error status as one line.
+    /// `get PATH [--debug]`, `post PATH [JSON] [--debug]`: one request through `RawRequest`, as `kimera get`.
     private func raw(_ words: [String]) async -> CLIExit? {
         let method = words[0].uppercased()
+        let debug = words.contains("--debug")
+        let words = words.filter { $0 != "--debug" }
         guard words.count == 2 || (method == "POST" && words.count == 3) else {
-            return .usage(method == "GET" ? "usage: get PATH" : "usage: post PATH [JSON]")
+            return .usage(method == "GET" ? "usage: get PATH [--debug]" : "usage: post PATH [JSON] [--debug]")
         }
-        let path = words[1].hasPrefix("/") ? words[1] : "/" + words[1]
         var body: Data?
         if words.count == 3 {
             body = Data(words[2].utf8)
@@ -256,9 +258,7 @@ final class ShellSession {
         let client = self.client
         let prepared = body
         return await interrupt.run {
-            let response = try await client.send(method, path, body: prepared)
-            try response.requireSuccess()
-            Terminal.writeAll(RawText.pretty(response.body), to: STDOUT_FILENO)
+            try await RawRequest.run(client: client, method: method, target: words[1], body: prepared, debug: debug)
         }
     }
 
@@ -277,8 +277,8 @@ final class ShellSession {
             Shell commands:
               help [COMMAND]  this list, or a command's options
               connect URL…|CONTEXT  talk to other servers
-              get PATH        GET a path, e.g. get /debug/log-level
-              post PATH [JSON]  POST a path with a JSON body, e.g. post /kimera/geoids '{"content": "x"}'
+              get PATH [--debug]  GET a path, e.g. get /debug/log-level (--debug: escalate it, print Server-Timing)
+              post PATH [JSON] [--debug]  POST a path with a JSON body, e.g. post /kimera/geoids '{"content": "x"}'
               exit            leave (or Ctrl-D)
             TAB completes commands, flags, levels, modules, routes and request ids; Ctrl-C stops a command.
 

@@ -119,6 +119,12 @@ enum LiveSettingsDiff {
         if old.slowThresholdMs != new.slowThresholdMs {
             changes.append("tracing.slow_threshold_ms \(old.slowThresholdMs) -> \(new.slowThresholdMs)")
         }
+        if old.slowAdaptive != new.slowAdaptive {
+            func text(_ adaptive: SlowAdaptive?) -> String {
+                adaptive.map { "\($0.text) (floor \($0.floorMs) ms)" } ?? "off"
+            }
+            changes.append("tracing.slow_adaptive \(text(old.slowAdaptive)) -> \(text(new.slowAdaptive))")
+        }
         return changes
     }
 }

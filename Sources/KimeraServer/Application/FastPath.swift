@@ -17,6 +17,7 @@ struct FastPathResponder: Sendable {
     let recording: RequestRecording
     let limits: RequestLimitsMiddleware
     let access: AccessControlMiddleware
+    let escalation: DebugEscalationMiddleware
     let health: HealthBody
     let cache: ResponseCache
     let runtime: RuntimeConfiguration
@@ -26,8 +27,9 @@ struct FastPathResponder: Sendable {
 
     init(
         engine: ObservabilityEngine, limits: RequestLimitsMiddleware, access: AccessControlMiddleware,
-        spans: ServerSpans? = nil, answered: FastPathCount
+        escalation: DebugEscalationMiddleware, spans: ServerSpans? = nil, answered: FastPathCount
     ) {
+        self.escalation = escalation
         recording = RequestRecording(engine: engine)
         self.spans = spans
         self.answered = answered
@@ -69,7 +71,8 @@ struct FastPathResponder: Sendable {
         let fields = head.headerFields
         // A spelling other than the canonical one goes to the full path, where `RequestTarget` rewrites
         // it before the router matches: the route decides access and caching, whatever the spelling.
-        guard RequestTarget.isCanonicalOriginForm(target), limits.refusal(uri: target, headers: fields) == nil
+        guard RequestTarget.isCanonicalOriginForm(target), limits.refusal(uri: target, headers: fields) == nil,
+            !escalation.asks(fields)
         else { return nil }
 
         let route: String

@@ -71,6 +71,7 @@ public struct KimeraApplication: Sendable {
     func middleware(cacheable: CacheableRoutes, known: KnownRoutes) -> [KimeraMiddleware] {
         var list: [KimeraMiddleware] = serverSpans.map { [.serverSpan(TelemetrySpanMiddleware(spans: $0))] } ?? []
         list += [
+            .escalation(DebugEscalationMiddleware(access: accessControl)),
             .tracing(RequestTracingMiddleware(engine: engine)),
             .limits(requestLimits),
             .access(accessControl),

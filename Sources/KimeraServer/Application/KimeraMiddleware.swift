@@ -7,6 +7,7 @@ import KimeraObservability
 /// two exhaustive switches below do not compile until it says what the fast path does about it.
 enum KimeraMiddleware: Sendable {
     case serverSpan(TelemetrySpanMiddleware)
+    case escalation(DebugEscalationMiddleware)
     case tracing(RequestTracingMiddleware)
     case limits(RequestLimitsMiddleware)
     case access(AccessControlMiddleware)
@@ -29,6 +30,7 @@ enum KimeraMiddleware: Sendable {
     var fastPath: FastPathTreatment {
         switch self {
         case .serverSpan: .doneAlike  // ServerSpans.start/finish, as TelemetrySpanMiddleware
+        case .escalation: .asked  // DebugEscalationMiddleware.asks(_:): an escalated request is never answered there
         case .tracing: .doneAlike  // RequestRecording, shared with RequestTracingMiddleware
         case .limits: .asked  // RequestLimitsMiddleware.refusal(uri:headers:)
         case .access: .asked  // AccessControlMiddleware.mayCheck(method:route:headers:)
@@ -40,6 +42,7 @@ enum KimeraMiddleware: Sendable {
     var name: String {
         switch self {
         case .serverSpan: "server span"
+        case .escalation: "debug escalation"
         case .tracing: "tracing"
         case .limits: "request limits"
         case .access: "access control"
@@ -51,6 +54,7 @@ enum KimeraMiddleware: Sendable {
     func add(to router: Router<KimeraRequestContext>) {
         switch self {
         case .serverSpan(let middleware): router.add(middleware: middleware)
+        case .escalation(let middleware): router.add(middleware: middleware)
         case .tracing(let middleware): router.add(middleware: middleware)
         case .limits(let middleware): router.add(middleware: middleware)
         case .access(let middleware): router.add(middleware: middleware)
@@ -69,17 +73,20 @@ extension FastPathResponder {
         var limits: RequestLimitsMiddleware?
         var access: AccessControlMiddleware?
         var spans: ServerSpans?
+        var escalation: DebugEscalationMiddleware?
         for entry in middleware {
             switch entry {
             case .serverSpan(let middleware): spans = middleware.spans
+            case .escalation(let middleware): escalation = middleware
             case .limits(let middleware): limits = middleware
             case .access(let middleware): access = middleware
             case .tracing, .cache, .methodNotAllowed: break
             }
         }
-        guard let limits, let access else {
-            preconditionFailure("the middleware list lacks request limits or access control")
+        guard let limits, let access, let escalation else {
+            preconditionFailure("the middleware list lacks request limits, access control or debug escalation")
         }
-        self.init(engine: engine, limits: limits, access: access, spans: spans, answered: answered)
+        self.init(
+            engine: engine, limits: limits, access: access, escalation: escalation, spans: spans, answered: answered)
     }
 }

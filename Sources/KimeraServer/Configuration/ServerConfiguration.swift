@@ -233,6 +233,20 @@ public struct ServerConfiguration: Sendable {
             }
             live.slowThresholdMs = value
         }
+        var adaptiveFloorMs = SlowAdaptive.defaultFloorMs
+        if let value = file.double(forKey: "tracing.slow_adaptive_floor_ms") {
+            guard value > 0 else {
+                throw ConfigurationError("tracing.slow_adaptive_floor_ms must be greater than 0")
+            }
+            adaptiveFloorMs = value
+        }
+        if let text = file.string(forKey: "tracing.slow_adaptive"), text.lowercased() != "off" {
+            guard let adaptive = SlowAdaptive.parse(text, floorMs: adaptiveFloorMs) else {
+                throw ConfigurationError(
+                    "tracing.slow_adaptive \"\(text)\" is not understood; use \(SlowAdaptive.grammar)")
+            }
+            live.slowAdaptive = adaptive
+        }
         return live
     }
 

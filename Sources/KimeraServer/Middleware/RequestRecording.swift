@@ -80,9 +80,19 @@ struct RequestRecording: Sendable {
 
     /// Records a finished trace: statistics, rings, `/metrics`, the slow-request warning, and the incident
     /// when it ended badly (slow or 5xx), with the request's log records from `tail`.
-    func finish(_ trace: CompactTrace, tail: RequestLogTail? = nil) {
+    @discardableResult
+    func finish(_ trace: CompactTrace, tail: RequestLogTail? = nil) -> String? {
+        var trace = trace
+        // Adaptive slow detection, when on: one more short lock per request (docs/OPERATIONS.md "Incidents").
+        if engine.runtime.slowAdaptiveOn, let adaptive = engine.runtime.slowAdaptive,
+            let threshold = engine.tracer.adaptiveThreshold(trace, adaptive), !trace.slow
+        {
+            trace.slow = true
+            trace.adaptiveThresholdNanos = threshold
+        }
         let incident = IncidentCause.of(trace).map { engine.keepIncident(trace, cause: $0, tail: tail) }
         engine.tracer.finish(trace, incidentID: incident)
+        return incident
     }
 
     /// The access log line of full debug mode (nothing in the other modes), under the request's id.

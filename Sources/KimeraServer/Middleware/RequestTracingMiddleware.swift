@@ -13,6 +13,7 @@ extension HTTPField.Name {
     static let performanceMode = Self("X-Performance-Mode")!
     static let xCache = Self("X-Cache")!
     static let xCacheAge = Self("X-Cache-Age")!
+    static let kimeraIncident = Self("X-Kimera-Incident")!
 }
 
 /// Gives each request its id, runs it with that id in scope (so every log line carries it), turns
@@ -70,10 +71,20 @@ struct RequestTracingMiddleware: RouterMiddleware {
         // Hummingbird names the not-found responder "NotFound"; real templates start with "/".
         // (A cache hit sets the endpoint path itself, since the router did not run.)
         let route = context.endpointPath.flatMap { $0.hasPrefix("/") ? $0 : nil } ?? RequestTracer.unmatched
-        let trace = recording.complete(
+        // Escalated (`DebugEscalationMiddleware`): answered with `Server-Timing`, kept as an incident.
+        let escalation = RequestScope.escalation
+        if let escalation {
+            let timing = escalation.serverTiming(totalNanos: Timestamp.monotonicNanos() - start.monotonicNanos)
+            response.headers.append(HTTPField(name: .serverTiming, value: timing))
+        }
+        var trace = recording.complete(
             start, method: request.method, path: request.uri.path, query: request.uri.query,
             requestHeaders: request.headers, route: route, status: response.status, headers: &response.headers,
             bytesOut: response.body.contentLength ?? 0, error: errorText)
+        if escalation != nil {
+            trace.escalated = true
+            trace.serverTiming = response.headers[.serverTiming]
+        }
         if response.body.contentLength == nil {
             // A streamed body (the log stream, say) is written after this returns: as Hummingbird's
             // MetricsMiddleware does, finish its trace once the last byte is written (or the write
@@ -89,8 +100,9 @@ struct RequestTracingMiddleware: RouterMiddleware {
                 }
                 try await body.write(writer)
             }
-        } else {
-            recording.finish(trace, tail: tail)
+        } else if let incident = recording.finish(trace, tail: tail), escalation != nil {
+            // The escalated request's incident, for `kimera get --debug` to name.
+            response.headers.append(HTTPField(name: .kimeraIncident, value: incident))
         }
         recording.logAccess(start, trace, requestHeaders: request.headers)
         return response

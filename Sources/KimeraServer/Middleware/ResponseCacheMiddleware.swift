@@ -27,7 +27,10 @@ struct ResponseCacheMiddleware: RouterMiddleware {
             return try await next(request, context)
         }
         let query = ParsedQuery(request.uri.query)
-        let bypass = try QueryReader(parsed: query).bool(ResponseCache.bypassParameter) ?? false
+        // An escalated request (`X-Kimera-Debug`) is served by its handler, as `bypass_cache=true` is.
+        let bypass =
+            try QueryReader(parsed: query).bool(ResponseCache.bypassParameter) ?? false
+            || RequestScope.escalation != nil
         if bypass {
             var response = try await next(request, context)
             response.headers[.xCache] = "BYPASSED"

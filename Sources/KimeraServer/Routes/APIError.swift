@@ -162,8 +162,9 @@ enum JSONBody {
     }()
     static let decoder = JSONDecoder()
 
+    /// The value's JSON; an escalated request counts its time under `serialization` in `Server-Timing`.
     static func buffer<T: Encodable>(_ value: T) throws -> ByteBuffer {
-        ByteBuffer(data: try encoder.encode(value))
+        try RequestEscalation.timed(.serialization) { ByteBuffer(data: try encoder.encode(value)) }
     }
 
     /// The value as a JSON response; a value JSON cannot carry (a non-finite number) is a 500 that says

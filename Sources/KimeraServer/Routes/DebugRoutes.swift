@@ -30,6 +30,8 @@ enum DebugRoutes {
             config["performance"] = .bool(mode.performance)
             config["mode"] = .string(mode.rawValue)
             config["slow_threshold_ms"] = .number(runtime.slowThresholdMs)
+            config["slow_adaptive"] = .string(runtime.slowAdaptive?.text ?? "off")
+            config["slow_adaptive_floor_ms"] = runtime.slowAdaptive.map { .number($0.floorMs) } ?? .null
             config["cache_ttl_s"] = .number(runtime.defaultCacheTTL)
             let info = DebugInfo(
                 mode: ModeFlags(

@@ -4893,7 +4893,7 @@ enum OpenAPIDocument {
         ],
         "operationId": "listIncidents",
         "summary": "Requests kept because they ended badly",
-        "description": "Incidents, newest (last seen) first: requests slower than the slow threshold (`cause` `slow`) or answered with a 5xx (`error`), each kept with its trace and all of its log records, DEBUG included whatever the ring keeps. Repeats of one route and cause within a minute are counted on one entry (`count`, `last_seen`, `last_request_id`). `buffer` is the store's fill.",
+        "description": "Incidents, newest (last seen) first: requests slower than the slow threshold, fixed or adaptive (`cause` `slow`), answered with a 5xx (`error`) or sent with `X-Kimera-Debug: 1` by a client allowed to escalate (`escalated`, one entry per request), each kept with its trace and all of its log records, DEBUG included whatever the ring keeps. Repeats of one route and cause within a minute are counted on one entry (`count`, `last_seen`, `last_request_id`). `buffer` is the store's fill.",
         "parameters": [
           {
             "name": "limit",
@@ -4924,7 +4924,8 @@ enum OpenAPIDocument {
               "type": "string",
               "enum": [
                 "slow",
-                "error"
+                "error",
+                "escalated"
               ]
             }
           },
@@ -8333,7 +8334,8 @@ enum OpenAPIDocument {
             "type": "string",
             "enum": [
               "slow",
-              "error"
+              "error",
+              "escalated"
             ]
           },
           "route": {
