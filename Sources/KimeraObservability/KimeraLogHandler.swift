@@ -14,6 +14,9 @@ public enum RequestScope {
     /// Set while a request escalated with `X-Kimera-Debug` is served: its profiled operations are timed
     /// into it for the `Server-Timing` header (read only while `RequestEscalation.anyActive`).
     @TaskLocal public static var escalation: RequestEscalation?
+    /// Set while a log stream writes to its subscriber: records made then are not fed to taps, so a tap
+    /// cannot feed on its own output (docs/OPERATIONS.md "Log taps").
+    @TaskLocal public static var writingLogStream = false
 }
 
 /// Where log records go: the ring (at its own level) and the console/file sinks (at the module's level).
@@ -106,7 +109,8 @@ struct KimeraLogHandler: LogHandler {
         let generation = pipeline.runtime.generation.load(ordering: .acquiring)
         if let cached = cache.levels(at: generation) { return cached }
         let fresh = pipeline.runtime.thresholds(for: label)
-        let levels = LevelCache.Levels(console: fresh.console, ring: fresh.ring)
+        let levels = LevelCache.Levels(
+            console: fresh.console, ring: fresh.ring, tap: pipeline.runtime.tapLevel(for: label))
         cache.store(levels, at: generation)
         return levels
     }
@@ -116,7 +120,9 @@ struct KimeraLogHandler: LogHandler {
         let toRing = event.level >= levels.ring
         let toSinks = event.level >= levels.console
         let tail = event.level >= .debug ? RequestScope.tail : nil
-        guard toRing || toSinks || tail != nil else { return }
+        // A tap's record (below the ring's level): not while a log stream writes (no feedback).
+        let toTap = !toRing && levels.tap.map { event.level >= $0 } == true && !RequestScope.writingLogStream
+        guard toRing || toSinks || tail != nil || toTap else { return }
 
         var merged = pipeline.processMetadata
         // Four sources in order, later ones winning; merged one after the other (no array of them built
@@ -138,7 +144,11 @@ struct KimeraLogHandler: LogHandler {
             seq: 0, timeNanos: Timestamp.wallNanos(), level: event.level, module: label,
             message: Redaction.message(event.message.description), requestID: requestID, metadata: merged,
             file: event.file, function: event.function, line: event.line)
-        if toRing { log.seq = pipeline.ring.append(log) }
+        if toRing {
+            log.seq = pipeline.ring.append(log)
+        } else if toTap {
+            pipeline.ring.tap(log)
+        }
         tail?.append(log)
         guard toRing || toSinks else { return }
         if toSinks { pipeline.sinks.write(log) }
@@ -163,21 +173,27 @@ final class LevelCache: Sendable {
     struct Levels {
         var console: Logger.Level
         var ring: Logger.Level
-        var lowest: Logger.Level { min(console, ring) }
+        /// The lowest level a log tap asks of this label, if any.
+        var tap: Logger.Level? = nil
+        var lowest: Logger.Level { min(console, ring, tap ?? .critical) }
     }
 
     private let word = Atomic<UInt64>(0)
 
     func levels(at generation: UInt64) -> Levels? {
         let value = word.load(ordering: .relaxed)
-        guard value >> 16 == generation & 0xFFFF_FFFF_FFFF else { return nil }
+        guard value >> 24 == generation & 0xFF_FFFF_FFFF else { return nil }
         let all = Logger.Level.allCases
-        return Levels(console: all[Int((value >> 8) & 0xFF)], ring: all[Int(value & 0xFF)])
+        let tap = Int((value >> 16) & 0xFF)
+        return Levels(
+            console: all[Int((value >> 8) & 0xFF)], ring: all[Int(value & 0xFF)],
+            tap: tap < all.count ? all[tap] : nil)
     }
 
     package func store(_ levels: Levels, at generation: UInt64) {
         let value =
-            (generation & 0xFFFF_FFFF_FFFF) << 16 | UInt64(levels.console.index) << 8 | UInt64(levels.ring.index)
+            (generation & 0xFF_FFFF_FFFF) << 24 | UInt64(levels.tap?.index ?? 0xFF) << 16
+            | UInt64(levels.console.index) << 8 | UInt64(levels.ring.index)
         word.store(value, ordering: .relaxed)
     }
 }

@@ -109,9 +109,19 @@ public final class LogRing: Sendable {
 
     /// Subscribes to new records matching `filter`, after replaying those already held past `sinceSeq`.
     /// Registering inside the lock means no record falls between the backlog and the live feed.
-    package func subscribe(filter: LogFilter) -> LogSubscription? {
+    ///
+    /// - Parameters:
+    ///   - tap: the subscriber also gets the records `tap(_:)` publishes (below the ring's levels).
+    ///   - ownRequestID: the stream's own request: its records are never fed back to it.
+    ///   - onClose: run once when the subscription closes (a tap's release).
+    package func subscribe(
+        filter: LogFilter, tap: Bool = false, ownRequestID: String? = nil, onClose: (@Sendable () -> Void)? = nil
+    ) -> LogSubscription? {
         state.locked { state -> LogSubscription? in
-            guard let subscription = subscriptions.add(filter: filter) else { return nil }
+            guard
+                let subscription = subscriptions.add(
+                    filter: filter, tap: tap, ownRequestID: ownRequestID, onClose: onClose)
+            else { return nil }
             if filter.sinceSeq != nil {
                 for offset in 0..<state.count {
                     if let log = state.slots[(state.head + offset) % capacity], filter.matches(log) {
@@ -121,6 +131,22 @@ public final class LogRing: Sendable {
             }
             return subscription
         }
+    }
+
+    /// Publishes a record the ring does not keep (below its level) to the tap subscribers it matches
+    /// (docs/OPERATIONS.md "Log taps"). It takes the next seq, so that readers see one order; the ring's
+    /// own records then skip that number.
+    func tap(_ log: CapturedLog) {
+        var log = log
+        if log.message.utf8.count > maxMessageBytes {
+            log.message = String(decoding: log.message.utf8.prefix(maxMessageBytes), as: UTF8.self) + "… [truncated]"
+        }
+        let waiters = state.locked { state -> LogSubscriptions.Waiters in
+            log.seq = state.nextSeq
+            state.nextSeq += 1
+            return subscriptions.publish(log, tapsOnly: true)
+        }
+        for waiter in waiters { waiter.resume() }
     }
 
     public struct Fill: Sendable {
@@ -172,8 +198,11 @@ package final class LogSubscriptions: Sendable {
 
     package var count: Int { active.load(ordering: .relaxed) }
 
-    package func add(filter: LogFilter) -> LogSubscription? {
-        let subscription = LogSubscription(filter: filter, capacity: bufferSize, owner: self)
+    package func add(
+        filter: LogFilter, tap: Bool = false, ownRequestID: String? = nil, onClose: (@Sendable () -> Void)? = nil
+    ) -> LogSubscription? {
+        let subscription = LogSubscription(
+            filter: filter, capacity: bufferSize, owner: self, tap: tap, ownRequestID: ownRequestID, onClose: onClose)
         let added = subscribers.locked { subscribers -> Bool in
             guard subscribers.count < limit else { return false }
             subscribers[ObjectIdentifier(subscription)] = subscription
@@ -199,11 +228,14 @@ package final class LogSubscriptions: Sendable {
 
     /// Offers `log` to every matching subscriber; returns the readers to wake once the caller has
     /// released its lock. Costs one atomic load when nobody listens.
-    package func publish(_ log: CapturedLog) -> Waiters {
+    package func publish(_ log: CapturedLog, tapsOnly: Bool = false) -> Waiters {
         guard active.load(ordering: .relaxed) > 0 else { return [] }
         return subscribers.locked { subscribers in
             var waiters: Waiters = []
-            for subscription in subscribers.values where subscription.filter.matches(log) {
+            for subscription in subscribers.values
+            where (!tapsOnly || subscription.tap) && subscription.filter.matches(log)
+                && (subscription.ownRequestID == nil || log.requestID != subscription.ownRequestID)
+            {
                 if let waiter = subscription.offer(log) { waiters.append(waiter) }
             }
             return waiters
@@ -230,14 +262,25 @@ package final class LogSubscription: Sendable {
 
     package let filter: LogFilter
     package let capacity: Int
+    /// Also gets records below the ring's levels (`LogRing.tap`).
+    package let tap: Bool
+    /// The stream's own request, whose records it never gets.
+    let ownRequestID: String?
+    private let onClose: (@Sendable () -> Void)?
     private weak let owner: LogSubscriptions?
     /// Protects the queue, the pending gap and the waiting reader.
     private let state = Mutex<State>(State())
 
-    package init(filter: LogFilter, capacity: Int, owner: LogSubscriptions) {
+    package init(
+        filter: LogFilter, capacity: Int, owner: LogSubscriptions, tap: Bool = false, ownRequestID: String? = nil,
+        onClose: (@Sendable () -> Void)? = nil
+    ) {
         self.filter = filter
         self.capacity = capacity
         self.owner = owner
+        self.tap = tap
+        self.ownRequestID = ownRequestID
+        self.onClose = onClose
     }
 
     /// Queues `log` (or widens the pending gap); returns the waiting reader for the caller to resume.
@@ -308,15 +351,17 @@ package final class LogSubscription: Sendable {
 
     /// Stops the subscription and frees its buffer.
     package func close() {
-        let waiter: CheckedContinuation<Void, Never>? = state.locked { state in
+        let (waiter, first): (CheckedContinuation<Void, Never>?, Bool) = state.locked { state in
+            let first = !state.closed
             state.closed = true
             state.queue = []
             let waiter = state.waiter
             state.waiter = nil
-            return waiter
+            return (waiter, first)
         }
         waiter?.resume()
         owner?.remove(self)
+        if first { onClose?() }
     }
 
 }

@@ -94,6 +94,8 @@ public final class ObservabilityEngine: Sendable {
             "incidents": incidents.fill,
             "log_stream_subscribers": BufferFill(
                 used: ring.subscriptions.count, limit: ring.subscriptions.limit, bytes: 0, bytesLimit: 0, dropped: 0),
+            "log_taps": BufferFill(
+                used: runtime.openTaps, limit: RuntimeConfiguration.tapLimit, bytes: 0, bytesLimit: 0, dropped: 0),
             "log_module_labels": BufferFill(
                 used: pipeline.knownModules.count, limit: LogPipeline.labelLimit, bytes: 0, bytesLimit: 0, dropped: 0),
         ]

@@ -28,7 +28,21 @@ public final class RuntimeConfiguration: Sendable {
         var profilingExpiry: Expiry?
         var cacheTTLSeconds: Double
         var routeTTLSeconds: [String: Double]
+        /// Log taps of stream subscribers (`addTap`), by id; at most `tapLimit`.
+        var taps: [UInt64: LogTap] = [:]
+        var nextTapID: UInt64 = 1
     }
+
+    /// One stream subscriber's wish to see `module`'s records from `level` up, whatever the levels are
+    /// (docs/OPERATIONS.md "Log taps"). Changes no level: only the subscriber gets what it lets through.
+    package struct LogTap: Sendable {
+        /// Nil taps every module.
+        var module: String?
+        var level: Logger.Level
+    }
+
+    /// Taps open at once, process-wide.
+    package static let tapLimit = 8
 
     private let debugFlag: Atomic<Bool>
     private let performanceFlag: Atomic<Bool>
@@ -188,6 +202,37 @@ public final class RuntimeConfiguration: Sendable {
         guard module == Self.auditModule || module.hasPrefix(Self.auditModule + ".") else { return levels }
         return (min(levels.console, .notice), min(levels.ring, .notice))
     }
+
+    /// The level from which `module`'s records reach the ring (`""`: a module with no override).
+    package func ringLevel(for module: String) -> Logger.Level { thresholds(for: module).ring }
+
+    /// The lowest level a tap asks of `module`, if any tap covers it.
+    func tapLevel(for module: String) -> Logger.Level? {
+        state.locked { state in
+            state.taps.values.filter { tap in tap.module.map { ModulePath.covers($0, module) } ?? true }
+                .map(\.level).min()
+        }
+    }
+
+    /// Opens a tap; nil when `tapLimit` are open. Loggers re-read their levels (the generation changes).
+    package func addTap(module: String?, level: Logger.Level) -> UInt64? {
+        let id = state.locked { state -> UInt64? in
+            guard state.taps.count < Self.tapLimit else { return nil }
+            let id = state.nextTapID
+            state.nextTapID += 1
+            state.taps[id] = LogTap(module: module, level: level)
+            return id
+        }
+        if id != nil { bump() }
+        return id
+    }
+
+    package func removeTap(_ id: UInt64) {
+        let removed = state.locked { $0.taps.removeValue(forKey: id) != nil }
+        if removed { bump() }
+    }
+
+    package var openTaps: Int { state.locked { $0.taps.count } }
 
     /// The module of the audit trail.
     package static let auditModule = "kimera.audit"

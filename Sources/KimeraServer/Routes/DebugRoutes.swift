@@ -4,6 +4,7 @@ import KimeraCore
 import KimeraModels
 import KimeraObservability
 import Logging
+import NIOCore
 import ServiceLifecycle
 
 /// The debug API of docs/API.md §3: `/debug/*` and `/performance/stats`.
@@ -80,14 +81,7 @@ enum DebugRoutes {
         }
 
         routes.get("/debug/logs/stream") { request, context in
-            let filter = try QueryReader(request).logFilter()
-            guard let subscription = engine.ring.subscribe(filter: filter) else {
-                throw APIError.unavailable(
-                    "Too many log streams are open (limit \(engine.ring.subscriptions.limit)); close one and retry.")
-            }
-            // A subscriber that goes away frees its slot at once, not at the next heartbeat's failed write.
-            (context as? KimeraRequestContext)?.channel?.closeFuture.whenComplete { _ in subscription.close() }
-            return LogStream.response(subscription)
+            try LogStream.open(request, channel: (context as? KimeraRequestContext)?.channel, engine: engine)
         }
 
         routes.get("/debug/log-level") { _, _ in
@@ -321,8 +315,48 @@ enum ConfigRedaction {
 enum LogStream {
     static let heartbeatNanos: Int64 = 15_000_000_000
 
+    /// Subscribes the request's client, with a log tap when it asks for a level below the ring's.
+    static func open(_ request: Request, channel: (any Channel)?, engine: ObservabilityEngine) throws -> Response {
+        let runtime = engine.runtime
+        let filter = try QueryReader(request).logFilter()
+        // A level below what the ring keeps of the module opens a log tap (docs/OPERATIONS.md "Log
+        // taps"): this subscriber alone gets those records; no level, the ring or the console changes.
+        var tapID: UInt64?
+        let ringLevel = runtime.ringLevel(for: filter.module ?? "")
+        if let level = filter.level, level < ringLevel {
+            tapID = runtime.addTap(module: filter.module, level: level)
+            guard tapID != nil else {
+                throw APIError.unavailable(
+                    "Too many log taps are open (limit \(RuntimeConfiguration.tapLimit)); a stream below the ring's level (\(LogLevelName.name(ringLevel))) needs one: close one and retry, or stream from \(LogLevelName.name(ringLevel))."
+                )
+            }
+        }
+        var onClose: (@Sendable () -> Void)?
+        if let tapID { onClose = { runtime.removeTap(tapID) } }
+        guard
+            let subscription = engine.ring.subscribe(
+                filter: filter, tap: tapID != nil, ownRequestID: RequestScope.requestID, onClose: onClose)
+        else {
+            onClose?()
+            throw APIError.unavailable(
+                "Too many log streams are open (limit \(engine.ring.subscriptions.limit)); close one and retry.")
+        }
+        // A subscriber that goes away frees its slot at once, not at the next heartbeat's failed write.
+        channel?.closeFuture.whenComplete { _ in subscription.close() }
+        return response(subscription)
+    }
+
     static func response(_ subscription: LogSubscription) -> Response {
         let body = ResponseBody { writer in
+            // Records made while this stream writes are not fed to taps (no feedback, `RequestScope`).
+            try await RequestScope.$writingLogStream.withValue(true) { try await write(subscription, to: &writer) }
+        }
+        return Response(
+            status: .ok, headers: [.contentType: "application/x-ndjson", .cacheControl: "no-store"], body: body)
+    }
+
+    private static func write(_ subscription: LogSubscription, to writer: inout any ResponseBodyWriter) async throws {
+        do {
             defer { subscription.close() }
             var lastWrite = Timestamp.monotonicNanos()
             // A stream never ends by itself: end it when the server drains or the task is cancelled.
@@ -355,7 +389,5 @@ enum LogStream {
             }
             try await writer.finish(nil)
         }
-        return Response(
-            status: .ok, headers: [.contentType: "application/x-ndjson", .cacheControl: "no-store"], body: body)
     }
 }
