@@ -70,7 +70,7 @@ struct IncidentEndToEndTests {
             #expect(((info.object["buffers"] as? [String: Any])?["incidents"] as? [String: Any])?["used"] != nil)
             let badCause = try await http(.GET, "\(base)/debug/incidents?cause=boring")
             #expect(badCause.status == 400 && badCause.object["parameter"] as? String == "cause")
-            #expect((badCause.object["allowed"] as? [String]) == ["slow", "error"])
+            #expect((badCause.object["allowed"] as? [String]) == ["slow", "error", "escalated"])
             let badSince = try await http(.GET, "\(base)/debug/incidents?since=yesterday")
             #expect(badSince.status == 400 && badSince.object["parameter"] as? String == "since")
             let missing = try await http(.GET, "\(base)/debug/incidents/inc-0000000000000000")

@@ -5,6 +5,7 @@ import Logging
 import SystemPackage
 import Testing
 
+import KimeraObservability
 @testable import KimeraServer
 
 /// `ServerConfiguration.resolve`: flag > environment > config file > default, setting by setting, with
@@ -228,5 +229,24 @@ struct ConfigurationTests {
         #expect(config.limits.maxBodyBytes == 2048 && !config.security.trustLoopback)
         #expect(config.live.rootLevel == .debug && config.live.slowThresholdMs == 250)
         #expect(config.sources.isEmpty)
+    }
+
+    @Test("tracing.slow_adaptive: 3x-p99 with its floor, off, and a refusal that gives the grammar")
+    func slowAdaptive() async throws {
+        let on = try await ConfigFile(#"{"tracing": {"slow_adaptive": "3x-p99", "slow_adaptive_floor_ms": 2.5}}"#)
+        #expect(try Self.resolve(file: on).live.slowAdaptive == SlowAdaptive(factor: 3, floorMs: 2.5))
+        let off = try await ConfigFile(#"{"tracing": {"slow_adaptive": "off"}}"#)
+        #expect(try Self.resolve(file: off).live.slowAdaptive == nil)
+        let defaultFloor = try await ConfigFile(#"{"tracing": {"slow_adaptive": "1.5X-P99"}}"#)
+        #expect(try Self.resolve(file: defaultFloor).live.slowAdaptive == SlowAdaptive(factor: 1.5, floorMs: 10))
+        for bad in ["3x", "0.5x-p99", "200x-p99", "p99", "fast"] {
+            let file = try await ConfigFile(#"{"tracing": {"slow_adaptive": "\#(bad)"}}"#)
+            do {
+                _ = try Self.resolve(file: file)
+                Issue.record("\(bad) was accepted")
+            } catch {
+                #expect("\(error)".contains("tracing.slow_adaptive") && "\(error)".contains("3x-p99"), "\(error)")
+            }
+        }
     }
 }
