@@ -67,7 +67,8 @@ public final class RequestEscalation: Sendable {
         for (index, category) in Category.allCases.enumerated() where totals[index].count > 0 {
             let count = totals[index].count
             parts.append(
-                "\(category.rawValue);dur=\(Self.milliseconds(totals[index].nanos));desc=\"\(count) op\(count == 1 ? "" : "s")\"")
+                "\(category.rawValue);dur=\(Self.milliseconds(totals[index].nanos));desc=\"\(count) op\(count == 1 ? "" : "s")\""
+            )
         }
         parts.append("total;dur=\(Self.milliseconds(totalNanos))")
         return parts.joined(separator: ", ")

@@ -336,4 +336,3 @@ public final class RuntimeConfiguration: Sendable {
         generation.add(1, ordering: .releasing)
     }
 }
-

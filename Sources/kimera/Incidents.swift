@@ -43,6 +43,12 @@ struct Incidents: AsyncParsableCommand {
         @Option(help: ArgumentHelp("At most this many (server default 50, at most 1000).", valueName: "n"))
         var limit: Int?
 
+        @Flag(
+            name: [.customShort("f"), .long],
+            help:
+                "Then keep polling every 2 s and print each incident kept or counted again, a line each, until Ctrl-C.")
+        var follow = false
+
         @OptionGroup var global: GlobalOptions
 
         func validate() throws {
@@ -72,8 +78,10 @@ struct Incidents: AsyncParsableCommand {
                         total += 1
                         table.append(
                             (fleet ? [Table.Cell(result.instance)] : []) + [
-                                Table.Cell(incident.id), Table.Cell(incident.cause, incident.cause == "error" ? .red : .yellow),
-                                Table.Cell(Format.timeOfDay(incident.lastSeen)), Table.Cell(Format.count(incident.count)),
+                                Table.Cell(incident.id),
+                                Table.Cell(incident.cause, incident.cause == "error" ? .red : .yellow),
+                                Table.Cell(Format.timeOfDay(incident.lastSeen)),
+                                Table.Cell(Format.count(incident.count)),
                                 Table.Cell(String(incident.status)), Table.Cell(Format.ms(incident.durationMs)),
                                 Table.Cell(incident.route), Table.Cell(incident.requestID),
                             ])
@@ -87,7 +95,62 @@ struct Incidents: AsyncParsableCommand {
             } else if let list = results.first?.value {
                 output.emit(list, records: list.incidents, table: render)
             }
+            if follow {
+                try await followIncidents(in: context, seen: results)
+                return
+            }
             if let exit = FleetOutput.summarise(results, output: output) { throw exit }
+        }
+
+        /// How often `--follow` asks.
+        static let followInterval = Duration.seconds(2)
+
+        /// `-f`: polls the same query and prints a line (an NDJSON record in the JSON modes) for each entry
+        /// that is new or whose count grew since the last answer; a server that does not answer is a notice.
+        private func followIncidents(in context: CommandContext, seen first: [InstanceResult<IncidentList>])
+            async throws
+        {
+            let (route, cause, since, limit) = (route, cause?.rawValue, since?.text, limit)
+            let output = context.output
+            var seen: [String: Int] = [:]
+            for result in first {
+                for incident in result.value?.incidents ?? [] {
+                    seen[result.instance + " " + incident.id] = incident.count
+                }
+            }
+            while !Task.isCancelled {
+                do { try await Task.sleep(for: Self.followInterval) } catch { return }
+                let results = await context.fleet.each {
+                    try await $0.incidents(route: route, cause: cause, since: since, limit: limit)
+                }
+                for result in results {
+                    if let error = result.error {
+                        output.notice("\(result.instance): \(error)")
+                        continue
+                    }
+                    // Oldest first, so that lines come in the order things happened.
+                    for incident in (result.value?.incidents ?? []).reversed() {
+                        let key = result.instance + " " + incident.id
+                        guard seen[key] != incident.count else { continue }
+                        seen[key] = incident.count
+                        let instance = context.isFleet ? result.instance : nil
+                        if output.format == .table {
+                            output.line(
+                                ((instance.map { [$0] } ?? [])
+                                    + [
+                                        Format.timeOfDay(incident.lastSeen), incident.id,
+                                        output.style.paint(incident.cause, incident.cause == "error" ? .red : .yellow),
+                                        "×\(incident.count)", String(incident.status),
+                                        "\(Format.ms(incident.durationMs)) ms", incident.route, incident.lastRequestID,
+                                    ]).joined(separator: "  "))
+                        } else {
+                            output.line(
+                                instance.map { JSONText.compact(InstanceTagged(instance: $0, record: incident)) }
+                                    ?? JSONText.compact(incident))
+                        }
+                    }
+                }
+            }
         }
     }
 
@@ -115,11 +178,22 @@ struct Incidents: AsyncParsableCommand {
                 let summary = incident.summary
                 var pairs: [(String, Table.Cell)] = [
                     ("incident", Table.Cell(summary.id)),
-                    ("cause", Table.Cell("\(summary.cause): \(incident.reason)", summary.cause == "error" ? .red : .yellow)),
-                    ("request", Table.Cell("\(summary.method) \(incident.trace.path) → \(summary.status) in \(Format.ms(summary.durationMs)) ms")),
+                    (
+                        "cause",
+                        Table.Cell("\(summary.cause): \(incident.reason)", summary.cause == "error" ? .red : .yellow)
+                    ),
+                    (
+                        "request",
+                        Table.Cell(
+                            "\(summary.method) \(incident.trace.path) → \(summary.status) in \(Format.ms(summary.durationMs)) ms"
+                        )
+                    ),
                     ("request id", Table.Cell(summary.requestID)),
                     ("route", Table.Cell(summary.route)),
-                    ("seen", Table.Cell("\(Format.count(summary.count))× from \(summary.firstSeen) to \(summary.lastSeen)")),
+                    (
+                        "seen",
+                        Table.Cell("\(Format.count(summary.count))× from \(summary.firstSeen) to \(summary.lastSeen)")
+                    ),
                     ("mode", Table.Cell(incident.mode)),
                     (
                         "process",
@@ -135,7 +209,8 @@ struct Incidents: AsyncParsableCommand {
                             "route latency",
                             Table.Cell(
                                 "p50 \(Format.ms(latency.p50Ms)) ms, p99 \(Format.ms(latency.p99Ms)) ms, "
-                                    + "max \(Format.ms(latency.maxTimeMs)) ms over \(Format.count(latency.count)) requests")
+                                    + "max \(Format.ms(latency.maxTimeMs)) ms over \(Format.count(latency.count)) requests"
+                            )
                         ))
                 }
                 var text = Renderings.keyValues(pairs, output: output)

@@ -68,6 +68,20 @@ struct EscalationAndTapTests {
         let listed = try await runCLI(["incidents", "--cause", "escalated", "-o", "json", "--url", base])
         #expect(listed.status == 0 && listed.stdout.contains(#""cause" : "escalated""#), "\(listed.stdout)")
 
+        // `kimera incidents -f` prints an incident kept after it started, one NDJSON record a line.
+        let follower = try CLIProcess(["incidents", "-f", "--cause", "escalated", "-o", "ndjson", "--url", base])
+        defer { follower.signal(SIGKILL) }
+        let listedFirst = await follower.waitUntil { follower.stdout.contents.contains("escalated-search-1") }
+        #expect(listedFirst, "\(follower.stdout.contents)\(follower.stderr.contents)")
+        _ = try await http(.GET, "\(base)/health", headers: [("X-Kimera-Debug", "1"), ("X-Request-ID", "followed-1")])
+        let followed = await follower.waitUntil(timeout: .seconds(10)) {
+            follower.stdout.contents.contains("followed-1")
+        }
+        #expect(followed, "\(follower.stdout.contents)\(follower.stderr.contents)")
+        let line = follower.stdout.contents.split(separator: "\n").last { $0.contains("followed-1") } ?? ""
+        #expect(line.contains(#""cause":"escalated""#) && line.contains(#""route":"/health""#), "\(line)")
+        follower.signal(SIGINT)
+
         // Rate-limited: a burst of 30 asks gets at most the bucket's 10 (plus what refilled meanwhile).
         var granted = 0
         for _ in 0..<30 {
@@ -126,7 +140,9 @@ struct EscalationAndTapTests {
         let created = try await http(.POST, "\(base)/kimera/geoids", json: #"{"content": "quartz meadow echo"}"#)
         #expect(created.status == 201)
 
-        let tapped = try CLIProcess(["logs", "-f", "--level", "DEBUG", "--module", "kimera.core", "--url", base, "-o", "ndjson"])
+        let tapped = try CLIProcess([
+            "logs", "-f", "--level", "DEBUG", "--module", "kimera.core", "--url", base, "-o", "ndjson",
+        ])
         let plain = try CLIProcess(["logs", "-f", "--url", base, "-o", "ndjson"])
         defer {
             tapped.signal(SIGKILL)
@@ -164,7 +180,8 @@ struct EscalationAndTapTests {
         // Bounded: with every tap taken, one more stream below the ring's level is refused, naming the limit;
         // a stream at the ring's level needs no tap and is served.
         let info = try await http(.GET, "\(base)/debug/info")
-        let limit = try #require(((info.object["buffers"] as? [String: Any])?["log_taps"] as? [String: Any])?["limit"] as? Int)
+        let limit = try #require(
+            ((info.object["buffers"] as? [String: Any])?["log_taps"] as? [String: Any])?["limit"] as? Int)
         var more: [CLIProcess] = []
         defer { for process in more { process.signal(SIGKILL) } }
         for _ in 1..<limit { more.append(try CLIProcess(["logs", "-f", "--level", "DEBUG", "--url", base])) }

@@ -13,8 +13,11 @@ import Testing
             consoleEnabled: false)
         let app = KimeraApplication(configuration: ServerConfiguration(), engine: engine)
         let list = app.middleware(cacheable: CacheableRoutes(), known: KnownRoutes())
-        #expect(list.map(\.name) == ["tracing", "request limits", "access control", "response cache", "405"])
-        #expect(list.map(\.fastPath) == [.doneAlike, .asked, .asked, .answersFrom, .neverActs])
+        #expect(
+            list.map(\.name) == [
+                "debug escalation", "tracing", "request limits", "access control", "response cache", "405",
+            ])
+        #expect(list.map(\.fastPath) == [.asked, .doneAlike, .asked, .asked, .answersFrom, .neverActs])
         // The fast path built from that list asks the same limits and access control the router runs.
         let fastPath = FastPathResponder(engine: engine, middleware: list, answered: FastPathCount())
         #expect(fastPath.spans == nil)

@@ -65,7 +65,8 @@ struct RequestRecording: Sendable {
         headers.append(HTTPField(name: .performanceMode, value: start.performance ? "true" : "false"))
         let code = Int(status.code)
         var trace = CompactTrace(
-            requestID: start.id, method: method.rawValue, path: Redaction.path(path), query: query.map(Redaction.query), route: route,
+            requestID: start.id, method: method.rawValue, path: Redaction.path(path), query: query.map(Redaction.query),
+            route: route,
             status: code, durationNanos: duration, startedWallNanos: start.wallNanos,
             bytesIn: requestHeaders[.contentLength].flatMap { Int($0) } ?? 0, bytesOut: bytesOut,
             cache: headers[.xCache].flatMap(CacheOutcome.init(rawValue:)),
