@@ -43,6 +43,28 @@ struct AdaptiveSlowTests {
         #expect(tracer.adaptiveThreshold(trace("/c", micros: 1500, atSecond: 75), adaptive) == 1_000_000)
     }
 
+    @Test("an adaptively slow request is slow where a slow request is: counted, and an incident naming the threshold")
+    func adaptiveSlowBecomesAnIncident() {
+        var live = LiveSettings()
+        live.slowThresholdMs = 10_000
+        live.slowAdaptive = SlowAdaptive(factor: 3, floorMs: 1)
+        let engine = ObservabilityEngine(
+            runtime: RuntimeConfiguration(debug: false, performance: true, live: live), limits: StoreLimits(),
+            consoleEnabled: false)
+        let recording = RequestRecording(engine: engine)
+        for _ in 0..<60 {
+            engine.tracer.begin()
+            #expect(recording.finish(trace("/kimera/geoids", micros: 2000, atSecond: 0)) == nil)
+        }
+        engine.tracer.begin()
+        let incident = recording.finish(trace("/kimera/geoids", micros: 50_000, atSecond: 31))
+        let id = try? #require(incident)
+        let kept = id.flatMap { engine.incidents.incident(id: $0) }
+        #expect(kept?.summary.cause == "slow")
+        #expect(kept?.reason.contains("over 3x-p99 of its route (6") == true, "\(kept?.reason ?? "none")")
+        #expect(engine.tracer.statistics().slowRequests == 1)
+    }
+
     @Test("SlowAdaptive reads NxP99 and writes it back")
     func grammar() {
         #expect(SlowAdaptive.parse("3x-p99")?.factor == 3)

@@ -83,14 +83,21 @@ struct RequestRecording: Sendable {
     /// when it ended badly (slow or 5xx), with the request's log records from `tail`.
     @discardableResult
     func finish(_ trace: CompactTrace, tail: RequestLogTail? = nil) -> String? {
-        var trace = trace
         // Adaptive slow detection, when on: one more short lock per request (docs/OPERATIONS.md "Incidents").
+        // Off (the default), the trace is recorded as it is, without a copy.
+        // Every request counts in its route's window, the slow ones too (the p99 must see them).
         if engine.runtime.slowAdaptiveOn, let adaptive = engine.runtime.slowAdaptive,
             let threshold = engine.tracer.adaptiveThreshold(trace, adaptive), !trace.slow
         {
-            trace.slow = true
-            trace.adaptiveThresholdNanos = threshold
+            var adapted = trace
+            adapted.slow = true
+            adapted.adaptiveThresholdNanos = threshold
+            return record(adapted, tail: tail)
         }
+        return record(trace, tail: tail)
+    }
+
+    private func record(_ trace: CompactTrace, tail: RequestLogTail?) -> String? {
         let incident = IncidentCause.of(trace).map { engine.keepIncident(trace, cause: $0, tail: tail) }
         engine.tracer.finish(trace, incidentID: incident)
         return incident
