@@ -48,10 +48,7 @@ struct DebugEscalationMiddleware: RouterMiddleware {
     /// Loopback when loopback is trusted, else only with `Authorization: Bearer <admin token>`.
     func mayEscalate(_ headers: HTTPFields, context: Context) -> Bool {
         if access.settings.trustLoopback && context.clientIsLoopback { return true }
-        guard !access.token.isEmpty, let header = headers[.authorization] else { return false }
-        let parts = header.split(separator: " ", maxSplits: 1)
-        return parts.count == 2 && parts[0].lowercased() == "bearer"
-            && AccessControlMiddleware.constantTimeEquals(Array(parts[1].utf8), access.token)
+        return headers[.authorization].map(access.carriesAdminToken) ?? false
     }
 }
 
