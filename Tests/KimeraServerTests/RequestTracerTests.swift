@@ -103,11 +103,13 @@ struct RequestTracerTests {
     @Test("a slow request is flagged, logged at WARNING with its id, and kept in the slow ring")
     func slowDetection() async throws {
         var live = LiveSettings()
-        live.slowThresholdMs = 20
+        // A threshold well above what /health takes on a loaded CI machine (a 20 ms threshold once
+        // flagged a /health there), and a sleep well above the threshold.
+        live.slowThresholdMs = 150
         let server = TestServer(live: live)
         try await server.test(extraRoutes: { router in
             router.get("/test/sleep") { _, _ in
-                try await Task.sleep(for: .milliseconds(40))
+                try await Task.sleep(for: .milliseconds(200))
                 return "slept"
             }
         }) { client in
