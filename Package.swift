@@ -56,19 +56,26 @@ let package = Package(
         .target(name: "CKimeraSanitizer"),
         .target(name: "KimeraModels", dependencies: ["CKimeraSanitizer"]),
         // The domain and the VaultStore port: no HTTP, no SQL (docs/ARCHITECTURE.md).
-        .target(name: "KimeraCore", dependencies: ["KimeraModels"]),
+        .target(name: "KimeraCore", dependencies: ["KimeraModels", "CKimeraAllocations"]),
         // The embedded adapter of the port.
         .target(
             name: "KimeraVaultSQLite",
             dependencies: ["KimeraCore", .product(name: "GRDB", package: "GRDB.swift")]),
         // The CPU sampler's signal handler and its ring (C: async-signal-safe by construction), and zlib's
         // gzip for the pprof files it ends in.
-        .target(name: "CKimeraProfiler", linkerSettings: [.linkedLibrary("z")]),
+        .target(
+            name: "CKimeraProfiler", dependencies: ["CKimeraAllocations"],
+            cSettings: [.unsafeFlags(["-fno-omit-frame-pointer"])], linkerSettings: [.linkedLibrary("z")]),
+        // The allocator's interposer: allocation counts per profiled operation and the allocation sampler's
+        // hook (kimera_allocations.h). Frame pointers: the sampler walks through these frames.
+        .target(
+            name: "CKimeraAllocations", cSettings: [.unsafeFlags(["-fno-omit-frame-pointer"])],
+            linkerSettings: [.linkedLibrary("m")]),
         // Logs, traces, profiles, response cache: no Hummingbird, no routes.
         .target(
             name: "KimeraObservability",
             dependencies: [
-                "KimeraModels", "CKimeraProfiler",
+                "KimeraModels", "CKimeraProfiler", "CKimeraAllocations",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -151,7 +158,8 @@ let package = Package(
         .testTarget(
             name: "KimeraObservabilityTests",
             dependencies: [
-                "KimeraObservability", "KimeraModels", .product(name: "Logging", package: "swift-log"),
+                "KimeraObservability", "KimeraModels", "KimeraCore", "CKimeraAllocations",
+                .product(name: "Logging", package: "swift-log"),
             ]),
         // A throw-away PostgreSQL server for the vault and end-to-end tests (not a product).
         .target(name: "PostgresTestServer", path: "Tests/PostgresTestServer"),

@@ -1,6 +1,7 @@
 /* The CPU sampler of kimera_profiler.h. */
 #define _GNU_SOURCE
 #include "kimera_profiler.h"
+#include "kimera_allocations.h"
 
 #include <dirent.h>
 #include <dlfcn.h>
@@ -19,7 +20,7 @@
 #include <ucontext.h>
 #include <unistd.h>
 
-enum { STATE_IDLE = 0, STATE_STARTING, STATE_RUNNING, STATE_STOPPING, STATE_THREADS };
+enum { STATE_IDLE = 0, STATE_STARTING, STATE_RUNNING, STATE_STOPPING, STATE_THREADS, STATE_ALLOCS };
 enum { SLOT_FREE = 0, SLOT_WRITING, SLOT_READY };
 /* The writable mappings a frame pointer may point into (thread stacks among them), read at start. */
 #define KIMERA_PROFILER_MAX_RANGES 8192
@@ -30,7 +31,8 @@ typedef struct {
     _Atomic int32_t status;
     int32_t thread_id;
     int32_t depth;
-    int32_t reserved;
+    int32_t label;
+    uint64_t value;
     uintptr_t pcs[KIMERA_PROFILER_MAX_DEPTH];
 } slot_t;
 
@@ -52,6 +54,63 @@ static _Atomic uint64_t cursor, samples, dropped, truncated;
 static _Atomic int in_handler;
 static struct sigaction previous_action;
 
+/* The Swift runtime's current task: a thread-local read, no lock, no allocation. */
+extern void *swift_task_getCurrent(void) __attribute__((swiftcall));
+
+/* Task labels (kimera_profiler_label_begin): task -> label, probed from the task's home slot. */
+#define KIMERA_LABEL_SLOTS 1024
+#define KIMERA_LABEL_PROBES 16
+typedef struct {
+    _Atomic(void *) task;
+    _Atomic int32_t label;
+    int32_t reserved;
+} label_slot_t;
+static label_slot_t label_slots[KIMERA_LABEL_SLOTS];
+static _Atomic int32_t labelled_tasks;
+
+static uint32_t label_home(void *task) {
+    uint64_t value = (uint64_t)(uintptr_t)task;
+    value ^= value >> 33;
+    value *= 0xff51afd7ed558ccdULL;
+    value ^= value >> 33;
+    return (uint32_t)value;
+}
+
+static int32_t label_of(void *task) {
+    if (task == NULL) return -1;
+    uint32_t start = label_home(task);
+    for (uint32_t probe = 0; probe < KIMERA_LABEL_PROBES; probe++) {
+        label_slot_t *slot = &label_slots[(start + probe) % KIMERA_LABEL_SLOTS];
+        if (atomic_load_explicit(&slot->task, memory_order_acquire) == task) {
+            return atomic_load_explicit(&slot->label, memory_order_relaxed);
+        }
+    }
+    return -1;
+}
+
+int32_t kimera_profiler_label_begin(int32_t label) {
+    void *task = swift_task_getCurrent();
+    if (task == NULL || label < 0 || label_of(task) >= 0) return -1;
+    uint32_t start = label_home(task);
+    for (uint32_t probe = 0; probe < KIMERA_LABEL_PROBES; probe++) {
+        int32_t index = (int32_t)((start + probe) % KIMERA_LABEL_SLOTS);
+        void *expected = NULL;
+        if (atomic_compare_exchange_strong(&label_slots[index].task, &expected, task)) {
+            atomic_store_explicit(&label_slots[index].label, label, memory_order_relaxed);
+            atomic_fetch_add_explicit(&labelled_tasks, 1, memory_order_relaxed);
+            return index;
+        }
+    }
+    return -1;
+}
+
+void kimera_profiler_label_end(int32_t slot) {
+    if (slot < 0 || slot >= KIMERA_LABEL_SLOTS) return;
+    atomic_store_explicit(&label_slots[slot].label, -1, memory_order_relaxed);
+    atomic_store_explicit(&label_slots[slot].task, NULL, memory_order_release);
+    atomic_fetch_sub_explicit(&labelled_tasks, 1, memory_order_relaxed);
+}
+
 /* The writable range that holds `address`, by binary search; 0 when none does. */
 static uintptr_t range_end(const arena_t *a, uintptr_t address) {
     int low = 0, high = a->range_count - 1;
@@ -68,6 +127,58 @@ static uintptr_t range_end(const arena_t *a, uintptr_t address) {
     return 0;
 }
 
+/* A free slot of the ring, marked as being written; NULL (and counted as dropped) when every probe is taken. */
+static slot_t *claim_slot(arena_t *a) {
+    uint64_t start = atomic_fetch_add_explicit(&cursor, 1, memory_order_relaxed);
+    for (int probe = 0; probe < KIMERA_PROFILER_PROBES; probe++) {
+        slot_t *candidate = &a->slots[(start + probe) % KIMERA_PROFILER_SLOTS];
+        int32_t expected = SLOT_FREE;
+        if (atomic_compare_exchange_strong_explicit(
+                &candidate->status, &expected, SLOT_WRITING, memory_order_acquire, memory_order_relaxed)) {
+            return candidate;
+        }
+    }
+    atomic_fetch_add_explicit(&dropped, 1, memory_order_relaxed);
+    return NULL;
+}
+
+/*
+ * Walks the frame pointers from `fp` into `slot` after `pc` (0: none), skipping the first `skip` return
+ * addresses, and publishes the sample. Frames live above the stack pointer and inside the writable mapping
+ * that holds it.
+ */
+static void walk_into(
+    arena_t *a, slot_t *slot, uintptr_t pc, uintptr_t fp, uintptr_t sp, int skip, uint64_t value, int32_t label) {
+    int depth = 0;
+    if (pc != 0) slot->pcs[depth++] = pc;
+    uintptr_t high = range_end(a, sp);
+    uintptr_t low = sp;
+    while (depth < KIMERA_PROFILER_MAX_DEPTH && high != 0 && fp >= low && fp <= high - 2 * sizeof(uintptr_t)
+           && (fp & (sizeof(uintptr_t) - 1)) == 0) {
+        const uintptr_t *frame = (const uintptr_t *)fp;
+        uintptr_t next = frame[0];
+        uintptr_t return_address = frame[1];
+        if (return_address < 4096) break;
+        if (skip > 0) {
+            skip--;
+        } else {
+            slot->pcs[depth++] = return_address;
+        }
+        if (next <= fp) break; /* the stack grows down: callers' frames are above */
+        low = fp + 2 * sizeof(uintptr_t);
+        fp = next;
+    }
+    if (depth == KIMERA_PROFILER_MAX_DEPTH) {
+        atomic_fetch_add_explicit(&truncated, 1, memory_order_relaxed);
+    }
+    slot->depth = depth;
+    slot->value = value;
+    slot->label = label;
+    slot->thread_id = (int32_t)syscall(SYS_gettid);
+    atomic_store_explicit(&slot->status, SLOT_READY, memory_order_release);
+    atomic_fetch_add_explicit(&samples, 1, memory_order_relaxed);
+}
+
 static void handler(int signal_number, siginfo_t *info, void *context) {
     (void)signal_number;
     (void)info;
@@ -76,20 +187,8 @@ static void handler(int signal_number, siginfo_t *info, void *context) {
     int now = atomic_load_explicit(&state, memory_order_acquire);
     arena_t *a = atomic_load_explicit(&arena, memory_order_acquire);
     if ((now == STATE_RUNNING || now == STATE_THREADS) && a != NULL && context != NULL) {
-        uint64_t start = atomic_fetch_add_explicit(&cursor, 1, memory_order_relaxed);
-        slot_t *slot = NULL;
-        for (int probe = 0; probe < KIMERA_PROFILER_PROBES; probe++) {
-            slot_t *candidate = &a->slots[(start + probe) % KIMERA_PROFILER_SLOTS];
-            int32_t expected = SLOT_FREE;
-            if (atomic_compare_exchange_strong_explicit(
-                    &candidate->status, &expected, SLOT_WRITING, memory_order_acquire, memory_order_relaxed)) {
-                slot = candidate;
-                break;
-            }
-        }
-        if (slot == NULL) {
-            atomic_fetch_add_explicit(&dropped, 1, memory_order_relaxed);
-        } else {
+        slot_t *slot = claim_slot(a);
+        if (slot != NULL) {
             const ucontext_t *uc = (const ucontext_t *)context;
 #if defined(__x86_64__)
             uintptr_t pc = (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
@@ -102,33 +201,36 @@ static void handler(int signal_number, siginfo_t *info, void *context) {
 #else
             uintptr_t pc = 0, fp = 0, sp = 0;
 #endif
-            int depth = 0;
-            slot->pcs[depth++] = pc;
-            /* Frames live above the stack pointer and inside the writable mapping that holds it. */
-            uintptr_t high = range_end(a, sp);
-            uintptr_t low = sp;
-            while (depth < KIMERA_PROFILER_MAX_DEPTH && high != 0 && fp >= low && fp <= high - 2 * sizeof(uintptr_t)
-                   && (fp & (sizeof(uintptr_t) - 1)) == 0) {
-                const uintptr_t *frame = (const uintptr_t *)fp;
-                uintptr_t next = frame[0];
-                uintptr_t return_address = frame[1];
-                if (return_address < 4096) break;
-                slot->pcs[depth++] = return_address;
-                if (next <= fp) break; /* the stack grows down: callers' frames are above */
-                low = fp + 2 * sizeof(uintptr_t);
-                fp = next;
+            int32_t label = -1;
+            if (now == STATE_RUNNING && atomic_load_explicit(&labelled_tasks, memory_order_relaxed) > 0) {
+                label = label_of(swift_task_getCurrent());
             }
-            if (depth == KIMERA_PROFILER_MAX_DEPTH) {
-                atomic_fetch_add_explicit(&truncated, 1, memory_order_relaxed);
-            }
-            slot->depth = depth;
-            slot->thread_id = (int32_t)syscall(SYS_gettid);
-            atomic_store_explicit(&slot->status, SLOT_READY, memory_order_release);
-            atomic_fetch_add_explicit(&samples, 1, memory_order_relaxed);
+            walk_into(a, slot, pc, fp, sp, 0, 1, label);
         }
     }
     atomic_fetch_sub_explicit(&in_handler, 1, memory_order_acq_rel);
     errno = saved_errno;
+}
+
+/*
+ * The allocation sampler (kimera_alloc_sampling_start): runs on the allocating thread inside malloc, so the
+ * same rules hold as in the signal handler. Its own frame and the interposer's are skipped: the first frame
+ * recorded is the allocator's caller.
+ */
+static __attribute__((noinline)) void record_allocation(uint64_t size) {
+    atomic_fetch_add_explicit(&in_handler, 1, memory_order_acq_rel);
+    int now = atomic_load_explicit(&state, memory_order_acquire);
+    arena_t *a = atomic_load_explicit(&arena, memory_order_acquire);
+    if (now == STATE_ALLOCS && a != NULL) {
+        slot_t *slot = claim_slot(a);
+        if (slot != NULL) {
+            uintptr_t here = 0;
+            uintptr_t sp = (uintptr_t)&here;
+            /* This frame's return address is in the interposer's note(); note's is in malloc. */
+            walk_into(a, slot, 0, (uintptr_t)__builtin_frame_address(0), sp, 2, size, -1);
+        }
+    }
+    atomic_fetch_sub_explicit(&in_handler, 1, memory_order_acq_rel);
 }
 
 static uintptr_t parse_hex(const char **text) {
@@ -189,6 +291,7 @@ static void load_ranges(arena_t *a) {
 
 /* Maps the arena and installs the handler; `mode` is the state the handler then records in. */
 static int arm(int mode) {
+    int with_handler = mode != STATE_ALLOCS;
     int expected = STATE_IDLE;
     if (!atomic_compare_exchange_strong(&state, &expected, STATE_STARTING)) return EBUSY;
     arena_t *a = mmap(NULL, sizeof(arena_t), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -208,7 +311,7 @@ static int arm(int mode) {
     action.sa_sigaction = handler;
     action.sa_flags = SA_SIGINFO | SA_RESTART;
     sigemptyset(&action.sa_mask);
-    if (sigaction(SIGPROF, &action, &previous_action) != 0) {
+    if (with_handler && sigaction(SIGPROF, &action, &previous_action) != 0) {
         int error = errno;
         atomic_store(&arena, NULL);
         munmap(a, sizeof(arena_t));
@@ -221,7 +324,13 @@ static int arm(int mode) {
 
 /* Removes the handler and waits for handlers still running; the arena stays for the last drain. */
 static void disarm(void) {
+    int with_handler = atomic_load(&state) != STATE_ALLOCS;
     atomic_store(&state, STATE_STOPPING); /* seq_cst: ordered before the in_handler reads below */
+    if (!with_handler) {
+        struct timespec pause = {0, 1000000};
+        for (int attempt = 0; attempt < 1000 && atomic_load(&in_handler) > 0; attempt++) nanosleep(&pause, NULL);
+        return;
+    }
     /* Ignoring discards a SIGPROF still pending, so restoring the old disposition cannot kill the process. */
     struct sigaction ignore;
     memset(&ignore, 0, sizeof(ignore));
@@ -266,6 +375,8 @@ int kimera_profiler_drain(kimera_profiler_sample *out, int capacity) {
         if (atomic_load_explicit(&slot->status, memory_order_acquire) != SLOT_READY) continue;
         out[copied].thread_id = slot->thread_id;
         out[copied].depth = slot->depth;
+        out[copied].value = slot->value;
+        out[copied].label = slot->label;
         memcpy(out[copied].pcs, slot->pcs, (size_t)slot->depth * sizeof(uintptr_t));
         copied++;
         atomic_store_explicit(&slot->status, SLOT_FREE, memory_order_release);
@@ -273,11 +384,27 @@ int kimera_profiler_drain(kimera_profiler_sample *out, int capacity) {
     return copied;
 }
 
+int kimera_profiler_start_allocations(int64_t rate) {
+    int error = arm(STATE_ALLOCS);
+    if (error != 0) return error;
+    error = kimera_alloc_sampling_start(record_allocation, rate);
+    if (error != 0) {
+        disarm();
+        release_arena();
+    }
+    return error;
+}
+
 void kimera_profiler_stop(kimera_profiler_counts *out) {
-    if (atomic_load(&state) != STATE_RUNNING) return;
-    struct itimerval off;
-    memset(&off, 0, sizeof(off));
-    setitimer(ITIMER_PROF, &off, NULL);
+    int now = atomic_load(&state);
+    if (now != STATE_RUNNING && now != STATE_ALLOCS) return;
+    if (now == STATE_ALLOCS) {
+        kimera_alloc_sampling_stop();
+    } else {
+        struct itimerval off;
+        memset(&off, 0, sizeof(off));
+        setitimer(ITIMER_PROF, &off, NULL);
+    }
     disarm();
     if (out != NULL) {
         out->samples = atomic_load(&samples);

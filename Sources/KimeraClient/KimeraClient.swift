@@ -538,18 +538,31 @@ extension KimeraClient {
     }
 
     /// `GET /debug/pprof/profile`: samples the server's CPU for `seconds` at `hz` and returns the profile's
-    /// bytes. The answer comes when the profile ends, so this waits `seconds` plus the usual timeout, on a
-    /// connection of its own that may stay silent that long.
+    /// bytes.
     public func cpuProfile(seconds: Int, hz: Int, format: ProfileFormat = .pprof) async throws -> Data {
+        try await windowProfile(
+            "/debug/pprof/profile", seconds: seconds,
+            query: [("seconds", String(seconds)), ("hz", String(hz)), ("format", format.rawValue)])
+    }
+
+    /// `GET /debug/pprof/allocs`: samples the server's allocations for `seconds`, one per `rate` bytes on
+    /// average, and returns the profile's bytes.
+    public func allocationProfile(seconds: Int, rate: Int, format: ProfileFormat = .pprof) async throws -> Data {
+        try await windowProfile(
+            "/debug/pprof/allocs", seconds: seconds,
+            query: [("seconds", String(seconds)), ("rate", String(rate)), ("format", format.rawValue)])
+    }
+
+    /// A profile over a window: the answer comes when the window ends, so this waits `seconds` plus the usual
+    /// timeout, on a connection of its own that may stay silent that long.
+    private func windowProfile(_ path: String, seconds: Int, query: [(String, String)]) async throws -> Data {
         let window = Duration.seconds(seconds)
         let transport = KimeraTransport(readTimeout: window + max(timeout, .seconds(30)))
         let response: RawResponse
         do {
             let client = try KimeraClient(
                 url: baseURL, token: token, timeout: window + max(timeout, .seconds(30)), transport: transport)
-            response = try await client.send(
-                "GET", "/debug/pprof/profile",
-                query: [("seconds", String(seconds)), ("hz", String(hz)), ("format", format.rawValue)])
+            response = try await client.send("GET", path, query: query)
         } catch {
             await transport.shutdown()
             throw error

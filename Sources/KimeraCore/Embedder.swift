@@ -36,21 +36,32 @@ public struct FeatureHashingEmbedder: Embedder {
     /// The embedding of an already tokenised text.
     public func embed(tokens: [String]) -> [Float] {
         guard !tokens.isEmpty else { return [Float](repeating: 0, count: dimensions) }
-        var termFrequency: [String: Int] = [:]
-        for token in tokens { termFrequency[token, default: 0] += 1 }
+        // Every unigram and bigram with its stable hash, in text order, sorted by the hash and then (for the
+        // rare equal hashes) by the text: equal features end up side by side, so a run's length is the term
+        // frequency, and the floating-point sums happen in the same order in every process. No dictionary:
+        // counting through one made the work (and the allocations, issue 25) depend on its iteration order,
+        // and sorting its String keys normalised them at every comparison.
+        var features: [(hash: UInt64, feature: String)] = []
+        features.reserveCapacity(tokens.count * 2)
+        for token in tokens { features.append((StableHash.fnv1a64(token), token)) }
         if tokens.count > 1 {
             // A space cannot occur inside a token, so a bigram never collides with a unigram.
             for index in 0..<(tokens.count - 1) {
-                termFrequency[tokens[index] + " " + tokens[index + 1], default: 0] += 1
+                let bigram = tokens[index] + " " + tokens[index + 1]
+                features.append((StableHash.fnv1a64(bigram), bigram))
             }
         }
+        features.sort { $0.hash != $1.hash ? $0.hash < $1.hash : $0.feature < $1.feature }
         var sums = [Double](repeating: 0, count: dimensions)
-        // Sorted so the floating-point sums happen in the same order in every process.
-        for feature in termFrequency.keys.sorted() {
-            let hash = StableHash.fnv1a64(feature)
+        var start = 0
+        while start < features.count {
+            let (hash, feature) = features[start]
+            var end = start + 1
+            while end < features.count && features[end].hash == hash && features[end].feature == feature { end += 1 }
             let slot = Int((hash & (UInt64.max >> 1)) % UInt64(dimensions))
             let sign: Double = hash >> 63 == 1 ? -1 : 1
-            sums[slot] += sign * (1 + log(Double(termFrequency[feature]!)))
+            sums[slot] += sign * (1 + log(Double(end - start)))
+            start = end
         }
         let norm = sums.reduce(0) { $0 + $1 * $1 }.squareRoot()
         guard norm > 0 else { return [Float](repeating: 0, count: dimensions) }

@@ -67,8 +67,13 @@ public enum GeoidConstruction {
     /// The 16 most frequent non-stop-word tokens (ties: alphabetical), each weighted by its share of those
     /// tokens' occurrences, plus `complexity` = min(characters ÷ 100, 1).
     public static func textSemanticState(_ text: String) -> [String: Double] {
-        var counts: [String: Int] = [:]
-        for token in Tokenizer.contentTokens(text) { counts[token, default: 0] += 1 }
+        // Counted by sorting the tokens (in text order) rather than through a dictionary, so that the work,
+        // and the allocations an operator reads per create (issue 25), do not depend on a dictionary's order.
+        let tokens = Tokenizer.contentTokens(text).sorted()
+        var counts: [(key: String, value: Int)] = []
+        for token in tokens {
+            if counts.last?.key == token { counts[counts.count - 1].value += 1 } else { counts.append((token, 1)) }
+        }
         let top = counts.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }
             .prefix(textFeatureCount)
         let total = Double(top.reduce(0) { $0 + $1.value })

@@ -145,12 +145,18 @@ public struct ProfilesResponse: Codable, Sendable, Equatable {
     public var count: Int
     public var profiles: [Profile]
     public var functions: [String: TimingStats]
+    /// Per operation, what its counted calls allocated.
+    public var allocations: [String: AllocationStats]
     public var enabled: Bool
 
-    public init(count: Int, profiles: [Profile], functions: [String: TimingStats], enabled: Bool) {
+    public init(
+        count: Int, profiles: [Profile], functions: [String: TimingStats], allocations: [String: AllocationStats],
+        enabled: Bool
+    ) {
         self.count = count
         self.profiles = profiles
         self.functions = functions
+        self.allocations = allocations
         self.enabled = enabled
     }
 }
@@ -310,11 +316,15 @@ public struct PerformanceStats: Codable, Sendable, Equatable {
     public var loggingMetrics: LoggingMetrics
     public var kimeraStatus: String
     public var process: ProcessStats
+    /// Per profiled operation, what its counted calls allocated (empty until profiling has counted one).
+    public var operationAllocations: [String: AllocationStats]
 
     public init(
         requestStatistics: RequestStatistics, responseCacheSize: Int, cacheStats: CacheStats,
-        loggingMetrics: LoggingMetrics, kimeraStatus: String, process: ProcessStats
+        loggingMetrics: LoggingMetrics, kimeraStatus: String, process: ProcessStats,
+        operationAllocations: [String: AllocationStats]
     ) {
+        self.operationAllocations = operationAllocations
         self.requestStatistics = requestStatistics
         self.responseCacheSize = responseCacheSize
         self.cacheStats = cacheStats
@@ -330,6 +340,7 @@ public struct PerformanceStats: Codable, Sendable, Equatable {
         case cacheStats = "cache_stats"
         case loggingMetrics = "logging_metrics"
         case kimeraStatus = "kimera_status"
+        case operationAllocations = "operation_allocations"
     }
 }
 

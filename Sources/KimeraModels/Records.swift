@@ -310,34 +310,50 @@ public struct RequestStatistics: Codable, Sendable, Equatable {
     }
 }
 
-/// One profiled call (docs/API.md §3 Profile).
+/// One profiled call (docs/API.md §3 Profile). `allocations` and `allocated_bytes` count what the call's task
+/// allocated, exactly (null when the call ran outside any task); `memory_delta_bytes`, the name the spec's
+/// Profile has, says the same as `allocated_bytes` (0 when not counted). `peak_rss_bytes` is the process's.
 public struct Profile: Codable, Sendable, Equatable {
     public var name: String
     public var requestID: String?
     public var startedAt: String
     public var durationMs: Double
-    public var memoryDeltaBytes: Int64
+    public var allocations: Int64?
+    public var allocatedBytes: Int64?
     public var peakRSSBytes: Int64
 
     public init(
-        name: String, requestID: String?, startedAt: String, durationMs: Double, memoryDeltaBytes: Int64,
-        peakRSSBytes: Int64
+        name: String, requestID: String?, startedAt: String, durationMs: Double, allocations: Int64?,
+        allocatedBytes: Int64?, peakRSSBytes: Int64
     ) {
         self.name = name
         self.requestID = requestID
         self.startedAt = startedAt
         self.durationMs = durationMs
-        self.memoryDeltaBytes = memoryDeltaBytes
+        self.allocations = allocations
+        self.allocatedBytes = allocatedBytes
         self.peakRSSBytes = peakRSSBytes
     }
 
     enum CodingKeys: String, CodingKey {
-        case name
+        case name, allocations
         case requestID = "request_id"
         case startedAt = "started_at"
         case durationMs = "duration_ms"
+        case allocatedBytes = "allocated_bytes"
         case memoryDeltaBytes = "memory_delta_bytes"
         case peakRSSBytes = "peak_rss_bytes"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        name = try container.decode(String.self, forKey: .name)
+        requestID = try container.decodeIfPresent(String.self, forKey: .requestID)
+        startedAt = try container.decode(String.self, forKey: .startedAt)
+        durationMs = try container.decode(Double.self, forKey: .durationMs)
+        allocations = try container.decodeIfPresent(Int64.self, forKey: .allocations)
+        allocatedBytes = try container.decodeIfPresent(Int64.self, forKey: .allocatedBytes)
+        peakRSSBytes = try container.decode(Int64.self, forKey: .peakRSSBytes)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -346,7 +362,49 @@ public struct Profile: Codable, Sendable, Equatable {
         try container.encode(requestID, forKey: .requestID)  // null outside a request
         try container.encode(startedAt, forKey: .startedAt)
         try container.encode(durationMs, forKey: .durationMs)
-        try container.encode(memoryDeltaBytes, forKey: .memoryDeltaBytes)
+        try container.encode(allocations, forKey: .allocations)  // null when not counted
+        try container.encode(allocatedBytes, forKey: .allocatedBytes)
+        try container.encode(allocatedBytes ?? 0, forKey: .memoryDeltaBytes)
         try container.encode(peakRSSBytes, forKey: .peakRSSBytes)
+    }
+}
+
+/// The allocations of one profiled operation's counted calls (`GET /debug/profiles` `allocations`,
+/// `GET /performance/stats` `operation_allocations`): totals and means per call.
+public struct AllocationStats: Codable, Sendable, Equatable {
+    public var calls: Int64
+    public var allocations: Int64
+    public var allocatedBytes: Int64
+
+    public init(calls: Int64, allocations: Int64, allocatedBytes: Int64) {
+        self.calls = calls
+        self.allocations = allocations
+        self.allocatedBytes = allocatedBytes
+    }
+
+    public var allocationsPerCall: Double { calls > 0 ? Double(allocations) / Double(calls) : 0 }
+    public var bytesPerCall: Double { calls > 0 ? Double(allocatedBytes) / Double(calls) : 0 }
+
+    enum CodingKeys: String, CodingKey {
+        case calls, allocations
+        case allocatedBytes = "allocated_bytes"
+        case allocationsPerCall = "allocations_per_call"
+        case bytesPerCall = "allocated_bytes_per_call"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        calls = try container.decode(Int64.self, forKey: .calls)
+        allocations = try container.decode(Int64.self, forKey: .allocations)
+        allocatedBytes = try container.decode(Int64.self, forKey: .allocatedBytes)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(calls, forKey: .calls)
+        try container.encode(allocations, forKey: .allocations)
+        try container.encode(allocatedBytes, forKey: .allocatedBytes)
+        try container.encode((allocationsPerCall * 10).rounded() / 10, forKey: .allocationsPerCall)
+        try container.encode(bytesPerCall.rounded(), forKey: .bytesPerCall)
     }
 }

@@ -1,15 +1,26 @@
+import CKimeraAllocations
 import KimeraModels
 import Synchronization
 
 /// Runtime profiling of named operations (vault writes, searches, embeddings, contradiction processing).
-/// Off by default; when off, `profile` costs one atomic load. When on, each call records its duration,
-/// RSS delta and peak RSS, tagged with the request id, into a bounded ring and per-name statistics.
+/// Off by default; when off, `profile` costs one atomic load. When on, each call records its duration and
+/// the allocations its task made (counted exactly by the interposed allocator, `kimera_allocations.h`, also
+/// where the work hops to Dispatch or the database's queues), tagged with the request id, into a bounded
+/// ring and per-name statistics (docs/OPERATIONS.md "Allocations per operation").
 public final class Profiler: Sendable {
     struct State: Sendable {
         var ring: [Profile] = []
         var head = 0
         var dropped: UInt64 = 0
         var functions: [String: LatencyRecorder] = [:]
+        var allocations: [String: AllocationTotals] = [:]
+    }
+
+    /// Per-name sums of the counted calls (a call outside any task is timed but not counted).
+    struct AllocationTotals {
+        var calls: Int64 = 0
+        var allocations: Int64 = 0
+        var bytes: Int64 = 0
     }
 
     let runtime: RuntimeConfiguration
@@ -48,7 +59,7 @@ public final class Profiler: Sendable {
     private func measure<T>(_ name: String, _ body: () throws -> T) rethrows -> T {
         let escalation = RequestEscalation.anyActive ? RequestScope.escalation : nil
         guard runtime.profiling || escalation != nil else { return try body() }
-        let start = Measurement.start()
+        let start = Measurement.start(counting: runtime.profiling)
         defer { record(name, start, escalation: escalation) }
         return try body()
     }
@@ -57,7 +68,7 @@ public final class Profiler: Sendable {
     private func measure<T>(_ name: String, _ body: () async throws -> T) async rethrows -> T {
         let escalation = RequestEscalation.anyActive ? RequestScope.escalation : nil
         guard runtime.profiling || escalation != nil else { return try await body() }
-        let start = Measurement.start()
+        let start = Measurement.start(counting: runtime.profiling)
         defer { record(name, start, escalation: escalation) }
         return try await body()
     }
@@ -65,22 +76,27 @@ public final class Profiler: Sendable {
     struct Measurement {
         var wall: Int64
         var monotonic: Int64
-        var rss: Int64
-        static func start() -> Measurement {
+        /// Where the task's allocations stood; slot -1 when they are not counted (profiling off, no task).
+        var allocations: kimera_alloc_mark
+        static func start(counting: Bool) -> Measurement {
             Measurement(
                 wall: Timestamp.wallNanos(), monotonic: Timestamp.monotonicNanos(),
-                rss: ProcessMetrics.residentBytes())
+                allocations: counting ? kimera_alloc_begin() : kimera_alloc_mark(slot: -1, owner: 0, allocations: 0, bytes: 0))
         }
     }
 
     private func record(_ name: String, _ start: Measurement, escalation: RequestEscalation?) {
         let duration = Timestamp.monotonicNanos() - start.monotonic
+        var allocations: UInt64 = 0
+        var bytes: UInt64 = 0
+        kimera_alloc_end(start.allocations, &allocations, &bytes)
         escalation?.add(RequestEscalation.Category(operation: name), nanos: duration)
         guard runtime.profiling else { return }
+        let counted = start.allocations.slot >= 0
         let profile = Profile(
             name: name, requestID: RequestScope.requestID, startedAt: Timestamp.iso8601(nanos: start.wall),
-            durationMs: Double(duration) / 1e6, memoryDeltaBytes: ProcessMetrics.residentBytes() - start.rss,
-            peakRSSBytes: ProcessMetrics.peakResidentBytes())
+            durationMs: Double(duration) / 1e6, allocations: counted ? Int64(allocations) : nil,
+            allocatedBytes: counted ? Int64(bytes) : nil, peakRSSBytes: ProcessMetrics.peakResidentBytes())
         state.locked { state in
             if state.ring.count < capacity {
                 state.ring.append(profile)
@@ -91,6 +107,11 @@ public final class Profiler: Sendable {
             }
             let key = state.functions[name] != nil || state.functions.count < nameLimit ? name : "<overflow>"
             state.functions[key, default: LatencyRecorder()].record(nanos: duration, error: false)
+            if counted {
+                state.allocations[key, default: AllocationTotals()].calls += 1
+                state.allocations[key]!.allocations += Int64(allocations)
+                state.allocations[key]!.bytes += Int64(bytes)
+            }
         }
     }
 
@@ -104,6 +125,15 @@ public final class Profiler: Sendable {
 
     public func functions() -> [String: TimingStats] {
         state.locked { $0.functions.mapValues(\.timing) }
+    }
+
+    /// Per-name allocation figures of the counted calls.
+    public func allocations() -> [String: AllocationStats] {
+        state.locked { state in
+            state.allocations.mapValues {
+                AllocationStats(calls: $0.calls, allocations: $0.allocations, allocatedBytes: $0.bytes)
+            }
+        }
     }
 
     var fill: BufferFill {

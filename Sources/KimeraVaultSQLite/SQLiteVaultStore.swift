@@ -218,6 +218,23 @@ public final class SQLiteVaultStore: VaultStore {
             weight: row["weight"], vaultID: row["vault_id"])
     }
 
+    /// GRDB's read and write on its own queues, with the allocations there counted for the profiled
+    /// operation that asked (`AllocationAttribution`).
+    func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        let attribution = AllocationAttribution.current
+        return try await pool.read { db in try attribution.adopt { try body(db) } }
+    }
+
+    func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        let attribution = AllocationAttribution.current
+        return try await pool.write { db in try attribution.adopt { try body(db) } }
+    }
+
+    func writeWithoutTransaction<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        let attribution = AllocationAttribution.current
+        return try await pool.writeWithoutTransaction { db in try attribution.adopt { try body(db) } }
+    }
+
     /// Runs `body`, turning database failures into `VaultError`; cancellation and domain errors pass through.
     /// A write (`writing`) is refused before it starts, and not acknowledged after it committed, when the
     /// vault file was deleted or replaced: a write that the next start could not find is never a success.
@@ -263,7 +280,7 @@ public final class SQLiteVaultStore: VaultStore {
         }
         let operation = batch.count == 1 ? "store geoid \(batch[0].geoid.geoidID)" : "store \(batch.count) geoids"
         try await run(operation, writing: true) {
-            try await pool.writeWithoutTransaction { db in
+            try await writeWithoutTransaction { db in
                 try db.inTransaction(.immediate) {
                     let insert = try db.cachedStatement(
                         sql: """
@@ -282,7 +299,7 @@ public final class SQLiteVaultStore: VaultStore {
 
     public func geoid(id: String) async throws -> Geoid? {
         try await run("read geoid \(id)") {
-            try await pool.read { db in
+            try await read { db in
                 try Row.fetchOne(db, sql: "SELECT \(Self.geoidColumns) FROM geoids WHERE geoid_id = ?", arguments: [id])
                     .map(Self.geoid)
             }
@@ -292,7 +309,7 @@ public final class SQLiteVaultStore: VaultStore {
     public func geoids(ids: [String]) async throws -> [Geoid] {
         guard !ids.isEmpty else { return [] }
         let found = try await run("read \(ids.count) geoids") {
-            try await pool.read { db in
+            try await read { db in
                 try Row.fetchAll(
                     db,
                     sql: "SELECT \(Self.geoidColumns) FROM geoids WHERE geoid_id IN (\(Self.placeholders(ids.count)))",
@@ -306,7 +323,7 @@ public final class SQLiteVaultStore: VaultStore {
 
     public func deleteGeoid(id: String) async throws -> Bool {
         try await run("delete geoid \(id)", writing: true) {
-            try await pool.writeWithoutTransaction { db in
+            try await writeWithoutTransaction { db in
                 var deleted = false
                 try db.inTransaction(.immediate) {
                     try db.execute(sql: "DELETE FROM geoids WHERE geoid_id = ?", arguments: [id])
@@ -321,7 +338,7 @@ public final class SQLiteVaultStore: VaultStore {
 
     public func newestGeoids(limit: Int) async throws -> [Geoid] {
         try await run("read the newest geoids") {
-            try await pool.read { db in
+            try await read { db in
                 try Row.fetchAll(
                     db, sql: "SELECT \(Self.geoidColumns) FROM geoids ORDER BY seq DESC LIMIT ?", arguments: [limit]
                 ).map(Self.geoid)
@@ -331,7 +348,7 @@ public final class SQLiteVaultStore: VaultStore {
 
     public func geoidCount() async throws -> Int {
         try await run("count geoids") {
-            try await pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM geoids") ?? 0 }
+            try await read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM geoids") ?? 0 }
         }
     }
 
@@ -343,7 +360,7 @@ public final class SQLiteVaultStore: VaultStore {
 
     public func scar(id: String) async throws -> Scar? {
         try await run("read SCAR \(id)") {
-            try await pool.read { db in
+            try await read { db in
                 try Row.fetchOne(db, sql: "SELECT \(Self.scarColumns) FROM scars WHERE scar_id = ?", arguments: [id])
                     .map(Self.scar)
             }
@@ -353,7 +370,7 @@ public final class SQLiteVaultStore: VaultStore {
     public func scars(ids: [String]) async throws -> [Scar] {
         guard !ids.isEmpty else { return [] }
         let found = try await run("read \(ids.count) SCARs") {
-            try await pool.read { db in
+            try await read { db in
                 try Row.fetchAll(
                     db, sql: "SELECT \(Self.scarColumns) FROM scars WHERE scar_id IN (\(Self.placeholders(ids.count)))",
                     arguments: StatementArguments(ids)
@@ -386,13 +403,13 @@ public final class SQLiteVaultStore: VaultStore {
 
     public func vaultTotals() async throws -> VaultTotals {
         try await run("count the vaults' SCARs") {
-            try await pool.read { db in try Self.totals(db) }
+            try await read { db in try Self.totals(db) }
         }
     }
 
     public func vaultContents(_ vault: VaultID, limit: Int) async throws -> [Scar] {
         try await run("read \(vault.rawValue)") {
-            try await pool.read { db in
+            try await read { db in
                 try Row.fetchAll(
                     db, sql: "SELECT \(Self.scarColumns) FROM scars WHERE vault_id = ? ORDER BY seq DESC LIMIT ?",
                     arguments: [vault.rawValue, limit]
@@ -403,7 +420,7 @@ public final class SQLiteVaultStore: VaultStore {
 
     public func rebalance(byWeight: Bool) async throws -> Int {
         try await run("rebalance the vaults", writing: true) {
-            try await pool.write { db in
+            try await write { db in
                 let totals = try Self.totals(db)
                 guard let (from, to) = VaultBalance.direction(totals, byWeight: byWeight) else { return 0 }
                 let candidates = try Row.fetchAll(
@@ -425,7 +442,7 @@ public final class SQLiteVaultStore: VaultStore {
             (id: $0.geoidID, json: try Self.json($0.semanticState), entropy: SemanticEntropy.entropy($0.semanticState))
         }
         return try await run("store \(drafts.count) SCARs", writing: true) {
-            try await pool.writeWithoutTransaction { db in
+            try await writeWithoutTransaction { db in
                 var placed: [Scar] = []
                 var cycleCount = 0
                 try db.inTransaction(.immediate) {
@@ -469,7 +486,7 @@ public final class SQLiteVaultStore: VaultStore {
 
     public func stabilityInputs(now: Double) async throws -> StabilityInputs {
         try await run("read the stability inputs") {
-            try await pool.read { db in
+            try await read { db in
                 let recent =
                     try Int.fetchOne(
                         db, sql: "SELECT COUNT(*) FROM scars WHERE created_at >= ?",
@@ -489,7 +506,7 @@ public final class SQLiteVaultStore: VaultStore {
 
     public func cycleCount() async throws -> Int {
         try await run("read the cycle counter") {
-            try await pool.read { db in
+            try await read { db in
                 try Int.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'cycle_count'") ?? 0
             }
         }
@@ -497,7 +514,7 @@ public final class SQLiteVaultStore: VaultStore {
 
     public func integrityCheck() async throws -> String {
         try await run("check its integrity") {
-            try await pool.read { db in
+            try await read { db in
                 try String.fetchAll(db, sql: "PRAGMA integrity_check").joined(separator: "; ")
             }
         }
@@ -514,7 +531,7 @@ public final class SQLiteVaultStore: VaultStore {
     public func startJob(id: String, owner: String, now: Double, limits: JobLimits) async throws -> JobAdmission {
         let running = try Self.json(JobStatusResponse(jobID: id, status: .running))
         return try await run("start job \(id)", writing: true) {
-            try await pool.write { db in
+            try await write { db in
                 try db.execute(
                     sql: "DELETE FROM jobs WHERE finished_at < ?", arguments: [now - limits.retentionSeconds])
                 let mine =
@@ -544,7 +561,7 @@ public final class SQLiteVaultStore: VaultStore {
     public func finishJob(_ state: JobStatusResponse, now: Double) async throws {
         let text = try Self.json(state)
         try await run("record the end of job \(state.jobID)", writing: true) {
-            try await pool.write { db in
+            try await write { db in
                 try db.execute(
                     sql: "UPDATE jobs SET state = ?, finished_at = ? WHERE job_id = ?",
                     arguments: [text, now, state.jobID])
@@ -554,7 +571,7 @@ public final class SQLiteVaultStore: VaultStore {
 
     public func job(id: String, finishedAfter: Double) async throws -> JobStatusResponse? {
         try await run("read job \(id)") {
-            try await pool.read { db in
+            try await read { db in
                 try String.fetchOne(
                     db, sql: "SELECT state FROM jobs WHERE job_id = ? AND (finished_at IS NULL OR finished_at >= ?)",
                     arguments: [id, finishedAfter]
@@ -565,7 +582,7 @@ public final class SQLiteVaultStore: VaultStore {
 
     public func jobCount() async throws -> Int {
         try await run("count jobs") {
-            try await pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM jobs") ?? 0 }
+            try await read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM jobs") ?? 0 }
         }
     }
 

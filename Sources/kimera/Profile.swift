@@ -9,41 +9,44 @@ import KimeraObservability
 struct Profile: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "profile",
-        abstract: "Turn profiling on or off, show profiles, profile for a while (run), or take a CPU profile.",
+        abstract:
+            "Turn profiling on or off, show profiles, profile for a while (run), or take a CPU or allocation profile.",
         discussion: """
             Examples:
               kimera profile on --ttl 10m
               kimera profile show --name vault.search_geoids
               kimera profile run --seconds 30   # enable, wait, show, restore
               kimera profile cpu --seconds 10 --file cpu.pb.gz --top 15
+              kimera profile allocs --seconds 10 --top 15
             """,
-        subcommands: [On.self, Off.self, Show.self, Run.self, CPU.self])
+        subcommands: [On.self, Off.self, Show.self, Run.self, CPU.self, Allocs.self])
 
     /// Recent profiles as a table.
     static func table(_ profiles: [KimeraModels.Profile]) -> Table {
         var table = Table([
             Table.Column("STARTED"), Table.Column("NAME", flexible: true, minWidth: 12), Table.Column("MS", .right),
-            Table.Column("MEMORY Δ", .right, optional: true), Table.Column("PEAK RSS", .right, optional: true),
+            Table.Column("ALLOCS", .right, optional: true), Table.Column("ALLOC BYTES", .right, optional: true),
             Table.Column("REQUEST", flexible: true, minWidth: 8, optional: true),
         ])
         for profile in profiles {
             table.append([
                 Table.Cell(Format.timeOfDay(profile.startedAt)), Table.Cell(profile.name),
                 Table.Cell(Format.ms(profile.durationMs)),
-                Table.Cell(Format.bytes(profile.memoryDeltaBytes)), Table.Cell(Format.bytes(profile.peakRSSBytes)),
+                Table.Cell(profile.allocations.map { Format.count(Int($0)) } ?? "-"),
+                Table.Cell(profile.allocatedBytes.map { Format.bytes($0) } ?? "-"),
                 Table.Cell(profile.requestID ?? "-"),
             ])
         }
         return table
     }
 
-    /// Per-function timing, slowest total first.
-    static func functions(_ functions: [String: TimingStats]) -> Table {
+    /// Per-function timing and allocations per call, slowest total first.
+    static func functions(_ functions: [String: TimingStats], allocations: [String: AllocationStats]) -> Table {
         var table = Table(
             [Table.Column("FUNCTION", flexible: true, minWidth: 12)]
                 + [
                     ("CALLS", false), ("AVG ms", true), ("P50 ms", false), ("P95 ms", true), ("P99 ms", false),
-                    ("MAX ms", true),
+                    ("MAX ms", true), ("ALLOCS/CALL", true), ("BYTES/CALL", true),
                 ]
                 .map { Table.Column($0.0, .right, optional: $0.1) })
         let sorted = functions.sorted {
@@ -56,7 +59,11 @@ struct Profile: AsyncParsableCommand {
                 [Table.Cell(name), Table.Cell(Format.count(timing.count))]
                     + [timing.avgTimeMs, timing.p50Ms, timing.p95Ms, timing.p99Ms, timing.maxTimeMs].map {
                         Table.Cell(Format.ms($0))
-                    })
+                    }
+                    + [
+                        Table.Cell(allocations[name].map { Format.count(Int($0.allocationsPerCall.rounded())) } ?? "-"),
+                        Table.Cell(allocations[name].map { Format.bytes(Int64($0.bytesPerCall.rounded())) } ?? "-"),
+                    ])
         }
         return table
     }
@@ -71,7 +78,9 @@ struct Profile: AsyncParsableCommand {
             text += "\n" + table(answer.profiles).render(width: output.width, style: output.style)
         }
         if !answer.functions.isEmpty {
-            text += "\n" + functions(answer.functions).render(width: output.width, style: output.style)
+            text +=
+                "\n" + functions(answer.functions, allocations: answer.allocations)
+                .render(width: output.width, style: output.style)
         }
         return text
     }
@@ -298,87 +307,190 @@ struct Profile: AsyncParsableCommand {
         func perform(in context: CommandContext) async throws {
             context.output.notice("profiling the CPU for \(seconds)s at \(hz) Hz…")
             let bytes = try await context.client.cpuProfile(seconds: seconds, hz: hz)
-            if let file {
-                try Data(bytes).write(to: URL(fileURLWithPath: file))
-                context.output.notice(
-                    "wrote \(file) (\(Format.bytes(Int64(bytes.count)))); open it with: go tool pprof -top \(file)")
-            }
             let summary = try PprofSummary(pprof: Array(bytes))
-            if let flame {
-                let seconds = String(format: "%.1f", Double(summary.durationNanos) / 1e9)
-                let graph = FlameGraph(
-                    title: "kimera CPU profile: \(summary.totalSamples) samples in \(seconds)s at \(hz) Hz",
-                    stacks: summary.stacks)
-                try Data(graph.svg().utf8).write(to: URL(fileURLWithPath: flame))
-                context.output.notice("wrote \(flame); open it in a browser (hover for a frame's share, click to zoom)")
-            }
+            let window = String(format: "%.1f", Double(summary.durationNanos) / 1e9)
+            try Profile.write(
+                bytes, summary: summary, file: file, flame: flame,
+                title: "kimera CPU profile: \(summary.totalSamples) samples in \(window)s at \(hz) Hz",
+                output: context.output)
             guard let rows = top ?? (file == nil && flame == nil ? 20 : nil) else { return }
             let entries = Array(summary.entries.prefix(rows))
-            context.output.emit(CPUTop(summary, entries: entries), records: entries.map(CPUTop.Row.init)) {
+            let top = PprofTop(summary, entries: entries, unit: .samples)
+            context.output.emit(top, records: top.top) {
                 CPU.text(summary, entries: entries, output: context.output)
             }
         }
 
         static func text(_ summary: PprofSummary, entries: [PprofSummary.Entry], output: Output) -> String {
-            let total = max(1, summary.totalSamples)
-            var table = Table([
-                Table.Column("SELF", .right), Table.Column("SELF%", .right), Table.Column("CUM", .right),
-                Table.Column("CUM%", .right, optional: true),
-                Table.Column("FUNCTION", flexible: true, minWidth: 20),
-            ])
-            for entry in entries {
-                table.append([
-                    Table.Cell(Format.count(entry.selfSamples)),
-                    Table.Cell(Format.percent(Double(entry.selfSamples) / Double(total))),
-                    Table.Cell(Format.count(entry.cumulativeSamples)),
-                    Table.Cell(Format.percent(Double(entry.cumulativeSamples) / Double(total))),
-                    Table.Cell(entry.function),
-                ])
-            }
             let seconds = Double(summary.durationNanos) / 1e9
             var text = "\(Format.count(summary.totalSamples)) samples in \(String(format: "%.1f", seconds))s"
             text += " (\(Format.ms(Double(summary.totalSamples) * Double(summary.periodNanos) / 1e6)) ms of CPU)\n"
-            if !entries.isEmpty { text += "\n" + table.render(width: output.width, style: output.style) }
-            return text
+            return text + Profile.topTable(summary, entries: entries, output: output) { Format.count($0) }
         }
     }
 
-    /// `kimera profile cpu` as JSON: the totals and the top functions.
-    struct CPUTop: Encodable {
-        struct Row: Encodable {
-            var function: String
-            var selfSamples: Int
-            var cumulativeSamples: Int
+    /// The top functions as a table (SELF, SELF%, CUM, CUM%, FUNCTION), each count shown by `cell`; "" when
+    /// there are none.
+    static func topTable(
+        _ summary: PprofSummary, entries: [PprofSummary.Entry], output: Output, cell: (Int) -> String
+    ) -> String {
+        guard !entries.isEmpty else { return "" }
+        let total = max(1, summary.totalSamples)
+        var table = Table([
+            Table.Column("SELF", .right), Table.Column("SELF%", .right), Table.Column("CUM", .right),
+            Table.Column("CUM%", .right, optional: true),
+            Table.Column("FUNCTION", flexible: true, minWidth: 20),
+        ])
+        for entry in entries {
+            table.append([
+                Table.Cell(cell(entry.selfSamples)),
+                Table.Cell(Format.percent(Double(entry.selfSamples) / Double(total))),
+                Table.Cell(cell(entry.cumulativeSamples)),
+                Table.Cell(Format.percent(Double(entry.cumulativeSamples) / Double(total))),
+                Table.Cell(entry.function),
+            ])
+        }
+        return "\n" + table.render(width: output.width, style: output.style)
+    }
 
-            init(_ entry: PprofSummary.Entry) {
-                function = entry.function
-                selfSamples = entry.selfSamples
-                cumulativeSamples = entry.cumulativeSamples
+    /// Writes a fetched profile to `file` (as it came) and its flame graph to `flame`, where asked.
+    static func write(
+        _ bytes: Data, summary: PprofSummary, file: String?, flame: String?, title: String, output: Output
+    ) throws {
+        if let file {
+            try bytes.write(to: URL(fileURLWithPath: file))
+            output.notice(
+                "wrote \(file) (\(Format.bytes(Int64(bytes.count)))); open it with: go tool pprof -top \(file)")
+        }
+        if let flame {
+            let graph = FlameGraph(title: title, stacks: summary.stacks)
+            try Data(graph.svg().utf8).write(to: URL(fileURLWithPath: flame))
+            output.notice("wrote \(flame); open it in a browser (hover for a frame's share, click to zoom)")
+        }
+    }
+
+    /// `kimera profile allocs [--seconds 30] [--rate BYTES] [--file FILE] [--flame FILE.svg] [--top N]`:
+    /// samples the server's allocations with their stacks, writes the pprof file and/or prints the functions
+    /// that allocate the most bytes.
+    struct Allocs: ClientCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "allocs",
+            abstract:
+                "Take an allocation profile (GET /debug/pprof/allocs): write it as pprof and/or print the top allocating functions.",
+            discussion: """
+                For --seconds the server records about one allocation per --rate bytes allocated, with the stack that made it, and scales the samples to estimates of every allocation (as Go's heap profile does). Without --file or --flame the top 20 functions by bytes are printed; with --file the gzipped pprof profile is written there (`go tool pprof -top FILE`; sample types alloc_objects and alloc_space); with --flame an SVG flame graph of the bytes. SELF counts the bytes a function allocated itself, CUM those allocated below it.
+
+                Examples:
+                  kimera profile allocs --seconds 10
+                  kimera profile allocs --seconds 30 --rate 4096 --file allocs.pb.gz --top 10
+                  kimera profile allocs --seconds 10 --flame allocs.svg
+                """)
+
+        @Option(help: ArgumentHelp("How long to sample, 1 to 300 seconds.", valueName: "seconds"))
+        var seconds = 30
+
+        @Option(
+            help: ArgumentHelp(
+                "Bytes allocated per sample on average, 1 to 67108864 (smaller: more samples, more cost).",
+                valueName: "bytes"))
+        var rate = CPUProfiler.defaultRate
+
+        @Option(help: ArgumentHelp("Write the gzipped pprof profile to this file.", valueName: "file"))
+        var file: String?
+
+        @Option(help: ArgumentHelp("Write an interactive SVG flame graph of the bytes here.", valueName: "file.svg"))
+        var flame: String?
+
+        @Option(
+            help: ArgumentHelp(
+                "Print the N functions allocating the most bytes (default 20 without --file or --flame).",
+                valueName: "n"))
+        var top: Int?
+
+        @OptionGroup var global: GlobalOptions
+
+        func validate() throws {
+            guard CPUProfiler.secondsRange.contains(seconds) else {
+                throw ValidationError("--seconds must be from 1 to 300")
             }
+            guard CPUProfiler.rateRange.contains(rate) else {
+                throw ValidationError("--rate must be from 1 to \(CPUProfiler.rateRange.upperBound)")
+            }
+            try ArgumentCheck.positive(top, flag: "--top")
+            if let file, file.isEmpty { throw ValidationError("--file needs a path") }
+            if let flame, flame.isEmpty { throw ValidationError("--flame needs a path") }
+        }
 
-            enum CodingKeys: String, CodingKey {
-                case function
-                case selfSamples = "self_samples"
-                case cumulativeSamples = "cumulative_samples"
+        func perform(in context: CommandContext) async throws {
+            context.output.notice("sampling allocations for \(seconds)s, one per \(Format.bytes(Int64(rate)))…")
+            let bytes = try await context.client.allocationProfile(seconds: seconds, rate: rate)
+            let summary = try PprofSummary(pprof: Array(bytes), lastValue: true)
+            let window = String(format: "%.1f", Double(summary.durationNanos) / 1e9)
+            try Profile.write(
+                bytes, summary: summary, file: file, flame: flame,
+                title: "kimera allocations: \(Format.bytes(Int64(summary.totalSamples))) in \(window)s",
+                output: context.output)
+            guard let rows = top ?? (file == nil && flame == nil ? 20 : nil) else { return }
+            let entries = Array(summary.entries.prefix(rows))
+            let top = PprofTop(summary, entries: entries, unit: .bytes)
+            context.output.emit(top, records: top.top) {
+                Allocs.text(summary, entries: entries, output: context.output)
             }
         }
 
-        var samples: Int
-        var periodNanos: Int64
-        var durationNanos: Int64
+        static func text(_ summary: PprofSummary, entries: [PprofSummary.Entry], output: Output) -> String {
+            let seconds = Double(summary.durationNanos) / 1e9
+            var text = "\(Format.bytes(Int64(summary.totalSamples))) allocated (estimated)"
+            text += " in \(String(format: "%.1f", seconds))s, sampled every \(Format.bytes(summary.periodNanos))\n"
+            return text + Profile.topTable(summary, entries: entries, output: output) { Format.bytes(Int64($0)) }
+        }
+    }
+
+    /// `kimera profile cpu` and `kimera profile allocs` as JSON: the totals and the top functions, counted in
+    /// samples (`samples`, `period_nanos`, rows `self_samples`, `cumulative_samples`) or in bytes
+    /// (`allocated_bytes`, `rate_bytes`, rows `self_bytes`, `cumulative_bytes`).
+    struct PprofTop: Encodable {
+        enum Unit: Sendable {
+            case samples, bytes
+            var suffix: String { self == .samples ? "samples" : "bytes" }
+        }
+
+        struct Row: Encodable {
+            var entry: PprofSummary.Entry
+            var unit: Unit
+
+            func encode(to encoder: any Encoder) throws {
+                var container = encoder.container(keyedBy: Key.self)
+                try container.encode(entry.function, forKey: Key("function"))
+                try container.encode(entry.selfSamples, forKey: Key("self_\(unit.suffix)"))
+                try container.encode(entry.cumulativeSamples, forKey: Key("cumulative_\(unit.suffix)"))
+            }
+        }
+
+        var summary: PprofSummary
+        var unit: Unit
         var top: [Row]
 
-        init(_ summary: PprofSummary, entries: [PprofSummary.Entry]) {
-            samples = summary.totalSamples
-            periodNanos = summary.periodNanos
-            durationNanos = summary.durationNanos
-            top = entries.map(Row.init)
+        init(_ summary: PprofSummary, entries: [PprofSummary.Entry], unit: Unit) {
+            self.summary = summary
+            self.unit = unit
+            top = entries.map { Row(entry: $0, unit: unit) }
         }
 
-        enum CodingKeys: String, CodingKey {
-            case samples, top
-            case periodNanos = "period_nanos"
-            case durationNanos = "duration_nanos"
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: Key.self)
+            try container.encode(summary.totalSamples, forKey: Key(unit == .samples ? "samples" : "allocated_bytes"))
+            try container.encode(summary.periodNanos, forKey: Key(unit == .samples ? "period_nanos" : "rate_bytes"))
+            try container.encode(summary.durationNanos, forKey: Key("duration_nanos"))
+            try container.encode(top, forKey: Key("top"))
+        }
+
+        struct Key: CodingKey {
+            var stringValue: String
+            var intValue: Int? { nil }
+            init(_ name: String) { stringValue = name }
+            init?(stringValue: String) { self.stringValue = stringValue }
+            init?(intValue: Int) { nil }
         }
     }
 }

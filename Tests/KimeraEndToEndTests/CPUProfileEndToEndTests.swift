@@ -3,7 +3,7 @@ import Synchronization
 import Testing
 
 /// `go tool pprof` (Debian's golang-go), nil where it is not installed.
-private let goTool: String? = ["/usr/bin/go", "/usr/lib/go/bin/go", "/usr/local/go/bin/go"].first {
+let goTool: String? = ["/usr/bin/go", "/usr/lib/go/bin/go", "/usr/local/go/bin/go"].first {
     FileManager.default.isExecutableFile(atPath: $0)
 }
 
@@ -95,21 +95,22 @@ struct CPUProfileEndToEndTests {
             #expect(!scoring.isEmpty, "\(top.output)")
             let cumulative = try await runTool(goTool!, ["tool", "pprof", "-top", "-cum", "-nodecount=40", file.path])
             #expect(cumulative.output.contains("VectorIndex.Snapshot.nearest"), "\(cumulative.output)")
+            // Samples taken while a request's task ran carry its route as the pprof label `route`; the
+            // search route holds most of the labelled ones, and focusing on it keeps the scoring code.
+            let tags = try await runTool(goTool!, ["tool", "pprof", "-tags", file.path])
+            #expect(tags.output.contains("route:") && tags.output.contains("/kimera/geoids/search"), "\(tags.output)")
+            let focused = try await runTool(
+                goTool!, ["tool", "pprof", "-top", "-cum", "-tagfocus=route=/kimera/geoids/search", "-nodecount=40", file.path])
+            #expect(focused.output.contains("VectorIndex"), "\(focused.output)")
 
             // The folded stacks agree: the scoring code is on the stacks of a good share of the samples.
             let folded = try await Self.profileSearches(base, query: "seconds=2&hz=200&format=folded")
             #expect(folded.status == 200)
             #expect(folded.header("Content-Type")?.hasPrefix("text/plain") == true)
-            var total = 0
-            var scored = 0
-            for line in folded.text.split(separator: "\n") {
-                guard let space = line.lastIndex(of: " "), let count = Int(line[line.index(after: space)...]) else {
-                    Issue.record("not a folded line: \(line)")
-                    continue
-                }
-                total += count
-                if line.contains("VectorMath") || line.contains("VectorIndex") { scored += count }
-            }
+            let lines = foldedLines(folded.text)
+            let total = lines.reduce(0) { $0 + $1.count }
+            let scored = lines.filter { $0.stack.contains("VectorMath") || $0.stack.contains("VectorIndex") }
+                .reduce(0) { $0 + $1.count }
             #expect(total > 20, "\(folded.text.prefix(2000))")
             #expect(Double(scored) > 0.1 * Double(total), "\(scored) of \(total): \(folded.text.prefix(3000))")
         }
@@ -297,13 +298,25 @@ extension CPUProfileEndToEndTests {
     }
 }
 
+/// The lines of folded stacks (`a;b;c COUNT`), each as its stack and count; a line of another form is
+/// recorded as an issue.
+func foldedLines(_ text: String) -> [(stack: Substring, count: Int)] {
+    text.split(separator: "\n").compactMap { line in
+        guard let space = line.lastIndex(of: " "), let count = Int(line[line.index(after: space)...]) else {
+            Issue.record("not a folded line: \(line)")
+            return nil
+        }
+        return (line[..<space], count)
+    }
+}
+
 /// The flag that ends the search loops.
 final class SearchStop: Sendable {
     let flag = Atomic<Bool>(false)
 }
 
 /// Runs a program to completion (at most 60 s) and returns its exit status and merged output.
-private func runTool(_ path: String, _ arguments: [String]) async throws -> (status: Int32, output: String) {
+func runTool(_ path: String, _ arguments: [String]) async throws -> (status: Int32, output: String) {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: path)
     process.arguments = arguments

@@ -26,6 +26,9 @@ extern "C" {
 typedef struct {
     int32_t thread_id;
     int32_t depth;
+    uint64_t value; /* 1 for a CPU sample or a thread, the allocation's size for an allocation sample */
+    int32_t label;  /* a CPU sample's task label (kimera_profiler_label_begin), -1 when none */
+    int32_t reserved;
     uintptr_t pcs[KIMERA_PROFILER_MAX_DEPTH];
 } kimera_profiler_sample;
 
@@ -38,6 +41,14 @@ typedef struct {
 
 /* Starts sampling at `hz` (1...1000). 0 on success, EBUSY when a profile runs already, another errno else. */
 int kimera_profiler_start(int hz);
+
+/*
+ * Starts sampling allocations instead (GET /debug/pprof/allocs): about one allocation per `rate` bytes is
+ * recorded with its stack and size, on the allocating thread (kimera_allocations.h), into the same ring; no
+ * timer and no signal handler. kimera_profiler_stop ends it. 0, EBUSY, or ENOTSUP when the allocator is not
+ * interposed (the sanitizers).
+ */
+int kimera_profiler_start_allocations(int64_t rate);
 
 /*
  * Copies up to `capacity` ready samples into `out` and frees their slots; returns how many were copied.
@@ -54,6 +65,15 @@ void kimera_profiler_stop(kimera_profiler_counts *out);
 
 /* Unmaps the ring after kimera_profiler_stop: the process is back to having nothing of the profiler. */
 void kimera_profiler_release(void);
+
+/*
+ * Labels the current Swift task with `label` (>= 0) for CPU samples taken while it runs, whatever thread it
+ * runs on: the handler reads the interrupted thread's current task (a thread-local read) and finds it in a
+ * fixed table. Returns the slot to pass to kimera_profiler_label_end, or -1 (no task, already labelled,
+ * table full). Only worth calling while a profile runs.
+ */
+int32_t kimera_profiler_label_begin(int32_t label);
+void kimera_profiler_label_end(int32_t slot);
 
 /* Whether a profile runs now. */
 int kimera_profiler_running(void);

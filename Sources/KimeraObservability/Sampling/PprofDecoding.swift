@@ -23,8 +23,9 @@ public struct PprofSummary: Sendable {
         public var description: String
     }
 
-    /// Reads a gzipped (or plain) pprof profile.
-    public init(pprof data: [UInt8]) throws(Malformed) {
+    /// Reads a gzipped (or plain) pprof profile; a sample counts its first value (a CPU profile's samples), or
+    /// with `lastValue` its last (an allocation profile's bytes).
+    public init(pprof data: [UInt8], lastValue: Bool = false) throws(Malformed) {
         let bytes = data.starts(with: [0x1F, 0x8B]) ? try Self.gunzip(data) : data
         var strings: [String] = []
         var functionNames: [UInt64: Int64] = [:]
@@ -43,7 +44,7 @@ public struct PprofSummary: Sendable {
                     if field == 1 { locations += try value.varints() }
                     if field == 2 { values += try value.varints().map { Int64(bitPattern: $0) } }
                 }
-                samples.append((locations, values.first ?? 0))
+                samples.append((locations, (lastValue ? values.last : values.first) ?? 0))
             case (4, .bytes(let location)):
                 var inner = ProtobufReader(location)
                 var id: UInt64 = 0

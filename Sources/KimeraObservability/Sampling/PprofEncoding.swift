@@ -20,10 +20,11 @@ public struct SymbolizedProfile: Sendable {
         public var path: String
     }
 
-    /// What the samples are: CPU time, or a thread dump's one sample per thread.
+    /// What the samples are: CPU time, a thread dump's one sample per thread, or sampled allocations.
     public enum Kind: Sendable {
         case cpu
         case threads
+        case allocations
     }
 
     /// Stacks innermost frame first, with their sample counts.
@@ -31,6 +32,8 @@ public struct SymbolizedProfile: Sendable {
     /// pprof string labels of each stack, in the order of `stacks` (a thread dump: the thread's id and name);
     /// empty for a CPU profile.
     public var labels: [[(key: String, value: String)]] = []
+    /// An allocation profile's estimated allocations and bytes per stack, in the order of `stacks`.
+    public var allocations: [(objects: Int64, bytes: Int64)] = []
     public var kind = Kind.cpu
     public var mappings: [Mapping]
     public var periodNanos: Int64
@@ -52,8 +55,38 @@ public struct SymbolizedProfile: Sendable {
     public init(_ profile: SampledProfile) {
         let symbolize = Self.symbolizer()
         mappings = symbolize.mappings
-        stacks = profile.stacks.sorted { $0.value > $1.value }.map { pcs, count in (symbolize.frames(pcs), count) }
-        periodNanos = profile.periodNanos
+        if let rate = profile.allocationRate {
+            kind = .allocations
+            // The allocator's own frames dropped (as Go's heap profile drops mallocgc's): the innermost frame
+            // is the code that allocated. Stacks that become the same merge.
+            var merged: [[Frame]: (count: Int, objects: Double, bytes: Double)] = [:]
+            for (pcs, weight) in profile.weights {
+                let frames = Array(Self.withoutAllocatorFrames(symbolize.frames(pcs)))
+                let count = profile.stacks[pcs] ?? 0
+                merged[frames, default: (0, 0, 0)].count += count
+                merged[frames]!.objects += weight.objects
+                merged[frames]!.bytes += weight.bytes
+            }
+            let ordered = merged.sorted { $0.value.bytes > $1.value.bytes }
+            stacks = ordered.map { ($0.key, $0.value.count) }
+            allocations = ordered.map { (Int64($0.value.objects.rounded()), Int64($0.value.bytes.rounded())) }
+            periodNanos = Int64(rate)
+        } else {
+            // A stack sampled under several routes is one sample per route (label `route`), and one without.
+            var split: [(frames: [Frame], count: Int, route: String?)] = []
+            for (pcs, count) in profile.stacks.sorted(by: { $0.value > $1.value }) {
+                let frames = symbolize.frames(pcs)
+                var rest = count
+                for (route, routed) in (profile.routes[pcs] ?? [:]).sorted(by: { $0.key < $1.key }) {
+                    split.append((frames, routed, route))
+                    rest -= routed
+                }
+                if rest > 0 { split.append((frames, rest, nil)) }
+            }
+            stacks = split.map { ($0.frames, $0.count) }
+            if !profile.routes.isEmpty { labels = split.map { $0.route.map { [("route", $0)] } ?? [] } }
+            periodNanos = profile.periodNanos
+        }
         startNanos = Int64(profile.start.timeIntervalSince1970 * 1e9)
         durationNanos = profile.duration.nanoseconds
     }
@@ -69,6 +102,26 @@ public struct SymbolizedProfile: Sendable {
         periodNanos = 1
         startNanos = Int64(date.timeIntervalSince1970 * 1e9)
         durationNanos = 0
+    }
+
+    /// The Swift runtime's and the C library's allocation entry points, which lead every allocation stack.
+    static let allocatorFrames: Set<String> = [
+        "swift_slowAlloc", "swift_slowAllocTyped", "swift_allocObject", "_swift_allocObject_", "swift_allocBox",
+        "swift_allocEmptyBox", "swift_task_alloc", "swift_job_allocate", "malloc", "calloc", "realloc",
+        "posix_memalign", "aligned_alloc", "memalign", "operator new(unsigned long)",
+        "operator new(unsigned long, std::align_val_t)", "operator new[](unsigned long)",
+    ]
+
+    /// `frames` (innermost first) from the first frame that is not the allocator's; the last frame stays.
+    static func withoutAllocatorFrames(_ frames: [Frame]) -> ArraySlice<Frame> {
+        var trimmed = frames[...]
+        while trimmed.count > 1, let first = trimmed.first,
+            allocatorFrames.contains(first.function) || first.function.hasPrefix("swift::StackAllocator")
+                || first.function.hasPrefix("swift::swift_slowAlloc")
+        {
+            trimmed = trimmed.dropFirst()
+        }
+        return trimmed
     }
 
     /// The loaded objects as mappings, and a function that symbolizes a stack of addresses (innermost first)
@@ -90,12 +143,14 @@ public struct SymbolizedProfile: Sendable {
         return (mappings, { pcs in pcs.enumerated().map { frame($0.offset == 0 ? $0.element : $0.element - 1) } })
     }
 
-    /// Folded stacks, the input of flame-graph tools: `root;caller;leaf COUNT` a line, most samples first.
+    /// Folded stacks, the input of flame-graph tools: `root;caller;leaf COUNT` a line, most samples first
+    /// (an allocation profile: estimated bytes allocated).
     public func folded() -> String {
         var lines: [String: Int] = [:]
-        for stack in stacks {
+        for (index, stack) in stacks.enumerated() {
             let names = stack.frames.reversed().map { $0.function.replacingOccurrences(of: ";", with: ":") }
-            lines[names.joined(separator: ";"), default: 0] += stack.count
+            let value = kind == .allocations ? Int(allocations[index].bytes) : stack.count
+            lines[names.joined(separator: ";"), default: 0] += value
         }
         return lines.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }
             .map { "\($0.key) \($0.value)\n" }.joined()
@@ -106,11 +161,24 @@ public struct SymbolizedProfile: Sendable {
     public func pprof() -> [UInt8] {
         var strings = StringTable()
         var profile = ProtobufWriter()
-        let samplesType =
-            kind == .cpu ? (strings.index("samples"), strings.index("count")) : (strings.index("threads"), strings.index("count"))
-        let cpuType = (strings.index("cpu"), strings.index("nanoseconds"))
-        let valueTypes = kind == .cpu ? [samplesType, cpuType] : [samplesType]
-        let periodType = kind == .cpu ? cpuType : samplesType
+        let valueTypes: [(Int64, Int64)]
+        let periodType: (Int64, Int64)
+        switch kind {
+        case .cpu:
+            let cpuType = (strings.index("cpu"), strings.index("nanoseconds"))
+            valueTypes = [(strings.index("samples"), strings.index("count")), cpuType]
+            periodType = cpuType
+        case .threads:
+            valueTypes = [(strings.index("threads"), strings.index("count"))]
+            periodType = valueTypes[0]
+        case .allocations:
+            // As Go's allocs profile names them; the period is the sampling rate in bytes.
+            valueTypes = [
+                (strings.index("alloc_objects"), strings.index("count")),
+                (strings.index("alloc_space"), strings.index("bytes")),
+            ]
+            periodType = (strings.index("space"), strings.index("bytes"))
+        }
         let threadIDKey = strings.index("thread_id")
         for (type, unit) in valueTypes {
             profile.message(1) {
@@ -140,7 +208,12 @@ public struct SymbolizedProfile: Sendable {
             profile.message(2) { sample in  // sample: Sample
                 sample.packed(1, ids)  // location_id
                 let count = UInt64(stack.count)
-                sample.packed(2, kind == .cpu ? [count, count * UInt64(periodNanos)] : [count])  // value
+                switch kind {  // value
+                case .cpu: sample.packed(2, [count, count * UInt64(periodNanos)])
+                case .threads: sample.packed(2, [count])
+                case .allocations:
+                    sample.packed(2, [UInt64(allocations[position].objects), UInt64(allocations[position].bytes)])
+                }
                 for (key, value) in position < labels.count ? labels[position] : [] {
                     // label: Label { key, str } (a numeric value as num, 3, for the thread id).
                     let keyIndex = key == "thread_id" ? threadIDKey : strings.index(key)
@@ -189,6 +262,7 @@ public struct SymbolizedProfile: Sendable {
             $0.int(1, periodType.0); $0.int(2, periodType.1)
         }  // period_type
         profile.int(12, periodNanos)  // period
+        if kind == .allocations { profile.int(14, strings.index("alloc_space")) }  // default_sample_type
         for string in strings.strings { profile.string(6, string, always: true) }  // string_table, "" first
         return profile.bytes
     }

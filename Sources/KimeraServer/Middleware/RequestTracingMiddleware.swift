@@ -46,7 +46,11 @@ struct RequestTracingMiddleware: RouterMiddleware {
         do {
             response = try await RequestScope.$requestID.withValue(id) {
                 try await RequestScope.$tail.withValue(tail) {
-                    try await next(request, context)
+                    // While a CPU profile runs, its samples of this task carry the route (one load otherwise).
+                    guard CPUProfiler.isRunning else { return try await next(request, context) }
+                    return try await ProfileLabels.withRoute(context.endpointPath ?? RequestTracer.unmatched) {
+                        try await next(request, context)
+                    }
                 }
             }
         } catch {

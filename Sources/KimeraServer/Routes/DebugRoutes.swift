@@ -208,7 +208,7 @@ enum DebugRoutes {
             return JSONBody.response(
                 ProfilesResponse(
                     count: profiles.count, profiles: profiles, functions: engine.profiler.functions(),
-                    enabled: runtime.profiling))
+                    allocations: engine.profiler.allocations(), enabled: runtime.profiling))
         }
 
         PprofRoutes.register(on: routes, engine: engine)
@@ -221,7 +221,8 @@ enum DebugRoutes {
                     loggingMetrics: engine.loggingMetrics, kimeraStatus: kimeraStatus(),
                     process: ProcessStats(
                         rssBytes: ProcessMetrics.residentBytes(), cpuSeconds: ProcessMetrics.cpuSeconds(),
-                        threads: ProcessMetrics.threadCount(), uptimeS: engine.uptimeSeconds)))
+                        threads: ProcessMetrics.threadCount(), uptimeS: engine.uptimeSeconds),
+                    operationAllocations: engine.profiler.allocations()))
         }
 
         // Text 0.0.4, or OpenMetrics with exemplars when Accept asks for it (docs/API.md "/metrics").

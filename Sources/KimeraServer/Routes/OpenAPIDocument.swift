@@ -1232,6 +1232,208 @@ enum OpenAPIDocument {
         }
       }
     },
+    "/debug/pprof/allocs": {
+      "get": {
+        "tags": [
+          "Debug"
+        ],
+        "operationId": "getAllocationProfile",
+        "summary": "Allocation profile (pprof)",
+        "description": "Samples about one allocation per `rate` bytes allocated, with the allocating thread's stack (the interposed allocator records it; no timer, no signal), for `seconds`, and answers with a gzipped pprof `profile.proto` whose sample types are `alloc_objects/count` and `alloc_space/bytes`, scaled to estimates of all allocations as Go's heap profile scales them (`go tool pprof -top FILE`), or with folded stacks weighted by bytes for `format=folded`. Only the window is covered, not the time since start. One profile at a time, shared with the CPU profile and the thread dump (409). 501 in a sanitizer build, whose allocator is not interposed. Function names and sizes only, never request data.",
+        "parameters": [
+          {
+            "name": "seconds",
+            "in": "query",
+            "required": false,
+            "description": "How long to sample: 1 to 300 seconds; anything else is a 400 naming the range.",
+            "schema": {
+              "type": "integer",
+              "default": 30,
+              "minimum": 1,
+              "maximum": 300
+            }
+          },
+          {
+            "name": "rate",
+            "in": "query",
+            "required": false,
+            "description": "Bytes allocated per sample on average (Go's MemProfileRate): 1 to 67108864; anything else is a 400 naming the range.",
+            "schema": {
+              "type": "integer",
+              "default": 524288,
+              "minimum": 1,
+              "maximum": 67108864
+            }
+          },
+          {
+            "name": "format",
+            "in": "query",
+            "required": false,
+            "description": "`pprof` (gzipped profile.proto) or `folded` (text).",
+            "schema": {
+              "type": "string",
+              "enum": [
+                "pprof",
+                "folded"
+              ],
+              "default": "pprof"
+            }
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "The profile: `application/octet-stream` (gzipped pprof, `Content-Disposition: attachment; filename=\"kimera-allocs.pb.gz\"`) or, for `format=folded`, `text/plain` folded stacks, most bytes first.",
+            "headers": {
+              "X-Request-ID": {
+                "$ref": "#/components/headers/X-Request-ID"
+              },
+              "X-Process-Time-Microseconds": {
+                "$ref": "#/components/headers/X-Process-Time-Microseconds"
+              },
+              "X-Debug-Mode": {
+                "$ref": "#/components/headers/X-Debug-Mode"
+              },
+              "X-Performance-Mode": {
+                "$ref": "#/components/headers/X-Performance-Mode"
+              }
+            },
+            "content": {
+              "application/octet-stream": {
+                "schema": {
+                  "type": "string",
+                  "format": "binary"
+                }
+              },
+              "text/plain": {
+                "schema": {
+                  "type": "string"
+                }
+              }
+            }
+          },
+          "400": {
+            "description": "`invalid_parameter`: a known query parameter has a bad value; `parameter` names it and, where there is a list, `allowed` gives the valid values.",
+            "headers": {
+              "X-Request-ID": {
+                "$ref": "#/components/headers/X-Request-ID"
+              },
+              "X-Process-Time-Microseconds": {
+                "$ref": "#/components/headers/X-Process-Time-Microseconds"
+              },
+              "X-Debug-Mode": {
+                "$ref": "#/components/headers/X-Debug-Mode"
+              },
+              "X-Performance-Mode": {
+                "$ref": "#/components/headers/X-Performance-Mode"
+              }
+            },
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/ErrorBody"
+                }
+              }
+            }
+          },
+          "401": {
+            "description": "`unauthorized`: the server needs the admin token here (it listens beyond loopback, or `security.trust_loopback` is off) and the request carried no `Authorization: Bearer` header (every `/debug/*` endpoint).",
+            "headers": {
+              "X-Request-ID": {
+                "$ref": "#/components/headers/X-Request-ID"
+              },
+              "X-Process-Time-Microseconds": {
+                "$ref": "#/components/headers/X-Process-Time-Microseconds"
+              },
+              "X-Debug-Mode": {
+                "$ref": "#/components/headers/X-Debug-Mode"
+              },
+              "X-Performance-Mode": {
+                "$ref": "#/components/headers/X-Performance-Mode"
+              }
+            },
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/ErrorBody"
+                }
+              }
+            }
+          },
+          "403": {
+            "description": "`forbidden`: the bearer token is not the admin token (every `/debug/*` endpoint).",
+            "headers": {
+              "X-Request-ID": {
+                "$ref": "#/components/headers/X-Request-ID"
+              },
+              "X-Process-Time-Microseconds": {
+                "$ref": "#/components/headers/X-Process-Time-Microseconds"
+              },
+              "X-Debug-Mode": {
+                "$ref": "#/components/headers/X-Debug-Mode"
+              },
+              "X-Performance-Mode": {
+                "$ref": "#/components/headers/X-Performance-Mode"
+              }
+            },
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/ErrorBody"
+                }
+              }
+            }
+          },
+          "409": {
+            "description": "`conflict`: a CPU profile or a thread dump is running already; one at a time, process-wide. Retry when it has finished.",
+            "headers": {
+              "X-Request-ID": {
+                "$ref": "#/components/headers/X-Request-ID"
+              },
+              "X-Process-Time-Microseconds": {
+                "$ref": "#/components/headers/X-Process-Time-Microseconds"
+              },
+              "X-Debug-Mode": {
+                "$ref": "#/components/headers/X-Debug-Mode"
+              },
+              "X-Performance-Mode": {
+                "$ref": "#/components/headers/X-Performance-Mode"
+              }
+            },
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/ErrorBody"
+                }
+              }
+            }
+          },
+          "501": {
+            "description": "`not_implemented`: a sanitizer build, whose allocator is not interposed.",
+            "headers": {
+              "X-Request-ID": {
+                "$ref": "#/components/headers/X-Request-ID"
+              },
+              "X-Process-Time-Microseconds": {
+                "$ref": "#/components/headers/X-Process-Time-Microseconds"
+              },
+              "X-Debug-Mode": {
+                "$ref": "#/components/headers/X-Debug-Mode"
+              },
+              "X-Performance-Mode": {
+                "$ref": "#/components/headers/X-Performance-Mode"
+              }
+            },
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/ErrorBody"
+                }
+              }
+            }
+          }
+        }
+      }
+    },
     "/debug/pprof/profile": {
       "get": {
         "tags": [
@@ -5789,7 +5991,7 @@ enum OpenAPIDocument {
       },
       "Profile": {
         "type": "object",
-        "description": "One profiled call (API.md §3 Profile).",
+        "description": "One profiled call (API.md §3 Profile). `allocations` and `allocated_bytes` count exactly what the call's Swift task allocated through malloc and its siblings while the call ran, also where its work hopped to Dispatch or the database's queues (null when the call ran outside any task); `memory_delta_bytes`, the spec's name, repeats `allocated_bytes` (0 when not counted). `peak_rss_bytes` is the whole process's peak resident set.",
         "properties": {
           "name": {
             "type": "string"
@@ -5810,19 +6012,41 @@ enum OpenAPIDocument {
             "type": "number",
             "format": "double"
           },
+          "allocations": {
+            "type": [
+              "integer",
+              "null"
+            ],
+            "format": "int64",
+            "minimum": 0,
+            "description": "Allocations the call's task made (malloc, calloc, realloc, aligned allocations)."
+          },
+          "allocated_bytes": {
+            "type": [
+              "integer",
+              "null"
+            ],
+            "format": "int64",
+            "minimum": 0,
+            "description": "Bytes those allocations asked for."
+          },
           "memory_delta_bytes": {
             "type": "integer",
-            "format": "int64"
+            "format": "int64",
+            "description": "The same as `allocated_bytes` (0 when not counted): the name the spec's Profile has."
           },
           "peak_rss_bytes": {
             "type": "integer",
-            "format": "int64"
+            "format": "int64",
+            "description": "The process's peak resident set size so far (process-wide, not the call's)."
           }
         },
         "required": [
           "name",
           "started_at",
           "duration_ms",
+          "allocations",
+          "allocated_bytes",
           "memory_delta_bytes",
           "peak_rss_bytes"
         ],
@@ -6111,6 +6335,13 @@ enum OpenAPIDocument {
               "$ref": "#/components/schemas/TimingStats"
             }
           },
+          "allocations": {
+            "type": "object",
+            "description": "Keyed by profiled name: what its counted calls allocated.",
+            "additionalProperties": {
+              "$ref": "#/components/schemas/AllocationStats"
+            }
+          },
           "enabled": {
             "type": "boolean",
             "description": "Whether profiling is on."
@@ -6120,6 +6351,7 @@ enum OpenAPIDocument {
           "count",
           "profiles",
           "functions",
+          "allocations",
           "enabled"
         ],
         "additionalProperties": false
@@ -6467,6 +6699,13 @@ enum OpenAPIDocument {
           },
           "process": {
             "$ref": "#/components/schemas/ProcessStats"
+          },
+          "operation_allocations": {
+            "type": "object",
+            "description": "Keyed by profiled operation: what its counted calls allocated while profiling was on (empty until then).",
+            "additionalProperties": {
+              "$ref": "#/components/schemas/AllocationStats"
+            }
           }
         },
         "required": [
@@ -6475,7 +6714,8 @@ enum OpenAPIDocument {
           "cache_stats",
           "logging_metrics",
           "kimera_status",
-          "process"
+          "process",
+          "operation_allocations"
         ],
         "additionalProperties": false
       },
@@ -8524,6 +8764,46 @@ enum OpenAPIDocument {
         "type": "string",
         "description": "A boolean query value: `true/false/1/0/yes/no/on/off`, in any case; anything else is a 400 naming the parameter and listing these.",
         "pattern": "^([Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee]|1|0|[Yy][Ee][Ss]|[Nn][Oo]|[Oo][Nn]|[Oo][Ff][Ff])$"
+      },
+      "AllocationStats": {
+        "type": "object",
+        "description": "What the counted calls of one profiled operation allocated: totals and means per call.",
+        "properties": {
+          "calls": {
+            "type": "integer",
+            "format": "int64",
+            "minimum": 0,
+            "description": "Calls counted (profiling on, inside a task)."
+          },
+          "allocations": {
+            "type": "integer",
+            "format": "int64",
+            "minimum": 0
+          },
+          "allocated_bytes": {
+            "type": "integer",
+            "format": "int64",
+            "minimum": 0
+          },
+          "allocations_per_call": {
+            "type": "number",
+            "format": "double",
+            "minimum": 0
+          },
+          "allocated_bytes_per_call": {
+            "type": "number",
+            "format": "double",
+            "minimum": 0
+          }
+        },
+        "required": [
+          "calls",
+          "allocations",
+          "allocated_bytes",
+          "allocations_per_call",
+          "allocated_bytes_per_call"
+        ],
+        "additionalProperties": false
       }
     },
     "headers": {

@@ -22,18 +22,28 @@ enum PprofRoutes {
             } catch {
                 throw refusal(error)
             }
-            engine.audit.notice(
-                "cpu profile taken",
-                metadata: [
-                    "seconds": .stringConvertible(seconds), "hz": .stringConvertible(hz),
-                    "samples": .stringConvertible(sampled.sampleCount),
-                    "dropped": .stringConvertible(sampled.dropped),
-                ])
-            let profile = SymbolizedProfile(sampled)
-            if format == "folded" {
-                return text(profile.folded())
+            return try answer(
+                sampled, format: format, file: "kimera-cpu.pb.gz", engine: engine,
+                audit: "cpu profile taken", ["seconds": .stringConvertible(seconds), "hz": .stringConvertible(hz)])
+        }
+
+        // Allocations sampled with their stacks while the window lasts (not since start, as Go's allocs
+        // profile: counting costs nothing until asked).
+        routes.get("/debug/pprof/allocs") { request, _ in
+            let query = QueryReader(request)
+            let seconds = try query.integer("seconds", default: 30, in: CPUProfiler.secondsRange)
+            let rate = try query.integer("rate", default: CPUProfiler.defaultRate, in: CPUProfiler.rateRange)
+            let format = try query.choice("format", default: "pprof", allowed: formats)
+            let sampled: SampledProfile
+            do throws(CPUProfiler.Failure) {
+                sampled = try await CPUProfiler.recordAllocations(for: .seconds(seconds), rate: rate)
+            } catch {
+                throw refusal(error)
             }
-            return try pprof(profile, file: "kimera-cpu.pb.gz")
+            return try answer(
+                sampled, format: format, file: "kimera-allocs.pb.gz", engine: engine,
+                audit: "allocation profile taken",
+                ["seconds": .stringConvertible(seconds), "rate": .stringConvertible(rate)])
         }
 
         routes.get("/debug/pprof/threads") { request, _ in
@@ -56,12 +66,36 @@ enum PprofRoutes {
         }
     }
 
+    /// A profile taken: noted in the audit log, then answered as folded stacks or as a pprof download.
+    static func answer(
+        _ sampled: SampledProfile, format: String, file: String, engine: ObservabilityEngine, audit message: String,
+        _ metadata: Logger.Metadata
+    ) throws -> Response {
+        engine.audit.notice(
+            "\(message)",
+            metadata: metadata.merging(
+                [
+                    "samples": .stringConvertible(sampled.sampleCount),
+                    "dropped": .stringConvertible(sampled.dropped),
+                ], uniquingKeysWith: { first, _ in first }))
+        let profile = SymbolizedProfile(sampled)
+        if format == "folded" {
+            return text(profile.folded())
+        }
+        return try pprof(profile, file: file)
+    }
+
     static func refusal(_ failure: CPUProfiler.Failure) -> APIError {
         switch failure {
         case .busy:
             return APIError(
                 .conflict, code: .conflict,
-                message: "A CPU profile or thread dump is running (one at a time); retry when it has finished.")
+                message:
+                    "A CPU or allocation profile or a thread dump is running (one at a time); retry when it has finished.")
+        case .unsupported:
+            return APIError(
+                .notImplemented, code: .notImplemented,
+                message: "Allocation sampling needs the interposed allocator, which sanitizer builds do not have.")
         case .system(let code):
             return APIError(
                 .internalServerError, code: .internal,
