@@ -71,6 +71,9 @@ struct IncidentEndToEndTests {
             let badCause = try await http(.GET, "\(base)/debug/incidents?cause=boring")
             #expect(badCause.status == 400 && badCause.object["parameter"] as? String == "cause")
             #expect((badCause.object["allowed"] as? [String]) == ["slow", "error", "escalated"])
+            // An empty cause names no cause: refused like an unknown one (the contract's enum), not ignored.
+            let emptyCause = try await http(.GET, "\(base)/debug/incidents?cause=")
+            #expect(emptyCause.status == 400 && emptyCause.object["parameter"] as? String == "cause")
             let badSince = try await http(.GET, "\(base)/debug/incidents?since=yesterday")
             #expect(badSince.status == 400 && badSince.object["parameter"] as? String == "since")
             let missing = try await http(.GET, "\(base)/debug/incidents/inc-0000000000000000")

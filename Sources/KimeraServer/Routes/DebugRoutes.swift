@@ -176,14 +176,7 @@ enum DebugRoutes {
             let query = QueryReader(request)
             let limit = try query.limit(default: 50, maximum: 1000)
             var filter = IncidentFilter(route: query.string("route"))
-            if let cause = query.string("cause") {
-                guard let parsed = IncidentCause(rawValue: cause) else {
-                    throw APIError.invalidParameter(
-                        "cause", "cause=\(cause) is not a cause of incidents.",
-                        allowed: IncidentCause.allCases.map(\.rawValue))
-                }
-                filter.cause = parsed
-            }
+            filter.cause = try query.option("cause", of: "a cause of incidents")
             if let since = try query.since() {
                 filter.sinceNanos = Timestamp.wallNanos() - since.nanoseconds
             }

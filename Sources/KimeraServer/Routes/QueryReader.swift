@@ -93,6 +93,18 @@ struct QueryReader {
         return text
     }
 
+    /// A case of `T` by its raw value, nil when absent; an unknown value — the empty one included — is a
+    /// 400 listing the cases (`?cause=` filters nothing, it names no cause).
+    func option<T: RawRepresentable & CaseIterable>(_ name: String, of what: String) throws -> T?
+    where T.RawValue == String {
+        guard let text = parameters.first(name) else { return nil }
+        guard let value = T(rawValue: text) else {
+            throw APIError.invalidParameter(
+                name, "\(name)=\(text) is not \(what).", allowed: T.allCases.map(\.rawValue))
+        }
+        return value
+    }
+
     func nonNegativeDouble(_ name: String) throws -> Double? {
         guard let text = parameters.first(name) else { return nil }
         guard let value = Double(text), value.isFinite, value >= 0 else {
