@@ -306,19 +306,12 @@ struct Profile: AsyncParsableCommand {
 
         func perform(in context: CommandContext) async throws {
             context.output.notice("profiling the CPU for \(seconds)s at \(hz) Hz…")
-            let bytes = try await context.client.cpuProfile(seconds: seconds, hz: hz)
-            let summary = try PprofSummary(pprof: Array(bytes))
-            let window = String(format: "%.1f", Double(summary.durationNanos) / 1e9)
-            try Profile.write(
-                bytes, summary: summary, file: file, flame: flame,
-                title: "kimera CPU profile: \(summary.totalSamples) samples in \(window)s at \(hz) Hz",
-                output: context.output)
-            guard let rows = top ?? (file == nil && flame == nil ? 20 : nil) else { return }
-            let entries = Array(summary.entries.prefix(rows))
-            let top = PprofTop(summary, entries: entries, unit: .samples)
-            context.output.emit(top, records: top.top) {
-                CPU.text(summary, entries: entries, output: context.output)
-            }
+            let (seconds, hz) = (seconds, hz)
+            try await WindowProfile(
+                file: file, flame: flame, top: top, unit: .samples,
+                fetch: { try await $0.cpuProfile(seconds: seconds, hz: hz) },
+                title: { "kimera CPU profile: \($0.totalSamples) samples in \($1)s at \(hz) Hz" }, text: CPU.text
+            ).run(in: context)
         }
 
         static func text(_ summary: PprofSummary, entries: [PprofSummary.Entry], output: Output) -> String {
@@ -423,19 +416,12 @@ struct Profile: AsyncParsableCommand {
 
         func perform(in context: CommandContext) async throws {
             context.output.notice("sampling allocations for \(seconds)s, one per \(Format.bytes(Int64(rate)))…")
-            let bytes = try await context.client.allocationProfile(seconds: seconds, rate: rate)
-            let summary = try PprofSummary(pprof: Array(bytes), lastValue: true)
-            let window = String(format: "%.1f", Double(summary.durationNanos) / 1e9)
-            try Profile.write(
-                bytes, summary: summary, file: file, flame: flame,
-                title: "kimera allocations: \(Format.bytes(Int64(summary.totalSamples))) in \(window)s",
-                output: context.output)
-            guard let rows = top ?? (file == nil && flame == nil ? 20 : nil) else { return }
-            let entries = Array(summary.entries.prefix(rows))
-            let top = PprofTop(summary, entries: entries, unit: .bytes)
-            context.output.emit(top, records: top.top) {
-                Allocs.text(summary, entries: entries, output: context.output)
-            }
+            let (seconds, rate) = (seconds, rate)
+            try await WindowProfile(
+                file: file, flame: flame, top: top, unit: .bytes,
+                fetch: { try await $0.allocationProfile(seconds: seconds, rate: rate) },
+                title: { "kimera allocations: \(Format.bytes(Int64($0.totalSamples))) in \($1)s" }, text: Allocs.text
+            ).run(in: context)
         }
 
         static func text(_ summary: PprofSummary, entries: [PprofSummary.Entry], output: Output) -> String {
@@ -446,6 +432,92 @@ struct Profile: AsyncParsableCommand {
         }
     }
 
+    /// What `kimera profile cpu` and `kimera profile allocs` share: take the profile over its window, write the
+    /// pprof file and flame graph, print the top functions. Against several servers each is profiled at once,
+    /// each writes its own files (the instance in the name: `cpu.pb.gz` → `cpu-127.0.0.1-8001.pb.gz`), the
+    /// top table merges their samples, and the servers that failed are named on stderr with the worst exit code.
+    struct WindowProfile {
+        var file: String?
+        var flame: String?
+        var top: Int?
+        var unit: PprofTop.Unit
+        var fetch: @Sendable (KimeraClient) async throws -> Data
+        /// The flame graph's title, given the profile and its window in seconds ("10.0").
+        var title: (PprofSummary, String) -> String
+        var text: (PprofSummary, [PprofSummary.Entry], Output) -> String
+
+        private func title(_ summary: PprofSummary) -> String {
+            title(summary, String(format: "%.1f", Double(summary.durationNanos) / 1e9))
+        }
+
+        func run(in context: CommandContext) async throws {
+            let output = context.output
+            let rows = top ?? (file == nil && flame == nil ? 20 : nil)
+            guard context.isFleet else {
+                let bytes = try await fetch(context.client)
+                let summary = try read(bytes)
+                try Profile.write(bytes, summary: summary, file: file, flame: flame, title: title(summary), output: output)
+                guard let rows else { return }
+                let entries = Array(summary.entries.prefix(rows))
+                let top = PprofTop(summary, entries: entries, unit: unit)
+                output.emit(top, records: top.top) { text(summary, entries, output) }
+                return
+            }
+            let results = await context.fleet.each(fetch)
+            var summaries: [PprofSummary] = []
+            var instances: [PprofTop.Instance] = []
+            for result in results {
+                var row = PprofTop.Instance(instance: result.instance, url: result.url, unit: unit)
+                switch result.result {
+                case .success(let bytes):
+                    let summary = try read(bytes)
+                    summaries.append(summary)
+                    row.total = summary.totalSamples
+                    row.file = file.map { Profile.instancePath($0, instance: result.instance) }
+                    row.flame = flame.map { Profile.instancePath($0, instance: result.instance) }
+                    try Profile.write(
+                        bytes, summary: summary, file: row.file, flame: row.flame,
+                        title: "\(title(summary)) (\(result.instance))", output: output)
+                case .failure(let error):
+                    row.error = error.message
+                    row.exitCode = CLIExit.from(error).code
+                }
+                instances.append(row)
+            }
+            if let rows, !summaries.isEmpty {
+                let merged = PprofSummary(merging: summaries)
+                let entries = Array(merged.entries.prefix(rows))
+                var top = PprofTop(merged, entries: entries, unit: unit)
+                top.instances = instances
+                output.emit(top, records: top.top) {
+                    "merged from \(summaries.count) of \(results.count) instances: " + text(merged, entries, output)
+                }
+            }
+            if let exit = FleetOutput.summarise(results, output: output) { throw exit }
+        }
+
+        private func read(_ bytes: Data) throws -> PprofSummary {
+            do {
+                return try PprofSummary(pprof: Array(bytes), lastValue: unit == .bytes)
+            } catch {
+                throw CLIExit.failure("the server's profile is not a pprof profile: \(error.description)")
+            }
+        }
+    }
+
+    /// `path` with the instance before its extensions: `cpu.pb.gz`, `127.0.0.1:8001` → `cpu-127.0.0.1-8001.pb.gz`.
+    static func instancePath(_ path: String, instance: String) -> String {
+        let url = URL(fileURLWithPath: path)
+        let name = url.lastPathComponent
+        let stem = name.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false)
+        let safe = String(
+            instance.map { $0.isLetter || $0.isNumber || $0 == "." || $0 == "_" ? $0 : "-" }
+        ).trimmingCharacters(in: CharacterSet(charactersIn: "-"))
+        let renamed = stem.count == 2 && !stem[0].isEmpty ? "\(stem[0])-\(safe).\(stem[1])" : "\(name)-\(safe)"
+        let directory = (path as NSString).deletingLastPathComponent
+        return directory.isEmpty ? renamed : (directory as NSString).appendingPathComponent(renamed)
+    }
+
     /// `kimera profile cpu` and `kimera profile allocs` as JSON: the totals and the top functions, counted in
     /// samples (`samples`, `period_nanos`, rows `self_samples`, `cumulative_samples`) or in bytes
     /// (`allocated_bytes`, `rate_bytes`, rows `self_bytes`, `cumulative_bytes`).
@@ -453,6 +525,7 @@ struct Profile: AsyncParsableCommand {
         enum Unit: Sendable {
             case samples, bytes
             var suffix: String { self == .samples ? "samples" : "bytes" }
+            var totalName: String { self == .samples ? "samples" : "allocated_bytes" }
         }
 
         struct Row: Encodable {
@@ -467,9 +540,36 @@ struct Profile: AsyncParsableCommand {
             }
         }
 
+        /// One server of a fleet profile: its total, the files written for it, or why it has none.
+        /// One server of a fleet profile: its total (`samples` or `allocated_bytes`), the files written for it,
+        /// or why it has none (`error`, `exit_code`).
+        struct Instance: Encodable {
+            var instance: String
+            var url: String
+            var unit: Unit
+            var total: Int?
+            var file: String?
+            var flame: String?
+            var error: String?
+            var exitCode: Int32?
+
+            func encode(to encoder: any Encoder) throws {
+                var container = encoder.container(keyedBy: Key.self)
+                try container.encode(instance, forKey: Key("instance"))
+                try container.encode(url, forKey: Key("url"))
+                try container.encodeIfPresent(total, forKey: Key(unit.totalName))
+                try container.encodeIfPresent(file, forKey: Key("file"))
+                try container.encodeIfPresent(flame, forKey: Key("flame"))
+                try container.encodeIfPresent(error, forKey: Key("error"))
+                try container.encodeIfPresent(exitCode, forKey: Key("exit_code"))
+            }
+        }
+
         var summary: PprofSummary
         var unit: Unit
         var top: [Row]
+        /// Against a fleet: each server's part (the totals and `top` are merged across them).
+        var instances: [Instance]?
 
         init(_ summary: PprofSummary, entries: [PprofSummary.Entry], unit: Unit) {
             self.summary = summary
@@ -479,10 +579,11 @@ struct Profile: AsyncParsableCommand {
 
         func encode(to encoder: any Encoder) throws {
             var container = encoder.container(keyedBy: Key.self)
-            try container.encode(summary.totalSamples, forKey: Key(unit == .samples ? "samples" : "allocated_bytes"))
+            try container.encode(summary.totalSamples, forKey: Key(unit.totalName))
             try container.encode(summary.periodNanos, forKey: Key(unit == .samples ? "period_nanos" : "rate_bytes"))
             try container.encode(summary.durationNanos, forKey: Key("duration_nanos"))
             try container.encode(top, forKey: Key("top"))
+            try container.encodeIfPresent(instances, forKey: Key("instances"))
         }
 
         struct Key: CodingKey {

@@ -1,6 +1,7 @@
 import Foundation
 import KimeraClient
 import KimeraObservability
+import Synchronization
 import Testing
 
 #if canImport(Glibc)
@@ -310,6 +311,86 @@ extension CLITests {
                     let profiles = try await http(.GET, server.baseURL + "/debug/profiles")
                     #expect(profiles.object["enabled"] as? Bool == false, "\(profiles.text.prefix(200))")
                 }
+            }
+        }
+
+        struct PprofFleet: Decodable {
+            struct Row: Decodable {
+                var function: String
+                var self_samples: Int?
+                var cumulative_samples: Int?
+                var self_bytes: Int?
+            }
+            struct Instance: Decodable {
+                var instance: String
+                var samples: Int?
+                var allocated_bytes: Int?
+                var file: String?
+                var error: String?
+                var exit_code: Int32?
+            }
+            var samples: Int?
+            var allocated_bytes: Int?
+            var top: [Row]
+            var instances: [Instance]
+        }
+
+        /// Creates geoids on every server until `stop` is set (at most 2000 requests): CPU to sample.
+        static func keepBusy(_ servers: [ServerProcess], until stop: SearchStop) async {
+            for index in 0..<2000 where !stop.flag.load(ordering: .relaxed) {
+                for server in servers {
+                    _ = try? await http(
+                        .POST, server.baseURL + "/kimera/geoids",
+                        json: #"{"content": "busy geoid \#(index) with a few words to embed and compare"}"#)
+                }
+            }
+        }
+
+        @Test func profileCPUAgainstAFleetWritesAFileEachAndMergesTheTopTable() async throws {
+            try await Self.withServers(2) { servers in
+                let directory = temporaryDirectory("kimera-fleet-pprof")
+                defer { try? FileManager.default.removeItem(at: directory) }
+                let down = "http://127.0.0.1:\(try unusedLoopbackPort())"
+                let stop = SearchStop()
+                async let busy: Void = Self.keepBusy(servers, until: stop)
+                let result = try await runCLI(
+                    ["profile", "cpu", "--seconds", "2", "--hz", "200", "--file", directory.path + "/cpu.pb.gz",
+                     "--top", "500", "-o", "json"] + Self.urls(servers) + ["--url", down], timeout: .seconds(40))
+                stop.flag.store(true, ordering: .relaxed)
+                await busy
+                // One server did not answer: named on stderr, its exit code (3, unreachable) is the command's.
+                #expect(result.status == 3, "\(result.stderr)")
+                #expect(result.stderr.contains("1 of 3 instances did not answer"), "\(result.stderr)")
+                let fleet = try result.decode(PprofFleet.self)
+                #expect(fleet.instances.map(\.instance) == servers.map(Self.name) + [KimeraFleet.instanceName(down)])
+                #expect(fleet.instances[2].exit_code == 3 && fleet.instances[2].error != nil)
+                // Each server's profile is a file of its own, named after it.
+                var summaries: [PprofSummary] = []
+                for (server, instance) in zip(servers, fleet.instances) {
+                    let path = directory.path + "/cpu-127.0.0.1-\(server.port).pb.gz"
+                    #expect(instance.file == path)
+                    let summary = try PprofSummary(pprof: Array(try Data(contentsOf: URL(fileURLWithPath: path))))
+                    #expect(summary.totalSamples > 0 && instance.samples == summary.totalSamples)
+                    summaries.append(summary)
+                }
+                // The top table adds the servers' samples up, function by function.
+                #expect(fleet.samples == summaries.map(\.totalSamples).reduce(0, +))
+                #expect(!fleet.top.isEmpty)
+                for row in fleet.top.prefix(20) {
+                    let expected = summaries.map { summary in
+                        summary.entries.first { $0.function == row.function }?.cumulativeSamples ?? 0
+                    }
+                    #expect(row.cumulative_samples == expected.reduce(0, +), "\(row.function): \(expected)")
+                }
+
+                // Allocations likewise, in bytes; both servers answer, so the exit code is 0.
+                let allocs = try await runCLI(
+                    ["profile", "allocs", "--seconds", "1", "--rate", "4096", "-o", "json"] + Self.urls(servers),
+                    timeout: .seconds(30))
+                #expect(allocs.status == 0, "\(allocs.stderr)")
+                let merged = try allocs.decode(PprofFleet.self)
+                #expect(merged.instances.count == 2 && merged.instances.allSatisfy { $0.error == nil })
+                #expect(merged.allocated_bytes == merged.instances.compactMap(\.allocated_bytes).reduce(0, +))
             }
         }
 

@@ -310,7 +310,7 @@ func foldedLines(_ text: String) -> [(stack: Substring, count: Int)] {
     }
 }
 
-/// The flag that ends the search loops.
+/// The flag that ends a load loop (searches, creates).
 final class SearchStop: Sendable {
     let flag = Atomic<Bool>(false)
 }

@@ -82,23 +82,37 @@ public struct PprofSummary: Sendable {
             let index = Int(functionNames[function] ?? 0)
             return index > 0 && index < strings.count ? strings[index] : "[unknown]"
         }
+        var stacks: [(functions: [String], count: Int)] = []
+        for sample in samples {
+            // Innermost location first; a location's last line is its outermost inlined function.
+            let names = sample.locations.flatMap { (locationFunctions[$0] ?? []).map(name) }
+            stacks.append((names.reversed(), Int(sample.count)))
+        }
+        self.init(stacks: stacks, periodNanos: period, durationNanos: duration)
+    }
+
+    /// Several servers' profiles of the same kind as one (`kimera profile cpu` against a fleet): their stacks
+    /// side by side, the period of the first, the longest window.
+    public init(merging summaries: [PprofSummary]) {
+        self.init(
+            stacks: summaries.flatMap(\.stacks), periodNanos: summaries.first?.periodNanos ?? 0,
+            durationNanos: summaries.map(\.durationNanos).max() ?? 0)
+    }
+
+    /// The per-function shares of `stacks` (outermost function first).
+    init(stacks: [(functions: [String], count: Int)], periodNanos: Int64, durationNanos: Int64) {
         var selfCounts: [String: Int] = [:]
         var cumulative: [String: Int] = [:]
         var total = 0
-        var stacks: [(functions: [String], count: Int)] = []
-        for sample in samples {
-            let count = Int(sample.count)
+        for (functions, count) in stacks {
             total += count
-            // Innermost location first; a location's last line is its outermost inlined function.
-            let names = sample.locations.flatMap { (locationFunctions[$0] ?? []).map(name) }
-            stacks.append((names.reversed(), count))
-            if let leaf = names.first { selfCounts[leaf, default: 0] += count }
-            for function in Set(names) { cumulative[function, default: 0] += count }
+            if let leaf = functions.last { selfCounts[leaf, default: 0] += count }
+            for function in Set(functions) { cumulative[function, default: 0] += count }
         }
         totalSamples = total
         self.stacks = stacks
-        periodNanos = period
-        durationNanos = duration
+        self.periodNanos = periodNanos
+        self.durationNanos = durationNanos
         entries = cumulative.map {
             Entry(function: $0.key, selfSamples: selfCounts[$0.key] ?? 0, cumulativeSamples: $0.value)
         }
