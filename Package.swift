@@ -209,7 +209,7 @@ if Context.environment["KIMERA_BENCHMARKS"] != nil {
         .executableTarget(
             name: "KimeraBenchmarks",
             dependencies: [
-                "KimeraServer", "KimeraObservability", "KimeraCore", "KimeraTelemetry",
+                "KimeraServer", "KimeraObservability", "KimeraCore", "KimeraTelemetry", "CKimeraAllocations",
                 .product(name: "Benchmark", package: "benchmark"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Tracing", package: "swift-distributed-tracing"),

@@ -1,4 +1,5 @@
 import Benchmark
+import CKimeraAllocations
 import KimeraObservability
 import KimeraServer
 import KimeraTelemetry
@@ -22,6 +23,42 @@ let benchmarks: @Sendable () -> Void = {
         for index in benchmark.scaledIterations {
             blackHole(index)
         }
+    }
+
+    // The allocator interposer (issue 25; docs/OPERATIONS.md "Allocations per operation"): glibc's malloc
+    // called directly, the same allocation through Kimera's interposed malloc while nothing counts (the one
+    // relaxed load every allocation of the server pays), and while this task's allocations are counted. In
+    // this binary the harness's own interposer owns the name `malloc` (to count mallocs), so both are called
+    // by their own names and its malloc count stays at the harness floor.
+    Benchmark("malloc+free 64 B: glibc (__libc_malloc)") { benchmark in
+        for _ in benchmark.scaledIterations {
+            let pointer = kimera_alloc_libc_malloc(64)
+            blackHole(pointer)
+            kimera_alloc_libc_free(pointer)
+        }
+    }
+
+    Benchmark("malloc+free 64 B: Kimera's interposed malloc, counting off") { benchmark in
+        for _ in benchmark.scaledIterations {
+            let pointer = kimera_alloc_interposed_malloc(64)
+            blackHole(pointer)
+            kimera_alloc_libc_free(pointer)
+        }
+    }
+
+    Benchmark("malloc+free 64 B: Kimera's interposed malloc, counting this task") { benchmark async in
+        let mark = kimera_alloc_begin()
+        benchmark.startMeasurement()
+        for _ in benchmark.scaledIterations {
+            let pointer = kimera_alloc_interposed_malloc(64)
+            blackHole(pointer)
+            kimera_alloc_libc_free(pointer)
+        }
+        benchmark.stopMeasurement()
+        var allocations: UInt64 = 0
+        var bytes: UInt64 = 0
+        kimera_alloc_end(mark, &allocations, &bytes)
+        blackHole(allocations)
     }
 
     Benchmark("filtered-out log call (DEBUG in performance mode)") { benchmark in
