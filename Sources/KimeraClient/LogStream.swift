@@ -1,5 +1,9 @@
 import AsyncHTTPClient
-import Foundation
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 import NIOCore
 
 /// One line of `GET /debug/logs/stream` that matters to a reader; heartbeats are skipped.

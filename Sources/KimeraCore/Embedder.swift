@@ -1,4 +1,9 @@
-import Foundation
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+    import Glibc
+#else
+    import Foundation
+#endif
 import KimeraModels
 
 /// Turns text into a fixed-length vector. The feature-hashing embedder below is the default; a

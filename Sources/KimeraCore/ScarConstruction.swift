@@ -1,4 +1,8 @@
-import Foundation
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 import KimeraModels
 
 /// A SCAR before the vault has placed it: every field but `vault_id`, plus its vector and creation time.

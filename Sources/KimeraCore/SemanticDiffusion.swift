@@ -1,4 +1,9 @@
-import Foundation
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+    import Glibc
+#else
+    import Foundation
+#endif
 import KimeraModels
 
 /// Semantic pressure diffusion of the cognitive cycle (docs/DOMAIN.md "Cognitive cycle"): a state's values, in

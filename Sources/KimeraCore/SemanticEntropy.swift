@@ -1,4 +1,9 @@
-import Foundation
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+    import Glibc
+#else
+    import Foundation
+#endif
 import KimeraModels
 
 /// Shannon entropy of a semantic state (docs/DOMAIN.md "Geoid"), and the baseline rule applied before storing.

@@ -1,4 +1,8 @@
-import Foundation
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 import KimeraModels
 
 /// `POST /kimera/statistics/analyze` (docs/API.md §5): descriptive statistics of a list of numbers, as the

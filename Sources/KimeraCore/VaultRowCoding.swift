@@ -1,4 +1,8 @@
-import Foundation
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// How every vault adapter writes a geoid's or SCAR's columns: vectors as Float32 bytes, maps as sorted JSON
 /// text. One encoding, so that rows mean the same in SQLite and PostgreSQL.

@@ -1,4 +1,9 @@
-import Foundation
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+    import Glibc
+#else
+    import Foundation
+#endif
 import KimeraModels
 
 /// What the OS says about this process: resident memory, CPU time, threads.

@@ -1,4 +1,8 @@
-import Foundation
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 import KimeraClient
 
 /// How a command prints a fan-out: a row (or JSON object) per instance, a stderr line per instance that

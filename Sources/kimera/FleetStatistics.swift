@@ -1,4 +1,8 @@
-import Foundation
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 import KimeraClient
 
 /// Request statistics of several servers: each instance's own, and the fleet's, whose percentiles come

@@ -1,5 +1,9 @@
 import ArgumentParser
-import Foundation
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 import KimeraClient
 
 /// `kimera geoids create|get|search|delete`: the geoids of `/kimera`.

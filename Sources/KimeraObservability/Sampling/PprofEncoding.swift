@@ -1,5 +1,9 @@
 import CKimeraProfiler
-import Foundation
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 import KimeraModels
 
 /// A profile symbolized: what the pprof encoding and the folded text are both made of.

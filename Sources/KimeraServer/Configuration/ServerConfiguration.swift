@@ -1,5 +1,9 @@
 import Configuration
-import Foundation
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 import KimeraCore
 import KimeraModels
 import KimeraObservability
