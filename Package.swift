@@ -68,8 +68,12 @@ let package = Package(
             cSettings: [.unsafeFlags(["-fno-omit-frame-pointer"])], linkerSettings: [.linkedLibrary("z")]),
         // The allocator's interposer: allocation counts per profiled operation and the allocation sampler's
         // hook (kimera_allocations.h). Frame pointers: the sampler walks through these frames.
+        // In the micro-benchmark build the harness's own interposer counts mallocs: ours keeps its functions
+        // under their own names there and leaves `malloc` and its siblings alone.
         .target(
-            name: "CKimeraAllocations", cSettings: [.unsafeFlags(["-fno-omit-frame-pointer"])],
+            name: "CKimeraAllocations",
+            cSettings: [.unsafeFlags(["-fno-omit-frame-pointer"])]
+                + (Context.environment["KIMERA_BENCHMARKS"] != nil ? [.define("KIMERA_ALLOC_NAMES_ONLY")] : []),
             linkerSettings: [.linkedLibrary("m")]),
         // Logs, traces, profiles, response cache: no Hummingbird, no routes.
         .target(

@@ -180,7 +180,11 @@ void kimera_alloc_sampling_stop(void) {
 int kimera_alloc_interposed(void) { return 0; }
 void *kimera_alloc_interposed_malloc(size_t size) { return malloc(size); }
 #else
+#ifdef KIMERA_ALLOC_NAMES_ONLY
+int kimera_alloc_interposed(void) { return 0; }
+#else
 int kimera_alloc_interposed(void) { return 1; }
+#endif
 
 #define KIMERA_WATCHED() __builtin_expect(atomic_load_explicit(&watchers, memory_order_relaxed) != 0, 0)
 
@@ -190,7 +194,12 @@ void *kimera_alloc_interposed_malloc(size_t size) {
     return pointer;
 }
 
-/* Weak: another interposer linked into the same binary (the benchmarks' own) takes precedence. */
+/*
+ * Weak, so that a program with an allocator of its own keeps it. The micro-benchmark build (whose harness
+ * interposes malloc to count allocations, and whose archive a weak definition here would keep out of the
+ * link) compiles with KIMERA_ALLOC_NAMES_ONLY: only the functions under their own names.
+ */
+#ifndef KIMERA_ALLOC_NAMES_ONLY
 __attribute__((weak, alias("kimera_alloc_interposed_malloc"))) void *malloc(size_t size);
 
 __attribute__((weak)) void *calloc(size_t count, size_t size) {
@@ -229,6 +238,7 @@ __attribute__((weak)) void *aligned_alloc(size_t alignment, size_t size) {
     if (KIMERA_WATCHED() && pointer != NULL) note(size);
     return pointer;
 }
+#endif /* KIMERA_ALLOC_NAMES_ONLY */
 #endif
 
 void *kimera_alloc_libc_malloc(size_t size) { return __libc_malloc(size); }

@@ -58,6 +58,20 @@ public enum ClientError: Error, Sendable, Equatable {
         seconds < 1 ? "\(Int((seconds * 1000).rounded())) ms" : "\(seconds.formatted2) s"
     }
 
+    /// What a `PlainHTTP` exchange's failure means, in the same terms as AsyncHTTPClient's.
+    static func classify(_ failure: PlainHTTP.Failure, url: String, timeoutSeconds: Double) -> ClientError {
+        switch failure {
+        case .unresolved: return .unreachable(url: url, reason: "the host name does not resolve")
+        case .connect(let code):
+            return unreachableOrTransport(
+                errno: code, url: url, timeoutSeconds: timeoutSeconds, fallback: String(cString: strerror(code)))
+        case .timeout: return .timeout(url: url, seconds: timeoutSeconds)
+        case .cancelled: return .cancelled
+        case .closed(let detail), .malformed(let detail): return .transport(url: url, detail: detail)
+        case .tooLarge(let limit): return .transport(url: url, detail: "the answer is larger than \(limit) bytes")
+        }
+    }
+
     /// Classifies an error thrown by AsyncHTTPClient / NIO while talking to `url`.
     static func classify(_ error: any Error, url: String, timeoutSeconds: Double) -> ClientError {
         if let error = error as? ClientError { return error }

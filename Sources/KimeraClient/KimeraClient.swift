@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
+import Synchronization
 import KimeraModels
 
 /// A typed async client of the Kimera HTTP API (`docs/API.md`): one method per endpoint, each decoding the
@@ -86,23 +87,43 @@ public struct KimeraClient: Sendable {
 /// The HTTP connection pool the clients of one process share. Connection failures are not retried (a
 /// refused connection is reported at once, not after the timeout), and a connection that reads nothing
 /// for `KimeraClient.idleReadTimeout` is given up.
+///
+/// A plain `http://` request that is answered whole goes through `PlainHTTP` (a socket of its own, no event
+/// loop); AsyncHTTPClient, with its event loop threads, starts only when something needs it (TLS, the log
+/// stream, a long-window profile), so a one-shot command over plain HTTP never starts it.
 public final class KimeraTransport: Sendable {
-    let http: HTTPClient
+    private let readTimeout: Duration
+    private let client = Mutex<HTTPClient?>(nil)
 
     /// `readTimeout`: how long a connection may read nothing; longer only for answers that come late by
     /// design (a CPU profile answers when it ends).
-    public init(readTimeout: Duration = KimeraClient.idleReadTimeout) {
-        var configuration = HTTPClient.Configuration()
-        configuration.connectionPool.retryConnectionEstablishment = false
-        configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 16
-        configuration.timeout = .init(connect: .seconds(10), read: .nanoseconds(readTimeout.nanoseconds))
-        configuration.decompression = .disabled
-        http = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+    public init(readTimeout: Duration = KimeraClient.idleReadTimeout, plainHTTP: Bool = true) {
+        self.readTimeout = readTimeout
+        self.plainHTTP = plainHTTP
     }
+
+    /// The AsyncHTTPClient of this transport, made on first use.
+    var http: HTTPClient {
+        client.locked { client in
+            if let client { return client }
+            var configuration = HTTPClient.Configuration()
+            configuration.connectionPool.retryConnectionEstablishment = false
+            configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 16
+            configuration.timeout = .init(connect: .seconds(10), read: .nanoseconds(readTimeout.nanoseconds))
+            configuration.decompression = .disabled
+            let made = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+            client = made
+            return made
+        }
+    }
+
+    /// Whether whole answers from plain `http://` servers go through `PlainHTTP` (false: AsyncHTTPClient for
+    /// everything, as a test that compares the two asks).
+    let plainHTTP: Bool
 
     /// Closes every connection; no request may follow. Required before the transport is released.
     public func shutdown() async {
-        try? await http.shutdown()
+        if let http = client.locked({ $0 }) { try? await http.shutdown() }
     }
 }
 
@@ -450,10 +471,21 @@ extension KimeraClient {
         headers extra: [(String, String)] = []
     ) async throws -> RawResponse {
         let url = self.url(path, query: query)
+        var requestHeaders = headers(hasBody: body != nil)
+        for (name, value) in extra { requestHeaders.replaceOrAdd(name: name, value: value) }
+        if transport.plainHTTP, let target = PlainHTTP.target(url) {
+            do {
+                let answer = try await PlainHTTP.exchange(
+                    method: method.uppercased(), target: target, headers: requestHeaders.map { ($0.name, $0.value) },
+                    body: body.map { Array($0) }, timeout: timeout, maxBodyBytes: Self.maxBodyBytes)
+                return RawResponse(status: answer.status, headers: answer.headers, body: Data(answer.body), url: url)
+            } catch {
+                throw ClientError.classify(error, url: url, timeoutSeconds: timeout.seconds)
+            }
+        }
         var request = HTTPClientRequest(url: url)
         request.method = HTTPMethod(rawValue: method.uppercased())
-        request.headers = headers(hasBody: body != nil)
-        for (name, value) in extra { request.headers.replaceOrAdd(name: name, value: value) }
+        request.headers = requestHeaders
         if let body { request.body = .bytes(ByteBuffer(bytes: body)) }
         let http = self.http
         let timeout = self.timeout

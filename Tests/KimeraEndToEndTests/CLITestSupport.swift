@@ -263,12 +263,24 @@ final class StubHTTPServer: Sendable {
     }
 }
 
-/// A loopback port nothing listens on: bound once to learn a free number, then closed.
+/// A loopback port nothing listens on: bound once to learn a free number, then closed. (Not through a
+/// `StubHTTPServer`: its accepting thread could run after the close, on a descriptor number by then reused
+/// by another test's socket, and take that test's connection.)
 func unusedLoopbackPort() throws -> Int {
-    let stub = try StubHTTPServer(response: "")
-    let port = stub.port
-    stub.stop()
-    return port
+    let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard descriptor >= 0 else { throw CLITestError("socket failed") }
+    defer { close(descriptor) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            bind(descriptor, $0, length) == 0 && getsockname(descriptor, $0, &length) == 0
+        }
+    }
+    guard bound else { throw CLITestError("bind failed") }
+    return Int(UInt16(bigEndian: address.sin_port))
 }
 
 extension String {
