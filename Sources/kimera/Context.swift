@@ -22,7 +22,7 @@ struct Context: ParsableCommand {
 
     struct Add: ParsableCommand {
         static let configuration = CommandConfiguration(
-            commandName: "add", abstract: "Save a context (replacing one of the same name).")
+            commandName: "add", abstract: "Save a context (replacing one of the same name).").underKimera
 
         @Argument(help: "The context's name: letters, digits, '.', '_', '-'.")
         var name: String
@@ -66,7 +66,7 @@ struct Context: ParsableCommand {
     }
 
     struct Use: ParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "use", abstract: "Make a context the current one.")
+        static let configuration = CommandConfiguration(commandName: "use", abstract: "Make a context the current one.").underKimera
 
         @Argument(help: "The context's name.", completion: .custom(ContextCompletion.names))
         var name: String
@@ -82,7 +82,7 @@ struct Context: ParsableCommand {
 
     struct List: ParsableCommand {
         static let configuration = CommandConfiguration(
-            commandName: "list", abstract: "List the contexts; the current one is marked with *.")
+            commandName: "list", abstract: "List the contexts; the current one is marked with *.").underKimera
 
         @Option(
             name: [.customShort("o"), .customLong("output")],
@@ -130,7 +130,7 @@ struct Context: ParsableCommand {
     }
 
     struct Remove: ParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "remove", abstract: "Delete a context.")
+        static let configuration = CommandConfiguration(commandName: "remove", abstract: "Delete a context.").underKimera
 
         @Argument(help: "The context's name.", completion: .custom(ContextCompletion.names))
         var name: String

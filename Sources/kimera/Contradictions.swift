@@ -18,7 +18,7 @@ struct Contradictions: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "process",
             abstract: "Compare a geoid with its nearest neighbours and resolve the tensions found (sync).",
-            discussion: "Example: kimera contradictions process geoid_0123… --search-limit 10")
+            discussion: "Example: kimera contradictions process geoid_0123… --search-limit 10").underKimera
 
         @Argument(help: ArgumentHelp("The trigger geoid id.", valueName: "trigger"))
         var trigger: String

@@ -124,7 +124,7 @@ extension Debug {
     struct Stacks: ClientCommand {
         static let configuration = CommandConfiguration(
             commandName: "stacks",
-            abstract: "Print every thread's current stack (GET /debug/pprof/threads): where a hung server is stuck.")
+            abstract: "Print every thread's current stack (GET /debug/pprof/threads): where a hung server is stuck.").underKimera
 
         @OptionGroup var global: GlobalOptions
 
@@ -139,7 +139,7 @@ extension Debug {
         static let configuration = CommandConfiguration(
             commandName: "mode",
             abstract: "Turn debug mode on or off (POST /debug/mode).",
-            discussion: "With --ttl the change reverts by itself, e.g. kimera debug mode on --ttl 15m")
+            discussion: "With --ttl the change reverts by itself, e.g. kimera debug mode on --ttl 15m").underKimera
 
         @Argument(help: "on or off.")
         var state: Switch
@@ -182,7 +182,7 @@ extension Debug {
                   kimera debug log-level
                   kimera debug log-level DEBUG --module kimera.core --ttl 10m
                   kimera debug log-level --unset --module kimera.core
-                """)
+                """).underKimera
 
         @Argument(
             help: ArgumentHelp(

@@ -26,7 +26,7 @@ extension Debug {
                   kimera debug bundle
                   kimera debug bundle --context prod --duration 2m --interval 15s \\
                     --file prod.tar.gz
-                """)
+                """).underKimera
 
         @Option(
             help: ArgumentHelp("How long to follow logs and take snapshots (default: 30s, at most 1h).", valueName: "duration"),

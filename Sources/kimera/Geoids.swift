@@ -52,7 +52,7 @@ struct Geoids: AsyncParsableCommand {
     struct Create: ClientCommand {
         static let configuration = CommandConfiguration(
             commandName: "create",
-            abstract: "Create a geoid from text (TEXT, --content, --echoform) or from features (--feature).")
+            abstract: "Create a geoid from text (TEXT, --content, --echoform) or from features (--feature).").underKimera
 
         @Argument(help: ArgumentHelp("Plain text, tokenised into the semantic state (as --content).", valueName: "text"))
         var text: String?
@@ -116,7 +116,7 @@ struct Geoids: AsyncParsableCommand {
 
     /// `kimera geoids get ID`.
     struct Get: ClientCommand {
-        static let configuration = CommandConfiguration(commandName: "get", abstract: "Show one geoid.")
+        static let configuration = CommandConfiguration(commandName: "get", abstract: "Show one geoid.").underKimera
 
         @Argument(help: ArgumentHelp("The geoid id (geoid_…).", valueName: "id"))
         var id: String
@@ -144,7 +144,7 @@ struct Geoids: AsyncParsableCommand {
     /// `kimera geoids search QUERY [--limit N]`.
     struct Search: ClientCommand {
         static let configuration = CommandConfiguration(
-            commandName: "search", abstract: "Rank geoids by similarity to a text.")
+            commandName: "search", abstract: "Rank geoids by similarity to a text.").underKimera
 
         @Argument(help: ArgumentHelp("The text to search for.", valueName: "query"))
         var query: String
@@ -178,7 +178,7 @@ struct Geoids: AsyncParsableCommand {
 
     /// `kimera geoids delete ID`.
     struct Delete: ClientCommand {
-        static let configuration = CommandConfiguration(commandName: "delete", abstract: "Delete one geoid.")
+        static let configuration = CommandConfiguration(commandName: "delete", abstract: "Delete one geoid.").underKimera
 
         @Argument(help: ArgumentHelp("The geoid id (geoid_…).", valueName: "id"))
         var id: String

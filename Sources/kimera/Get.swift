@@ -19,7 +19,7 @@ struct Get: ClientCommand {
             Examples:
               kimera get /debug/log-level
               kimera get '/kimera/geoids/search?query=dogs' --debug
-            """)
+            """).underKimera
 
     @Argument(help: ArgumentHelp("The path, with its query, e.g. /debug/log-level.", valueName: "path"))
     var path: String

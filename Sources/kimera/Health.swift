@@ -9,7 +9,7 @@ struct Health: ClientCommand {
         discussion: """
             Exits 3 when nothing answers, 5 when the server is up but not ready (vault closed, draining).
             Example: until kimera health -o json >/dev/null; do sleep 0.2; done
-            """)
+            """).underKimera
 
     @OptionGroup var global: GlobalOptions
 

@@ -31,7 +31,7 @@ struct Incidents: AsyncParsableCommand {
                 (cause error) or sent with X-Kimera-Debug (cause escalated: kimera get PATH --debug), kept \
                 with its trace and every log record it wrote, DEBUG included. Repeats of one route and cause \
                 within a minute count on one entry (COUNT).
-                """)
+                """).underKimera
 
         @Option(help: ArgumentHelp("Only this route template, e.g. /kimera/geoids/search.", valueName: "route"))
         var route: String?
@@ -163,7 +163,7 @@ struct Incidents: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "show",
             abstract: "Show one incident: why it was kept, its request, its route's latency then, and its log records.",
-            discussion: "Example: kimera incidents show inc-3f2a9c0d1e4b5a67")
+            discussion: "Example: kimera incidents show inc-3f2a9c0d1e4b5a67").underKimera
 
         @Argument(help: ArgumentHelp("The incident's id, from kimera incidents.", valueName: "id"))
         var id: String

@@ -70,7 +70,7 @@ struct Kimera: AsyncParsableCommand {
     /// A leaf command (`stats`, `debug mode`, `geoids create`) parsed on its own, without the tree of every
     /// command above and beside it: the same value `parseAsRoot` gives, in less time, because ArgumentParser
     /// then reflects only that command's options (every first use of a type there is a linear search of the
-    /// binary's 12,000 protocol conformances): `kimera stats -o json` 19.6 → 17.0 ms (BENCHMARKS.md). Nil, and the whole tree parses, when the arguments do not
+    /// binary's 12,000 protocol conformances), and leaves (`underKimera`) skip its completion-script check. Nil, and the whole tree parses, when the arguments do not
     /// name a leaf, ask for help, a version or a completion script, or the leaf refuses them: the tree then
     /// gives the answer or the error message it always gave.
     static func directParse(_ arguments: [String]) -> sending (any ParsableCommand)? {
@@ -112,3 +112,15 @@ struct Kimera: AsyncParsableCommand {
     }
 }
 
+extension CommandConfiguration {
+    /// A leaf command's configuration, marked as a command of `kimera` (ArgumentParser's experimental
+    /// `_superCommandName`). It only matters when the leaf is parsed on its own (`Kimera.directParse`):
+    /// ArgumentParser then skips its check for `--generate-completion-script`, two more reflective parses of
+    /// every argument (a fifth of a one-shot command's CPU); a completion-script request never takes that path.
+    /// Parsed through the tree, with `kimera` as the root, the mark is not read.
+    var underKimera: CommandConfiguration {
+        var configuration = self
+        configuration._superCommandName = "kimera"
+        return configuration
+    }
+}

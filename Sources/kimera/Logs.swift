@@ -16,7 +16,7 @@ struct Logs: ClientCommand {
               kimera logs --level ERROR --limit 20
               kimera logs -f --module kimera.core
               kimera logs --request-id 3f2a-000012 -o json
-            """)
+            """).underKimera
 
     @Option(
         help: ArgumentHelp("Minimum level: TRACE, DEBUG, INFO, NOTICE, WARNING, ERROR, CRITICAL.", valueName: "level"),

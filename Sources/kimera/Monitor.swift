@@ -27,7 +27,7 @@ struct Monitor: ClientCommand {
             Examples:
               kimera monitor --interval 2s
               kimera monitor --once
-            """)
+            """).underKimera
 
     @Option(help: ArgumentHelp("How often to refresh: 1s, 500ms, 5s (default: 1s).", valueName: "duration"), transform: DurationArgument.parse)
     var interval = DurationArgument(default: "1s", .seconds(1))

@@ -88,7 +88,7 @@ struct Profile: AsyncParsableCommand {
     /// `kimera profile on [--ttl 10m]`.
     struct On: ClientCommand {
         static let configuration = CommandConfiguration(
-            commandName: "on", abstract: "Turn profiling on (POST /debug/profiling).")
+            commandName: "on", abstract: "Turn profiling on (POST /debug/profiling).").underKimera
 
         @Option(help: ArgumentHelp("Turn it off again after this long: 30s, 10m, 2h.", valueName: "duration"))
         var ttl: String?
@@ -113,7 +113,7 @@ struct Profile: AsyncParsableCommand {
     /// `kimera profile off`.
     struct Off: ClientCommand {
         static let configuration = CommandConfiguration(
-            commandName: "off", abstract: "Turn profiling off (POST /debug/profiling).")
+            commandName: "off", abstract: "Turn profiling off (POST /debug/profiling).").underKimera
 
         @OptionGroup var global: GlobalOptions
 
@@ -132,7 +132,7 @@ struct Profile: AsyncParsableCommand {
     /// `kimera profile show [--name N] [--limit N]`.
     struct Show: ClientCommand {
         static let configuration = CommandConfiguration(
-            commandName: "show", abstract: "Show recent profiles and per-function timing (GET /debug/profiles).")
+            commandName: "show", abstract: "Show recent profiles and per-function timing (GET /debug/profiles).").underKimera
 
         @Option(help: ArgumentHelp("Only profiles of this function.", valueName: "name"))
         var name: String?
@@ -160,7 +160,7 @@ struct Profile: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "run",
             abstract: "Profile for a while: enable, wait, show the profiles taken meanwhile, restore.",
-            discussion: "Profiling is restored to its previous state even when interrupted.")
+            discussion: "Profiling is restored to its previous state even when interrupted.").underKimera
 
         @Option(help: ArgumentHelp("How long to profile.", valueName: "seconds"))
         var seconds: Double
@@ -270,7 +270,7 @@ struct Profile: AsyncParsableCommand {
                   kimera profile cpu --seconds 30 --hz 200 --file cpu.pb.gz
                   kimera profile cpu --file cpu.pb.gz --top 10
                   kimera profile cpu --seconds 10 --flame cpu.svg
-                """)
+                """).underKimera
 
         @Option(help: ArgumentHelp("How long to sample, 1 to 300 seconds.", valueName: "seconds"))
         var seconds = 30
@@ -377,7 +377,7 @@ struct Profile: AsyncParsableCommand {
                   kimera profile allocs --seconds 10
                   kimera profile allocs --seconds 30 --rate 4096 --file allocs.pb.gz --top 10
                   kimera profile allocs --seconds 10 --flame allocs.svg
-                """)
+                """).underKimera
 
         @Option(help: ArgumentHelp("How long to sample, 1 to 300 seconds.", valueName: "seconds"))
         var seconds = 30

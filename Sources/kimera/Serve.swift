@@ -39,7 +39,7 @@ struct Serve: AsyncParsableCommand {
             up to --shutdown-timeout, then closes what is left and exits 0. A second signal stops at once. \
             Behind a balancer that checks /ready every 300 ms (docs/OPERATIONS.md):
               kimera serve --drain 1s
-            """)
+            """).underKimera
 
     @Flag(inversion: .prefixedNo, help: "Debug mode: ring captures DEBUG, traces carry redacted headers.")
     var debug: Bool?

@@ -20,7 +20,7 @@ struct Shell: AsyncParsableCommand {
             Examples:
               kimera shell --url http://127.0.0.1:8001
               printf 'health\\nstats\\n' | kimera shell
-            """)
+            """).underKimera
 
     @OptionGroup var global: GlobalOptions
 

@@ -11,7 +11,7 @@ struct Stats: ClientCommand {
     static let configuration = CommandConfiguration(
         commandName: "stats",
         abstract: "Show /performance/stats: requests, cache, logging, process, per-endpoint latency.",
-        discussion: "Example: kimera stats -o json | jq .request_statistics.requests_per_second")
+        discussion: "Example: kimera stats -o json | jq .request_statistics.requests_per_second").underKimera
 
     @OptionGroup var global: GlobalOptions
 

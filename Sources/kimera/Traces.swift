@@ -11,7 +11,7 @@ struct Traces: ClientCommand {
               kimera traces --slow
               kimera traces --path /kimera --status 404 --limit 20
               kimera traces --stats
-            """)
+            """).underKimera
 
     @Option(help: ArgumentHelp("How many traces, newest first (server default 50, at most 5000).", valueName: "n"))
     var limit: Int?

@@ -15,7 +15,7 @@ struct Vault: AsyncParsableCommand {
     /// `kimera vault status`.
     struct Status: ClientCommand {
         static let configuration = CommandConfiguration(
-            commandName: "status", abstract: "Counts and weights per vault, balance, database.")
+            commandName: "status", abstract: "Counts and weights per vault, balance, database.").underKimera
 
         @OptionGroup var global: GlobalOptions
 
@@ -53,7 +53,7 @@ struct Vault: AsyncParsableCommand {
     /// `kimera vault rebalance [--by-weight]`.
     struct Rebalance: ClientCommand {
         static let configuration = CommandConfiguration(
-            commandName: "rebalance", abstract: "Move SCARs until the vaults are balanced.")
+            commandName: "rebalance", abstract: "Move SCARs until the vaults are balanced.").underKimera
 
         @Flag(name: .customLong("by-weight"), help: "Balance total weight instead of counts.")
         var byWeight = false
