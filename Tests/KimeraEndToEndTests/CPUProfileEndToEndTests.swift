@@ -149,6 +149,8 @@ struct CPUProfileEndToEndTests {
             let perfTop = report.output.split(separator: "\n").first { $0.contains("%") && $0.contains("[.]") }
             let top = try await runTool(goTool!, ["tool", "pprof", "-top", "-nodecount=5", file.path])
             let pprofTop = top.output.split(separator: "\n").drop { !$0.contains("flat%") }.dropFirst().first
+            // Both tops in the test's output, for the record (the issue's note shows them).
+            print("perf top:  \(perfTop ?? "-")\npprof top: \(pprofTop ?? "-")")
             // perf names the symbol mangled ($s10KimeraCore10VectorMathO3dot…), pprof demangled.
             #expect(perfTop?.contains("VectorMath") == true, "perf: \(report.output.prefix(3000))")
             #expect(pprofTop?.contains("VectorMath") == true, "pprof: \(top.output)")
