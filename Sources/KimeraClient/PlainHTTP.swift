@@ -205,10 +205,9 @@ enum PlainHTTP {
     ) throws(Failure) -> Answer {
         var buffer: [UInt8] = []
         buffer.reserveCapacity(16 * 1024)
-        var ended = false
+        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
         /// Reads more into `buffer`; false at the end of the stream.
         func fill() throws(Failure) -> Bool {
-            var chunk = [UInt8](repeating: 0, count: 64 * 1024)
             while true {
                 let count = chunk.withUnsafeMutableBytes { recv(socket, $0.baseAddress, $0.count, 0) }
                 if count > 0 {
@@ -266,7 +265,8 @@ enum PlainHTTP {
                 else { throw .malformed("a bad chunk size") }
                 position = lineEnd! + 2
                 if size == 0 { break }
-                guard body.count + size <= maxBodyBytes else { throw .tooLarge(maxBodyBytes) }
+                // Compared without adding: a chunk size near Int.max must be refused, not overflow.
+                guard size <= maxBodyBytes - body.count else { throw .tooLarge(maxBodyBytes) }
                 while buffer.count < position + size + 2 {
                     guard try fill() else { throw .closed("the server closed the connection mid-body") }
                 }
@@ -285,10 +285,9 @@ enum PlainHTTP {
             return Answer(status: status, headers: headers, body: Array(buffer[..<length]))
         }
         buffer = body
-        while !ended {
+        repeat {
             guard buffer.count <= maxBodyBytes else { throw .tooLarge(maxBodyBytes) }
-            ended = try !fill()
-        }
+        } while try fill()
         return Answer(status: status, headers: headers, body: buffer)
     }
 

@@ -295,13 +295,8 @@ struct Profile: AsyncParsableCommand {
         @OptionGroup var global: GlobalOptions
 
         func validate() throws {
-            guard CPUProfiler.secondsRange.contains(seconds) else {
-                throw ValidationError("--seconds must be from 1 to 300")
-            }
+            try WindowProfile.validate(seconds: seconds, top: top, file: file, flame: flame)
             guard CPUProfiler.hzRange.contains(hz) else { throw ValidationError("--hz must be from 1 to 1000") }
-            try ArgumentCheck.positive(top, flag: "--top")
-            if let file, file.isEmpty { throw ValidationError("--file needs a path") }
-            if let flame, flame.isEmpty { throw ValidationError("--flame needs a path") }
         }
 
         func perform(in context: CommandContext) async throws {
@@ -403,15 +398,10 @@ struct Profile: AsyncParsableCommand {
         @OptionGroup var global: GlobalOptions
 
         func validate() throws {
-            guard CPUProfiler.secondsRange.contains(seconds) else {
-                throw ValidationError("--seconds must be from 1 to 300")
-            }
+            try WindowProfile.validate(seconds: seconds, top: top, file: file, flame: flame)
             guard CPUProfiler.rateRange.contains(rate) else {
                 throw ValidationError("--rate must be from 1 to \(CPUProfiler.rateRange.upperBound)")
             }
-            try ArgumentCheck.positive(top, flag: "--top")
-            if let file, file.isEmpty { throw ValidationError("--file needs a path") }
-            if let flame, flame.isEmpty { throw ValidationError("--flame needs a path") }
         }
 
         func perform(in context: CommandContext) async throws {
@@ -445,6 +435,16 @@ struct Profile: AsyncParsableCommand {
         /// The flame graph's title, given the profile and its window in seconds ("10.0").
         var title: (PprofSummary, String) -> String
         var text: (PprofSummary, [PprofSummary.Entry], Output) -> String
+
+        /// The options `profile cpu` and `profile allocs` share, checked alike.
+        static func validate(seconds: Int, top: Int?, file: String?, flame: String?) throws {
+            guard CPUProfiler.secondsRange.contains(seconds) else {
+                throw ValidationError("--seconds must be from 1 to 300")
+            }
+            try ArgumentCheck.positive(top, flag: "--top")
+            if let file, file.isEmpty { throw ValidationError("--file needs a path") }
+            if let flame, flame.isEmpty { throw ValidationError("--flame needs a path") }
+        }
 
         private func title(_ summary: PprofSummary) -> String {
             title(summary, String(format: "%.1f", Double(summary.durationNanos) / 1e9))

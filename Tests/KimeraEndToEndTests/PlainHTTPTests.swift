@@ -82,4 +82,19 @@ struct PlainHTTPTests {
         }
         await cutTransport.shutdown()
     }
+
+    @Test func aChunkSizeNearIntMaxIsRefusedNotACrash() async throws {
+        let server = try StubHTTPServer(
+            response: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n7fffffffffffffff\r\nx")
+        defer { server.stop() }
+        let (client, transport) = try Self.client(server.port)
+        await #expect(
+            throws: ClientError.transport(
+                url: "http://127.0.0.1:\(server.port)/health",
+                detail: "the answer is larger than \(KimeraClient.maxBodyBytes) bytes")
+        ) {
+            _ = try await client.send("GET", "/health")
+        }
+        await transport.shutdown()
+    }
 }
