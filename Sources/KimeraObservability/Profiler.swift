@@ -21,6 +21,13 @@ public final class Profiler: Sendable {
         var calls: Int64 = 0
         var allocations: Int64 = 0
         var bytes: Int64 = 0
+
+        /// One more counted call (one dictionary access for the three sums).
+        mutating func add(allocations: Int64, bytes: Int64) {
+            calls += 1
+            self.allocations += allocations
+            self.bytes += bytes
+        }
     }
 
     let runtime: RuntimeConfiguration
@@ -108,9 +115,8 @@ public final class Profiler: Sendable {
             let key = state.functions[name] != nil || state.functions.count < nameLimit ? name : "<overflow>"
             state.functions[key, default: LatencyRecorder()].record(nanos: duration, error: false)
             if counted {
-                state.allocations[key, default: AllocationTotals()].calls += 1
-                state.allocations[key]!.allocations += Int64(allocations)
-                state.allocations[key]!.bytes += Int64(bytes)
+                state.allocations[key, default: AllocationTotals()].add(
+                    allocations: Int64(allocations), bytes: Int64(bytes))
             }
         }
     }
