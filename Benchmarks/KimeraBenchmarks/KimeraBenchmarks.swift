@@ -99,7 +99,7 @@ let benchmarks: @Sendable () -> Void = {
     // OpenTelemetry export (docs/OPERATIONS.md "OpenTelemetry export"): what a request pays for its span
     // and its log record. The queue is emptied every 512 items, as the exporter does, so that every offer
     // appends (a full queue would only count a drop); that emptying is measured too.
-    let spanQueue = ExportQueue<FinishedSpan>(capacity: 2048, batchSize: 512)
+    let spanQueue = ExportQueue<KimeraSpan>(capacity: 2048, batchSize: 512)
     let tracer = KimeraTracer(sampler: .alwaysOn, queue: spanQueue)
     @inline(__always) func drain<Item>(_ queue: ExportQueue<Item>, at index: Int) {
         guard index & 511 == 511 else { return }
@@ -115,18 +115,17 @@ let benchmarks: @Sendable () -> Void = {
         }
     }
 
-    Benchmark("OTLP request span as ServerSpans makes it (HTTP fields, context, traceparent, trace id)") {
+    Benchmark("OTLP request span as ServerSpans makes it (HTTP fields, traceparent, trace id)") {
         benchmark in
         for index in benchmark.scaledIterations {
-            let span = tracer.startSpan("GET", context: .topLevel, ofKind: .server)
-            span.startHTTPServer(
-                HTTPServerFields(
-                    method: "GET", path: "/health", query: nil, serverAddress: "127.0.0.1", serverPort: 8001,
-                    userAgent: "wrk", requestBodySize: nil))
+            let span = tracer.startServerSpan(
+                "GET", remote: nil,
+                http: HTTPServerFields(
+                    method: "GET", path: "/health", query: nil, authority: "127.0.0.1:8001",
+                    serverAddress: "127.0.0.1", serverPort: 8001, userAgent: "wrk", requestBodySize: nil))
             let identity = span.spanContext
             blackHole(identity.traceparent)
             blackHole(identity.traceIDHex)
-            blackHole(span.context)
             span.finishHTTPServer(route: "/health", status: 200, responseBodySize: 138, end: true)
             drain(spanQueue, at: index)
         }
@@ -142,14 +141,14 @@ let benchmarks: @Sendable () -> Void = {
     }
 
     // The exporter's side: encoding a batch of 512 request spans (per span: divide by 512).
-    let batchQueue = ExportQueue<FinishedSpan>(capacity: 512, batchSize: 512)
+    let batchQueue = ExportQueue<KimeraSpan>(capacity: 512, batchSize: 512)
     let batchTracer = KimeraTracer(sampler: .alwaysOn, queue: batchQueue)
     for _ in 0..<512 {
-        let span = batchTracer.startSpan("GET", context: .topLevel, ofKind: .server)
-        span.startHTTPServer(
-            HTTPServerFields(
-                method: "GET", path: "/kimera/geoids/g-1234", query: nil, serverAddress: "127.0.0.1",
-                serverPort: 8001, userAgent: "kimera-cli", requestBodySize: nil))
+        let span = batchTracer.startServerSpan(
+            "GET", remote: nil,
+            http: HTTPServerFields(
+                method: "GET", path: "/kimera/geoids/g-1234", query: nil, authority: "127.0.0.1:8001",
+                serverAddress: "127.0.0.1", serverPort: 8001, userAgent: "kimera-cli", requestBodySize: nil))
         span.finishHTTPServer(route: "/kimera/geoids/{id}", status: 200, responseBodySize: 412, end: true)
     }
     let batch = batchQueue.takeBatch()

@@ -5,13 +5,60 @@
 /// measured twice and no intermediate buffer is made per message.
 ///
 /// Fields at their default value (0, empty) are left out, as proto3 encoders do.
-package struct ProtobufWriter {
-    package private(set) var bytes: [UInt8] = []
+///
+/// The bytes go into one buffer of its own, grown by doubling: a field is written with one capacity check
+/// and plain stores, without `Array`'s uniqueness and capacity checks per byte. The writer is not
+/// copyable, so two writers never share the buffer; `bytes` copies what was written out.
+package struct ProtobufWriter: ~Copyable {
+    private var base: UnsafeMutablePointer<UInt8>
+    private var capacity: Int
+    /// How many bytes are written.
+    package private(set) var count = 0
 
-    package init(capacity: Int = 0) { bytes.reserveCapacity(capacity) }
+    package init(capacity: Int = 0) {
+        self.capacity = max(capacity, 256)
+        base = .allocate(capacity: self.capacity)
+    }
+
+    deinit { base.deallocate() }
+
+    /// What was written, copied out.
+    package var bytes: [UInt8] { Array(UnsafeBufferPointer(start: base, count: count)) }
 
     /// Empties the buffer and keeps its capacity, for the next batch.
-    package mutating func reset() { bytes.removeAll(keepingCapacity: true) }
+    package mutating func reset() { count = 0 }
+
+    /// Makes room for `extra` more bytes.
+    @inline(__always)
+    private mutating func reserve(_ extra: Int) {
+        if count + extra > capacity { grow(to: count + extra) }
+    }
+
+    @inline(never)
+    private mutating func grow(to needed: Int) {
+        var newCapacity = capacity * 2
+        while newCapacity < needed { newCapacity *= 2 }
+        let grown = UnsafeMutablePointer<UInt8>.allocate(capacity: newCapacity)
+        grown.update(from: base, count: count)
+        base.deallocate()
+        base = grown
+        capacity = newCapacity
+    }
+
+    @inline(__always)
+    private mutating func append(_ byte: UInt8) {
+        reserve(1)
+        base[count] = byte
+        count += 1
+    }
+
+    @inline(__always)
+    private mutating func append(_ buffer: UnsafeBufferPointer<UInt8>) {
+        guard let source = buffer.baseAddress, !buffer.isEmpty else { return }
+        reserve(buffer.count)
+        (base + count).update(from: source, count: buffer.count)
+        count += buffer.count
+    }
 
     package enum WireType: UInt64 {
         case varint = 0
@@ -22,12 +69,15 @@ package struct ProtobufWriter {
 
     @inline(__always)
     package mutating func varint(_ value: UInt64) {
+        reserve(10)
         var value = value
         while value >= 0x80 {
-            bytes.append(UInt8(truncatingIfNeeded: value) | 0x80)
+            base[count] = UInt8(truncatingIfNeeded: value) | 0x80
+            count += 1
             value >>= 7
         }
-        bytes.append(UInt8(value))
+        base[count] = UInt8(value)
+        count += 1
     }
 
     @inline(__always)
@@ -45,7 +95,7 @@ package struct ProtobufWriter {
     /// A `bool` field, written even when false where the caller asks (a oneof member has no default).
     package mutating func bool(_ field: Int, _ value: Bool) {
         tag(field, .varint)
-        bytes.append(value ? 1 : 0)
+        append(value ? 1 : 0)
     }
 
     package mutating func fixed64(_ field: Int, _ value: UInt64) {
@@ -67,8 +117,10 @@ package struct ProtobufWriter {
     }
 
     @inline(__always)
-    private mutating func littleEndian(_ value: UInt64, count: Int) {
-        withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0.prefix(count)) }
+    private mutating func littleEndian(_ value: UInt64, count size: Int) {
+        reserve(8)
+        (UnsafeMutableRawPointer(base) + count).storeBytes(of: value.littleEndian, as: UInt64.self)
+        count += size
     }
 
     /// A `string` field; `always` writes an empty one too (a oneof member).
@@ -78,7 +130,7 @@ package struct ProtobufWriter {
         var value = value
         value.withUTF8 { utf8 in
             varint(UInt64(utf8.count))
-            bytes.append(contentsOf: utf8)
+            append(utf8)
         }
     }
 
@@ -88,16 +140,16 @@ package struct ProtobufWriter {
         var third = third
         tag(field, .lengthDelimited)
         varint(UInt64(first.utf8.count + second.utf8CodeUnitCount + third.utf8.count))
-        first.withUTF8 { bytes.append(contentsOf: $0) }
-        second.withUTF8Buffer { bytes.append(contentsOf: $0) }
-        third.withUTF8 { bytes.append(contentsOf: $0) }
+        first.withUTF8 { append($0) }
+        second.withUTF8Buffer { append($0) }
+        third.withUTF8 { append($0) }
     }
 
     /// A `bytes` field of a 16- or 8-byte id, big-endian as W3C writes it; all-zero ids are left out.
     package mutating func id(_ field: Int, high: UInt64, low: UInt64) {
         guard high != 0 || low != 0 else { return }
         tag(field, .lengthDelimited)
-        bytes.append(16)
+        append(16)
         bigEndian(high)
         bigEndian(low)
     }
@@ -105,13 +157,15 @@ package struct ProtobufWriter {
     package mutating func id(_ field: Int, _ value: UInt64) {
         guard value != 0 else { return }
         tag(field, .lengthDelimited)
-        bytes.append(8)
+        append(8)
         bigEndian(value)
     }
 
     @inline(__always)
     private mutating func bigEndian(_ value: UInt64) {
-        withUnsafeBytes(of: value.bigEndian) { bytes.append(contentsOf: $0) }
+        reserve(8)
+        (UnsafeMutableRawPointer(base) + count).storeBytes(of: value.bigEndian, as: UInt64.self)
+        count += 8
     }
 
     /// A packed `repeated uint64` field (pprof's location ids and values).
@@ -121,32 +175,31 @@ package struct ProtobufWriter {
         }
     }
 
-    package mutating func appendRaw(_ raw: [UInt8]) { bytes.append(contentsOf: raw) }
+    package mutating func appendRaw(_ raw: [UInt8]) { raw.withUnsafeBufferPointer { append($0) } }
 
     /// A nested message field: `body` writes its fields, then its length goes in front of them. One byte
     /// is kept for the length first, which is all a message under 128 bytes needs (most of them: an
     /// attribute, a status); a longer one moves its body up behind the extra length bytes.
     package mutating func message(_ field: Int, _ body: (inout ProtobufWriter) -> Void) {
         tag(field, .lengthDelimited)
-        bytes.append(0)
-        let start = bytes.count
+        append(0)
+        let start = count
         body(&self)
-        let length = bytes.count - start
+        let length = count - start
         if length < 0x80 {
-            bytes[start - 1] = UInt8(length)
+            base[start - 1] = UInt8(length)
             return
         }
         var size = 1
         while length >> (7 * size) != 0 { size += 1 }
-        bytes.append(contentsOf: repeatElement(0, count: size - 1))
-        bytes.withUnsafeMutableBufferPointer { buffer in
-            let base = buffer.baseAddress!
-            (base + start - 1 + size).update(from: base + start, count: length)
-            var value = length
-            for index in 0..<size {
-                base[start - 1 + index] = UInt8(truncatingIfNeeded: value) | (index < size - 1 ? 0x80 : 0)
-                value >>= 7
-            }
+        reserve(size - 1)
+        // The regions overlap: copyMemory is a memmove.
+        UnsafeMutableRawPointer(base + start - 1 + size).copyMemory(from: base + start, byteCount: length)
+        count += size - 1
+        var value = length
+        for index in 0..<size {
+            base[start - 1 + index] = UInt8(truncatingIfNeeded: value) | (index < size - 1 ? 0x80 : 0)
+            value >>= 7
         }
     }
 }

@@ -31,14 +31,18 @@ package struct FinishedSpan: Sendable {
 /// The HTTP semantic-convention attributes of a server span (`http.request.method`, `url.path`,
 /// `url.query`, `url.scheme`, `server.address`, `server.port`, `network.protocol.version`,
 /// `user_agent.original`, the body sizes, `http.route`, `http.response.status_code`, `error.type`).
-/// The path and query are kept as received and redacted (`Redaction`) when exported, off the request's
-/// thread.
+/// They are kept as the request brought them (the path and query unredacted, the Host header unparsed)
+/// and made into attributes by the exporter, off the request's thread: redaction (`Redaction`) and the
+/// Host header's split into `server.address` and `server.port` cost the request nothing.
 package struct HTTPServerFields: Sendable {
     package var method: String
     package var path: String
     package var query: String?
-    package var serverAddress: String
-    package var serverPort: Int
+    /// The Host header as the client wrote it (`host[:port]`), nil when absent.
+    package var authority: String?
+    /// Where the server listens: `server.address`/`server.port` when the request names no host.
+    package var listenAddress: String
+    package var listenPort: Int
     package var userAgent: String?
     package var requestBodySize: Int?
     package var route: String?
@@ -46,26 +50,48 @@ package struct HTTPServerFields: Sendable {
     package var responseBodySize: Int?
 
     package init(
-        method: String, path: String, query: String?, serverAddress: String, serverPort: Int, userAgent: String?,
-        requestBodySize: Int?
+        method: String, path: String, query: String?, authority: String? = nil, serverAddress: String,
+        serverPort: Int, userAgent: String?, requestBodySize: Int?
     ) {
         self.method = method
         self.path = path
         self.query = query
-        self.serverAddress = serverAddress
-        self.serverPort = serverPort
+        self.authority = authority
+        listenAddress = serverAddress
+        listenPort = serverPort
         self.userAgent = userAgent
         self.requestBodySize = requestBodySize
+    }
+
+    /// `server.address` and `server.port`: as the client addressed us (the Host header), else where we
+    /// listen.
+    var server: (address: String, port: Int) {
+        let named = Self.hostAndPort(authority)
+        return (named?.host ?? listenAddress, named?.port ?? listenPort)
+    }
+
+    /// `host[:port]` or `[v6]:port` of a Host header; nil when absent or empty.
+    package static func hostAndPort(_ authority: String?) -> (host: String, port: Int?)? {
+        guard let authority, !authority.isEmpty else { return nil }
+        // Scanned as bytes: `contains("]")` on a Substring is Foundation's string search.
+        let utf8 = authority.utf8
+        if let colon = utf8.lastIndex(of: UInt8(ascii: ":")), !utf8[colon...].contains(UInt8(ascii: "]")),
+            let port = Int(authority[utf8.index(after: colon)...])
+        {
+            return (String(authority[..<colon]), port)
+        }
+        return (authority, nil)
     }
 
     /// The attributes as `Span.attributes` shows them.
     var attributes: SpanAttributes {
         var attributes = SpanAttributes()
+        let server = server
         attributes["http.request.method"] = method
         attributes["url.path"] = Redaction.path(path)
         attributes["url.scheme"] = "http"
-        attributes["server.address"] = serverAddress
-        attributes["server.port"] = serverPort
+        attributes["server.address"] = server.address
+        attributes["server.port"] = server.port
         attributes["network.protocol.version"] = "1.1"
         if let query { attributes["url.query"] = Redaction.query(query) }
         if let userAgent { attributes["user_agent.original"] = userAgent }
@@ -81,8 +107,8 @@ package struct HTTPServerFields: Sendable {
 }
 
 /// Kimera's OpenTelemetry tracer (swift-distributed-tracing's `Tracer`): W3C Trace Context propagation,
-/// the configured sampler, and spans that cost one allocation until they end. Ending a sampled span
-/// appends one `FinishedSpan` to the bounded export queue (docs/OPERATIONS.md "OpenTelemetry export");
+/// the configured sampler, and spans that cost one allocation. Ending a sampled span appends the span
+/// itself (a reference: its record is not copied) to the bounded export queue (docs/OPERATIONS.md "OpenTelemetry export");
 /// nothing else happens per span on the request's thread, and no task is made for it.
 public struct KimeraTracer: Tracer {
     public typealias Span = KimeraSpan
@@ -90,9 +116,9 @@ public struct KimeraTracer: Tracer {
     let sampler: Sampler
     let ids: IDGenerator
     /// Where ended sampled spans go; nil makes every span non-recording (traces not exported).
-    let queue: ExportQueue<FinishedSpan>?
+    let queue: ExportQueue<KimeraSpan>?
 
-    package init(sampler: Sampler, queue: ExportQueue<FinishedSpan>?) {
+    package init(sampler: Sampler, queue: ExportQueue<KimeraSpan>?) {
         self.sampler = sampler
         self.queue = queue
         ids = IDGenerator()
@@ -104,14 +130,33 @@ public struct KimeraTracer: Tracer {
     ) -> KimeraSpan {
         let parentContext = context()
         let parent = parentContext.spanContext
+        let identity = identity(parent: parent)
+        return KimeraSpan(
+            name: operationName, kind: kind, identity: identity, parent: parent, parentContext: parentContext,
+            startNanos: instant().nanosecondsSinceEpoch, queue: identity.sampled ? queue : nil)
+    }
+
+    /// A request's server span (`ServerSpans`), started without a context to read or build: its parent
+    /// is the caller's span from `traceparent` (`remote`) or none, and its HTTP fields are kept only when
+    /// it is sampled. Its `context` is made only if something asks for it.
+    package func startServerSpan(
+        _ name: String, remote: SpanContext?, http: @autoclosure () -> HTTPServerFields
+    ) -> KimeraSpan {
+        let identity = identity(parent: remote)
+        return KimeraSpan(
+            name: name, kind: .server, identity: identity, parent: remote, parentContext: nil,
+            startNanos: DefaultTracerClock.now.nanosecondsSinceEpoch, queue: identity.sampled ? queue : nil,
+            http: identity.sampled ? http() : nil)
+    }
+
+    /// A new span's ids: the parent's trace (else a new one), a new span id, and the sampler's decision.
+    @inline(__always)
+    private func identity(parent: SpanContext?) -> SpanContext {
         var identity = SpanContext(
             traceIDHigh: parent?.traceIDHigh ?? ids.next(), traceIDLow: parent?.traceIDLow ?? ids.next(),
             spanID: ids.next(), sampled: false, traceState: parent?.traceState)
         identity.sampled = queue != nil && sampler.shouldSample(traceIDLow: identity.traceIDLow, parent: parent)
-        return KimeraSpan(
-            name: operationName, kind: kind, identity: identity, parent: parent, parentContext: parentContext,
-            startNanos: instant().nanosecondsSinceEpoch,
-            queue: identity.sampled ? queue : nil)
+        return identity
     }
 
     /// Reads `traceparent` (and `tracestate`) into the context; a malformed one is ignored.
@@ -138,21 +183,26 @@ public struct KimeraTracer: Tracer {
     public func forceFlush() {}
 }
 
-/// A span of `KimeraTracer`: one object, mutable until it ends, when its record goes into the export
-/// queue. A non-sampled span keeps its ids (they are propagated) and records nothing.
+/// A span of `KimeraTracer`: one object, mutable until it ends, when it goes into the export queue as it
+/// is; the exporter reads its record there. A non-sampled span keeps its ids (they are propagated) and records nothing.
 public final class KimeraSpan: Span {
     /// The span's own context, for `context` without the lock.
     let identity: SpanContext
-    let parentContext: InstrumentationContext
+    /// The context the span was started in; nil for a server span started from its `traceparent` alone
+    /// (its context is then the top level with this span in it).
+    let parentContext: InstrumentationContext?
     /// Nil when not sampled.
-    let queue: ExportQueue<FinishedSpan>?
+    let queue: ExportQueue<KimeraSpan>?
     /// The record being built, and whether the span has ended. A span is Sendable: any task holding it may
-    /// set its attributes or end it, so it is behind a lock (uncontended in practice).
+    /// set its attributes or end it, so it is behind a lock (uncontended in practice). Once ended, the
+    /// record no longer changes (what is set later is ignored, as the specification asks): the exporter
+    /// reads it where it is.
     private let state: Mutex<(record: FinishedSpan, ended: Bool)>
 
     init(
         name: String, kind: SpanKind, identity: SpanContext, parent: SpanContext?,
-        parentContext: InstrumentationContext, startNanos: UInt64, queue: ExportQueue<FinishedSpan>?
+        parentContext: InstrumentationContext?, startNanos: UInt64, queue: ExportQueue<KimeraSpan>?,
+        http: HTTPServerFields? = nil
     ) {
         self.identity = identity
         self.parentContext = parentContext
@@ -160,7 +210,7 @@ public final class KimeraSpan: Span {
         let record = FinishedSpan(
             context: identity, parentSpanID: parent?.spanID ?? 0, parentIsRemote: parent?.isRemote ?? false,
             name: name, kind: kind, startNanos: startNanos, endNanos: 0, attributes: SpanAttributes(), status: nil, events: [],
-            links: [], http: nil)
+            links: [], http: http)
         state = Mutex((record, false))
     }
 
@@ -175,15 +225,10 @@ public final class KimeraSpan: Span {
     public func updateAttributes(_ update: (inout SpanAttributes) -> Void) {
         guard queue != nil else { return }
         state.locked { state in
+            guard !state.ended else { return }
             if state.record.attributes.isEmpty { state.record.attributes.reserveCapacity(16) }
             update(&state.record.attributes)
         }
-    }
-
-    /// Sets a server span's HTTP attributes at its start (`ServerSpans`).
-    package func startHTTPServer(_ fields: HTTPServerFields) {
-        guard queue != nil else { return }
-        state.locked { $0.record.http = fields }
     }
 
     /// Records a server span's route, status and response body size (error status on 5xx), and ends it
@@ -192,30 +237,30 @@ public final class KimeraSpan: Span {
     package func finishHTTPServer(route: String?, status: Int, responseBodySize: Int?, end: Bool) {
         guard let queue else { return }
         let endNanos = end ? DefaultTracerClock.now.nanosecondsSinceEpoch : 0
-        let finished = state.locked { state -> FinishedSpan? in
-            guard !state.ended else { return nil }
+        let ended = state.locked { state -> Bool in
+            guard !state.ended else { return false }
             state.record.http?.route = route
             state.record.http?.status = status
             state.record.http?.responseBodySize = responseBodySize
             if status >= 500, state.record.status?.code != .ok { state.record.status = SpanStatus(code: .error) }
-            guard end else { return nil }
+            guard end else { return false }
             state.ended = true
             state.record.endNanos = endNanos
-            return state.record
+            return true
         }
-        if let finished { queue.offer(finished) }
+        if ended { queue.offer(self) }
     }
 
     /// The caller's context with this span as its current span.
     public var context: InstrumentationContext {
-        var context = parentContext
+        var context = parentContext ?? .topLevel
         context.spanContext = identity
         return context
     }
 
     public var operationName: String {
         get { state.locked { $0.record.exportedName } }
-        set { state.locked { $0.record.name = newValue } }
+        set { state.locked { if !$0.ended { $0.record.name = newValue } } }
     }
 
     public var attributes: SpanAttributes {
@@ -229,7 +274,7 @@ public final class KimeraSpan: Span {
         }
         set {
             guard queue != nil else { return }
-            state.locked { $0.record.attributes = newValue }
+            state.locked { if !$0.ended { $0.record.attributes = newValue } }
         }
     }
 
@@ -239,13 +284,13 @@ public final class KimeraSpan: Span {
         guard queue != nil else { return }
         state.locked { state in
             // The specification: Ok is final.
-            if state.record.status?.code != .ok { state.record.status = status }
+            if !state.ended, state.record.status?.code != .ok { state.record.status = status }
         }
     }
 
     public func addEvent(_ event: SpanEvent) {
         guard queue != nil else { return }
-        state.locked { $0.record.events.append(event) }
+        state.locked { if !$0.ended { $0.record.events.append(event) } }
     }
 
     /// An `exception` event with the error's type and text (semantic conventions).
@@ -261,19 +306,25 @@ public final class KimeraSpan: Span {
 
     public func addLink(_ link: SpanLink) {
         guard queue != nil else { return }
-        state.locked { $0.record.links.append(link) }
+        state.locked { if !$0.ended { $0.record.links.append(link) } }
     }
 
     /// Appends the finished span to the export queue; a second `end` does nothing.
     public func end<Instant: TracerInstant>(at instant: @autoclosure () -> Instant) {
         guard let queue else { return }
         let endNanos = instant().nanosecondsSinceEpoch
-        let finished = state.locked { state -> FinishedSpan? in
-            guard !state.ended else { return nil }
+        let ended = state.locked { state -> Bool in
+            guard !state.ended else { return false }
             state.ended = true
             state.record.endNanos = endNanos
-            return state.record
+            return true
         }
-        if let finished { queue.offer(finished) }
+        if ended { queue.offer(self) }
+    }
+
+    /// The ended span's record, for the exporter: read in place under the span's lock (nothing writes
+    /// it any more), never copied.
+    package func withRecord<Result>(_ body: (FinishedSpan) -> Result) -> Result {
+        state.locked { body($0.record) }
     }
 }

@@ -29,8 +29,8 @@ package enum OTLPEncoding {
     }
 
     /// `ExportTraceServiceRequest` of one batch.
-    package static func traces(_ spans: [FinishedSpan], preamble: Preamble, into writer: inout ProtobufWriter) {
-        request(spans, preamble: preamble, into: &writer) { $0.span($1) }
+    package static func traces(_ spans: [KimeraSpan], preamble: Preamble, into writer: inout ProtobufWriter) {
+        request(spans, preamble: preamble, into: &writer) { writer, span in span.withRecord { writer.span($0) } }
     }
 
     /// `ExportLogsServiceRequest` of one batch.
@@ -116,8 +116,9 @@ extension ProtobufWriter {
         message(9) { $0.keyValue("http.request.method", string: http.method) }
         message(9) { $0.keyValue("url.path", string: Redaction.path(http.path)) }
         message(9) { $0.keyValue("url.scheme", string: "http") }
-        message(9) { $0.keyValue("server.address", string: http.serverAddress) }
-        message(9) { $0.keyValue("server.port", int: http.serverPort) }
+        let server = http.server
+        message(9) { $0.keyValue("server.address", string: server.address) }
+        message(9) { $0.keyValue("server.port", int: server.port) }
         message(9) { $0.keyValue("network.protocol.version", string: "1.1") }
         if let query = http.query { message(9) { $0.keyValue("url.query", string: Redaction.query(query)) } }
         if let agent = http.userAgent { message(9) { $0.keyValue("user_agent.original", string: agent) } }

@@ -167,7 +167,7 @@ import Testing
             ("host:notaport", "host:notaport", nil), ("", nil, nil), (nil, nil, nil),
         ]
         for (authority, host, port) in cases {
-            let parsed = TelemetrySpanMiddleware.hostAndPort(authority)
+            let parsed = HTTPServerFields.hostAndPort(authority)
             #expect(parsed?.host == host, "\(authority ?? "nil")")
             #expect(parsed?.port == port, "\(authority ?? "nil")")
         }

@@ -98,22 +98,12 @@ struct FastPathResponder: Sendable {
         } else {
             return nil
         }
-        guard let spans else {
-            record(head, path: path, query: query, route: route, headers: &headers, body: body, date: date)
-            return (HTTPResponse(status: .ok, headerFields: headers), body)
-        }
-        // Export on: the request's server span, made as TelemetrySpanMiddleware makes it, is current
-        // while the request is recorded (its trace id may be the request id; log records carry it).
-        let server = spans.start(
+        // Export on: the request's server span, made as TelemetrySpanMiddleware makes it. Its trace id may
+        // be the request id; its context is made current only where a log record may be written.
+        let server = spans?.start(
             method: head.method, path: path, query: query, headers: fields, authority: head.authority)
-        InstrumentationContext.$current.withValue(server.span.context) {
-            RequestScope.$traceID.withValue(server.traceID) {
-                record(
-                    head, path: path, query: query, route: route, headers: &headers, body: body, date: date,
-                    traceparent: server.traceparent)
-            }
-        }
-        spans.finish(server, route: route, status: 200, bodySize: body.readableBytes)
+        record(head, path: path, query: query, route: route, headers: &headers, body: body, date: date, span: server)
+        if let server { spans?.finish(server, route: route, status: 200, bodySize: body.readableBytes) }
         return (HTTPResponse(status: .ok, headerFields: headers), body)
     }
 
@@ -121,18 +111,27 @@ struct FastPathResponder: Sendable {
     /// span's `traceparent` when there is one, and `Date`, in the order the full path sends them.
     private func record(
         _ head: HTTPRequest, path: String, query: String?, route: String, headers: inout HTTPFields, body: ByteBuffer,
-        date: String, traceparent: String? = nil
+        date: String, span: ServerSpans.Started?
     ) {
         let fields = head.headerFields
-        let start = recording.start(fields)
+        let start = recording.start(fields, spanTraceID: span?.traceID)
         let trace = recording.complete(
             start, method: head.method, path: path, query: query, requestHeaders: fields, route: route, status: .ok,
             headers: &headers, bytesOut: body.readableBytes, error: nil)
-        if let traceparent { headers.append(HTTPField(name: .traceparent, value: traceparent)) }
+        if let span { headers.append(HTTPField(name: .traceparent, value: span.traceparent)) }
         // Hummingbird sets Date after the middleware ran, so the trace does not show it there either.
         headers.append(HTTPField(name: .date, value: date))
-        recording.finish(trace)
-        recording.logAccess(start, trace, requestHeaders: fields)
+        func finish() {
+            recording.finish(trace)
+            recording.logAccess(start, trace, requestHeaders: fields)
+        }
+        // A log record (the slow-request warning, the access log) carries the span's ids from the current
+        // context; only a request that may write one pays for making it current.
+        if let span, recording.mayLog(start, trace) {
+            InstrumentationContext.$current.withValue(span.span.context) { finish() }
+        } else {
+            finish()
+        }
         answered.value.add(1, ordering: .relaxed)
     }
 }

@@ -31,14 +31,20 @@ struct RequestRecording: Sendable {
         let performance: Bool
     }
 
-    /// Resolves the id (`X-Request-ID`, else `traceparent`, else generated) and counts the request active.
+    /// Resolves the id (`X-Request-ID`, else `traceparent`, else the server span's trace id, else
+    /// generated) and counts the request active. The full path's span is the task's
+    /// (`TelemetrySpanMiddleware`); with export off (`telemetry` nil) that task-local is not even read.
     func start(_ requestHeaders: HTTPFields) -> Start {
+        start(requestHeaders, spanTraceID: engine.telemetry == nil ? nil : RequestScope.traceID)
+    }
+
+    /// `start` for a caller that holds the request's span itself (the fast path).
+    func start(_ requestHeaders: HTTPFields, spanTraceID: String?) -> Start {
         let monotonic = Timestamp.monotonicNanos()
         let wall = Timestamp.wallNanos()
-        // With export off (`telemetry` nil) the span's task-local is not even read.
         let id = RequestIdentity.resolve(
             requestID: requestHeaders[.requestID], traceparent: requestHeaders[.traceparent],
-            spanTraceID: engine.telemetry == nil ? nil : RequestScope.traceID)
+            spanTraceID: spanTraceID)
         let runtime = engine.runtime
         engine.tracer.begin()
         return Start(
@@ -101,6 +107,12 @@ struct RequestRecording: Sendable {
         let incident = IncidentCause.of(trace).map { engine.keepIncident(trace, cause: $0, tail: tail) }
         engine.tracer.finish(trace, incidentID: incident)
         return incident
+    }
+
+    /// Whether recording this request may write a log record: the slow-request warning (adaptive
+    /// detection may still find it slow) or full debug's access log line.
+    func mayLog(_ start: Start, _ trace: CompactTrace) -> Bool {
+        trace.slow || engine.runtime.slowAdaptiveOn || (start.debug && !start.performance)
     }
 
     /// The access log line of full debug mode (nothing in the other modes), under the request's id.

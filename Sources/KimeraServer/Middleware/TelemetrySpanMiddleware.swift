@@ -43,9 +43,7 @@ struct TelemetrySpanMiddleware: RouterMiddleware {
 
         let route = context.endpointPath.flatMap { $0.hasPrefix("/") ? $0 : nil }
         let bodySize = response.body.contentLength
-        if let traceparent = server.traceparent {
-            response.headers.append(HTTPField(name: .traceparent, value: traceparent))
-        }
+        response.headers.append(HTTPField(name: .traceparent, value: server.traceparent))
         if bodySize == nil {
             // A streamed body is written after this returns: the span ends with its last byte.
             spans.finish(server, route: route, status: Int(response.status.code), bodySize: nil, end: false)
@@ -77,30 +75,32 @@ struct ServerSpans: Sendable {
     struct Started {
         let span: KimeraSpan
         let method: String
-        let traceparent: String?
+        let traceparent: String
         let traceID: String?
     }
 
     /// Starts the span of a request: a child of its inbound `traceparent`, else the root of a new trace.
+    /// Read straight from the headers, without a context to build: the request's thread pays for the
+    /// ids, two strings (`traceparent`, trace id) and one object; the HTTP fields are kept as they are
+    /// and made into attributes by the exporter (`HTTPServerFields`).
     func start(method: HTTPRequest.Method, path: String, query: String?, headers: HTTPFields, authority: String?)
         -> Started
     {
-        var parent = InstrumentationContext.topLevel
-        tracer.extract(headers, into: &parent, using: HTTPFieldsExtractor())
-        let name = method.rawValue
-        let span = tracer.startSpan(name, context: parent, ofKind: .server)
-        if span.isSampled {
-            // As the client addressed us (the Host header), else where we listen.
-            let hostAndPort = TelemetrySpanMiddleware.hostAndPort(authority)
-            span.startHTTPServer(
-                HTTPServerFields(
-                    method: name, path: path, query: query, serverAddress: hostAndPort?.host ?? serverAddress,
-                    serverPort: hostAndPort?.port ?? serverPort, userAgent: headers[.userAgent],
-                    requestBodySize: headers[.contentLength].flatMap { Int($0) }))
+        let remote = headers[.traceparent].flatMap {
+            SpanContext(traceparent: $0, traceState: headers[Self.tracestate])
         }
+        let name = method.rawValue
+        let span = tracer.startServerSpan(
+            name, remote: remote,
+            http: HTTPServerFields(
+                method: name, path: path, query: query, authority: authority, serverAddress: serverAddress,
+                serverPort: serverPort, userAgent: headers[.userAgent],
+                requestBodySize: headers[.contentLength].flatMap { Int($0) }))
         let identity = span.spanContext
         return Started(span: span, method: name, traceparent: identity.traceparent, traceID: identity.traceIDHex)
     }
+
+    private static let tracestate = HTTPField.Name("tracestate")!
 
     /// Names the span after its route template (the method alone when no route matched), records the
     /// status (error on 5xx) and, unless `end` is false (a streamed body ends it later), ends it. The
@@ -108,34 +108,4 @@ struct ServerSpans: Sendable {
     func finish(_ started: Started, route: String?, status: Int, bodySize: Int?, end: Bool = true) {
         started.span.finishHTTPServer(route: route, status: status, responseBodySize: bodySize, end: end)
     }
-}
-
-extension TelemetrySpanMiddleware {
-    /// `host[:port]` or `[v6]:port` of a Host header; nil when absent or empty.
-    static func hostAndPort(_ authority: String?) -> (host: String, port: Int?)? {
-        guard let authority, !authority.isEmpty else { return nil }
-        // Scanned as bytes: `contains("]")` on a Substring is Foundation's string search, per request.
-        let utf8 = authority.utf8
-        if let colon = utf8.lastIndex(of: UInt8(ascii: ":")), !utf8[colon...].contains(UInt8(ascii: "]")),
-            let port = Int(authority[utf8.index(after: colon)...])
-        {
-            return (String(authority[..<colon]), port)
-        }
-        return (authority, nil)
-    }
-}
-
-/// Reads propagation headers (`traceparent`, `tracestate`, `baggage`) from the request.
-struct HTTPFieldsExtractor: Extractor {
-    func extract(key name: String, from headers: HTTPFields) -> String? {
-        switch name {
-        case "traceparent": return headers[.traceparent]
-        case "tracestate": return headers[Self.tracestate]
-        default:
-            guard let fieldName = HTTPField.Name(name) else { return nil }
-            return headers[fieldName]
-        }
-    }
-
-    private static let tracestate = HTTPField.Name("tracestate")!
 }
