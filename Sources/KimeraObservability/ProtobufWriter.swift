@@ -10,10 +10,12 @@
 /// and plain stores, without `Array`'s uniqueness and capacity checks per byte. The writer is not
 /// copyable, so two writers never share the buffer; `bytes` copies what was written out.
 package struct ProtobufWriter: ~Copyable {
-    private var base: UnsafeMutablePointer<UInt8>
-    private var capacity: Int
+    // Visible to inlined code only: the writer's methods are inlined into the encoders of other modules
+    // (a call per varint or tag cost the OTLP encoder a fifth of its time).
+    @usableFromInline var base: UnsafeMutablePointer<UInt8>
+    @usableFromInline var capacity: Int
     /// How many bytes are written.
-    package private(set) var count = 0
+    @usableFromInline package internal(set) var count = 0
 
     package init(capacity: Int = 0) {
         self.capacity = max(capacity, 256)
@@ -25,17 +27,22 @@ package struct ProtobufWriter: ~Copyable {
     /// What was written, copied out.
     package var bytes: [UInt8] { Array(UnsafeBufferPointer(start: base, count: count)) }
 
+    /// What was written, in place (valid only inside `body`).
+    package func withUnsafeBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) rethrows -> Result {
+        try body(UnsafeRawBufferPointer(start: base, count: count))
+    }
+
     /// Empties the buffer and keeps its capacity, for the next batch.
     package mutating func reset() { count = 0 }
 
     /// Makes room for `extra` more bytes.
-    @inline(__always)
-    private mutating func reserve(_ extra: Int) {
+    @inlinable @inline(__always)
+    mutating func reserve(_ extra: Int) {
         if count + extra > capacity { grow(to: count + extra) }
     }
 
-    @inline(never)
-    private mutating func grow(to needed: Int) {
+    @usableFromInline @inline(never)
+    mutating func grow(to needed: Int) {
         var newCapacity = capacity * 2
         while newCapacity < needed { newCapacity *= 2 }
         let grown = UnsafeMutablePointer<UInt8>.allocate(capacity: newCapacity)
@@ -45,15 +52,15 @@ package struct ProtobufWriter: ~Copyable {
         capacity = newCapacity
     }
 
-    @inline(__always)
-    private mutating func append(_ byte: UInt8) {
+    @inlinable @inline(__always)
+    mutating func append(_ byte: UInt8) {
         reserve(1)
         base[count] = byte
         count += 1
     }
 
-    @inline(__always)
-    private mutating func append(_ buffer: UnsafeBufferPointer<UInt8>) {
+    @inlinable @inline(__always)
+    mutating func append(_ buffer: UnsafeBufferPointer<UInt8>) {
         guard let source = buffer.baseAddress, !buffer.isEmpty else { return }
         reserve(buffer.count)
         (base + count).update(from: source, count: buffer.count)
@@ -67,7 +74,7 @@ package struct ProtobufWriter: ~Copyable {
         case fixed32 = 5
     }
 
-    @inline(__always)
+    @inlinable @inline(__always)
     package mutating func varint(_ value: UInt64) {
         reserve(10)
         var value = value
@@ -80,7 +87,7 @@ package struct ProtobufWriter: ~Copyable {
         count += 1
     }
 
-    @inline(__always)
+    @inlinable @inline(__always)
     package mutating func tag(_ field: Int, _ type: WireType) { varint(UInt64(field) << 3 | type.rawValue) }
 
     /// A `uint32`/`uint64`/enum field; an `int64` is the same with the value's bit pattern.
@@ -124,6 +131,7 @@ package struct ProtobufWriter: ~Copyable {
     }
 
     /// A `string` field; `always` writes an empty one too (a oneof member).
+    @inlinable
     package mutating func string(_ field: Int, _ value: String, always: Bool = false) {
         guard always || !value.isEmpty else { return }
         tag(field, .lengthDelimited)
@@ -177,28 +185,45 @@ package struct ProtobufWriter: ~Copyable {
 
     package mutating func appendRaw(_ raw: [UInt8]) { raw.withUnsafeBufferPointer { append($0) } }
 
-    /// A nested message field: `body` writes its fields, then its length goes in front of them. One byte
-    /// is kept for the length first, which is all a message under 128 bytes needs (most of them: an
-    /// attribute, a status); a longer one moves its body up behind the extra length bytes.
-    package mutating func message(_ field: Int, _ body: (inout ProtobufWriter) -> Void) {
+    @inlinable
+    package mutating func appendRaw(_ raw: UnsafeBufferPointer<UInt8>) { append(raw) }
+
+    /// How many bytes `varint(value)` writes: a message whose length is known before it is written
+    /// gets its length in front at once, without `message`'s move.
+    @inlinable @inline(__always)
+    package static func varintSize(_ value: UInt64) -> Int {
+        var size = 1
+        var value = value >> 7
+        while value != 0 {
+            size += 1
+            value >>= 7
+        }
+        return size
+    }
+
+    /// A nested message field: `body` writes its fields, then its length goes in front of them.
+    /// `lengthBytes` are kept for the length first: one is all a message under 128 bytes needs (most of
+    /// them: an attribute, a status), two a span or a log record, three a batch. When the length needs
+    /// another number of bytes, the body moves behind it.
+    @inlinable
+    package mutating func message(_ field: Int, lengthBytes: Int = 1, _ body: (inout ProtobufWriter) -> Void) {
         tag(field, .lengthDelimited)
-        append(0)
+        reserve(lengthBytes)
+        count += lengthBytes
         let start = count
         body(&self)
         let length = count - start
-        if length < 0x80 {
-            base[start - 1] = UInt8(length)
-            return
+        let size = Self.varintSize(UInt64(length))
+        let prefix = start - lengthBytes
+        if size != lengthBytes {
+            if size > lengthBytes { reserve(size - lengthBytes) }
+            // The regions overlap: copyMemory is a memmove.
+            UnsafeMutableRawPointer(base + prefix + size).copyMemory(from: base + start, byteCount: length)
+            count += size - lengthBytes
         }
-        var size = 1
-        while length >> (7 * size) != 0 { size += 1 }
-        reserve(size - 1)
-        // The regions overlap: copyMemory is a memmove.
-        UnsafeMutableRawPointer(base + start - 1 + size).copyMemory(from: base + start, byteCount: length)
-        count += size - 1
         var value = length
         for index in 0..<size {
-            base[start - 1 + index] = UInt8(truncatingIfNeeded: value) | (index < size - 1 ? 0x80 : 0)
+            base[prefix + index] = UInt8(truncatingIfNeeded: value) | (index < size - 1 ? 0x80 : 0)
             value >>= 7
         }
     }

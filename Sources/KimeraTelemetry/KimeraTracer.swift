@@ -73,12 +73,13 @@ package struct HTTPServerFields: Sendable {
     /// `host[:port]` or `[v6]:port` of a Host header; nil when absent or empty.
     package static func hostAndPort(_ authority: String?) -> (host: String, port: Int?)? {
         guard let authority, !authority.isEmpty else { return nil }
-        // Scanned as bytes: `contains("]")` on a Substring is Foundation's string search.
+        // Scanned as bytes: `contains("]")` on a Substring is Foundation's string search, and slicing
+        // the String itself at a UTF-8 index aligns it to a scalar first.
         let utf8 = authority.utf8
         if let colon = utf8.lastIndex(of: UInt8(ascii: ":")), !utf8[colon...].contains(UInt8(ascii: "]")),
-            let port = Int(authority[utf8.index(after: colon)...])
+            let port = Int(Substring(utf8[utf8.index(after: colon)...]))
         {
-            return (String(authority[..<colon]), port)
+            return (String(Substring(utf8[..<colon])), port)
         }
         return (authority, nil)
     }
@@ -324,7 +325,7 @@ public final class KimeraSpan: Span {
 
     /// The ended span's record, for the exporter: read in place under the span's lock (nothing writes
     /// it any more), never copied.
-    package func withRecord<Result>(_ body: (FinishedSpan) -> Result) -> Result {
-        state.locked { body($0.record) }
+    package func withRecord<Result>(_ body: (inout FinishedSpan) -> Result) -> Result {
+        state.locked { body(&$0.record) }
     }
 }

@@ -44,11 +44,12 @@ package enum OTLPEncoding {
         _ items: [Item], preamble: Preamble, into writer: inout ProtobufWriter,
         item write: (inout ProtobufWriter, Item) -> Void
     ) {
-        writer.message(1) { resource in
+        // A batch's lengths take three bytes, an item's two (spans and records of 128 B to 16 KB).
+        writer.message(1, lengthBytes: 3) { resource in
             resource.embedded(1, preamble.resource)
-            resource.message(2) { scope in
+            resource.message(2, lengthBytes: 3) { scope in
                 scope.embedded(1, preamble.scope)
-                for item in items { scope.message(2) { write(&$0, item) } }
+                for item in items { scope.message(2, lengthBytes: 2) { write(&$0, item) } }
             }
         }
     }
@@ -111,30 +112,61 @@ extension ProtobufWriter {
         fixed32(16, flags)
     }
 
-    /// A server span's typed HTTP attributes, as `Span.attributes` (field 9) entries.
+    /// A server span's typed HTTP attributes, as `Span.attributes` (field 9) entries. Their keys are
+    /// constants and their lengths known before writing, so each is written straight, without `message`.
     private mutating func httpAttributes(_ http: HTTPServerFields) {
-        message(9) { $0.keyValue("http.request.method", string: http.method) }
-        message(9) { $0.keyValue("url.path", string: Redaction.path(http.path)) }
-        message(9) { $0.keyValue("url.scheme", string: "http") }
+        attribute("http.request.method", string: http.method)
+        attribute("url.path", string: Redaction.path(http.path))
+        attribute("url.scheme", string: "http")
         let server = http.server
-        message(9) { $0.keyValue("server.address", string: server.address) }
-        message(9) { $0.keyValue("server.port", int: server.port) }
-        message(9) { $0.keyValue("network.protocol.version", string: "1.1") }
-        if let query = http.query { message(9) { $0.keyValue("url.query", string: Redaction.query(query)) } }
-        if let agent = http.userAgent { message(9) { $0.keyValue("user_agent.original", string: agent) } }
-        if let size = http.requestBodySize { message(9) { $0.keyValue("http.request.body.size", int: size) } }
-        if let route = http.route { message(9) { $0.keyValue("http.route", string: route) } }
+        attribute("server.address", string: server.address)
+        attribute("server.port", int: server.port)
+        attribute("network.protocol.version", string: "1.1")
+        if let query = http.query { attribute("url.query", string: Redaction.query(query)) }
+        if let agent = http.userAgent { attribute("user_agent.original", string: agent) }
+        if let size = http.requestBodySize { attribute("http.request.body.size", int: size) }
+        if let route = http.route { attribute("http.route", string: route) }
         if let status = http.status {
-            message(9) { $0.keyValue("http.response.status_code", int: status) }
-            if status >= 500 { message(9) { $0.keyValue("error.type", string: String(status)) } }
+            attribute("http.response.status_code", int: status)
+            if status >= 500 { attribute("error.type", string: String(status)) }
         }
-        if let size = http.responseBodySize { message(9) { $0.keyValue("http.response.body.size", int: size) } }
+        if let size = http.responseBodySize { attribute("http.response.body.size", int: size) }
     }
 
-    /// `common.v1.KeyValue` with an int value.
-    mutating func keyValue(_ key: String, int value: Int) {
-        string(1, key)
-        message(2) { $0.integer(Int64(value)) }
+    /// `Span.attributes` (9): a `KeyValue` whose value is `AnyValue.string_value` (1).
+    private mutating func attribute(_ key: StaticString, string value: String) {
+        var value = value
+        value.withUTF8 { utf8 in
+            attribute(key, valueSize: 1 + Self.varintSize(UInt64(utf8.count)) + utf8.count) { writer in
+                writer.tag(1, .lengthDelimited)
+                writer.varint(UInt64(utf8.count))
+                writer.appendRaw(utf8)
+            }
+        }
+    }
+
+    /// `Span.attributes` (9): a `KeyValue` whose value is `AnyValue.int_value` (3).
+    private mutating func attribute(_ key: StaticString, int value: Int) {
+        let bits = UInt64(bitPattern: Int64(value))
+        attribute(key, valueSize: 1 + Self.varintSize(bits)) { writer in
+            writer.tag(3, .varint)
+            writer.varint(bits)
+        }
+    }
+
+    /// A `KeyValue` (field 9) whose `AnyValue` is `valueSize` bytes long, written by `value`.
+    @inline(__always)
+    private mutating func attribute(_ key: StaticString, valueSize: Int, value: (inout ProtobufWriter) -> Void) {
+        let keySize = key.utf8CodeUnitCount
+        let size = 1 + Self.varintSize(UInt64(keySize)) + keySize + 1 + Self.varintSize(UInt64(valueSize)) + valueSize
+        tag(9, .lengthDelimited)
+        varint(UInt64(size))
+        tag(1, .lengthDelimited)  // KeyValue.key
+        varint(UInt64(keySize))
+        key.withUTF8Buffer { appendRaw($0) }
+        tag(2, .lengthDelimited)  // KeyValue.value
+        varint(UInt64(valueSize))
+        value(&self)
     }
 
     static func kind(_ kind: SpanKind) -> UInt64 {

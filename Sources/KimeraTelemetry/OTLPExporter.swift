@@ -121,21 +121,25 @@ final class OTLPExporter<Item: Sendable>: Service, Sendable {
             fullOnly = !untilEmpty
             writer.reset()
             encode(batch, &writer)
-            let (exported, retries, error) = await send(writer.bytes, client)
+            let payload: ByteBuffer?
+            if settings.gzip {
+                payload = (try? Gzip.compress(writer.bytes, level: 1)).map { ByteBuffer(bytes: $0) }
+            } else {
+                payload = writer.withUnsafeBytes { ByteBuffer(bytes: $0) }
+            }
+            let (exported, retries, error) =
+                if let payload { await send(payload, client) } else { (false, 0, "gzip compression failed") }
             queue.complete(batch.count, exported: exported, retries: retries)
             if let error { failures.record("\(name): \(error)") }
         }
     }
 
     /// One batch, with its retries: (exported, retries, the error when it failed).
-    private func send(_ message: [UInt8], _ client: HTTPClient) async -> (Bool, Int, String?) {
-        guard let payload = settings.gzip ? try? Gzip.compress(message, level: 1) : message else {
-            return (false, 0, "gzip compression failed")
-        }
+    private func send(_ payload: ByteBuffer, _ client: HTTPClient) async -> (Bool, Int, String?) {
         var request = HTTPClientRequest(url: settings.endpoint)
         request.method = .POST
         request.headers = headers
-        request.body = .bytes(ByteBuffer(bytes: payload))
+        request.body = .bytes(payload)
         var attempt = 1
         while true {
             let outcome: (retryable: Bool, retryAfter: Duration?, error: String?)
