@@ -107,6 +107,42 @@ package struct HTTPServerFields: Sendable {
     }
 }
 
+/// What the export queue of spans holds: a span object, or the record of a server span the fast path
+/// answered whole (no object is made for it: `KimeraTracer.export`).
+package enum ExportedSpan: Sendable {
+    case span(KimeraSpan)
+    case server(ServerSpanRecord)
+}
+
+/// A request's server span made in one go by the fast path, which knows everything about its request
+/// when it answers: ids, times and HTTP fields, copied into the queue as they are.
+package struct ServerSpanRecord: Sendable {
+    var context: SpanContext
+    /// The caller's span, from `traceparent`.
+    var remoteParent: SpanContext?
+    var startNanos: UInt64
+    var endNanos: UInt64
+    var http: HTTPServerFields
+
+    package init(
+        context: SpanContext, remoteParent: SpanContext?, startNanos: UInt64, endNanos: UInt64, http: HTTPServerFields
+    ) {
+        self.context = context
+        self.remoteParent = remoteParent
+        self.startNanos = startNanos
+        self.endNanos = endNanos
+        self.http = http
+    }
+
+    /// The record as a span object would have ended with it (`KimeraSpan.finishHTTPServer`).
+    var finished: FinishedSpan {
+        FinishedSpan(
+            context: context, parentSpanID: remoteParent?.spanID ?? 0, parentIsRemote: remoteParent != nil,
+            name: http.method, kind: .server, startNanos: startNanos, endNanos: endNanos, attributes: SpanAttributes(),
+            status: (http.status ?? 0) >= 500 ? SpanStatus(code: .error) : nil, events: [], links: [], http: http)
+    }
+}
+
 /// Kimera's OpenTelemetry tracer (swift-distributed-tracing's `Tracer`): W3C Trace Context propagation,
 /// the configured sampler, and spans that cost one allocation. Ending a sampled span appends the span
 /// itself (a reference: its record is not copied) to the bounded export queue (docs/OPERATIONS.md "OpenTelemetry export");
@@ -117,9 +153,9 @@ public struct KimeraTracer: Tracer {
     let sampler: Sampler
     let ids: IDGenerator
     /// Where ended sampled spans go; nil makes every span non-recording (traces not exported).
-    let queue: ExportQueue<KimeraSpan>?
+    let queue: ExportQueue<ExportedSpan>?
 
-    package init(sampler: Sampler, queue: ExportQueue<KimeraSpan>?) {
+    package init(sampler: Sampler, queue: ExportQueue<ExportedSpan>?) {
         self.sampler = sampler
         self.queue = queue
         ids = IDGenerator()
@@ -149,6 +185,13 @@ public struct KimeraTracer: Tracer {
             startNanos: DefaultTracerClock.now.nanosecondsSinceEpoch, queue: identity.sampled ? queue : nil,
             http: identity.sampled ? http() : nil)
     }
+
+    /// The ids of a server span the fast path makes without an object (`export`): a child of `remote`,
+    /// else the root of a new trace; sampled when it is to be exported.
+    package func serverSpanIdentity(remote: SpanContext?) -> SpanContext { identity(parent: remote) }
+
+    /// Queues a server span made whole (sampled: `serverSpanIdentity`'s decision).
+    package func export(_ record: ServerSpanRecord) { queue?.offer(.server(record)) }
 
     /// A new span's ids: the parent's trace (else a new one), a new span id, and the sampler's decision.
     @inline(__always)
@@ -193,7 +236,7 @@ public final class KimeraSpan: Span {
     /// (its context is then the top level with this span in it).
     let parentContext: InstrumentationContext?
     /// Nil when not sampled.
-    let queue: ExportQueue<KimeraSpan>?
+    let queue: ExportQueue<ExportedSpan>?
     /// The record being built, and whether the span has ended. A span is Sendable: any task holding it may
     /// set its attributes or end it, so it is behind a lock (uncontended in practice). Once ended, the
     /// record no longer changes (what is set later is ignored, as the specification asks): the exporter
@@ -202,7 +245,7 @@ public final class KimeraSpan: Span {
 
     init(
         name: String, kind: SpanKind, identity: SpanContext, parent: SpanContext?,
-        parentContext: InstrumentationContext?, startNanos: UInt64, queue: ExportQueue<KimeraSpan>?,
+        parentContext: InstrumentationContext?, startNanos: UInt64, queue: ExportQueue<ExportedSpan>?,
         http: HTTPServerFields? = nil
     ) {
         self.identity = identity
@@ -249,7 +292,7 @@ public final class KimeraSpan: Span {
             state.record.endNanos = endNanos
             return true
         }
-        if ended { queue.offer(self) }
+        if ended { queue.offer(.span(self)) }
     }
 
     /// The caller's context with this span as its current span.
@@ -320,7 +363,7 @@ public final class KimeraSpan: Span {
             state.record.endNanos = endNanos
             return true
         }
-        if ended { queue.offer(self) }
+        if ended { queue.offer(.span(self)) }
     }
 
     /// The ended span's record, for the exporter: read in place under the span's lock (nothing writes

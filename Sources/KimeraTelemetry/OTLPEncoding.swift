@@ -29,8 +29,13 @@ package enum OTLPEncoding {
     }
 
     /// `ExportTraceServiceRequest` of one batch.
-    package static func traces(_ spans: [KimeraSpan], preamble: Preamble, into writer: inout ProtobufWriter) {
-        request(spans, preamble: preamble, into: &writer) { writer, span in span.withRecord { writer.span($0) } }
+    package static func traces(_ spans: [ExportedSpan], preamble: Preamble, into writer: inout ProtobufWriter) {
+        request(spans, preamble: preamble, into: &writer) { writer, item in
+            switch item {
+            case .span(let span): span.withRecord { writer.span($0) }
+            case .server(let record): writer.span(record.finished)
+            }
+        }
     }
 
     /// `ExportLogsServiceRequest` of one batch.

@@ -19,7 +19,7 @@ public final class TelemetryExport: Sendable {
     public let tracer: KimeraTracer
     /// The exporters; run them with the server, shut down after it.
     public let services: [any Service]
-    let spanQueue: ExportQueue<KimeraSpan>?
+    let spanQueue: ExportQueue<ExportedSpan>?
     let logQueue: ExportQueue<LogRecordData>?
     let failures = ExportFailures()
 

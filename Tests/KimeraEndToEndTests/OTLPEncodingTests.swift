@@ -31,7 +31,7 @@ import Tracing
         let receiver = try await OTLPReceiver.start(output: directory.appendingPathComponent("received.jsonl"))
         defer { Task { await receiver.stop() } }
 
-        let queue = ExportQueue<KimeraSpan>(capacity: 64, batchSize: 16)
+        let queue = ExportQueue<ExportedSpan>(capacity: 64, batchSize: 16)
         let tracer = KimeraTracer(sampler: .alwaysOn, queue: queue)
         var parent = InstrumentationContext.topLevel
         tracer.extract(

@@ -244,6 +244,51 @@ func randomHex(bytes: Int) -> String {
         }
     }
 
+    /// The fast path makes no span object: its span is one record (`ServerSpanRecord`). It must arrive
+    /// with every field the full path's span has.
+    @Test func fastPathSpanCarriesTheFullPathsFields() async throws {
+        try await Self.withReceiverAndServer { receiver, server in
+            let traceID = randomHex(bytes: 16)
+            let parentID = randomHex(bytes: 8)
+            let response = try await http(
+                .GET, "\(server.baseURL)/health",
+                headers: [
+                    ("traceparent", "00-\(traceID)-\(parentID)-01"), ("tracestate", "vendor=a1"),
+                    ("User-Agent", "kimera-test/1"), ("Host", "kimera.example:8443"),
+                ])
+            #expect(response.status == 200)
+            #expect(response.header("X-Request-ID") == traceID)
+            let outbound = try #require(response.header("traceparent"))
+            #expect(outbound.hasPrefix("00-\(traceID)-") && outbound.hasSuffix("-01"))
+            let spanID = String(outbound.split(separator: "-")[2])
+
+            #expect(await eventually(timeout: .seconds(15)) { !receiver.spans(traceID: traceID).isEmpty })
+            let span = try #require(receiver.spans(traceID: traceID).first)
+            #expect(span["name"] as? String == "GET /health")
+            #expect(span["span_id"] as? String == spanID)
+            #expect(span["parent_span_id"] as? String == parentID)
+            #expect(span["trace_state"] as? String == "vendor=a1")
+            #expect(span["kind"] as? Int == 2)  // SPAN_KIND_SERVER
+            #expect(span["status_code"] as? Int == 0)
+            // Sampled, and the parent is remote (bits 8 and 9).
+            #expect(span["flags"] as? Int == 0x301)
+            let start = try #require(span["start_time_unix_nano"] as? Int)
+            let end = try #require(span["end_time_unix_nano"] as? Int)
+            #expect(start > 0 && end >= start)
+            let attributes = try #require(span["attributes"] as? [String: Any])
+            #expect(attributes["http.request.method"] as? String == "GET")
+            #expect(attributes["http.route"] as? String == "/health")
+            #expect(attributes["url.path"] as? String == "/health")
+            #expect(attributes["url.scheme"] as? String == "http")
+            #expect(attributes["network.protocol.version"] as? String == "1.1")
+            #expect(attributes["http.response.status_code"] as? Int == 200)
+            #expect(attributes["http.response.body.size"] as? Int == response.body.count)
+            #expect(attributes["user_agent.original"] as? String == "kimera-test/1")
+            #expect(attributes["server.address"] as? String == "kimera.example")
+            #expect(attributes["server.port"] as? Int == 8443)
+        }
+    }
+
     @Test func collectorDownKeepsServingCountsFailuresAndResumes() async throws {
         let directory = temporaryDirectory("kimera-otlp")
         defer { try? FileManager.default.removeItem(at: directory) }

@@ -100,10 +100,10 @@ struct FastPathResponder: Sendable {
         }
         // Export on: the request's server span, made as TelemetrySpanMiddleware makes it. Its trace id may
         // be the request id; its context is made current only where a log record may be written.
-        let server = spans?.start(
+        let server = spans?.startAnswered(
             method: head.method, path: path, query: query, headers: fields, authority: head.authority)
         record(head, path: path, query: query, route: route, headers: &headers, body: body, date: date, span: server)
-        if let server { spans?.finish(server, route: route, status: 200, bodySize: body.readableBytes) }
+        if let spans, let server { spans.finish(server, route: route, status: 200, bodySize: body.readableBytes) }
         return (HTTPResponse(status: .ok, headerFields: headers), body)
     }
 
@@ -111,7 +111,7 @@ struct FastPathResponder: Sendable {
     /// span's `traceparent` when there is one, and `Date`, in the order the full path sends them.
     private func record(
         _ head: HTTPRequest, path: String, query: String?, route: String, headers: inout HTTPFields, body: ByteBuffer,
-        date: String, span: ServerSpans.Started?
+        date: String, span: ServerSpans.Answered?
     ) {
         let fields = head.headerFields
         let start = recording.start(fields, spanTraceID: span?.traceID)
@@ -128,7 +128,7 @@ struct FastPathResponder: Sendable {
         // A log record (the slow-request warning, the access log) carries the span's ids from the current
         // context; only a request that may write one pays for making it current.
         if let span, recording.mayLog(start, trace) {
-            InstrumentationContext.$current.withValue(span.span.context) { finish() }
+            InstrumentationContext.$current.withValue(span.context) { finish() }
         } else {
             finish()
         }

@@ -86,18 +86,73 @@ struct ServerSpans: Sendable {
     func start(method: HTTPRequest.Method, path: String, query: String?, headers: HTTPFields, authority: String?)
         -> Started
     {
-        let remote = headers[.traceparent].flatMap {
-            SpanContext(traceparent: $0, traceState: headers[Self.tracestate])
-        }
         let name = method.rawValue
         let span = tracer.startServerSpan(
-            name, remote: remote,
-            http: HTTPServerFields(
-                method: name, path: path, query: query, authority: authority, serverAddress: serverAddress,
-                serverPort: serverPort, userAgent: headers[.userAgent],
-                requestBodySize: headers[.contentLength].flatMap { Int($0) }))
+            name, remote: remoteParent(headers),
+            http: fields(method: name, path: path, query: query, headers: headers, authority: authority))
         let identity = span.spanContext
         return Started(span: span, method: name, traceparent: identity.traceparent, traceID: identity.traceIDHex)
+    }
+
+    /// The server span of a request the fast path answers: its ids and strings, and no object, since
+    /// nothing can change it between its start and its end (`finish(_:route:status:bodySize:)`).
+    struct Answered {
+        let identity: SpanContext
+        let remote: SpanContext?
+        let startNanos: UInt64
+        let traceparent: String
+        let traceID: String
+        /// Nil when not sampled.
+        let fields: HTTPServerFields?
+
+        /// The top-level context with this span current, for a log record written while it is answered.
+        var context: InstrumentationContext {
+            var context = InstrumentationContext.topLevel
+            context.spanContext = identity
+            return context
+        }
+    }
+
+    /// Starts the fast path's span of a request, as `start` does the full path's.
+    func startAnswered(
+        method: HTTPRequest.Method, path: String, query: String?, headers: HTTPFields, authority: String?
+    ) -> Answered {
+        let remote = remoteParent(headers)
+        let identity = tracer.serverSpanIdentity(remote: remote)
+        return Answered(
+            identity: identity, remote: remote, startNanos: DefaultTracerClock.now.nanosecondsSinceEpoch,
+            traceparent: identity.traceparent, traceID: identity.traceIDHex,
+            fields: identity.sampled
+                ? fields(method: method.rawValue, path: path, query: query, headers: headers, authority: authority)
+                : nil)
+    }
+
+    /// Ends the fast path's span: its record, with the route, status and body size, goes into the export
+    /// queue as one value (`ServerSpanRecord`).
+    func finish(_ answered: Answered, route: String, status: Int, bodySize: Int) {
+        guard var http = answered.fields else { return }
+        http.route = route
+        http.status = status
+        http.responseBodySize = bodySize
+        tracer.export(
+            ServerSpanRecord(
+                context: answered.identity, remoteParent: answered.remote, startNanos: answered.startNanos,
+                endNanos: DefaultTracerClock.now.nanosecondsSinceEpoch, http: http))
+    }
+
+    /// The caller's span, from `traceparent` (and `tracestate`); nil when absent or malformed.
+    private func remoteParent(_ headers: HTTPFields) -> SpanContext? {
+        headers[.traceparent].flatMap { SpanContext(traceparent: $0, traceState: headers[Self.tracestate]) }
+    }
+
+    /// A request's HTTP fields as its span keeps them, whichever path answers it.
+    private func fields(method: String, path: String, query: String?, headers: HTTPFields, authority: String?)
+        -> HTTPServerFields
+    {
+        HTTPServerFields(
+            method: method, path: path, query: query, authority: authority, serverAddress: serverAddress,
+            serverPort: serverPort, userAgent: headers[.userAgent],
+            requestBodySize: headers[.contentLength].flatMap { Int($0) })
     }
 
     private static let tracestate = HTTPField.Name("tracestate")!
