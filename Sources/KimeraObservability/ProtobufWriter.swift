@@ -27,6 +27,11 @@ package struct ProtobufWriter: ~Copyable {
     /// What was written, copied out.
     package var bytes: [UInt8] { Array(UnsafeBufferPointer(start: base, count: count)) }
 
+    /// What was written from `start` on, copied out.
+    package func bytes(from start: Int) -> [UInt8] {
+        Array(UnsafeBufferPointer(start: base + start, count: count - start))
+    }
+
     /// What was written, in place (valid only inside `body`).
     package func withUnsafeBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) rethrows -> Result {
         try body(UnsafeRawBufferPointer(start: base, count: count))

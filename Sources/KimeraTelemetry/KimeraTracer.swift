@@ -34,7 +34,7 @@ package struct FinishedSpan: Sendable {
 /// They are kept as the request brought them (the path and query unredacted, the Host header unparsed)
 /// and made into attributes by the exporter, off the request's thread: redaction (`Redaction`) and the
 /// Host header's split into `server.address` and `server.port` cost the request nothing.
-package struct HTTPServerFields: Sendable {
+package struct HTTPServerFields: Sendable, Equatable {
     package var method: String
     package var path: String
     package var query: String?

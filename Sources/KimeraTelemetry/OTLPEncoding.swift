@@ -30,10 +30,13 @@ package enum OTLPEncoding {
 
     /// `ExportTraceServiceRequest` of one batch.
     package static func traces(_ spans: [ExportedSpan], preamble: Preamble, into writer: inout ProtobufWriter) {
+        // A batch of a busy server is mostly spans of the same few requests: the HTTP attributes of the
+        // previous span are written again as bytes when the next span's fields are the same.
+        var previous = HTTPAttributeBytes()
         request(spans, preamble: preamble, into: &writer) { writer, item in
             switch item {
-            case .span(let span): span.withRecord { writer.span($0) }
-            case .server(let record): writer.span(record.finished)
+            case .span(let span): span.withRecord { writer.span($0, previous: &previous) }
+            case .server(let record): writer.span(record.finished, previous: &previous)
             }
         }
     }
@@ -60,6 +63,12 @@ package enum OTLPEncoding {
     }
 }
 
+/// The HTTP attributes last encoded in a batch, and their bytes.
+struct HTTPAttributeBytes {
+    var fields: HTTPServerFields?
+    var bytes: [UInt8] = []
+}
+
 extension ProtobufWriter {
     /// A length-delimited field whose bytes were encoded before.
     mutating func embedded(_ field: Int, _ message: [UInt8]) {
@@ -69,7 +78,8 @@ extension ProtobufWriter {
     }
 
     /// `trace.v1.Span`.
-    mutating func span(_ span: FinishedSpan) {
+    /// Its HTTP attributes are copied from `previous` when they are the same.
+    mutating func span(_ span: FinishedSpan, previous: inout HTTPAttributeBytes) {
         id(1, high: span.context.traceIDHigh, low: span.context.traceIDLow)  // trace_id
         id(2, span.context.spanID)  // span_id
         string(3, span.context.traceState ?? "")  // trace_state
@@ -82,7 +92,15 @@ extension ProtobufWriter {
         uint(6, Self.kind(span.kind))  // kind
         fixed64(7, span.startNanos)  // start_time_unix_nano
         fixed64(8, span.endNanos)  // end_time_unix_nano
-        if let http = span.http { httpAttributes(http) }
+        if let http = span.http {
+            if previous.fields == http {
+                previous.bytes.withUnsafeBufferPointer { appendRaw($0) }
+            } else {
+                let start = count
+                httpAttributes(http)
+                previous = HTTPAttributeBytes(fields: http, bytes: bytes(from: start))
+            }
+        }
         span.attributes.forEach { key, value in
             message(9) { $0.keyValue(key, value) }  // attributes
         }

@@ -261,8 +261,23 @@ func randomHex(bytes: Int) -> String {
             let outbound = try #require(response.header("traceparent"))
             #expect(outbound.hasPrefix("00-\(traceID)-") && outbound.hasSuffix("-01"))
             let spanID = String(outbound.split(separator: "-")[2])
+            // Two more in the same batch: the same fields (the encoder writes them again from the bytes it
+            // kept) and another user agent (it must not).
+            let same = try await http(.GET, "\(server.baseURL)/health", headers: [("User-Agent", "kimera-test/1")])
+            let other = try await http(.GET, "\(server.baseURL)/health", headers: [("User-Agent", "other/2")])
+            let sameID = try #require(same.header("X-Request-ID"))
+            let otherID = try #require(other.header("X-Request-ID"))
 
-            #expect(await eventually(timeout: .seconds(15)) { !receiver.spans(traceID: traceID).isEmpty })
+            #expect(
+                await eventually(timeout: .seconds(15)) {
+                    !receiver.spans(traceID: traceID).isEmpty && !receiver.spans(traceID: sameID).isEmpty
+                        && !receiver.spans(traceID: otherID).isEmpty
+                })
+            let agent = { (id: String) in
+                (receiver.spans(traceID: id).first?["attributes"] as? [String: Any])?["user_agent.original"] as? String
+            }
+            #expect(agent(sameID) == "kimera-test/1")
+            #expect(agent(otherID) == "other/2")
             let span = try #require(receiver.spans(traceID: traceID).first)
             #expect(span["name"] as? String == "GET /health")
             #expect(span["span_id"] as? String == spanID)
