@@ -146,10 +146,9 @@ let benchmarks: @Sendable () -> Void = {
             http.route = "/health"
             http.status = 200
             http.responseBodySize = 138
-            tracer.export(
-                ServerSpanRecord(
-                    context: identity, remoteParent: nil, startNanos: start,
-                    endNanos: DefaultTracerClock.now.nanosecondsSinceEpoch, http: http))
+            tracer.exportServerSpan(
+                identity, remote: nil, startNanos: start, endNanos: DefaultTracerClock.now.nanosecondsSinceEpoch,
+                http: http)
             drain(spanQueue, at: index)
         }
     }

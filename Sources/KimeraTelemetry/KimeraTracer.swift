@@ -108,7 +108,7 @@ package struct HTTPServerFields: Sendable, Equatable {
 }
 
 /// What the export queue of spans holds: a span object, or the record of a server span the fast path
-/// answered whole (no object is made for it: `KimeraTracer.export`).
+/// answered whole (no object is made for it: `KimeraTracer.exportServerSpan`).
 package enum ExportedSpan: Sendable {
     case span(KimeraSpan)
     case server(ServerSpanRecord)
@@ -123,16 +123,6 @@ package struct ServerSpanRecord: Sendable {
     var startNanos: UInt64
     var endNanos: UInt64
     var http: HTTPServerFields
-
-    package init(
-        context: SpanContext, remoteParent: SpanContext?, startNanos: UInt64, endNanos: UInt64, http: HTTPServerFields
-    ) {
-        self.context = context
-        self.remoteParent = remoteParent
-        self.startNanos = startNanos
-        self.endNanos = endNanos
-        self.http = http
-    }
 
     /// The record as a span object would have ended with it (`KimeraSpan.finishHTTPServer`).
     var finished: FinishedSpan {
@@ -186,12 +176,19 @@ public struct KimeraTracer: Tracer {
             http: identity.sampled ? http() : nil)
     }
 
-    /// The ids of a server span the fast path makes without an object (`export`): a child of `remote`,
+    /// The ids of a server span the fast path makes without an object (`exportServerSpan`): a child of `remote`,
     /// else the root of a new trace; sampled when it is to be exported.
     package func serverSpanIdentity(remote: SpanContext?) -> SpanContext { identity(parent: remote) }
 
-    /// Queues a server span made whole (sampled: `serverSpanIdentity`'s decision).
-    package func export(_ record: ServerSpanRecord) { queue?.offer(.server(record)) }
+    /// Queues a server span made whole (sampled: `serverSpanIdentity`'s decision) as one record.
+    package func exportServerSpan(
+        _ identity: SpanContext, remote: SpanContext?, startNanos: UInt64, endNanos: UInt64, http: HTTPServerFields
+    ) {
+        queue?.offer(
+            .server(
+                ServerSpanRecord(
+                    context: identity, remoteParent: remote, startNanos: startNanos, endNanos: endNanos, http: http)))
+    }
 
     /// A new span's ids: the parent's trace (else a new one), a new span id, and the sampler's decision.
     @inline(__always)

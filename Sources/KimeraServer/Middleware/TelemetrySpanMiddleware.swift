@@ -76,7 +76,7 @@ struct ServerSpans: Sendable {
         let span: KimeraSpan
         let method: String
         let traceparent: String
-        let traceID: String?
+        let traceID: String
     }
 
     /// Starts the span of a request: a child of its inbound `traceparent`, else the root of a new trace.
@@ -134,10 +134,9 @@ struct ServerSpans: Sendable {
         http.route = route
         http.status = status
         http.responseBodySize = bodySize
-        tracer.export(
-            ServerSpanRecord(
-                context: answered.identity, remoteParent: answered.remote, startNanos: answered.startNanos,
-                endNanos: DefaultTracerClock.now.nanosecondsSinceEpoch, http: http))
+        tracer.exportServerSpan(
+            answered.identity, remote: answered.remote, startNanos: answered.startNanos,
+            endNanos: DefaultTracerClock.now.nanosecondsSinceEpoch, http: http)
     }
 
     /// The caller's span, from `traceparent` (and `tracestate`); nil when absent or malformed.
