@@ -193,9 +193,16 @@ public struct KimeraTracer: Tracer {
     /// A new span's ids: the parent's trace (else a new one), a new span id, and the sampler's decision.
     @inline(__always)
     private func identity(parent: SpanContext?) -> SpanContext {
-        var identity = SpanContext(
-            traceIDHigh: parent?.traceIDHigh ?? ids.next(), traceIDLow: parent?.traceIDLow ?? ids.next(),
-            spanID: ids.next(), sampled: false, traceState: parent?.traceState)
+        var identity: SpanContext
+        if let parent {
+            identity = SpanContext(
+                traceIDHigh: parent.traceIDHigh, traceIDLow: parent.traceIDLow, spanID: ids.next(), sampled: false,
+                traceState: parent.traceState)
+        } else {
+            let new = ids.nextTrace()
+            identity = SpanContext(
+                traceIDHigh: new.high, traceIDLow: new.low, spanID: new.span, sampled: false, traceState: nil)
+        }
         identity.sampled = queue != nil && sampler.shouldSample(traceIDLow: identity.traceIDLow, parent: parent)
         return identity
     }

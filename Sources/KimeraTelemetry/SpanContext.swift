@@ -124,17 +124,34 @@ enum Hex {
 
 /// Trace and span ids: a 64-bit counter run through SplitMix64's finaliser (a bijection, so ids of one
 /// process never repeat before 2⁶⁴ of them) from a random seed per process, so two processes do not share
-/// a sequence. One relaxed atomic add per id instead of a `getrandom` call; the ids are uniformly spread,
-/// which the `traceidratio` sampler relies on.
+/// a sequence. One relaxed atomic add per span, not one per id and no `getrandom` call: a new trace takes
+/// three counter values (its two trace-id halves and its span id) with one add of three steps. The ids are
+/// uniformly spread, which the `traceidratio` sampler relies on.
 final class IDGenerator: Sendable {
+    /// The counter's step (2⁶⁴ divided by the golden ratio, odd: every value comes once per 2⁶⁴ steps).
+    private static let step: UInt64 = 0x9E37_79B9_7F4A_7C15
     /// The next counter value; shared by every thread that starts spans.
     private let counter: Atomic<UInt64>
 
     init(seed: UInt64 = UInt64.random(in: 1...UInt64.max)) { counter = Atomic(seed) }
 
+    /// A span id for a span of an existing trace.
     @inline(__always)
     func next() -> UInt64 {
-        var value = counter.wrappingAdd(0x9E37_79B9_7F4A_7C15, ordering: .relaxed).newValue
+        Self.mix(counter.wrappingAdd(Self.step, ordering: .relaxed).newValue)
+    }
+
+    /// The ids of a new trace's root span: trace id (high, low) and span id, from one atomic add.
+    @inline(__always)
+    func nextTrace() -> (high: UInt64, low: UInt64, span: UInt64) {
+        let last = counter.wrappingAdd(Self.step &* 3, ordering: .relaxed).newValue
+        return (Self.mix(last &- Self.step &* 2), Self.mix(last &- Self.step), Self.mix(last))
+    }
+
+    /// SplitMix64's finaliser; never 0 (an all-zero id is invalid in W3C Trace Context).
+    @inline(__always)
+    private static func mix(_ counter: UInt64) -> UInt64 {
+        var value = counter
         value = (value ^ (value >> 30)) &* 0xBF58_476D_1CE4_E5B9
         value = (value ^ (value >> 27)) &* 0x94D0_49BB_1331_11EB
         value ^= value >> 31

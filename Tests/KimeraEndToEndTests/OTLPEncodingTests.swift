@@ -119,6 +119,30 @@ import Tracing
         #expect(queue.counts.exportedItems == 2 && queue.counts.offered == 2)
     }
 
+    /// A new trace's three ids come from one step of the id counter, a child span's from one: they never
+    /// repeat, never are zero, a child keeps its parent's trace, and the low trace-id half stays uniform
+    /// enough for `traceidratio` to sample its ratio.
+    @Test func spanIDsAreDistinctAndUniform() {
+        let queue = ExportQueue<ExportedSpan>(capacity: 16, batchSize: 16)
+        let tracer = KimeraTracer(sampler: .traceIDRatio(0.25), queue: queue)
+        var seen = Set<UInt64>()
+        var sampled = 0
+        let traces = 20_000
+        for _ in 0..<traces {
+            let root = tracer.serverSpanIdentity(remote: nil)
+            let child = tracer.serverSpanIdentity(remote: root)
+            #expect(child.traceIDHigh == root.traceIDHigh && child.traceIDLow == root.traceIDLow)
+            for id in [root.traceIDHigh, root.traceIDLow, root.spanID, child.spanID] {
+                #expect(id != 0)
+                seen.insert(id)
+            }
+            if root.sampled { sampled += 1 }
+        }
+        #expect(seen.count == traces * 4)
+        // 25% of 20 000 is 5 000; a uniform low half lands within ±5 standard deviations (±306).
+        #expect(abs(sampled - traces / 4) < 306, "sampled \(sampled) of \(traces) at ratio 0.25")
+    }
+
     @Test func everyLogRecordFieldDecodesAsWritten() async throws {
         let directory = temporaryDirectory("kimera-otlp-encoding")
         defer { try? FileManager.default.removeItem(at: directory) }
