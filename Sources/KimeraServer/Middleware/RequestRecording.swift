@@ -63,8 +63,10 @@ struct RequestRecording: Sendable {
         route: String, status: HTTPResponse.Status, headers: inout HTTPFields, bytesOut: Int, error: String?
     ) -> CompactTrace {
         let duration = Timestamp.monotonicNanos() - start.monotonicNanos
-        // Appended, not assigned: no handler sets these, and append skips a scan of the fields.
-        headers.reserveCapacity(headers.count + 5)
+        // Appended, not assigned: no handler sets these, and append skips a scan of the fields. Room for
+        // these four and the two the caller appends after them (`traceparent` when exported, `Date`), so
+        // that export on does not grow the fields' storage.
+        headers.reserveCapacity(headers.count + 6)
         headers.append(HTTPField(name: .requestID, value: start.id))
         headers.append(HTTPField(name: .processTime, value: String(duration / 1000)))
         headers.append(HTTPField(name: .debugMode, value: start.debug ? "true" : "false"))

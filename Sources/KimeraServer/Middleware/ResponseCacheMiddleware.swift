@@ -62,7 +62,8 @@ struct ResponseCacheMiddleware: RouterMiddleware {
     /// room is reserved for the ones `RequestRecording` and Hummingbird append after.
     static func headers(of hit: ResponseCache.Hit) -> HTTPFields {
         var headers = hit.headers
-        headers.reserveCapacity(headers.count + 7)
+        // These two, then RequestRecording's four, `traceparent` when exported, and `Date`.
+        headers.reserveCapacity(headers.count + 8)
         headers.append(HTTPField(name: .xCache, value: "HIT"))
         headers.append(HTTPField(name: .xCacheAge, value: seconds(hit.ageNanos)))
         return headers
