@@ -81,6 +81,9 @@ final class OTLPExporter<Item: Sendable>: Service, Sendable {
             connect: .milliseconds(Int64(min(settings.timeout, .seconds(5)).milliseconds)),
             read: .milliseconds(Int64(settings.timeout.milliseconds)))
         configuration.decompression = .disabled
+        // The export's own requests are never traced: no span per batch (AsyncHTTPClient would otherwise
+        // make one with whatever tracer is bootstrapped, and an exported one would feed the queue it drains).
+        configuration.tracing.tracer = nil
         self.configuration = configuration
         var headers = HTTPHeaders()
         headers.add(name: "Content-Type", value: "application/x-protobuf")
