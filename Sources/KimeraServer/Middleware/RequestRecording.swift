@@ -21,6 +21,11 @@ struct RequestRecording: Sendable {
         accessLog = engine.logger("kimera.http.access")
     }
 
+    /// How many response fields are appended after a handler's: `complete`'s four, then `traceparent`
+    /// (export on) and `Date`. Whoever builds a response's fields reserves room for them, so appending
+    /// never grows the fields' storage.
+    static let appendedHeaderCount = 6
+
     /// A request as it started: its id, its start times and the modes it is answered in (read once, so
     /// a mode switch during the request cannot give it mixed headers).
     struct Start: Sendable {
@@ -63,10 +68,8 @@ struct RequestRecording: Sendable {
         route: String, status: HTTPResponse.Status, headers: inout HTTPFields, bytesOut: Int, error: String?
     ) -> CompactTrace {
         let duration = Timestamp.monotonicNanos() - start.monotonicNanos
-        // Appended, not assigned: no handler sets these, and append skips a scan of the fields. Room for
-        // these four and the two the caller appends after them (`traceparent` when exported, `Date`), so
-        // that export on does not grow the fields' storage.
-        headers.reserveCapacity(headers.count + 6)
+        // Appended, not assigned: no handler sets these, and append skips a scan of the fields.
+        headers.reserveCapacity(headers.count + Self.appendedHeaderCount)
         headers.append(HTTPField(name: .requestID, value: start.id))
         headers.append(HTTPField(name: .processTime, value: String(duration / 1000)))
         headers.append(HTTPField(name: .debugMode, value: start.debug ? "true" : "false"))

@@ -59,11 +59,10 @@ struct ResponseCacheMiddleware: RouterMiddleware {
     }
 
     /// The headers of a hit as stored (`Cache-Control` included) plus `X-Cache: HIT` and `X-Cache-Age`;
-    /// room is reserved for the ones `RequestRecording` and Hummingbird append after.
+    /// room is reserved for the ones appended after (`RequestRecording.appendedHeaderCount`).
     static func headers(of hit: ResponseCache.Hit) -> HTTPFields {
         var headers = hit.headers
-        // These two, then RequestRecording's four, `traceparent` when exported, and `Date`.
-        headers.reserveCapacity(headers.count + 8)
+        headers.reserveCapacity(headers.count + 2 + RequestRecording.appendedHeaderCount)
         headers.append(HTTPField(name: .xCache, value: "HIT"))
         headers.append(HTTPField(name: .xCacheAge, value: seconds(hit.ageNanos)))
         return headers

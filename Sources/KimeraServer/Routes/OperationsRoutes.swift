@@ -74,8 +74,8 @@ struct HealthBody: Sendable {
 
     func headers(for body: ByteBuffer) -> HTTPFields {
         var headers = HTTPFields()
-        // Room for the headers RequestRecording appends, `traceparent` when exported, and `Date`.
-        headers.reserveCapacity(8)
+        // These two, and room for the ones appended after them.
+        headers.reserveCapacity(2 + RequestRecording.appendedHeaderCount)
         headers.append(HTTPField(name: .contentType, value: "application/json"))
         headers.append(HTTPField(name: .contentLength, value: String(body.readableBytes)))
         return headers
