@@ -49,12 +49,25 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2"),
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
         .package(url: "https://github.com/apple/swift-distributed-tracing", from: "1.3.0"),
+        .package(url: "https://github.com/apple/swift-openapi-runtime", from: "1.13.4"),
     ],
     targets: [
         // The wire contract and its vocabulary; depends on nothing.
         // ThreadSanitizer's view of the standard library's Mutex (`Mutex.locked`, docs/OPERATIONS.md "Sanitizers").
         .target(name: "CKimeraSanitizer"),
         .target(name: "KimeraModels", dependencies: ["CKimeraSanitizer"]),
+        // The HTTP contract as openapi.json states it: swift-openapi-generator's Types, Client and Server,
+        // generated ahead of time by scripts/gen-openapi and committed (docs/ARCHITECTURE.md "The contract").
+        .target(
+            name: "KimeraAPI",
+            dependencies: [
+                .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ],
+            exclude: ["openapi-generator-config.yaml"],
+            // The generator marks its imports public; where a file ends up not needing one, Swift 6.3 warns
+            // and the generated file cannot say otherwise (its `@diagnose` is for compilers from 6.4).
+            swiftSettings: [.unsafeFlags(["-suppress-warnings"])]),
         // The domain and the VaultStore port: no HTTP, no SQL (docs/ARCHITECTURE.md).
         .target(name: "KimeraCore", dependencies: ["KimeraModels", "CKimeraAllocations"]),
         // The embedded adapter of the port.
@@ -101,7 +114,8 @@ let package = Package(
         .target(
             name: "KimeraServer",
             dependencies: [
-                "KimeraModels", "KimeraCore", "KimeraVaultSQLite", "KimeraObservability", "KimeraTelemetry",
+                "KimeraModels", "KimeraAPI", "KimeraCore", "KimeraVaultSQLite", "KimeraObservability",
+                "KimeraTelemetry",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "Logging", package: "swift-log"),
@@ -126,7 +140,9 @@ let package = Package(
         .target(
             name: "KimeraClient",
             dependencies: [
-                "KimeraModels",
+                "KimeraModels", "KimeraAPI",
+                .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -178,7 +194,7 @@ let package = Package(
         .testTarget(
             name: "KimeraServerTests",
             dependencies: [
-                "KimeraServer", "KimeraObservability", "KimeraCore", "KimeraVaultSQLite", "KimeraModels",
+                "KimeraServer", "KimeraAPI", "KimeraObservability", "KimeraCore", "KimeraVaultSQLite", "KimeraModels",
                 "KimeraTelemetry",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Configuration", package: "swift-configuration"),
@@ -193,7 +209,8 @@ let package = Package(
             name: "KimeraEndToEndTests",
             dependencies: [
                 // KimeraTelemetry: its OTLP encoding is decoded by the reference receiver the export tests run.
-                "KimeraModels", "KimeraClient", "PostgresTestServer", "KimeraTelemetry", "KimeraObservability",
+                "KimeraModels", "KimeraAPI", "KimeraClient", "PostgresTestServer", "KimeraTelemetry",
+                "KimeraObservability",
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

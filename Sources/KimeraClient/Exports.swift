@@ -1,1 +1,2 @@
+@_exported import KimeraAPI
 @_exported import KimeraModels

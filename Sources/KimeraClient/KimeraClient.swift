@@ -3,6 +3,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import Synchronization
+import KimeraAPI
 import KimeraModels
 
 /// A typed async client of the Kimera HTTP API (`docs/API.md`): one method per endpoint, each decoding the
@@ -284,7 +285,7 @@ extension KimeraClient {
 
     /// `GET /kimera/vault/status`.
     public func vaultStatus() async throws -> VaultStatus {
-        try await get("/kimera/vault/status")
+        try await generated { try await $0.getVaultStatus().ok.body.json }
     }
 
     /// `GET /kimera/vault/geoids/count`.

@@ -192,22 +192,12 @@ public final class KimeraService: Sendable {
         return ScarSearchResponse(query: query, results: results)
     }
 
-    public func vaultStatus() async throws -> VaultStatus {
+    /// The vaults' totals, the geoid count and the store, read now (`GET /kimera/vault/status`, `/vault/stats`).
+    public func vaultReport() async throws -> VaultReport {
         let totals = try await store.vaultTotals()
         let geoids = try await store.geoidCount()
-        return VaultStatus(
-            vaultA: VaultSideStatus(scarCount: totals.countA, totalWeight: totals.weightA),
-            vaultB: VaultSideStatus(scarCount: totals.countB, totalWeight: totals.weightB),
-            totalScars: totals.countA + totals.countB, totalWeight: totals.weightA + totals.weightB,
-            totalGeoids: geoids, balanceRatio: VaultBalance.balanceRatio(countA: totals.countA, countB: totals.countB),
-            database: DatabaseStatus(status: "ok", dialect: store.dialect, message: "The vault database answered."),
-            timestamp: KimeraTimestamp.iso8601(clock()))
-    }
-
-    /// `GET /kimera/vault/stats`, the original's summary.
-    public func vaultStats() async throws -> VaultStats {
-        let status = try await vaultStatus()
-        return VaultStats(totalGeoids: status.totalGeoids, vaults: status.vaults)
+        return VaultReport(
+            totals: totals, geoids: geoids, dialect: store.dialect, timestamp: KimeraTimestamp.iso8601(clock()))
     }
 
     /// The newest SCARs of both vaults, newest first.

@@ -27,6 +27,29 @@ public struct VaultTotals: Sendable, Equatable {
     public func weight(_ vault: VaultID) -> Double { vault == .vaultA ? weightA : weightB }
 }
 
+/// The vaults as the service reports them: what `GET /kimera/vault/status` and `/kimera/vault/stats` show
+/// (their wire shapes are the document's `VaultStatus` and `VaultStats`, built by the routes).
+public struct VaultReport: Sendable, Equatable {
+    public var totals: VaultTotals
+    public var geoids: Int
+    /// The store behind the vaults: `sqlite` or `postgresql`.
+    public var dialect: String
+    /// When the totals were read, ISO-8601 UTC.
+    public var timestamp: String
+
+    public init(totals: VaultTotals, geoids: Int, dialect: String, timestamp: String) {
+        self.totals = totals
+        self.geoids = geoids
+        self.dialect = dialect
+        self.timestamp = timestamp
+    }
+
+    public var scars: Int { totals.countA + totals.countB }
+    public var weight: Double { totals.weightA + totals.weightB }
+    /// max count ÷ max(min count, 1).
+    public var balanceRatio: Double { VaultBalance.balanceRatio(countA: totals.countA, countB: totals.countB) }
+}
+
 /// One SCAR as rebalancing sees it.
 public struct RebalanceCandidate: Sendable, Equatable {
     public var scarID: String

@@ -92,25 +92,6 @@ public struct BatchCreateResponse: Codable, Sendable, Equatable {
     }
 }
 
-/// `GET /kimera/vault/stats`.
-public struct VaultStats: Codable, Sendable, Equatable {
-    public var totalGeoids: Int
-    public var totalScars: Int
-    public var vaults: VaultsSummary
-
-    public init(totalGeoids: Int, vaults: VaultsSummary) {
-        self.totalGeoids = totalGeoids
-        self.totalScars = vaults.totalCount
-        self.vaults = vaults
-    }
-
-    enum CodingKeys: String, CodingKey {
-        case vaults
-        case totalGeoids = "total_geoids"
-        case totalScars = "total_scars"
-    }
-}
-
 /// `GET /kimera/vault/scars/recent`: the newest SCARs of both vaults, newest first.
 public struct RecentScars: Codable, Sendable, Equatable {
     public var recentScars: [Scar]

@@ -42,8 +42,8 @@ struct Vault: AsyncParsableCommand {
                         (
                             "database",
                             Table.Cell(
-                                "\(status.database.dialect) \(status.database.status)",
-                                status.database.status == "ok" ? .green : .red)
+                                "\(status.database.dialect) \(status.database.status.rawValue)",
+                                status.database.status == .ok ? .green : .red)
                         ),
                     ], output: output)
             }

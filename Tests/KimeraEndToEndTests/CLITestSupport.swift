@@ -251,6 +251,14 @@ final class StubHTTPServer: Sendable {
             + (length ? "Content-Length: \(body.utf8.count)\r\n" : "") + "Connection: close\r\n\r\n" + body
     }
 
+    /// A 200 with a JSON body and the headers openapi.json says every Kimera response carries (the client
+    /// generated from it requires them).
+    static func kimeraJSON(_ body: String) -> String {
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n"
+            + "X-Request-ID: stub-1\r\nX-Process-Time-Microseconds: 12\r\nX-Debug-Mode: false\r\n"
+            + "X-Performance-Mode: true\r\nConnection: close\r\n\r\n" + body
+    }
+
     /// A 500 with a Kimera error body.
     static func internalError(message: String) -> String {
         json("500 Internal Server Error", #"{"error":"internal","message":"\#(message)","request_id":"stub-1"}"#)

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import HummingbirdTesting
+import KimeraAPI
 import KimeraCore
 import KimeraModels
 import Testing
@@ -50,5 +51,22 @@ struct OpenAPITests {
                 #expect(response.text == file)
             }
         }
+    }
+
+    @Test("the generated Types, Client and Server are from this openapi.json (scripts/gen-openapi)")
+    func generatedCodeIsFromTheDocument() throws {
+        let sha256 = Process()
+        sha256.executableURL = URL(fileURLWithPath: "/usr/bin/sha256sum")
+        sha256.arguments = [Self.repositoryDocument.path]
+        let output = Pipe()
+        sha256.standardOutput = output
+        try sha256.run()
+        let printed = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        sha256.waitUntilExit()
+        let digest = printed.split(separator: " ").first.map(String.init)
+        #expect(sha256.terminationStatus == 0)
+        #expect(
+            digest == GeneratedDocument.sha256,
+            "openapi.json changed after Sources/KimeraAPI/Generated was generated: run scripts/gen-openapi")
     }
 }

@@ -4,6 +4,7 @@
     import Foundation
 #endif
 import Hummingbird
+import KimeraAPI
 import KimeraCore
 import KimeraModels
 import KimeraObservability
@@ -156,10 +157,12 @@ enum KimeraRoutes {
             JSONBody.response(try await service.scar(id: try context.parameters.require("id")))
         }
 
-        routes.get("/kimera/vault/status") { _, _ in JSONBody.response(try await service.vaultStatus()) }
+        routes.get("/kimera/vault/status") { _, _ in
+            JSONBody.response(VaultStatus(try await service.vaultReport()))
+        }
         routes.get("/kimera/vault/geoids/count") { _, _ in JSONBody.response(try await service.geoidCount()) }
         routes.get("/kimera/vault/scars/count") { _, _ in JSONBody.response(try await service.scarCount()) }
-        routes.get("/kimera/vault/stats") { _, _ in JSONBody.response(try await service.vaultStats()) }
+        routes.get("/kimera/vault/stats") { _, _ in JSONBody.response(VaultStats(try await service.vaultReport())) }
         routes.get("/kimera/vault/scars/recent") { request, _ in
             let limit = try QueryReader(request).limit(default: 5, maximum: maxSearchLimit)
             return JSONBody.response(try await service.recentScars(limit: limit))

@@ -8200,7 +8200,24 @@ enum OpenAPIDocument {
           "openapi",
           "info",
           "paths"
-        ]
+        ],
+        "properties": {
+          "openapi": {
+            "type": "string",
+            "description": "The OpenAPI version, `3.1.0`."
+          },
+          "info": {
+            "type": "object",
+            "description": "Title, version and description of the API.",
+            "additionalProperties": true
+          },
+          "paths": {
+            "type": "object",
+            "description": "Every operation, by path.",
+            "additionalProperties": true
+          }
+        },
+        "additionalProperties": true
       },
       "VaultSummary": {
         "type": "object",

@@ -1,0 +1,16 @@
+// The document's schemas under the short names the server, the client and the command line use. A schema
+// listed here has no hand-written struct: its type is the one openapi.json generates (issue 28; the rest of
+// KimeraModels moves here schema by schema, docs/ARCHITECTURE.md "The contract").
+
+/// `GET /kimera/vault/status`.
+public typealias VaultStatus = Components.Schemas.VaultStatus
+/// One vault's share of the SCARs.
+public typealias VaultSideStatus = Components.Schemas.VaultSideStatus
+/// The storage behind the vaults.
+public typealias DatabaseStatus = Components.Schemas.DatabaseStatus
+/// One vault in the Python original's `vaults` summary.
+public typealias VaultSummary = Components.Schemas.VaultSummary
+/// Both vaults as the Python original reported them.
+public typealias VaultsSummary = Components.Schemas.VaultsSummary
+/// `GET /kimera/vault/stats`.
+public typealias VaultStats = Components.Schemas.VaultStats

@@ -1,0 +1,35 @@
+import KimeraAPI
+import KimeraCore
+
+// The vault report in the wire shapes openapi.json gives it (routes translate Core → HTTP).
+
+extension VaultStatus {
+    /// `GET /kimera/vault/status`: both vaults, the totals, the database, and the original's summary.
+    init(_ report: VaultReport) {
+        let totals = report.totals
+        self.init(
+            vaultA: VaultSideStatus(scarCount: totals.countA, totalWeight: totals.weightA),
+            vaultB: VaultSideStatus(scarCount: totals.countB, totalWeight: totals.weightB),
+            totalScars: report.scars, totalWeight: report.weight, totalGeoids: report.geoids,
+            balanceRatio: report.balanceRatio,
+            database: DatabaseStatus(status: .ok, dialect: report.dialect, message: "The vault database answered."),
+            initialized: true, timestamp: report.timestamp, vaults: VaultsSummary(report))
+    }
+}
+
+extension VaultStats {
+    /// `GET /kimera/vault/stats`, the Python original's summary.
+    init(_ report: VaultReport) {
+        self.init(totalGeoids: report.geoids, totalScars: report.scars, vaults: VaultsSummary(report))
+    }
+}
+
+extension VaultsSummary {
+    init(_ report: VaultReport) {
+        let totals = report.totals
+        self.init(
+            vaultA: VaultSummary(count: totals.countA, weight: totals.weightA),
+            vaultB: VaultSummary(count: totals.countB, weight: totals.weightB), totalCount: report.scars,
+            totalWeight: report.weight, balanceRatio: report.balanceRatio)
+    }
+}

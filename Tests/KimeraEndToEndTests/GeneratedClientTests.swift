@@ -1,0 +1,92 @@
+import Foundation
+import KimeraClient
+import Synchronization
+import Testing
+
+/// The operations `KimeraClient` reads through the client generated from openapi.json (`GeneratedTransport`):
+/// the request on the wire, the decoded answer, and every failure coming out as the `ClientError` (and exit
+/// code) the hand-written methods gave — against canned answers on loopback (`StubHTTPServer`).
+@Suite("Generated client over Kimera's transport")
+struct GeneratedClientTests {
+    static let status = #"""
+        {"balance_ratio":2,"database":{"dialect":"postgresql","message":"The vault database answered.","status":"ok"},\#
+        "initialized":true,"timestamp":"2026-12-06T22:00:00.000000Z","total_geoids":7,"total_scars":3,\#
+        "total_weight":2.5,"vault_a":{"scar_count":2,"total_weight":1.5},"vault_b":{"scar_count":1,"total_weight":1},\#
+        "vaults":{"balance_ratio":2,"total_count":3,"total_weight":2.5,"vault_a":{"count":2,"weight":1.5},\#
+        "vault_b":{"count":1,"weight":1}}}
+        """#
+
+    @Test func anAnswerIsDecodedIntoTheDocumentsTypeAndTheRequestIsKimeras() async throws {
+        let received = Mutex("")
+        let server = try StubHTTPServer { head in
+            received.withLock { $0 = head }
+            return StubHTTPServer.kimeraJSON(Self.status)
+        }
+        defer { server.stop() }
+        let (client, transport) = try PlainHTTPTests.client(server.port)
+        let status = try await client.vaultStatus()
+        await transport.shutdown()
+        #expect(status.totalScars == 3 && status.totalGeoids == 7 && status.vaultA.scarCount == 2)
+        #expect(status.database.status == .ok && status.database.dialect == "postgresql")
+        #expect(status.vaults.vaultB.weight == 1)
+        let request = received.withLock { $0 }
+        #expect(request.hasPrefix("GET /kimera/vault/status HTTP/1.1\r\n"), "\(request)")
+        #expect(request.contains("Authorization: Bearer t0ken\r\n"))
+        #expect(request.contains("User-Agent: kimera-cli/"))
+    }
+
+    @Test func anErrorStatusIsAStatusErrorWithTheServersBody() async throws {
+        let server = try StubHTTPServer(
+            response: StubHTTPServer.json(
+                "503 Service Unavailable",
+                #"{"error":"vault_unavailable","message":"The vault database is not answering.","request_id":"r1"}"#))
+        defer { server.stop() }
+        let (client, transport) = try PlainHTTPTests.client(server.port)
+        await #expect {
+            try await client.vaultStatus()
+        } throws: { error in
+            guard case ClientError.status(503, let body, let url) = error else { return false }
+            return body?.message == "The vault database is not answering." && url.hasSuffix("/kimera/vault/status")
+        }
+        await transport.shutdown()
+    }
+
+    @Test func anAnswerTheDocumentDoesNotAllowIsUndecodableNamingTheField() async throws {
+        // A field the closed schema does not list, and one it requires left out.
+        let extra = Self.status.replacingOccurrences(of: #""initialized":true"#, with: #""initialized":true,"x":1"#)
+        let missing = Self.status.replacingOccurrences(of: #""total_geoids":7,"#, with: "")
+        for (body, field) in [(extra, "x"), (missing, "total_geoids")] {
+            let server = try StubHTTPServer(response: StubHTTPServer.kimeraJSON(body))
+            defer { server.stop() }
+            let (client, transport) = try PlainHTTPTests.client(server.port)
+            await #expect {
+                try await client.vaultStatus()
+            } throws: { error in
+                guard case ClientError.undecodable(let url, _, let detail) = error else { return false }
+                return url.hasSuffix("/kimera/vault/status") && detail.contains(field)
+            }
+            await transport.shutdown()
+        }
+    }
+
+    @Test func anAnswerWithoutTheDocumentedHeadersIsUndecodableNamingTheHeader() async throws {
+        let server = try StubHTTPServer(response: StubHTTPServer.json("200 OK", Self.status))
+        defer { server.stop() }
+        let (client, transport) = try PlainHTTPTests.client(server.port)
+        await #expect {
+            try await client.vaultStatus()
+        } throws: { error in
+            guard case ClientError.undecodable(_, _, let detail) = error else { return false }
+            return detail.contains("X-Request-ID")
+        }
+        await transport.shutdown()
+    }
+
+    @Test func theCommandLineExitsAsBeforeOnAServerError() async throws {
+        let stub = try StubHTTPServer(response: StubHTTPServer.internalError(message: "The vault is on fire."))
+        defer { stub.stop() }
+        let result = try await runCLI(["vault", "status", "--url", "http://127.0.0.1:\(stub.port)"])
+        #expect(result.status == 5)
+        #expect(result.stderr == "kimera: The vault is on fire. (HTTP 500 internal)\n")
+    }
+}
