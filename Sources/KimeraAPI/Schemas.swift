@@ -14,3 +14,9 @@ public typealias VaultSummary = Components.Schemas.VaultSummary
 public typealias VaultsSummary = Components.Schemas.VaultsSummary
 /// `GET /kimera/vault/stats`.
 public typealias VaultStats = Components.Schemas.VaultStats
+/// The number of geoids, under both its names.
+public typealias GeoidCountResponse = Components.Schemas.GeoidCountResponse
+/// SCARs per vault and in all.
+public typealias ScarCountResponse = Components.Schemas.ScarCountResponse
+/// What a rebalance moved.
+public typealias RebalanceResponse = Components.Schemas.RebalanceResponse

@@ -290,12 +290,12 @@ extension KimeraClient {
 
     /// `GET /kimera/vault/geoids/count`.
     public func geoidCount() async throws -> GeoidCountResponse {
-        try await get("/kimera/vault/geoids/count")
+        try await generated { try await $0.getGeoidCount().ok.body.json }
     }
 
     /// `GET /kimera/vault/scars/count`.
     public func scarCount() async throws -> ScarCountResponse {
-        try await get("/kimera/vault/scars/count")
+        try await generated { try await $0.getScarCount().ok.body.json }
     }
 
     /// `GET /kimera/vault/vaults/{vault_id}`.
@@ -306,7 +306,7 @@ extension KimeraClient {
 
     /// `POST /kimera/vault/vaults/rebalance`.
     public func rebalanceVaults(byWeight: Bool = false) async throws -> RebalanceResponse {
-        try await post("/kimera/vault/vaults/rebalance", query: [("by_weight", String(byWeight))])
+        try await generated { try await $0.rebalanceVaults(query: .init(byWeight: String(byWeight))).ok.body.json }
     }
 
     /// `GET /kimera/status`.

@@ -228,13 +228,13 @@ public final class KimeraService: Sendable {
         return BatchCreateResponse(geoids: created)
     }
 
-    public func geoidCount() async throws -> GeoidCountResponse {
-        GeoidCountResponse(count: try await store.geoidCount())
+    public func geoidCount() async throws -> Int {
+        try await store.geoidCount()
     }
 
-    public func scarCount() async throws -> ScarCountResponse {
-        let totals = try await store.vaultTotals()
-        return ScarCountResponse(vaultA: totals.countA, vaultB: totals.countB, total: totals.countA + totals.countB)
+    /// SCAR count and weight sum per vault.
+    public func vaultTotals() async throws -> VaultTotals {
+        try await store.vaultTotals()
     }
 
     /// The newest SCARs of `vault_a` or `vault_b`; any other id is `notFound(.vault)`.
@@ -244,9 +244,9 @@ public final class KimeraService: Sendable {
         return VaultContents(vaultID: vault, contents: try await store.vaultContents(vault, limit: limit))
     }
 
-    public func rebalance(byWeight: Bool = false) async throws -> RebalanceResponse {
-        let moved = try await store.rebalance(byWeight: byWeight)
-        return RebalanceResponse(status: moved > 0 ? "rebalanced" : "balanced", movedScars: moved, byWeight: byWeight)
+    /// Moves SCARs from the heavier vault to the other (by count, or by weight); returns how many moved.
+    public func rebalance(byWeight: Bool = false) async throws -> Int {
+        try await store.rebalance(byWeight: byWeight)
     }
 
     // MARK: System

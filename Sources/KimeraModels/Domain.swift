@@ -440,64 +440,6 @@ public struct ScarSearchResponse: Codable, Sendable, Equatable {
 
 // MARK: - Vaults
 
-/// `GET /kimera/vault/geoids/count`.
-public struct GeoidCountResponse: Codable, Sendable, Equatable {
-    public var count: Int
-
-    public init(count: Int) { self.count = count }
-
-    enum CodingKeys: String, CodingKey {
-        case count
-        case geoidCount = "geoid_count"
-    }
-
-    public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        count =
-            try container.decodeIfPresent(Int.self, forKey: .geoidCount) ?? container.decode(Int.self, forKey: .count)
-    }
-
-    /// `geoid_count` is the original's name; `count` stays for earlier clients.
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(count, forKey: .count)
-        try container.encode(count, forKey: .geoidCount)
-    }
-}
-
-/// `GET /kimera/vault/scars/count`.
-public struct ScarCountResponse: Codable, Sendable, Equatable {
-    public var vaultA: Int
-    public var vaultB: Int
-    public var total: Int
-
-    public init(vaultA: Int, vaultB: Int, total: Int) {
-        self.vaultA = vaultA
-        self.vaultB = vaultB
-        self.total = total
-    }
-
-    enum CodingKeys: String, CodingKey {
-        case total
-        case vaultA = "vault_a"
-        case vaultB = "vault_b"
-    }
-
-    enum OriginalKeys: String, CodingKey {
-        case scarCount = "scar_count"
-    }
-
-    /// `scar_count` (the original's name) is the total.
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(total, forKey: .total)
-        try container.encode(vaultA, forKey: .vaultA)
-        try container.encode(vaultB, forKey: .vaultB)
-        var original = encoder.container(keyedBy: OriginalKeys.self)
-        try original.encode(total, forKey: .scarCount)
-    }
-}
-
 /// `GET /kimera/vault/vaults/{vault_id}`: the newest SCARs first.
 public struct VaultContents: Codable, Sendable, Equatable {
     public var vaultID: VaultID
@@ -511,26 +453,6 @@ public struct VaultContents: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey {
         case contents
         case vaultID = "vault_id"
-    }
-}
-
-/// `POST /kimera/vault/vaults/rebalance`.
-public struct RebalanceResponse: Codable, Sendable, Equatable {
-    /// `rebalanced` when SCARs moved, `balanced` when nothing needed to.
-    public var status: String
-    public var movedScars: Int
-    public var byWeight: Bool
-
-    public init(status: String, movedScars: Int, byWeight: Bool) {
-        self.status = status
-        self.movedScars = movedScars
-        self.byWeight = byWeight
-    }
-
-    enum CodingKeys: String, CodingKey {
-        case status
-        case movedScars = "moved_scars"
-        case byWeight = "by_weight"
     }
 }
 

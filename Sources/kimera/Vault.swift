@@ -62,7 +62,7 @@ struct Vault: AsyncParsableCommand {
 
         func perform(in context: CommandContext) async throws {
             let result = try await context.client.rebalanceVaults(byWeight: byWeight)
-            context.output.emit(result) { "\(result.status): \(result.movedScars) SCARs moved" }
+            context.output.emit(result) { "\(result.status.rawValue): \(result.movedScars) SCARs moved" }
         }
     }
 }

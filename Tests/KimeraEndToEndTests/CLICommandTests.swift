@@ -91,7 +91,7 @@ extension CLITests {
 
                 let rebalanced = try await server.run(["vault", "rebalance", "-o", "json"])
                 #expect(rebalanced.status == 0, "\(rebalanced.stderr)")
-                #expect(["balanced", "rebalanced"].contains(try rebalanced.decode(RebalanceResponse.self).status))
+                #expect(["balanced", "rebalanced"].contains(try rebalanced.decode(RebalanceResponse.self).status.rawValue))
 
                 let unknown = try await server.run(["contradictions", "process", "geoid_unknown", "-o", "json"])
                 #expect(unknown.status == 4)

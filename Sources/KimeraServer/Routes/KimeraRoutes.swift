@@ -160,8 +160,12 @@ enum KimeraRoutes {
         routes.get("/kimera/vault/status") { _, _ in
             JSONBody.response(VaultStatus(try await service.vaultReport()))
         }
-        routes.get("/kimera/vault/geoids/count") { _, _ in JSONBody.response(try await service.geoidCount()) }
-        routes.get("/kimera/vault/scars/count") { _, _ in JSONBody.response(try await service.scarCount()) }
+        routes.get("/kimera/vault/geoids/count") { _, _ in
+            JSONBody.response(GeoidCountResponse(try await service.geoidCount()))
+        }
+        routes.get("/kimera/vault/scars/count") { _, _ in
+            JSONBody.response(ScarCountResponse(try await service.vaultTotals()))
+        }
         routes.get("/kimera/vault/stats") { _, _ in JSONBody.response(VaultStats(try await service.vaultReport())) }
         routes.get("/kimera/vault/scars/recent") { request, _ in
             let limit = try QueryReader(request).limit(default: 5, maximum: maxSearchLimit)
@@ -174,9 +178,10 @@ enum KimeraRoutes {
         }
         routes.post("/kimera/vault/vaults/rebalance") { request, _ in
             let byWeight = try QueryReader(request).bool("by_weight") ?? false
-            let result = try await profiler.profile("vault.rebalance") {
+            let moved = try await profiler.profile("vault.rebalance") {
                 try await service.rebalance(byWeight: byWeight)
             }
+            let result = RebalanceResponse(moved: moved, byWeight: byWeight)
             invalidate()
             vaultLog.info(
                 "vaults rebalanced",

@@ -24,6 +24,26 @@ extension VaultStats {
     }
 }
 
+extension GeoidCountResponse {
+    /// `count`, and `geoid_count` (the Python original's name) for the same number.
+    init(_ count: Int) { self.init(count: count, geoidCount: count) }
+}
+
+extension ScarCountResponse {
+    /// Per vault and the total, also as `scar_count` (the Python original's name).
+    init(_ totals: VaultTotals) {
+        let total = totals.countA + totals.countB
+        self.init(vaultA: totals.countA, vaultB: totals.countB, total: total, scarCount: total)
+    }
+}
+
+extension RebalanceResponse {
+    /// `rebalanced` when SCARs moved, `balanced` when nothing needed to.
+    init(moved: Int, byWeight: Bool) {
+        self.init(status: moved > 0 ? .rebalanced : .balanced, movedScars: moved, byWeight: byWeight)
+    }
+}
+
 extension VaultsSummary {
     init(_ report: VaultReport) {
         let totals = report.totals
