@@ -61,6 +61,7 @@ let package = Package(
         .target(
             name: "KimeraAPI",
             dependencies: [
+                "KimeraModels",
                 .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
             ],

@@ -20,3 +20,11 @@ public typealias GeoidCountResponse = Components.Schemas.GeoidCountResponse
 public typealias ScarCountResponse = Components.Schemas.ScarCountResponse
 /// What a rebalance moved.
 public typealias RebalanceResponse = Components.Schemas.RebalanceResponse
+/// `POST /debug/mode` and `POST /debug/profiling`.
+public typealias ModeChangeResponse = Components.Schemas.ModeChangeResponse
+/// `POST` and `DELETE /debug/log-level`.
+public typealias LogLevelChangeResponse = Components.Schemas.LogLevelChangeResponse
+/// One module's level in `GET /debug/log-level`.
+public typealias ModuleLevel = Components.Schemas.ModuleLevel
+/// `GET /debug/log-level`.
+public typealias LogLevelsResponse = Components.Schemas.LogLevelsResponse

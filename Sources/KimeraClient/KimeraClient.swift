@@ -1,10 +1,10 @@
 import AsyncHTTPClient
 import Foundation
+import KimeraAPI
+import KimeraModels
 import NIOCore
 import NIOHTTP1
 import Synchronization
-import KimeraAPI
-import KimeraModels
 
 /// A typed async client of the Kimera HTTP API (`docs/API.md`): one method per endpoint, each decoding the
 /// `KimeraModels` type the server encodes, each failing with a `ClientError`.
@@ -160,12 +160,12 @@ extension KimeraClient {
 
     /// `POST /debug/mode`. `ttl` is a duration as the server reads it (`15m`, `30s`).
     public func setDebugMode(_ enabled: Bool, ttl: String? = nil) async throws -> ModeChangeResponse {
-        try await post("/debug/mode", query: [("enabled", String(enabled))] + optional("ttl", ttl))
+        try await generated { try await $0.setDebugMode(query: .init(enabled: String(enabled), ttl: ttl)).ok.body.json }
     }
 
     /// `POST /debug/profiling`.
     public func setProfiling(_ enabled: Bool, ttl: String? = nil) async throws -> ModeChangeResponse {
-        try await post("/debug/profiling", query: [("enabled", String(enabled))] + optional("ttl", ttl))
+        try await generated { try await $0.setProfiling(query: .init(enabled: String(enabled), ttl: ttl)).ok.body.json }
     }
 
     /// `GET /debug/logs`.
@@ -175,21 +175,23 @@ extension KimeraClient {
 
     /// `GET /debug/log-level`.
     public func logLevels() async throws -> LogLevelsResponse {
-        try await get("/debug/log-level")
+        try await generated { try await $0.getLogLevels().ok.body.json }
     }
 
     /// `POST /debug/log-level`; `module` nil sets the root level.
     public func setLogLevel(_ level: LogLevel, module: String? = nil, ttl: String? = nil) async throws
         -> LogLevelChangeResponse
     {
-        try await post(
-            "/debug/log-level", query: [("level", level.rawValue)] + optional("module", module) + optional("ttl", ttl))
+        // The parameter's enum lists every level in both cases; the upper-case spelling is the level's name.
+        let name = Operations.SetLogLevel.Input.Query.LevelPayload(rawValue: level.rawValue) ?? .INFO
+        return try await generated {
+            try await $0.setLogLevel(query: .init(level: name, module: module, ttl: ttl)).ok.body.json
+        }
     }
 
     /// `DELETE /debug/log-level`: the module inherits again; `module` nil clears the root level.
     public func unsetLogLevel(module: String? = nil) async throws -> LogLevelChangeResponse {
-        try await send("DELETE", "/debug/log-level", query: optional("module", module)).decode(
-            LogLevelChangeResponse.self)
+        try await generated { try await $0.unsetLogLevel(query: .init(module: module)).ok.body.json }
     }
 
     /// `GET /debug/traces`.

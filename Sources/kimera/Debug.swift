@@ -164,7 +164,7 @@ extension Debug {
         }
 
         static func describe(_ change: ModeChangeResponse) -> String {
-            change.status + (change.expiresAt.map { " until \($0)" } ?? "")
+            change.status.rawValue + (change.expiresAt.map { " until \($0)" } ?? "")
         }
     }
 

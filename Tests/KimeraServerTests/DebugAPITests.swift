@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import HummingbirdTesting
+import KimeraAPI
 import KimeraCore
 import KimeraModels
 import Logging
@@ -101,7 +102,7 @@ struct DebugAPITests {
             try await client.execute(uri: "/debug/mode?enabled=true&ttl=1s", method: .post) { response in
                 #expect(response.status == .ok)
                 let body = try response.json(ModeChangeResponse.self)
-                #expect(body.status == "Debug mode enabled")
+                #expect(body.status.rawValue == "Debug mode enabled")
                 #expect(body.debug == true)
                 #expect(body.expiresAt != nil)
             }
@@ -144,7 +145,7 @@ struct DebugAPITests {
             try await client.execute(uri: "/debug/log-level?level=DEBUG&module=kimera.core", method: .post) {
                 response in
                 let body = try response.json(LogLevelChangeResponse.self)
-                #expect(body.status == "success")
+                #expect(body.status.rawValue == "success")
                 #expect(body.level == .debug)
                 #expect(body.module == "kimera.core")
                 #expect(body.previous == .warning)
@@ -254,7 +255,7 @@ struct DebugAPITests {
             try await client.execute(uri: "/test/work", method: .get) { _ in }
             #expect(profiler.profiles(limit: 10).isEmpty)
             try await client.execute(uri: "/debug/profiling?enabled=on", method: .post) { response in
-                #expect((try? response.json(ModeChangeResponse.self))?.status == "Profiling enabled")
+                #expect((try? response.json(ModeChangeResponse.self))?.status.rawValue == "Profiling enabled")
             }
             try await client.execute(uri: "/test/work", method: .get, headers: [.requestID: "prof-1"]) { _ in }
             try await client.execute(uri: "/debug/profiles?name=vault.write", method: .get) { response in

@@ -17,6 +17,10 @@ public import struct Foundation.Data
 #endif
 public import struct Foundation.Date
 import HTTPTypes
+#if compiler(>=6.4)
+@diagnose(UnusedImportAccess, as: ignored)
+#endif
+public import KimeraModels
 /// The HTTP API of `kimera serve` (API.md).
 ///
 /// Every response, success or error, carries `X-Request-ID`, `X-Process-Time-Microseconds`, `X-Debug-Mode` and `X-Performance-Mode`. Errors are JSON (`ErrorBody`), never HTML. Unknown query parameters are ignored; a known one with a bad value is a 400 naming it. Query booleans accept `true/false/1/0/yes/no/on/off` in any case. `limit` parameters are clamped to their maximum; zero, negative or non-integer is a 400. JSON request bodies larger than the configured limit (1 MiB by default) get 413.

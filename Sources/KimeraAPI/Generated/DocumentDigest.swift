@@ -2,5 +2,5 @@
 
 /// The SHA-256 of the openapi.json these files were generated from: a test compares it with the document's.
 public enum GeneratedDocument {
-    public static let sha256 = "67e2e50b1fb10b2ec4ac040365b83227ebd3f323427a58de607a8cc0aa94a059"
+    public static let sha256 = "27d2e343b76f50b71f8bf96122be1b60745a5df79a66860a8636bd8a7c26a689"
 }

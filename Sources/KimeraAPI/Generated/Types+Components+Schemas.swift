@@ -16,6 +16,10 @@ public import struct Foundation.Data
 @diagnose(UnusedImportAccess, as: ignored)
 #endif
 public import struct Foundation.Date
+#if compiler(>=6.4)
+@diagnose(UnusedImportAccess, as: ignored)
+#endif
+public import KimeraModels
 extension Components {
     /// Types generated from the `#/components/schemas` section of the OpenAPI document.
     public enum Schemas {
@@ -128,6 +132,10 @@ extension Components {
         ///
         /// - Remark: Generated from `#/components/schemas/JSONValue`.
         public typealias JSONValue = Swift.Bool
+        /// A log level as responses name it, from the most verbose to the most severe. Parameters that take a level also accept it in lower case, and `WARN` for `WARNING`.
+        ///
+        /// - Remark: Generated from `#/components/schemas/LogLevel`.
+        public typealias LogLevel = KimeraModels.LogLevel
         /// `GET /health`.
         ///
         /// - Remark: Generated from `#/components/schemas/HealthResponse`.
@@ -556,19 +564,9 @@ extension Components {
             /// ISO-8601 UTC with microseconds, e.g. `2025-01-31T12:00:00.123456Z`.
             ///
             /// - Remark: Generated from `#/components/schemas/LogRecord/timestamp`.
-            public var timestamp: Foundation.Date
+            public var timestamp: Swift.String
             /// - Remark: Generated from `#/components/schemas/LogRecord/level`.
-            @frozen public enum LevelPayload: String, Codable, Hashable, Sendable, CaseIterable {
-                case TRACE = "TRACE"
-                case DEBUG = "DEBUG"
-                case INFO = "INFO"
-                case NOTICE = "NOTICE"
-                case WARNING = "WARNING"
-                case ERROR = "ERROR"
-                case CRITICAL = "CRITICAL"
-            }
-            /// - Remark: Generated from `#/components/schemas/LogRecord/level`.
-            public var level: Components.Schemas.LogRecord.LevelPayload
+            public var level: Components.Schemas.LogLevel
             /// Logger label, e.g. `kimera.core.vault`.
             ///
             /// - Remark: Generated from `#/components/schemas/LogRecord/module`.
@@ -614,8 +612,8 @@ extension Components {
             ///   - source:
             public init(
                 seq: Swift.Int,
-                timestamp: Foundation.Date,
-                level: Components.Schemas.LogRecord.LevelPayload,
+                timestamp: Swift.String,
+                level: Components.Schemas.LogLevel,
                 module: Swift.String,
                 message: Swift.String,
                 requestId: Swift.String? = nil,
@@ -648,11 +646,11 @@ extension Components {
                     forKey: .seq
                 )
                 self.timestamp = try container.decode(
-                    Foundation.Date.self,
+                    Swift.String.self,
                     forKey: .timestamp
                 )
                 self.level = try container.decode(
-                    Components.Schemas.LogRecord.LevelPayload.self,
+                    Components.Schemas.LogLevel.self,
                     forKey: .level
                 )
                 self.module = try container.decode(
@@ -857,7 +855,7 @@ extension Components {
             /// ISO-8601 UTC with microseconds, e.g. `2025-01-31T12:00:00.123456Z`.
             ///
             /// - Remark: Generated from `#/components/schemas/Trace/started_at`.
-            public var startedAt: Foundation.Date
+            public var startedAt: Swift.String
             /// - Remark: Generated from `#/components/schemas/Trace/bytes_in`.
             public var bytesIn: Swift.Int
             /// - Remark: Generated from `#/components/schemas/Trace/bytes_out`.
@@ -962,7 +960,7 @@ extension Components {
                 query: Swift.String? = nil,
                 status: Swift.Int,
                 durationMs: Swift.Double,
-                startedAt: Foundation.Date,
+                startedAt: Swift.String,
                 bytesIn: Swift.Int,
                 bytesOut: Swift.Int,
                 cache: Components.Schemas.Trace.CachePayload? = nil,
@@ -1038,7 +1036,7 @@ extension Components {
                     forKey: .durationMs
                 )
                 self.startedAt = try container.decode(
-                    Foundation.Date.self,
+                    Swift.String.self,
                     forKey: .startedAt
                 )
                 self.bytesIn = try container.decode(
@@ -1448,7 +1446,7 @@ extension Components {
             /// When the request started, as its trace's `started_at`: ISO-8601 UTC with microseconds.
             ///
             /// - Remark: Generated from `#/components/schemas/RequestExemplar/started_at`.
-            public var startedAt: Foundation.Date
+            public var startedAt: Swift.String
             /// Creates a new `RequestExemplar`.
             ///
             /// - Parameters:
@@ -1458,7 +1456,7 @@ extension Components {
             public init(
                 requestId: Swift.String,
                 durationMs: Swift.Double,
-                startedAt: Foundation.Date
+                startedAt: Swift.String
             ) {
                 self.requestId = requestId
                 self.durationMs = durationMs
@@ -1480,7 +1478,7 @@ extension Components {
                     forKey: .durationMs
                 )
                 self.startedAt = try container.decode(
-                    Foundation.Date.self,
+                    Swift.String.self,
                     forKey: .startedAt
                 )
                 try decoder.ensureNoAdditionalProperties(knownKeys: [
@@ -1648,7 +1646,7 @@ extension Components {
             /// ISO-8601 UTC with microseconds, e.g. `2025-01-31T12:00:00.123456Z`.
             ///
             /// - Remark: Generated from `#/components/schemas/Profile/started_at`.
-            public var startedAt: Foundation.Date
+            public var startedAt: Swift.String
             /// - Remark: Generated from `#/components/schemas/Profile/duration_ms`.
             public var durationMs: Swift.Double
             /// Allocations the call's task made (malloc, calloc, realloc, aligned allocations).
@@ -1681,7 +1679,7 @@ extension Components {
             public init(
                 name: Swift.String,
                 requestId: Swift.String? = nil,
-                startedAt: Foundation.Date,
+                startedAt: Swift.String,
                 durationMs: Swift.Double,
                 allocations: Swift.Int64? = nil,
                 allocatedBytes: Swift.Int64? = nil,
@@ -1718,7 +1716,7 @@ extension Components {
                     forKey: .requestId
                 )
                 self.startedAt = try container.decode(
-                    Foundation.Date.self,
+                    Swift.String.self,
                     forKey: .startedAt
                 )
                 self.durationMs = try container.decode(
@@ -1777,7 +1775,7 @@ extension Components {
             /// When the change reverts (ISO-8601 UTC), or null when it is permanent.
             ///
             /// - Remark: Generated from `#/components/schemas/ModeChangeResponse/expires_at`.
-            public var expiresAt: Foundation.Date?
+            public var expiresAt: Swift.String?
             /// Creates a new `ModeChangeResponse`.
             ///
             /// - Parameters:
@@ -1789,7 +1787,7 @@ extension Components {
                 status: Components.Schemas.ModeChangeResponse.StatusPayload,
                 debug: Swift.Bool? = nil,
                 profiling: Swift.Bool? = nil,
-                expiresAt: Foundation.Date? = nil
+                expiresAt: Swift.String? = nil
             ) {
                 self.status = status
                 self.debug = debug
@@ -1817,7 +1815,7 @@ extension Components {
                     forKey: .profiling
                 )
                 self.expiresAt = try container.decodeIfPresent(
-                    Foundation.Date.self,
+                    Swift.String.self,
                     forKey: .expiresAt
                 )
                 try decoder.ensureNoAdditionalProperties(knownKeys: [
@@ -1839,17 +1837,7 @@ extension Components {
             /// - Remark: Generated from `#/components/schemas/LogLevelChangeResponse/status`.
             public var status: Components.Schemas.LogLevelChangeResponse.StatusPayload
             /// - Remark: Generated from `#/components/schemas/LogLevelChangeResponse/level`.
-            @frozen public enum LevelPayload: String, Codable, Hashable, Sendable, CaseIterable {
-                case TRACE = "TRACE"
-                case DEBUG = "DEBUG"
-                case INFO = "INFO"
-                case NOTICE = "NOTICE"
-                case WARNING = "WARNING"
-                case ERROR = "ERROR"
-                case CRITICAL = "CRITICAL"
-            }
-            /// - Remark: Generated from `#/components/schemas/LogLevelChangeResponse/level`.
-            public var level: Components.Schemas.LogLevelChangeResponse.LevelPayload
+            public var level: Components.Schemas.LogLevel
             /// The module changed, `root` for the root level.
             ///
             /// - Remark: Generated from `#/components/schemas/LogLevelChangeResponse/module`.
@@ -1857,23 +1845,11 @@ extension Components {
             /// The level in force before the change.
             ///
             /// - Remark: Generated from `#/components/schemas/LogLevelChangeResponse/previous`.
-            @frozen public enum PreviousPayload: String, Codable, Hashable, Sendable, CaseIterable {
-                case TRACE = "TRACE"
-                case DEBUG = "DEBUG"
-                case INFO = "INFO"
-                case NOTICE = "NOTICE"
-                case WARNING = "WARNING"
-                case ERROR = "ERROR"
-                case CRITICAL = "CRITICAL"
-            }
-            /// The level in force before the change.
-            ///
-            /// - Remark: Generated from `#/components/schemas/LogLevelChangeResponse/previous`.
-            public var previous: Components.Schemas.LogLevelChangeResponse.PreviousPayload
+            public var previous: Components.Schemas.LogLevel
             /// When the change reverts (ISO-8601 UTC), or null when it is permanent.
             ///
             /// - Remark: Generated from `#/components/schemas/LogLevelChangeResponse/expires_at`.
-            public var expiresAt: Foundation.Date?
+            public var expiresAt: Swift.String?
             /// Creates a new `LogLevelChangeResponse`.
             ///
             /// - Parameters:
@@ -1884,10 +1860,10 @@ extension Components {
             ///   - expiresAt: When the change reverts (ISO-8601 UTC), or null when it is permanent.
             public init(
                 status: Components.Schemas.LogLevelChangeResponse.StatusPayload,
-                level: Components.Schemas.LogLevelChangeResponse.LevelPayload,
+                level: Components.Schemas.LogLevel,
                 module: Swift.String,
-                previous: Components.Schemas.LogLevelChangeResponse.PreviousPayload,
-                expiresAt: Foundation.Date? = nil
+                previous: Components.Schemas.LogLevel,
+                expiresAt: Swift.String? = nil
             ) {
                 self.status = status
                 self.level = level
@@ -1909,7 +1885,7 @@ extension Components {
                     forKey: .status
                 )
                 self.level = try container.decode(
-                    Components.Schemas.LogLevelChangeResponse.LevelPayload.self,
+                    Components.Schemas.LogLevel.self,
                     forKey: .level
                 )
                 self.module = try container.decode(
@@ -1917,11 +1893,11 @@ extension Components {
                     forKey: .module
                 )
                 self.previous = try container.decode(
-                    Components.Schemas.LogLevelChangeResponse.PreviousPayload.self,
+                    Components.Schemas.LogLevel.self,
                     forKey: .previous
                 )
                 self.expiresAt = try container.decodeIfPresent(
-                    Foundation.Date.self,
+                    Swift.String.self,
                     forKey: .expiresAt
                 )
                 try decoder.ensureNoAdditionalProperties(knownKeys: [
@@ -1942,40 +1918,15 @@ extension Components {
             /// The level set for exactly this module; null when it inherits.
             ///
             /// - Remark: Generated from `#/components/schemas/ModuleLevel/configured`.
-            @frozen public enum ConfiguredPayload: String, Codable, Hashable, Sendable, CaseIterable {
-                case TRACE = "TRACE"
-                case DEBUG = "DEBUG"
-                case INFO = "INFO"
-                case NOTICE = "NOTICE"
-                case WARNING = "WARNING"
-                case ERROR = "ERROR"
-                case CRITICAL = "CRITICAL"
-                case _empty_ = ""
-            }
-            /// The level set for exactly this module; null when it inherits.
-            ///
-            /// - Remark: Generated from `#/components/schemas/ModuleLevel/configured`.
-            public var configured: Components.Schemas.ModuleLevel.ConfiguredPayload?
+            public var configured: Components.Schemas.LogLevel?
             /// The level in force after inheritance.
             ///
             /// - Remark: Generated from `#/components/schemas/ModuleLevel/effective`.
-            @frozen public enum EffectivePayload: String, Codable, Hashable, Sendable, CaseIterable {
-                case TRACE = "TRACE"
-                case DEBUG = "DEBUG"
-                case INFO = "INFO"
-                case NOTICE = "NOTICE"
-                case WARNING = "WARNING"
-                case ERROR = "ERROR"
-                case CRITICAL = "CRITICAL"
-            }
-            /// The level in force after inheritance.
-            ///
-            /// - Remark: Generated from `#/components/schemas/ModuleLevel/effective`.
-            public var effective: Components.Schemas.ModuleLevel.EffectivePayload
+            public var effective: Components.Schemas.LogLevel
             /// When a ttl'd change reverts; null when it does not expire.
             ///
             /// - Remark: Generated from `#/components/schemas/ModuleLevel/expires_at`.
-            public var expiresAt: Foundation.Date?
+            public var expiresAt: Swift.String?
             /// Creates a new `ModuleLevel`.
             ///
             /// - Parameters:
@@ -1985,9 +1936,9 @@ extension Components {
             ///   - expiresAt: When a ttl'd change reverts; null when it does not expire.
             public init(
                 module: Swift.String,
-                configured: Components.Schemas.ModuleLevel.ConfiguredPayload? = nil,
-                effective: Components.Schemas.ModuleLevel.EffectivePayload,
-                expiresAt: Foundation.Date? = nil
+                configured: Components.Schemas.LogLevel? = nil,
+                effective: Components.Schemas.LogLevel,
+                expiresAt: Swift.String? = nil
             ) {
                 self.module = module
                 self.configured = configured
@@ -2007,15 +1958,15 @@ extension Components {
                     forKey: .module
                 )
                 self.configured = try container.decodeIfPresent(
-                    Components.Schemas.ModuleLevel.ConfiguredPayload.self,
+                    Components.Schemas.LogLevel.self,
                     forKey: .configured
                 )
                 self.effective = try container.decode(
-                    Components.Schemas.ModuleLevel.EffectivePayload.self,
+                    Components.Schemas.LogLevel.self,
                     forKey: .effective
                 )
                 self.expiresAt = try container.decodeIfPresent(
-                    Foundation.Date.self,
+                    Swift.String.self,
                     forKey: .expiresAt
                 )
                 try decoder.ensureNoAdditionalProperties(knownKeys: [
@@ -2030,36 +1981,12 @@ extension Components {
         ///
         /// - Remark: Generated from `#/components/schemas/LogLevelsResponse`.
         public struct LogLevelsResponse: Codable, Hashable, Sendable {
-            /// - Remark: Generated from `#/components/schemas/LogLevelsResponse/LevelsPayload`.
-            @frozen public enum LevelsPayloadPayload: String, Codable, Hashable, Sendable, CaseIterable {
-                case TRACE = "TRACE"
-                case DEBUG = "DEBUG"
-                case INFO = "INFO"
-                case NOTICE = "NOTICE"
-                case WARNING = "WARNING"
-                case ERROR = "ERROR"
-                case CRITICAL = "CRITICAL"
-            }
             /// The valid level names.
             ///
             /// - Remark: Generated from `#/components/schemas/LogLevelsResponse/levels`.
-            public typealias LevelsPayload = [Components.Schemas.LogLevelsResponse.LevelsPayloadPayload]
-            /// The valid level names.
-            ///
-            /// - Remark: Generated from `#/components/schemas/LogLevelsResponse/levels`.
-            public var levels: Components.Schemas.LogLevelsResponse.LevelsPayload
+            public var levels: [Components.Schemas.LogLevel]
             /// - Remark: Generated from `#/components/schemas/LogLevelsResponse/root`.
-            @frozen public enum RootPayload: String, Codable, Hashable, Sendable, CaseIterable {
-                case TRACE = "TRACE"
-                case DEBUG = "DEBUG"
-                case INFO = "INFO"
-                case NOTICE = "NOTICE"
-                case WARNING = "WARNING"
-                case ERROR = "ERROR"
-                case CRITICAL = "CRITICAL"
-            }
-            /// - Remark: Generated from `#/components/schemas/LogLevelsResponse/root`.
-            public var root: Components.Schemas.LogLevelsResponse.RootPayload
+            public var root: Components.Schemas.LogLevel
             /// Sorted by module.
             ///
             /// - Remark: Generated from `#/components/schemas/LogLevelsResponse/modules`.
@@ -2071,8 +1998,8 @@ extension Components {
             ///   - root:
             ///   - modules: Sorted by module.
             public init(
-                levels: Components.Schemas.LogLevelsResponse.LevelsPayload,
-                root: Components.Schemas.LogLevelsResponse.RootPayload,
+                levels: [Components.Schemas.LogLevel],
+                root: Components.Schemas.LogLevel,
                 modules: [Components.Schemas.ModuleLevel]
             ) {
                 self.levels = levels
@@ -2087,11 +2014,11 @@ extension Components {
             public init(from decoder: any Swift.Decoder) throws {
                 let container = try decoder.container(keyedBy: CodingKeys.self)
                 self.levels = try container.decode(
-                    Components.Schemas.LogLevelsResponse.LevelsPayload.self,
+                    [Components.Schemas.LogLevel].self,
                     forKey: .levels
                 )
                 self.root = try container.decode(
-                    Components.Schemas.LogLevelsResponse.RootPayload.self,
+                    Components.Schemas.LogLevel.self,
                     forKey: .root
                 )
                 self.modules = try container.decode(
@@ -4823,7 +4750,7 @@ extension Components {
             /// ISO-8601 UTC with microseconds, e.g. `2025-01-31T12:00:00.123456Z`.
             ///
             /// - Remark: Generated from `#/components/schemas/Scar/timestamp`.
-            public var timestamp: Foundation.Date
+            public var timestamp: Swift.String
             /// - Remark: Generated from `#/components/schemas/Scar/resolved_by`.
             public var resolvedBy: Swift.String
             /// - Remark: Generated from `#/components/schemas/Scar/pre_entropy`.
@@ -4867,7 +4794,7 @@ extension Components {
                 scarId: Swift.String,
                 geoids: [Swift.String],
                 reason: Swift.String,
-                timestamp: Foundation.Date,
+                timestamp: Swift.String,
                 resolvedBy: Swift.String,
                 preEntropy: Swift.Double,
                 postEntropy: Swift.Double,
@@ -4922,7 +4849,7 @@ extension Components {
                     forKey: .reason
                 )
                 self.timestamp = try container.decode(
-                    Foundation.Date.self,
+                    Swift.String.self,
                     forKey: .timestamp
                 )
                 self.resolvedBy = try container.decode(
@@ -4995,7 +4922,7 @@ extension Components {
             /// ISO-8601 UTC with microseconds, e.g. `2025-01-31T12:00:00.123456Z`.
             ///
             /// - Remark: Generated from `#/components/schemas/ScarSearchResult/timestamp`.
-            public var timestamp: Foundation.Date
+            public var timestamp: Swift.String
             /// - Remark: Generated from `#/components/schemas/ScarSearchResult/resolved_by`.
             public var resolvedBy: Swift.String
             /// - Remark: Generated from `#/components/schemas/ScarSearchResult/pre_entropy`.
@@ -5044,7 +4971,7 @@ extension Components {
                 scarId: Swift.String,
                 geoids: [Swift.String],
                 reason: Swift.String,
-                timestamp: Foundation.Date,
+                timestamp: Swift.String,
                 resolvedBy: Swift.String,
                 preEntropy: Swift.Double,
                 postEntropy: Swift.Double,
@@ -5102,7 +5029,7 @@ extension Components {
                     forKey: .reason
                 )
                 self.timestamp = try container.decode(
-                    Foundation.Date.self,
+                    Swift.String.self,
                     forKey: .timestamp
                 )
                 self.resolvedBy = try container.decode(
@@ -7338,9 +7265,9 @@ extension Components {
             /// - Remark: Generated from `#/components/schemas/IncidentSummary/last_request_id`.
             public var lastRequestId: Swift.String
             /// - Remark: Generated from `#/components/schemas/IncidentSummary/first_seen`.
-            public var firstSeen: Foundation.Date
+            public var firstSeen: Swift.String
             /// - Remark: Generated from `#/components/schemas/IncidentSummary/last_seen`.
-            public var lastSeen: Foundation.Date
+            public var lastSeen: Swift.String
             /// Requests of this route and cause counted on this entry.
             ///
             /// - Remark: Generated from `#/components/schemas/IncidentSummary/count`.
@@ -7368,8 +7295,8 @@ extension Components {
                 durationMs: Swift.Double,
                 requestId: Swift.String,
                 lastRequestId: Swift.String,
-                firstSeen: Foundation.Date,
-                lastSeen: Foundation.Date,
+                firstSeen: Swift.String,
+                lastSeen: Swift.String,
                 count: Swift.Int
             ) {
                 self.id = id
@@ -7432,11 +7359,11 @@ extension Components {
                     forKey: .lastRequestId
                 )
                 self.firstSeen = try container.decode(
-                    Foundation.Date.self,
+                    Swift.String.self,
                     forKey: .firstSeen
                 )
                 self.lastSeen = try container.decode(
-                    Foundation.Date.self,
+                    Swift.String.self,
                     forKey: .lastSeen
                 )
                 self.count = try container.decode(

@@ -4,6 +4,7 @@
     import Foundation
 #endif
 import Hummingbird
+import KimeraAPI
 import KimeraCore
 import KimeraModels
 import KimeraObservability
@@ -65,9 +66,14 @@ enum DebugRoutes {
                 engine.audit.notice(
                     "\(status.lowercased())",
                     metadata: auditMetadata(setting: toggle.rawValue, value: String(enabled), expiresAt: expiresAt))
+                let said: ModeChangeResponse.StatusPayload =
+                    switch toggle {
+                    case .debug: enabled ? .debugModeEnabled : .debugModeDisabled
+                    case .profiling: enabled ? .profilingEnabled : .profilingDisabled
+                    }
                 return JSONBody.response(
                     ModeChangeResponse(
-                        status: status, debug: toggle == .debug ? enabled : nil,
+                        status: said, debug: toggle == .debug ? enabled : nil,
                         profiling: toggle == .profiling ? enabled : nil, expiresAt: expiresAt.map(iso)))
             }
         }
@@ -124,7 +130,7 @@ enum DebugRoutes {
                     expiresAt: change.expiresAt))
             return JSONBody.response(
                 LogLevelChangeResponse(
-                    status: "success", level: LogLevel(level), module: target ?? "root",
+                    status: .success, level: LogLevel(level), module: target ?? "root",
                     previous: LogLevel(change.previous), expiresAt: change.expiresAt.map(iso)))
         }
 
@@ -151,7 +157,7 @@ enum DebugRoutes {
                     setting: "log_level.\(target ?? "root")", value: "unset", expiresAt: nil))
             return JSONBody.response(
                 LogLevelChangeResponse(
-                    status: "success", level: LogLevel(now), module: target ?? "root",
+                    status: .success, level: LogLevel(now), module: target ?? "root",
                     previous: LogLevel(previous), expiresAt: nil))
         }
 

@@ -5340,6 +5340,19 @@ enum OpenAPIDocument {
           "object"
         ]
       },
+      "LogLevel": {
+        "type": "string",
+        "description": "A log level as responses name it, from the most verbose to the most severe. Parameters that take a level also accept it in lower case, and `WARN` for `WARNING`.",
+        "enum": [
+          "TRACE",
+          "DEBUG",
+          "INFO",
+          "NOTICE",
+          "WARNING",
+          "ERROR",
+          "CRITICAL"
+        ]
+      },
       "HealthResponse": {
         "type": "object",
         "description": "`GET /health`.",
@@ -5539,16 +5552,7 @@ enum OpenAPIDocument {
             "format": "date-time"
           },
           "level": {
-            "type": "string",
-            "enum": [
-              "TRACE",
-              "DEBUG",
-              "INFO",
-              "NOTICE",
-              "WARNING",
-              "ERROR",
-              "CRITICAL"
-            ]
+            "$ref": "#/components/schemas/LogLevel"
           },
           "module": {
             "type": "string",
@@ -6105,33 +6109,15 @@ enum OpenAPIDocument {
             ]
           },
           "level": {
-            "type": "string",
-            "enum": [
-              "TRACE",
-              "DEBUG",
-              "INFO",
-              "NOTICE",
-              "WARNING",
-              "ERROR",
-              "CRITICAL"
-            ]
+            "$ref": "#/components/schemas/LogLevel"
           },
           "module": {
             "type": "string",
             "description": "The module changed, `root` for the root level."
           },
           "previous": {
-            "type": "string",
-            "description": "The level in force before the change.",
-            "enum": [
-              "TRACE",
-              "DEBUG",
-              "INFO",
-              "NOTICE",
-              "WARNING",
-              "ERROR",
-              "CRITICAL"
-            ]
+            "$ref": "#/components/schemas/LogLevel",
+            "description": "The level in force before the change."
           },
           "expires_at": {
             "type": [
@@ -6159,34 +6145,19 @@ enum OpenAPIDocument {
             "type": "string"
           },
           "configured": {
-            "type": [
-              "string",
-              "null"
-            ],
             "description": "The level set for exactly this module; null when it inherits.",
-            "enum": [
-              "TRACE",
-              "DEBUG",
-              "INFO",
-              "NOTICE",
-              "WARNING",
-              "ERROR",
-              "CRITICAL",
-              null
+            "anyOf": [
+              {
+                "$ref": "#/components/schemas/LogLevel"
+              },
+              {
+                "type": "null"
+              }
             ]
           },
           "effective": {
-            "type": "string",
-            "description": "The level in force after inheritance.",
-            "enum": [
-              "TRACE",
-              "DEBUG",
-              "INFO",
-              "NOTICE",
-              "WARNING",
-              "ERROR",
-              "CRITICAL"
-            ]
+            "$ref": "#/components/schemas/LogLevel",
+            "description": "The level in force after inheritance."
           },
           "expires_at": {
             "type": [
@@ -6211,29 +6182,11 @@ enum OpenAPIDocument {
             "type": "array",
             "description": "The valid level names.",
             "items": {
-              "type": "string",
-              "enum": [
-                "TRACE",
-                "DEBUG",
-                "INFO",
-                "NOTICE",
-                "WARNING",
-                "ERROR",
-                "CRITICAL"
-              ]
+              "$ref": "#/components/schemas/LogLevel"
             }
           },
           "root": {
-            "type": "string",
-            "enum": [
-              "TRACE",
-              "DEBUG",
-              "INFO",
-              "NOTICE",
-              "WARNING",
-              "ERROR",
-              "CRITICAL"
-            ]
+            "$ref": "#/components/schemas/LogLevel"
           },
           "modules": {
             "type": "array",
