@@ -28,3 +28,7 @@ public typealias LogLevelChangeResponse = Components.Schemas.LogLevelChangeRespo
 public typealias ModuleLevel = Components.Schemas.ModuleLevel
 /// `GET /debug/log-level`.
 public typealias LogLevelsResponse = Components.Schemas.LogLevelsResponse
+/// `GET /health` (the fast path writes its bytes without an encoder; a test decodes them as this).
+public typealias HealthResponse = Components.Schemas.HealthResponse
+/// `GET /ready` when the server is ready.
+public typealias ReadyResponse = Components.Schemas.ReadyResponse

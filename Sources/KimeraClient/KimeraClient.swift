@@ -133,12 +133,12 @@ public final class KimeraTransport: Sendable {
 extension KimeraClient {
     /// `GET /health`.
     public func health() async throws -> HealthResponse {
-        try await get("/health")
+        try await generated { try await $0.getHealth().ok.body.json }
     }
 
     /// `GET /ready`; `ClientError.status(503, …)` while the server is not ready.
     public func ready() async throws -> ReadyResponse {
-        try await get("/ready")
+        try await generated { try await $0.getReady().ok.body.json }
     }
 
     /// `GET /`.

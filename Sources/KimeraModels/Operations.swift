@@ -1,39 +1,3 @@
-/// `GET /health`.
-public struct HealthResponse: Codable, Sendable {
-    public var status: String
-    /// Epoch milliseconds.
-    public var timestamp: Int64
-    public var service: String
-    public var version: String
-    public var uptimeS: Double
-    /// Which replica answered (`--instance-id`, default host:port).
-    public var instanceID: String?
-
-    public init(
-        status: String, timestamp: Int64, service: String, version: String, uptimeS: Double,
-        instanceID: String? = nil
-    ) {
-        self.status = status
-        self.timestamp = timestamp
-        self.service = service
-        self.version = version
-        self.uptimeS = uptimeS
-        self.instanceID = instanceID
-    }
-
-    enum CodingKeys: String, CodingKey {
-        case status, timestamp, service, version
-        case uptimeS = "uptime_s"
-        case instanceID = "instance_id"
-    }
-}
-
-/// `GET /ready`.
-public struct ReadyResponse: Codable, Sendable {
-    public var status: String
-    public init(status: String) { self.status = status }
-}
-
 /// The mode flags in force, as `GET /` and `/debug/info` report them.
 public struct ModeFlags: Codable, Sendable, Equatable {
     public var debug: Bool

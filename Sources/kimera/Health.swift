@@ -50,9 +50,9 @@ struct Health: ClientCommand {
                 report.ready != nil ? "ready" : "NOT READY: \(report.notReady?.message ?? "no reason given")"
             return Renderings.keyValues(
                 [
-                    ("status", Table.Cell(health.status, health.status == "healthy" ? .green : .red)),
+                    ("status", Table.Cell(health.status.rawValue, health.status == .healthy ? .green : .red)),
                     ("ready", Table.Cell(readiness, report.ready != nil ? .green : .red)),
-                    ("service", Table.Cell("\(health.service) \(health.version)")),
+                    ("service", Table.Cell("\(health.service.rawValue) \(health.version)")),
                     ("uptime", Table.Cell(Format.uptime(health.uptimeS))),
                     ("url", Table.Cell(client.baseURL)),
                 ], output: output)
@@ -98,7 +98,7 @@ struct Health: ClientCommand {
                     let health = report.health
                     table.append([
                         Table.Cell(result.instance),
-                        Table.Cell(health.status, health.status == "healthy" ? .green : .red),
+                        Table.Cell(health.status.rawValue, health.status == .healthy ? .green : .red),
                         report.ready != nil
                             ? Table.Cell("ready", .green)
                             : Table.Cell("NOT READY: \(report.notReady?.message ?? "no reason given")", .red),

@@ -18,9 +18,9 @@ extension CLITests {
                 let result = try await server.run(["health", "-o", "json"])
                 #expect(result.status == 0, "\(result.stderr)")
                 let report = try result.decode(HealthReport.self)
-                #expect(report.health.status == "healthy")
-                #expect(report.health.service == "kimera")
-                #expect(report.ready?.status == "ready")
+                #expect(report.health.status.rawValue == "healthy")
+                #expect(report.health.service.rawValue == "kimera")
+                #expect(report.ready?.status.rawValue == "ready")
             }
         }
 

@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
+import KimeraAPI
 import KimeraModels
 import KimeraTelemetry
 import Testing
@@ -254,7 +255,7 @@ struct FastPathTests {
             #expect(full[1].header("X-Request-ID") == "client-chosen-7")
             #expect(fast[0].header("X-Request-ID") != fast[2].header("X-Request-ID"))
             let health = try JSONDecoder().decode(HealthResponse.self, from: Data(fast[0].body))
-            #expect(health.status == "healthy")
+            #expect(health.status.rawValue == "healthy")
         }
     }
 

@@ -167,7 +167,7 @@ extension Components {
             /// Which replica answered (`--instance-id`, default host:port).
             ///
             /// - Remark: Generated from `#/components/schemas/HealthResponse/instance_id`.
-            public var instanceId: Swift.String?
+            public var instanceID: Swift.String?
             /// Creates a new `HealthResponse`.
             ///
             /// - Parameters:
@@ -176,21 +176,21 @@ extension Components {
             ///   - service:
             ///   - version: Server version, e.g. `0.1.0`.
             ///   - uptimeS: Seconds since the server started.
-            ///   - instanceId: Which replica answered (`--instance-id`, default host:port).
+            ///   - instanceID: Which replica answered (`--instance-id`, default host:port).
             public init(
                 status: Components.Schemas.HealthResponse.StatusPayload,
                 timestamp: Swift.Int64,
                 service: Components.Schemas.HealthResponse.ServicePayload,
                 version: Swift.String,
                 uptimeS: Swift.Double,
-                instanceId: Swift.String? = nil
+                instanceID: Swift.String? = nil
             ) {
                 self.status = status
                 self.timestamp = timestamp
                 self.service = service
                 self.version = version
                 self.uptimeS = uptimeS
-                self.instanceId = instanceId
+                self.instanceID = instanceID
             }
             public enum CodingKeys: String, CodingKey {
                 case status
@@ -198,7 +198,7 @@ extension Components {
                 case service
                 case version
                 case uptimeS = "uptime_s"
-                case instanceId = "instance_id"
+                case instanceID = "instance_id"
             }
             public init(from decoder: any Swift.Decoder) throws {
                 let container = try decoder.container(keyedBy: CodingKeys.self)
@@ -222,9 +222,9 @@ extension Components {
                     Swift.Double.self,
                     forKey: .uptimeS
                 )
-                self.instanceId = try container.decodeIfPresent(
+                self.instanceID = try container.decodeIfPresent(
                     Swift.String.self,
-                    forKey: .instanceId
+                    forKey: .instanceID
                 )
                 try decoder.ensureNoAdditionalProperties(knownKeys: [
                     "status",
@@ -3299,7 +3299,7 @@ extension Components {
             /// The `service.instance.id` resource attribute.
             ///
             /// - Remark: Generated from `#/components/schemas/TelemetryStatus/instance_id`.
-            public var instanceId: Swift.String?
+            public var instanceID: Swift.String?
             /// - Remark: Generated from `#/components/schemas/TelemetryStatus/traces_endpoint`.
             public var tracesEndpoint: Swift.String?
             /// - Remark: Generated from `#/components/schemas/TelemetryStatus/logs_endpoint`.
@@ -3317,7 +3317,7 @@ extension Components {
             /// - Parameters:
             ///   - enabled: False when no OTLP endpoint is set or OTEL_SDK_DISABLED=true.
             ///   - serviceName:
-            ///   - instanceId: The `service.instance.id` resource attribute.
+            ///   - instanceID: The `service.instance.id` resource attribute.
             ///   - tracesEndpoint:
             ///   - logsEndpoint:
             ///   - spans:
@@ -3326,7 +3326,7 @@ extension Components {
             public init(
                 enabled: Swift.Bool,
                 serviceName: Swift.String? = nil,
-                instanceId: Swift.String? = nil,
+                instanceID: Swift.String? = nil,
                 tracesEndpoint: Swift.String? = nil,
                 logsEndpoint: Swift.String? = nil,
                 spans: Components.Schemas.TelemetrySignalExport,
@@ -3335,7 +3335,7 @@ extension Components {
             ) {
                 self.enabled = enabled
                 self.serviceName = serviceName
-                self.instanceId = instanceId
+                self.instanceID = instanceID
                 self.tracesEndpoint = tracesEndpoint
                 self.logsEndpoint = logsEndpoint
                 self.spans = spans
@@ -3345,7 +3345,7 @@ extension Components {
             public enum CodingKeys: String, CodingKey {
                 case enabled
                 case serviceName = "service_name"
-                case instanceId = "instance_id"
+                case instanceID = "instance_id"
                 case tracesEndpoint = "traces_endpoint"
                 case logsEndpoint = "logs_endpoint"
                 case spans
@@ -3362,9 +3362,9 @@ extension Components {
                     Swift.String.self,
                     forKey: .serviceName
                 )
-                self.instanceId = try container.decodeIfPresent(
+                self.instanceID = try container.decodeIfPresent(
                     Swift.String.self,
-                    forKey: .instanceId
+                    forKey: .instanceID
                 )
                 self.tracesEndpoint = try container.decodeIfPresent(
                     Swift.String.self,

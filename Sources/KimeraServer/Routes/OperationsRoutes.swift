@@ -5,6 +5,7 @@
 #endif
 import HTTPTypes
 import Hummingbird
+import KimeraAPI
 import KimeraCore
 import KimeraModels
 import KimeraObservability
@@ -23,7 +24,7 @@ enum OperationsRoutes {
         }
         routes.get("/ready") { _, _ in
             if let problem = readiness.problem { throw APIError.unavailable(problem) }
-            return JSONBody.response(ReadyResponse(status: "ready"))
+            return JSONBody.response(ReadyResponse(status: .ready))
         }
         routes.get("/", cacheable: true) { request, _ in
             _ = try QueryReader(request).bool("bypass_cache")
