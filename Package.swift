@@ -93,7 +93,7 @@ let package = Package(
         .target(
             name: "KimeraObservability",
             dependencies: [
-                "KimeraModels", "CKimeraProfiler", "CKimeraAllocations",
+                "KimeraModels", "KimeraAPI", "CKimeraProfiler", "CKimeraAllocations",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

@@ -32,3 +32,7 @@ public typealias LogLevelsResponse = Components.Schemas.LogLevelsResponse
 public typealias HealthResponse = Components.Schemas.HealthResponse
 /// `GET /ready` when the server is ready.
 public typealias ReadyResponse = Components.Schemas.ReadyResponse
+/// `GET /debug/histograms`: every series' latency histogram, mergeable across servers.
+public typealias HistogramsResponse = Components.Schemas.HistogramsResponse
+/// One series (route and method) of `HistogramsResponse`: its non-empty buckets as `[value, count]`.
+public typealias SeriesHistogram = Components.Schemas.SeriesHistogram

@@ -14,14 +14,15 @@ public struct MergedLatency: Sendable {
     public init(like response: HistogramsResponse) {
         let digits = SignificantDigits(rawValue: Int8(clamping: response.significantDigits)) ?? .two
         histogram = Histogram<UInt64>(
-            lowestDiscernibleValue: max(1, response.lowestDiscernibleValue),
-            highestTrackableValue: max(2, response.highestTrackableValue), numberOfSignificantValueDigits: digits)
+            lowestDiscernibleValue: UInt64(clamping: max(1, response.lowestDiscernibleValue)),
+            highestTrackableValue: UInt64(clamping: max(2, response.highestTrackableValue)),
+            numberOfSignificantValueDigits: digits)
     }
 
     /// Adds one series: each bucket's value falls in the same bucket here, so the sum is exact.
     public mutating func add(_ series: SeriesHistogram) {
-        for bucket in series.buckets where bucket.count == 2 {
-            _ = histogram.record(bucket[0], count: bucket[1])
+        for bucket in series.buckets where bucket.count == 2 && bucket[0] > 0 && bucket[1] > 0 {
+            _ = histogram.record(UInt64(bucket[0]), count: UInt64(bucket[1]))
         }
         count += series.count
         errors += series.errors

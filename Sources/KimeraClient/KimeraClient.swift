@@ -616,6 +616,6 @@ extension KimeraClient {
 
     /// `GET /debug/histograms`: every series' histogram, for merging across servers.
     public func histograms() async throws -> HistogramsResponse {
-        try await get("/debug/histograms")
+        try await generated { try await $0.getHistograms().ok.body.json }
     }
 }

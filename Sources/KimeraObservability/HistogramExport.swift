@@ -1,18 +1,18 @@
 import Histogram
+import KimeraAPI
 import KimeraModels
 
 extension LatencyRecorder {
     /// The histogram's bounds and precision, as `/debug/histograms` declares them.
-    package static let exportedUnit = "us"
     package static let significantDigits = 2
     package static let lowestDiscernibleValue: UInt64 = 1
     package static let highestTrackableValue: UInt64 = 3_600_000_000
 
     /// This series in the mergeable form of `GET /debug/histograms`: the non-empty buckets and the exact figures.
     package func exported(route: String, method: String) -> SeriesHistogram {
-        var buckets: [[UInt64]] = []
+        var buckets: [[Int]] = []
         for bucket in histogram.recordedValues() where bucket.count > 0 {
-            buckets.append([bucket.value, UInt64(bucket.count)])
+            buckets.append([Int(clamping: bucket.value), Int(clamping: bucket.count)])
         }
         return SeriesHistogram(
             route: route, method: method, count: count, errors: errors, sumMs: Double(sumNanos) / 1e6,
@@ -26,8 +26,8 @@ extension RequestTracer {
         let series = recorders().map { $0.recorder.exported(route: $0.route, method: $0.method) }
             .sorted { ($0.route, $0.method) < ($1.route, $1.method) }
         return HistogramsResponse(
-            unit: LatencyRecorder.exportedUnit, significantDigits: LatencyRecorder.significantDigits,
-            lowestDiscernibleValue: LatencyRecorder.lowestDiscernibleValue,
-            highestTrackableValue: LatencyRecorder.highestTrackableValue, series: series)
+            unit: .us, significantDigits: LatencyRecorder.significantDigits,
+            lowestDiscernibleValue: Int(LatencyRecorder.lowestDiscernibleValue),
+            highestTrackableValue: Int(LatencyRecorder.highestTrackableValue), series: series)
     }
 }
