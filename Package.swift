@@ -103,7 +103,7 @@ let package = Package(
         .target(
             name: "KimeraTelemetry",
             dependencies: [
-                "KimeraObservability", "KimeraModels", "CZlib",
+                "KimeraObservability", "KimeraModels", "KimeraAPI", "CZlib",
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -179,7 +179,7 @@ let package = Package(
         .testTarget(
             name: "KimeraObservabilityTests",
             dependencies: [
-                "KimeraObservability", "KimeraModels", "KimeraCore", "CKimeraAllocations",
+                "KimeraObservability", "KimeraModels", "KimeraAPI", "KimeraCore", "CKimeraAllocations",
                 .product(name: "Logging", package: "swift-log"),
             ]),
         // A throw-away PostgreSQL server for the vault and end-to-end tests (not a product).

@@ -36,3 +36,66 @@ public typealias ReadyResponse = Components.Schemas.ReadyResponse
 public typealias HistogramsResponse = Components.Schemas.HistogramsResponse
 /// One series (route and method) of `HistogramsResponse`: its non-empty buckets as `[value, count]`.
 public typealias SeriesHistogram = Components.Schemas.SeriesHistogram
+
+// The debug API's records and reports (docs/API.md §3).
+
+/// The mode flags in force, as `GET /` and `/debug/info` report them.
+public typealias ModeFlags = Components.Schemas.ModeFlags
+/// The features block of `GET /`.
+public typealias FeatureFlags = Components.Schemas.FeatureFlags
+/// `GET /`.
+public typealias RootResponse = Components.Schemas.RootResponse
+/// Where a log record was written.
+public typealias SourceLocation = Components.Schemas.SourceLocation
+/// One log record of the ring (`/debug/logs`, the log stream, incidents).
+public typealias LogRecord = Components.Schemas.LogRecord
+/// The log stream's note that records were dropped between two it sent.
+public typealias StreamGap = Components.Schemas.StreamGap
+/// One request as the tracer recorded it.
+public typealias Trace = Components.Schemas.Trace
+/// Latency summary of a series of timed events.
+public typealias TimingStats = Components.Schemas.TimingStats
+/// A request a latency figure can be followed to.
+public typealias RequestExemplar = Components.Schemas.RequestExemplar
+/// The requests behind an endpoint's p99 and max.
+public typealias EndpointExemplars = Components.Schemas.EndpointExemplars
+/// Per route template: its timing plus errors, the per-method breakdown and the exemplars.
+public typealias EndpointStatistics = Components.Schemas.EndpointStatistics
+/// The tracer's aggregate view.
+public typealias RequestStatistics = Components.Schemas.RequestStatistics
+/// One profiled operation.
+public typealias Profile = Components.Schemas.Profile
+/// Allocations counted for one profiled operation, in all and per call.
+public typealias AllocationStats = Components.Schemas.AllocationStats
+/// `GET /debug/logs`.
+public typealias LogsResponse = Components.Schemas.LogsResponse
+/// `GET /debug/traces`.
+public typealias TracesResponse = Components.Schemas.TracesResponse
+/// `GET /debug/profiles`.
+public typealias ProfilesResponse = Components.Schemas.ProfilesResponse
+/// How full one bounded store is, by entries and bytes, and what it dropped.
+public typealias BufferFill = Components.Schemas.BufferFill
+/// The response cache's counters and bounds.
+public typealias CacheStats = Components.Schemas.CacheStats
+/// One log sink.
+public typealias SinkStatus = Components.Schemas.SinkStatus
+/// The logging pipeline's levels, counters and sinks.
+public typealias LoggingMetrics = Components.Schemas.LoggingMetrics
+/// The process: memory, CPU, threads, uptime.
+public typealias ProcessStats = Components.Schemas.ProcessStats
+/// `GET /performance/stats`.
+public typealias PerformanceStats = Components.Schemas.PerformanceStats
+/// `GET /debug/info`.
+public typealias DebugInfo = Components.Schemas.DebugInfo
+/// The OpenTelemetry export's settings and counters.
+public typealias TelemetryStatus = Components.Schemas.TelemetryStatus
+/// One signal's export counters (spans or log records).
+public typealias TelemetrySignalExport = Components.Schemas.TelemetrySignalExport
+/// An incident's summary, as listed.
+public typealias IncidentSummary = Components.Schemas.IncidentSummary
+/// The process when an incident was kept.
+public typealias IncidentProcess = Components.Schemas.IncidentProcess
+/// `GET /debug/incidents/{id}`.
+public typealias Incident = Components.Schemas.Incident
+/// `GET /debug/incidents`.
+public typealias IncidentList = Components.Schemas.IncidentList

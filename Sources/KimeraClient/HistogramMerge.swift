@@ -74,7 +74,7 @@ extension RequestStatistics {
             slowRequests: statistics.reduce(0) { $0 + $1.slowRequests },
             slowThresholdMs: statistics.map(\.slowThresholdMs).max() ?? 0,
             series: endpoints.count, seriesLimit: statistics.reduce(0) { $0 + $1.seriesLimit },
-            endpoints: Dictionary(
+            endpoints: .init(Dictionary(
                 uniqueKeysWithValues: endpoints.map { route, entry in
                     let overall = entry.overall
                     let timing = overall.timing
@@ -87,7 +87,7 @@ extension RequestStatistics {
                             errorRate: overall.count == 0 ? 0 : Double(overall.errors) / Double(overall.count),
                             methods: entry.methods.mapValues(\.timing), exemplars: exemplars)
                     )
-                }))
+                })))
     }
 }
 

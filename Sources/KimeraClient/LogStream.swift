@@ -10,7 +10,7 @@ import NIOCore
 public enum LogStreamEvent: Sendable, Equatable {
     case record(LogRecord)
     /// The server dropped these records before this reader got them.
-    case gap(StreamGap.Range)
+    case gap(StreamGap.GapPayload)
 }
 
 /// The live body of `GET /debug/logs/stream`, decoded line by line. It ends when the server ends the
@@ -137,11 +137,12 @@ extension KimeraClient {
 
     /// The records after `last` that left the server's buffer while this reader was away: the oldest
     /// record it still holds (of any level or module) tells whether all after `last` are still there.
-    func missedRecords(after last: UInt64?) async throws -> StreamGap.Range? {
+    func missedRecords(after last: UInt64?) async throws -> StreamGap.GapPayload? {
         guard let last else { return nil }
         let held = try await logs(LogQuery(limit: 1, sinceSeq: last))
-        let next = held.logs.first?.seq ?? held.nextSeq
-        return next > last + 1 ? StreamGap.Range(fromSeq: last + 1, toSeq: next - 1) : nil
+        let next = UInt64(clamping: held.logs.first?.seq ?? held.nextSeq)
+        return next > last + 1
+            ? StreamGap.GapPayload(fromSeq: Int(clamping: last + 1), toSeq: Int(clamping: next - 1)) : nil
     }
 }
 
@@ -197,11 +198,12 @@ public struct LogFollow: AsyncSequence, Sendable {
                     switch event {
                     case .record(let record):
                         // A record at or below the last one delivered was already printed: drop it.
-                        if let last, record.seq <= last { continue }
-                        last = record.seq
+                        let seq = UInt64(clamping: record.seq)
+                        if let last, seq <= last { continue }
+                        last = seq
                         return .record(record)
                     case .gap(let range):
-                        last = Swift.max(last ?? 0, range.toSeq)
+                        last = Swift.max(last ?? 0, UInt64(clamping: range.toSeq))
                         return .gap(range)
                     }
                 } catch {
@@ -254,12 +256,12 @@ public struct LogFollow: AsyncSequence, Sendable {
 public enum LogFollowEvent: Sendable, Equatable {
     case record(LogRecord)
     /// The server dropped these records before sending them (the reader was too slow).
-    case gap(StreamGap.Range)
+    case gap(StreamGap.GapPayload)
     /// The connection broke; the next attempt starts after `retryIn`.
     case disconnected(ClientError, attempt: Int, retryIn: Duration)
     /// Connected again. `missed`: records that left the server's buffer while disconnected (some may not
     /// have matched the filters). `serverRestarted`: sequence numbers started over.
-    case reconnected(missed: StreamGap.Range?, serverRestarted: Bool)
+    case reconnected(missed: StreamGap.GapPayload?, serverRestarted: Bool)
 }
 
 /// How long to wait between reconnection attempts: doubling from `initial` up to `maximum`.

@@ -1,3 +1,4 @@
+import KimeraAPI
 import KimeraModels
 import Logging
 
@@ -25,9 +26,9 @@ package struct CapturedLog: Sendable {
 
     package var record: LogRecord {
         LogRecord(
-            seq: seq, timestamp: Timestamp.iso8601(nanos: timeNanos), level: LogLevel(level),
-            module: module, message: message, requestID: requestID, metadata: metadata,
-            source: SourceLocation(file: file, function: function, line: line))
+            seq: Int(clamping: seq), timestamp: Timestamp.iso8601(nanos: timeNanos), level: LogLevel(level),
+            module: module, message: message, requestID: requestID, metadata: .init(metadata),
+            source: SourceLocation(file: file, function: function, line: Int(clamping: line)))
     }
 }
 

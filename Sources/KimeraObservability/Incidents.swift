@@ -1,3 +1,4 @@
+import KimeraAPI
 import KimeraModels
 import Logging
 import Synchronization
@@ -147,7 +148,7 @@ public final class IncidentStore: Sendable {
         state.locked { state in
             BufferFill(
                 used: state.entries.count, limit: capacity, bytes: state.bytes, bytesLimit: byteLimit,
-                dropped: state.evicted)
+                dropped: Int(clamping: state.evicted))
         }
     }
 }

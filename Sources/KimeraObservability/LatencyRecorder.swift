@@ -1,4 +1,5 @@
 import Histogram
+import KimeraAPI
 import KimeraModels
 
 /// The latency buckets of `/metrics` histograms and of their exemplars, in milliseconds: one definition

@@ -1,3 +1,4 @@
+import KimeraAPI
 import KimeraModels
 import Logging
 import Synchronization
@@ -248,7 +249,7 @@ package final class LogSubscriptions: Sendable {
 package final class LogSubscription: Sendable {
     package struct State {
         var queue: [Item] = []
-        var gap: StreamGap.Range?
+        var gap: StreamGap.GapPayload?
         var waiter: CheckedContinuation<Void, Never>?
         var closed = false
         /// The highest seq offered so far.
@@ -257,7 +258,7 @@ package final class LogSubscription: Sendable {
 
     package enum Item: Sendable {
         case record(CapturedLog)
-        case gap(StreamGap.Range)
+        case gap(StreamGap.GapPayload)
     }
 
     package let filter: LogFilter
@@ -291,10 +292,10 @@ package final class LogSubscription: Sendable {
             state.lastSeq = log.seq
             if state.queue.count >= capacity {
                 if var gap = state.gap {
-                    gap.toSeq = log.seq
+                    gap.toSeq = Int(clamping: log.seq)
                     state.gap = gap
                 } else {
-                    state.gap = StreamGap.Range(fromSeq: log.seq, toSeq: log.seq)
+                    state.gap = StreamGap.GapPayload(fromSeq: Int(clamping: log.seq), toSeq: Int(clamping: log.seq))
                 }
             } else {
                 // A gap is reported at the position where records went missing.

@@ -1,4 +1,5 @@
 import Foundation
+import KimeraAPI
 import KimeraModels
 import Logging
 import Synchronization
@@ -120,9 +121,10 @@ public final class SinkSet: Sendable {
         let level = LogLevel(runtime.rootLevel)
         return sinks.enumerated().map { index, sink in
             SinkStatus(
-                name: sink.name, level: level, asynchronous: mode.asynchronousSinks,
-                written: counters[index].written, dropped: counters[index].dropped,
-                failures: counters[index].failures, lastError: counters[index].lastError, path: sink.path)
+                name: sink.name, level: level.rawValue, asynchronous: mode.asynchronousSinks,
+                written: Int(clamping: counters[index].written), dropped: Int(clamping: counters[index].dropped),
+                failures: Int(clamping: counters[index].failures), lastError: counters[index].lastError,
+                path: sink.path)
         }
     }
 

@@ -4,6 +4,7 @@
 #else
     import Foundation
 #endif
+import KimeraAPI
 import KimeraModels
 import Logging
 import Synchronization
@@ -90,7 +91,7 @@ public final class ObservabilityEngine: Sendable {
         return [
             "log_ring": BufferFill(
                 used: ringFill.count, limit: ring.capacity, bytes: ringFill.bytes, bytesLimit: ring.byteLimit,
-                dropped: ringFill.dropped),
+                dropped: Int(clamping: ringFill.dropped)),
             "traces": traceFills.traces,
             "slow_traces": traceFills.slow,
             "series": traceFills.series,
@@ -114,7 +115,7 @@ public final class ObservabilityEngine: Sendable {
             let seen = Timestamp.iso8601(nanos: trace.startedWallNanos + trace.durationNanos)
             let durationMs = Double(trace.durationNanos) / 1e6
             let summary = IncidentSummary(
-                id: "inc-" + Self.incidentNumber(), cause: cause.rawValue, route: trace.route, method: trace.method,
+                id: "inc-" + Self.incidentNumber(), cause: cause, route: trace.route, method: trace.method,
                 status: trace.status, durationMs: durationMs, requestID: trace.requestID,
                 lastRequestID: trace.requestID, firstSeen: seen, lastSeen: seen, count: 1)
             let reason: String
@@ -135,9 +136,9 @@ public final class ObservabilityEngine: Sendable {
                 summary: summary, trace: trace.trace(logCount: records.count), logs: records.map(\.record),
                 logsDropped: dropped, routeLatency: tracer.routeTiming(trace.route),
                 process: IncidentProcess(
-                    rssBytes: ProcessMetrics.residentBytes(), cpuSeconds: ProcessMetrics.cpuSeconds(),
+                    rssBytes: Int(clamping: ProcessMetrics.residentBytes()), cpuSeconds: ProcessMetrics.cpuSeconds(),
                     threads: ProcessMetrics.threadCount(), activeRequests: tracer.activeRequests),
-                mode: runtime.mode.rawValue, reason: reason)
+                mode: runtime.mode, reason: reason)
             return (incident, 1024 + trace.bytes + bytes)
         }
     }
@@ -157,12 +158,13 @@ public final class ObservabilityEngine: Sendable {
         let fill = ring.fill
         return LoggingMetrics(
             ringLevel: LogLevelName.name(min(runtime.rootLevel, runtime.mode.ringLevel)),
-            rootLevel: LogLevelName.name(runtime.rootLevel), records: fill.perLevel, ringDropped: fill.dropped,
+            rootLevel: LogLevelName.name(runtime.rootLevel), records: .init(fill.perLevel.mapValues { Int(clamping: $0) }),
+            ringDropped: Int(clamping: fill.dropped),
             ringEntries: fill.count, ringCapacity: ring.capacity, sinks: sinks.statuses)
     }
 
     /// The OpenTelemetry export and its counters (`enabled: false` when off).
-    public var telemetryStatus: TelemetryStatus { telemetry?.status() ?? TelemetryStatus(enabled: false) }
+    public var telemetryStatus: TelemetryStatus { telemetry?.status() ?? .disabled }
 
     /// Waits (suspending, at most 2 s) until queued records are written.
     public func flushSinks() async { await sinks.flush() }

@@ -1,4 +1,5 @@
 import CKimeraAllocations
+import KimeraAPI
 import KimeraModels
 import Synchronization
 
@@ -146,7 +147,7 @@ public final class Profiler: Sendable {
         state.locked { state in
             BufferFill(
                 used: state.ring.count, limit: capacity, bytes: state.ring.count * 160,
-                bytesLimit: capacity * 160, dropped: state.dropped)
+                bytesLimit: capacity * 160, dropped: Int(clamping: state.dropped))
         }
     }
 }

@@ -1,5 +1,6 @@
 import HTTPTypes
 import Histogram
+import KimeraAPI
 import KimeraModels
 import Logging
 import Synchronization
@@ -66,8 +67,8 @@ package struct CompactTrace: Sendable {
             requestID: requestID, method: method, path: path, route: route, query: query, status: status,
             durationMs: Double(durationNanos) / 1e6, startedAt: Timestamp.iso8601(nanos: startedWallNanos),
             bytesIn: bytesIn, bytesOut: bytesOut, cache: cache, slow: slow, error: error, logCount: logCount,
-            requestHeaders: requestHeaders.map(Redaction.headers),
-            responseHeaders: responseHeaders.map(Redaction.headers))
+            requestHeaders: requestHeaders.map { .init(Redaction.headers($0)) },
+            responseHeaders: responseHeaders.map { .init(Redaction.headers($0)) })
     }
 }
 
@@ -135,7 +136,7 @@ struct TraceRing: Sendable {
     }
 
     var fill: BufferFill {
-        BufferFill(used: count, limit: capacity, bytes: bytes, bytesLimit: byteLimit, dropped: dropped)
+        BufferFill(used: count, limit: capacity, bytes: bytes, bytesLimit: byteLimit, dropped: Int(clamping: dropped))
     }
 }
 
@@ -301,7 +302,7 @@ public final class RequestTracer: Sendable {
             return RequestStatistics(
                 totalRequests: state.total, activeRequests: activeRequests, requestsPerSecond: rates.perSecond,
                 errorRate: rates.errorRate, slowRequests: state.slowCount, slowThresholdMs: slowThresholdMs,
-                series: state.series.count, seriesLimit: seriesLimit, endpoints: endpoints)
+                series: state.series.count, seriesLimit: seriesLimit, endpoints: .init(endpoints))
         }
     }
 

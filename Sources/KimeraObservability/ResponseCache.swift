@@ -1,4 +1,5 @@
 import HTTPTypes
+import KimeraAPI
 import KimeraModels
 import NIOCore
 import Synchronization
@@ -157,8 +158,9 @@ public final class ResponseCache: Sendable {
         return state.locked { state in
             let lookups = state.hits + state.misses
             return CacheStats(
-                enabled: enabled, hits: state.hits, misses: state.misses,
-                hitRate: lookups == 0 ? 0 : Double(state.hits) / Double(lookups), evictions: state.evictions,
+                enabled: enabled, hits: Int(clamping: state.hits), misses: Int(clamping: state.misses),
+                hitRate: lookups == 0 ? 0 : Double(state.hits) / Double(lookups),
+                evictions: Int(clamping: state.evictions),
                 entries: state.index.count, bytes: state.bytes, maxEntries: maxEntries, maxBytes: maxBytes,
                 defaultTTLSeconds: ttl)
         }
@@ -168,7 +170,7 @@ public final class ResponseCache: Sendable {
         state.locked { state in
             BufferFill(
                 used: state.index.count, limit: maxEntries, bytes: state.bytes, bytesLimit: maxBytes,
-                dropped: state.evictions)
+                dropped: Int(clamping: state.evictions))
         }
     }
 }

@@ -1,3 +1,4 @@
+import KimeraAPI
 import KimeraModels
 import Synchronization
 
@@ -15,7 +16,7 @@ package final class ExportQueue<Item: Sendable>: Sendable {
         var items: [Item] = []
         /// Items taken by the exporter and not yet reported exported or failed.
         var inFlight = 0
-        var counts = TelemetryStatus.SignalExport()
+        var counts = TelemetryStatus.SignalExport.zero
         /// The exporter, suspended until a batch is full, its timer fires or the server stops.
         var waiter: CheckedContinuation<Void, Never>?
         var wakeRequested = false
@@ -34,7 +35,7 @@ package final class ExportQueue<Item: Sendable>: Sendable {
         self.batchSize = max(1, min(batchSize, capacity))
         var initial = State()
         initial.items.reserveCapacity(self.capacity)
-        initial.counts.capacity = UInt64(self.capacity)
+        initial.counts.capacity = Int64(self.capacity)
         state = Mutex(initial)
     }
 
@@ -74,13 +75,13 @@ package final class ExportQueue<Item: Sendable>: Sendable {
     package func complete(_ count: Int, exported: Bool, retries: Int, error: String? = nil) {
         state.locked { state in
             state.inFlight -= count
-            state.counts.retries += UInt64(retries)
+            state.counts.retries += Int64(retries)
             if exported {
                 state.counts.exportedBatches += 1
-                state.counts.exportedItems += UInt64(count)
+                state.counts.exportedItems += Int64(count)
             } else {
                 state.counts.failedBatches += 1
-                state.counts.failedItems += UInt64(count)
+                state.counts.failedItems += Int64(count)
             }
         }
     }
@@ -89,7 +90,7 @@ package final class ExportQueue<Item: Sendable>: Sendable {
     var counts: TelemetryStatus.SignalExport {
         state.locked { state in
             var counts = state.counts
-            counts.queued = UInt64(state.items.count + state.inFlight)
+            counts.queued = Int64(state.items.count + state.inFlight)
             return counts
         }
     }

@@ -1,3 +1,4 @@
+import KimeraAPI
 import KimeraModels
 import KimeraObservability
 import Logging
@@ -77,8 +78,8 @@ public final class TelemetryExport: Sendable {
             enabled: true, serviceName: settings.serviceName, instanceID: settings.instanceID,
             tracesEndpoint: settings.tracesEnabled ? TelemetrySettings.displayed(settings.tracesEndpoint) : nil,
             logsEndpoint: settings.logsEnabled ? TelemetrySettings.displayed(settings.logsEndpoint) : nil,
-            spans: spanQueue?.counts ?? TelemetryStatus.SignalExport(),
-            logs: logQueue?.counts ?? TelemetryStatus.SignalExport(), lastError: failures.lastError)
+            spans: spanQueue?.counts ?? .zero,
+            logs: logQueue?.counts ?? .zero, lastError: failures.lastError)
     }
 }
 

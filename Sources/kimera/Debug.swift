@@ -1,4 +1,5 @@
 import ArgumentParser
+import KimeraAPI
 import KimeraClient
 import KimeraModels
 
@@ -54,7 +55,7 @@ struct Debug: ClientCommand {
                 (
                     "mode",
                     Table.Cell(
-                        "\(mode.name ?? "?") (debug \(flag(mode.debug)), performance \(flag(mode.performance)), "
+                        "\(mode.name?.rawValue ?? "?") (debug \(flag(mode.debug)), performance \(flag(mode.performance)), "
                             + "profiling \(flag(mode.profiling)))", mode.debug ? .yellow : nil)
                 ),
                 ("version", Table.Cell("\(info.version), up \(Format.uptime(info.uptimeS))")),

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import KimeraAPI
 import KimeraClient
 import KimeraModels
 import KimeraObservability
@@ -345,7 +346,7 @@ final class BundleCapture: Sendable {
         do {
             let page = try await client.logs(LogQuery(limit: 1000))
             append(index, page.logs)
-            last = page.logs.last?.seq ?? 0
+            last = UInt64(clamping: page.logs.last?.seq ?? 0)
         } catch {
             if !Task.isCancelled { fail(index, "GET /debug/logs", error) }
             return

@@ -83,7 +83,7 @@ struct Incidents: AsyncParsableCommand {
                         table.append(
                             (fleet ? [Table.Cell(result.instance)] : []) + [
                                 Table.Cell(incident.id),
-                                Table.Cell(incident.cause, incident.cause == "error" ? .red : .yellow),
+                                Table.Cell(incident.cause.rawValue, incident.cause == .error ? .red : .yellow),
                                 Table.Cell(Format.timeOfDay(incident.lastSeen)),
                                 Table.Cell(Format.count(incident.count)),
                                 Table.Cell(String(incident.status)), Table.Cell(Format.ms(incident.durationMs)),
@@ -143,7 +143,7 @@ struct Incidents: AsyncParsableCommand {
                                 ((instance.map { [$0] } ?? [])
                                     + [
                                         Format.timeOfDay(incident.lastSeen), incident.id,
-                                        output.style.paint(incident.cause, incident.cause == "error" ? .red : .yellow),
+                                        output.style.paint(incident.cause.rawValue, incident.cause == .error ? .red : .yellow),
                                         "×\(incident.count)", String(incident.status),
                                         "\(Format.ms(incident.durationMs)) ms", incident.route, incident.lastRequestID,
                                     ]).joined(separator: "  "))
@@ -184,7 +184,7 @@ struct Incidents: AsyncParsableCommand {
                     ("incident", Table.Cell(summary.id)),
                     (
                         "cause",
-                        Table.Cell("\(summary.cause): \(incident.reason)", summary.cause == "error" ? .red : .yellow)
+                        Table.Cell("\(summary.cause): \(incident.reason)", summary.cause == .error ? .red : .yellow)
                     ),
                     (
                         "request",
@@ -198,11 +198,11 @@ struct Incidents: AsyncParsableCommand {
                         "seen",
                         Table.Cell("\(Format.count(summary.count))× from \(summary.firstSeen) to \(summary.lastSeen)")
                     ),
-                    ("mode", Table.Cell(incident.mode)),
+                    ("mode", Table.Cell(incident.mode.rawValue)),
                     (
                         "process",
                         Table.Cell(
-                            "RSS \(Format.bytes(incident.process.rssBytes)), \(incident.process.threads) threads, "
+                            "RSS \(Format.bytes(Int64(incident.process.rssBytes))), \(incident.process.threads) threads, "
                                 + "\(incident.process.activeRequests) requests in flight")
                     ),
                 ]

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import KimeraAPI
 import KimeraModels
 
 /// `kimera`: the hybrid server and its operator command line.

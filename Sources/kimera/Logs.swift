@@ -1,4 +1,5 @@
 import ArgumentParser
+import KimeraAPI
 import KimeraClient
 import KimeraModels
 
@@ -97,7 +98,7 @@ struct Logs: ClientCommand {
             for record in page.logs { print(record, to: output) }
             // Resume after the newest record shown; with none, every matching record still held is newer
             // than the page, so start from the beginning of the buffer.
-            start = page.logs.last?.seq ?? 0
+            start = UInt64(clamping: page.logs.last?.seq ?? 0)
         }
         for try await event in client.followLogs(query, sinceSeq: start) {
             switch event {
@@ -205,7 +206,7 @@ struct Logs: ClientCommand {
                 switch page.result {
                 case .success(let page):
                     records += page.logs.map { (index, $0) }
-                    starts[index] = page.logs.last?.seq ?? 0
+                    starts[index] = UInt64(clamping: page.logs.last?.seq ?? 0)
                 case .failure(let error):
                     failed[index] = error
                 }

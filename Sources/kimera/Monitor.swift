@@ -5,6 +5,7 @@ import Dispatch
 #else
     import Foundation
 #endif
+import KimeraAPI
 import KimeraClient
 import KimeraModels
 import Synchronization
@@ -185,7 +186,7 @@ struct MonitorFrame {
         top.append(
             line([
                 ("Kimera monitor  ", .bold), (url + "  ", nil),
-                ("mode \(info.mode.name ?? "?")", info.mode.debug ? .yellow : nil),
+                ("mode \(info.mode.name?.rawValue ?? "?")", info.mode.debug ? .yellow : nil),
                 ("  up \(Format.uptime(info.uptimeS))  \(clock)", .dim),
             ]))
         let now = state.rates.last ?? requests.requestsPerSecond
@@ -218,7 +219,7 @@ struct MonitorFrame {
                             nil
                         ),
                     ] : [("cache ", .bold), ("off", .dim)]))
-        top += bufferLines(info.buffers, width: cut, line: line)
+        top += bufferLines(info.buffers.additionalProperties, width: cut, line: line)
         if !snapshot.instances.isEmpty {
             top.append(line([("Instances", .bold)]))
             let nameWidth = snapshot.instances.map(\.instance.count).max() ?? 0
@@ -230,7 +231,7 @@ struct MonitorFrame {
                     let requests = info.requestStatistics
                     top.append(
                         line([
-                            (name, color), ("mode \(info.mode.name ?? "?")  ", info.mode.debug ? .yellow : nil),
+                            (name, color), ("mode \(info.mode.name?.rawValue ?? "?")  ", info.mode.debug ? .yellow : nil),
                             ("req/s \(Format.rate(requests.requestsPerSecond))  ", nil),
                             ("total \(Format.count(requests.totalRequests))  ", nil),
                             ("errors \(Format.percent(requests.errorRate))", requests.errorRate > 0 ? .red : nil),

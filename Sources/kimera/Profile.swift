@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import KimeraAPI
 import KimeraClient
 import KimeraModels
 import KimeraObservability
@@ -22,7 +23,7 @@ struct Profile: AsyncParsableCommand {
         subcommands: [On.self, Off.self, Show.self, Run.self, CPU.self, Allocs.self])
 
     /// Recent profiles as a table.
-    static func table(_ profiles: [KimeraModels.Profile]) -> Table {
+    static func table(_ profiles: [KimeraAPI.Profile]) -> Table {
         var table = Table([
             Table.Column("STARTED"), Table.Column("NAME", flexible: true, minWidth: 12), Table.Column("MS", .right),
             Table.Column("ALLOCS", .right, optional: true), Table.Column("ALLOC BYTES", .right, optional: true),
@@ -62,7 +63,7 @@ struct Profile: AsyncParsableCommand {
                     }
                     + [
                         Table.Cell(allocations[name].map { Format.count(Int($0.allocationsPerCall.rounded())) } ?? "-"),
-                        Table.Cell(allocations[name].map { Format.bytes(Int64($0.bytesPerCall.rounded())) } ?? "-"),
+                        Table.Cell(allocations[name].map { Format.bytes(Int64($0.allocatedBytesPerCall.rounded())) } ?? "-"),
                     ])
         }
         return table
@@ -79,7 +80,7 @@ struct Profile: AsyncParsableCommand {
         }
         if !answer.functions.isEmpty {
             text +=
-                "\n" + functions(answer.functions, allocations: answer.allocations)
+                "\n" + functions(answer.functions.additionalProperties, allocations: answer.allocations.additionalProperties)
                 .render(width: output.width, style: output.style)
         }
         return text
@@ -247,7 +248,7 @@ struct Profile: AsyncParsableCommand {
             var startedAt: String
             var requestID: String?
 
-            init(_ profile: KimeraModels.Profile) {
+            init(_ profile: KimeraAPI.Profile) {
                 name = profile.name
                 startedAt = profile.startedAt
                 requestID = profile.requestID

@@ -1,6 +1,7 @@
 import ArgumentParser
 import CLibEdit
 import Foundation
+import KimeraAPI
 import KimeraClient
 import KimeraModels
 import Synchronization

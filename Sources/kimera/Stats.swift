@@ -38,7 +38,7 @@ struct Stats: ClientCommand {
                 logging.records[level].flatMap { $0 > 0 ? "\(level) \(Format.count(Int(clamping: $0)))" : nil }
             }
         return [
-            ("status", Table.Cell(stats.kimeraStatus)),
+            ("status", Table.Cell(stats.kimeraStatus.rawValue)),
             (
                 "requests",
                 Table.Cell(

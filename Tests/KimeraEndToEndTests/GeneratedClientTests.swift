@@ -69,17 +69,14 @@ struct GeneratedClientTests {
         }
     }
 
-    @Test func anAnswerWithoutTheDocumentedHeadersIsUndecodableNamingTheHeader() async throws {
+    @Test func anAnswerWithoutTheHeadersEveryAnswerCarriesIsStillRead() async throws {
+        // A proxy may drop X-Request-ID and its siblings; the body is what the command came for.
         let server = try StubHTTPServer(response: StubHTTPServer.json("200 OK", Self.status))
         defer { server.stop() }
         let (client, transport) = try PlainHTTPTests.client(server.port)
-        await #expect {
-            try await client.vaultStatus()
-        } throws: { error in
-            guard case ClientError.undecodable(_, _, let detail) = error else { return false }
-            return detail.contains("X-Request-ID")
-        }
+        let status = try await client.vaultStatus()
         await transport.shutdown()
+        #expect(status.totalScars == 3)
     }
 
     @Test func theCommandLineExitsAsBeforeOnAServerError() async throws {

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import KimeraAPI
 import KimeraModels
 import Synchronization
 import Testing

@@ -1,4 +1,5 @@
 import Foundation
+import KimeraAPI
 import KimeraModels
 import Testing
 

@@ -66,10 +66,11 @@ import Testing
                     last = log.seq
                     records += 1
                 case .gap(let range):
-                    if range.fromSeq != last + 1 || range.toSeq < range.fromSeq {
-                        violations.append("gap \(range.fromSeq)-\(range.toSeq) after \(last)")
+                    let (from, to) = (UInt64(range.fromSeq), UInt64(range.toSeq))
+                    if from != last + 1 || to < from {
+                        violations.append("gap \(from)-\(to) after \(last)")
                     }
-                    last = range.toSeq
+                    last = to
                     gaps += 1
                 }
                 covered = last

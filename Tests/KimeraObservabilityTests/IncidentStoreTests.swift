@@ -1,3 +1,4 @@
+import KimeraAPI
 import KimeraModels
 import Testing
 
@@ -15,13 +16,13 @@ import Testing
     func details(_ trace: CompactTrace, bytes: Int = 2000) -> () -> (Incident, Int) {
         {
             let summary = IncidentSummary(
-                id: "inc-\(trace.requestID)", cause: "slow", route: trace.route, method: "GET", status: trace.status,
+                id: "inc-\(trace.requestID)", cause: .slow, route: trace.route, method: "GET", status: trace.status,
                 durationMs: 5, requestID: trace.requestID, lastRequestID: trace.requestID, firstSeen: "t",
                 lastSeen: "t", count: 1)
             let incident = Incident(
                 summary: summary, trace: trace.trace(logCount: 0), logs: [], logsDropped: 0, routeLatency: nil,
                 process: IncidentProcess(rssBytes: 1, cpuSeconds: 0, threads: 1, activeRequests: 0),
-                mode: "performance", reason: "r")
+                mode: .performance, reason: "r")
             return (incident, bytes)
         }
     }

@@ -60,7 +60,7 @@ struct AdaptiveSlowTests {
         let incident = recording.finish(trace("/kimera/geoids", micros: 50_000, atSecond: 31))
         let id = try? #require(incident)
         let kept = id.flatMap { engine.incidents.incident(id: $0) }
-        #expect(kept?.summary.cause == "slow")
+        #expect(kept?.summary.cause.rawValue == "slow")
         #expect(kept?.reason.contains("over 3x-p99 of its route (6") == true, "\(kept?.reason ?? "none")")
         #expect(engine.tracer.statistics().slowRequests == 1)
     }

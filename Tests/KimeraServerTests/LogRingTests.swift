@@ -1,4 +1,5 @@
 import Foundation
+import KimeraAPI
 import KimeraCore
 import KimeraModels
 import Logging
@@ -18,7 +19,7 @@ struct LogRingTests {
         #expect(records.count == 10)
         #expect(records.first?.message == "message 16")
         #expect(records.last?.message == "message 25")
-        #expect(records.map(\.seq) == Array(16...25).map(UInt64.init))
+        #expect(records.map(\.seq) == Array(16...25))
         #expect(ring.fill.dropped == 15)
         #expect(ring.fill.nextSeq == 26)
     }

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import Hummingbird
 import HummingbirdTesting
+import KimeraAPI
 import KimeraCore
 import KimeraModels
 import Logging
@@ -57,7 +58,7 @@ struct LogStreamTests {
             while messages.count < 5, let line = try await reader.next() {
                 let record = try JSONDecoder().decode(LogRecord.self, from: Data(line.utf8))
                 messages.append(record.message)
-                seqs.append(record.seq)
+                seqs.append(UInt64(record.seq))
             }
             #expect(messages == ["live 1", "live 2", "live 3", "live 4", "live 5"])
             #expect(seqs == seqs.sorted())
@@ -93,7 +94,7 @@ struct LogStreamTests {
                     sawGap = true
                     break
                 }
-                lastSeq = try JSONDecoder().decode(LogRecord.self, from: Data(line.utf8)).seq
+                lastSeq = UInt64(try JSONDecoder().decode(LogRecord.self, from: Data(line.utf8)).seq)
                 floodRecords += 1
             }
             #expect(sawGap)

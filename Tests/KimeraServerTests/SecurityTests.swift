@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
+import KimeraAPI
 import KimeraCore
 import KimeraModels
 import Logging

@@ -83,22 +83,22 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.GetHealth.Output.Ok.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -168,22 +168,22 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.GetReady.Output.Ok.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -215,22 +215,22 @@ public struct Client: APIProtocol {
                     ))
                 case 503:
                     let headers: Operations.GetReady.Output.ServiceUnavailable.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -309,22 +309,22 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.GetRoot.Output.Ok.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -371,22 +371,22 @@ public struct Client: APIProtocol {
                     ))
                 case 400:
                     let headers: Operations.GetRoot.Output.BadRequest.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -477,22 +477,22 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.GetDebugInfo.Output.Ok.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -524,22 +524,22 @@ public struct Client: APIProtocol {
                     ))
                 case 400:
                     let headers: Operations.GetDebugInfo.Output.BadRequest.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -625,22 +625,22 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.SetDebugMode.Output.Ok.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -672,22 +672,22 @@ public struct Client: APIProtocol {
                     ))
                 case 400:
                     let headers: Operations.SetDebugMode.Output.BadRequest.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -773,22 +773,22 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.SetProfiling.Output.Ok.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -820,22 +820,22 @@ public struct Client: APIProtocol {
                     ))
                 case 400:
                     let headers: Operations.SetProfiling.Output.BadRequest.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -923,7 +923,7 @@ public struct Client: APIProtocol {
                     style: .form,
                     explode: true,
                     name: "request_id",
-                    value: input.query.requestId
+                    value: input.query.requestID
                 )
                 try converter.setQueryItemAsURI(
                     in: &request,
@@ -949,22 +949,22 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.GetLogs.Output.Ok.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -996,22 +996,22 @@ public struct Client: APIProtocol {
                     ))
                 case 400:
                     let headers: Operations.GetLogs.Output.BadRequest.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -1090,7 +1090,7 @@ public struct Client: APIProtocol {
                     style: .form,
                     explode: true,
                     name: "request_id",
-                    value: input.query.requestId
+                    value: input.query.requestID
                 )
                 try converter.setQueryItemAsURI(
                     in: &request,
@@ -1116,22 +1116,22 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.StreamLogs.Output.Ok.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -1168,22 +1168,22 @@ public struct Client: APIProtocol {
                     ))
                 case 400:
                     let headers: Operations.StreamLogs.Output.BadRequest.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -1215,22 +1215,22 @@ public struct Client: APIProtocol {
                     ))
                 case 503:
                     let headers: Operations.StreamLogs.Output.ServiceUnavailable.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -1300,22 +1300,22 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.GetLogLevels.Output.Ok.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -1408,22 +1408,22 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.SetLogLevel.Output.Ok.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -1455,22 +1455,22 @@ public struct Client: APIProtocol {
                     ))
                 case 400:
                     let headers: Operations.SetLogLevel.Output.BadRequest.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -1549,22 +1549,22 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.UnsetLogLevel.Output.Ok.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -1596,22 +1596,22 @@ public struct Client: APIProtocol {
                     ))
                 case 400:
                     let headers: Operations.UnsetLogLevel.Output.BadRequest.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -1683,22 +1683,22 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.GetHistograms.Output.Ok.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -1798,7 +1798,7 @@ public struct Client: APIProtocol {
                     style: .form,
                     explode: true,
                     name: "request_id",
-                    value: input.query.requestId
+                    value: input.query.requestID
                 )
                 try converter.setQueryItemAsURI(
                     in: &request,
@@ -1817,22 +1817,22 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.GetTraces.Output.Ok.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -1864,22 +1864,22 @@ public struct Client: APIProtocol {
                     ))
                 case 400:
                     let headers: Operations.GetTraces.Output.BadRequest.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -1963,22 +1963,22 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.GetProfiles.Output.Ok.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -2010,22 +2010,22 @@ public struct Client: APIProtocol {
                     ))
                 case 400:
                     let headers: Operations.GetProfiles.Output.BadRequest.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -2118,22 +2118,22 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.GetAllocationProfile.Output.Ok.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -2174,22 +2174,22 @@ public struct Client: APIProtocol {
                     ))
                 case 400:
                     let headers: Operations.GetAllocationProfile.Output.BadRequest.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -2221,22 +2221,22 @@ public struct Client: APIProtocol {
                     ))
                 case 401:
                     let headers: Operations.GetAllocationProfile.Output.Unauthorized.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -2268,22 +2268,22 @@ public struct Client: APIProtocol {
                     ))
                 case 403:
                     let headers: Operations.GetAllocationProfile.Output.Forbidden.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -2315,22 +2315,22 @@ public struct Client: APIProtocol {
                     ))
                 case 409:
                     let headers: Operations.GetAllocationProfile.Output.Conflict.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -2362,22 +2362,22 @@ public struct Client: APIProtocol {
                     ))
                 case 501:
                     let headers: Operations.GetAllocationProfile.Output.NotImplemented.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -2470,22 +2470,22 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.GetCPUProfile.Output.Ok.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -2526,22 +2526,22 @@ public struct Client: APIProtocol {
                     ))
                 case 400:
                     let headers: Operations.GetCPUProfile.Output.BadRequest.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -2573,22 +2573,22 @@ public struct Client: APIProtocol {
                     ))
                 case 401:
                     let headers: Operations.GetCPUProfile.Output.Unauthorized.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -2620,22 +2620,22 @@ public struct Client: APIProtocol {
                     ))
                 case 403:
                     let headers: Operations.GetCPUProfile.Output.Forbidden.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -2667,22 +2667,22 @@ public struct Client: APIProtocol {
                     ))
                 case 409:
                     let headers: Operations.GetCPUProfile.Output.Conflict.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -2761,22 +2761,22 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.GetThreadStacks.Output.Ok.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -2817,22 +2817,22 @@ public struct Client: APIProtocol {
                     ))
                 case 400:
                     let headers: Operations.GetThreadStacks.Output.BadRequest.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -2864,22 +2864,22 @@ public struct Client: APIProtocol {
                     ))
                 case 401:
                     let headers: Operations.GetThreadStacks.Output.Unauthorized.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -2911,22 +2911,22 @@ public struct Client: APIProtocol {
                     ))
                 case 403:
                     let headers: Operations.GetThreadStacks.Output.Forbidden.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -2958,22 +2958,22 @@ public struct Client: APIProtocol {
                     ))
                 case 409:
                     let headers: Operations.GetThreadStacks.Output.Conflict.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -3043,22 +3043,22 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.GetPerformanceStats.Output.Ok.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -3128,22 +3128,22 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.GetMetrics.Output.Ok.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -3231,22 +3231,22 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 201:
                     let headers: Operations.CreateGeoid.Output.Created.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -3278,22 +3278,22 @@ public struct Client: APIProtocol {
                     ))
                 case 400:
                     let headers: Operations.CreateGeoid.Output.BadRequest.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -3325,22 +3325,22 @@ public struct Client: APIProtocol {
                     ))
                 case 413:
                     let headers: Operations.CreateGeoid.Output.ContentTooLarge.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -3372,22 +3372,22 @@ public struct Client: APIProtocol {
                     ))
                 case 415:
                     let headers: Operations.CreateGeoid.Output.UnsupportedMediaType.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -3419,22 +3419,22 @@ public struct Client: APIProtocol {
                     ))
                 case 500:
                     let headers: Operations.CreateGeoid.Output.InternalServerError.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -3466,22 +3466,22 @@ public struct Client: APIProtocol {
                     ))
                 case 503:
                     let headers: Operations.CreateGeoid.Output.ServiceUnavailable.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -3574,22 +3574,22 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.SearchGeoids.Output.Ok.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -3636,22 +3636,22 @@ public struct Client: APIProtocol {
                     ))
                 case 400:
                     let headers: Operations.SearchGeoids.Output.BadRequest.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -3683,22 +3683,22 @@ public struct Client: APIProtocol {
                     ))
                 case 500:
                     let headers: Operations.SearchGeoids.Output.InternalServerError.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -3730,22 +3730,22 @@ public struct Client: APIProtocol {
                     ))
                 case 503:
                     let headers: Operations.SearchGeoids.Output.ServiceUnavailable.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -3826,22 +3826,22 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.GetGeoid.Output.Ok.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -3888,22 +3888,22 @@ public struct Client: APIProtocol {
                     ))
                 case 404:
                     let headers: Operations.GetGeoid.Output.NotFound.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -3935,22 +3935,22 @@ public struct Client: APIProtocol {
                     ))
                 case 500:
                     let headers: Operations.GetGeoid.Output.InternalServerError.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -3982,22 +3982,22 @@ public struct Client: APIProtocol {
                     ))
                 case 503:
                     let headers: Operations.GetGeoid.Output.ServiceUnavailable.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -4029,22 +4029,22 @@ public struct Client: APIProtocol {
                     ))
                 case 400:
                     let headers: Operations.GetGeoid.Output.BadRequest.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -4116,22 +4116,22 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 204:
                     let headers: Operations.DeleteGeoid.Output.NoContent.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -4140,22 +4140,22 @@ public struct Client: APIProtocol {
                     return .noContent(.init(headers: headers))
                 case 404:
                     let headers: Operations.DeleteGeoid.Output.NotFound.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -4187,22 +4187,22 @@ public struct Client: APIProtocol {
                     ))
                 case 500:
                     let headers: Operations.DeleteGeoid.Output.InternalServerError.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -4234,22 +4234,22 @@ public struct Client: APIProtocol {
                     ))
                 case 503:
                     let headers: Operations.DeleteGeoid.Output.ServiceUnavailable.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -4328,22 +4328,22 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.DetectContradictions.Output.Ok.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -4375,22 +4375,22 @@ public struct Client: APIProtocol {
                     ))
                 case 400:
                     let headers: Operations.DetectContradictions.Output.BadRequest.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -4422,22 +4422,22 @@ public struct Client: APIProtocol {
                     ))
                 case 413:
                     let headers: Operations.DetectContradictions.Output.ContentTooLarge.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -4469,22 +4469,22 @@ public struct Client: APIProtocol {
                     ))
                 case 415:
                     let headers: Operations.DetectContradictions.Output.UnsupportedMediaType.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -4516,22 +4516,22 @@ public struct Client: APIProtocol {
                     ))
                 case 500:
                     let headers: Operations.DetectContradictions.Output.InternalServerError.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -4563,22 +4563,22 @@ public struct Client: APIProtocol {
                     ))
                 case 503:
                     let headers: Operations.DetectContradictions.Output.ServiceUnavailable.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -4657,22 +4657,22 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.ProcessContradictionsSync.Output.Ok.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -4704,22 +4704,22 @@ public struct Client: APIProtocol {
                     ))
                 case 400:
                     let headers: Operations.ProcessContradictionsSync.Output.BadRequest.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -4751,22 +4751,22 @@ public struct Client: APIProtocol {
                     ))
                 case 404:
                     let headers: Operations.ProcessContradictionsSync.Output.NotFound.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -4798,22 +4798,22 @@ public struct Client: APIProtocol {
                     ))
                 case 413:
                     let headers: Operations.ProcessContradictionsSync.Output.ContentTooLarge.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -4845,22 +4845,22 @@ public struct Client: APIProtocol {
                     ))
                 case 415:
                     let headers: Operations.ProcessContradictionsSync.Output.UnsupportedMediaType.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -4892,22 +4892,22 @@ public struct Client: APIProtocol {
                     ))
                 case 500:
                     let headers: Operations.ProcessContradictionsSync.Output.InternalServerError.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -4939,22 +4939,22 @@ public struct Client: APIProtocol {
                     ))
                 case 503:
                     let headers: Operations.ProcessContradictionsSync.Output.ServiceUnavailable.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -5035,22 +5035,22 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 202:
                     let headers: Operations.ProcessContradictions.Output.Accepted.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -5082,22 +5082,22 @@ public struct Client: APIProtocol {
                     ))
                 case 400:
                     let headers: Operations.ProcessContradictions.Output.BadRequest.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -5129,22 +5129,22 @@ public struct Client: APIProtocol {
                     ))
                 case 404:
                     let headers: Operations.ProcessContradictions.Output.NotFound.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -5176,22 +5176,22 @@ public struct Client: APIProtocol {
                     ))
                 case 413:
                     let headers: Operations.ProcessContradictions.Output.ContentTooLarge.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -5223,22 +5223,22 @@ public struct Client: APIProtocol {
                     ))
                 case 415:
                     let headers: Operations.ProcessContradictions.Output.UnsupportedMediaType.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -5270,22 +5270,22 @@ public struct Client: APIProtocol {
                     ))
                 case 500:
                     let headers: Operations.ProcessContradictions.Output.InternalServerError.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -5317,22 +5317,22 @@ public struct Client: APIProtocol {
                     ))
                 case 503:
                     let headers: Operations.ProcessContradictions.Output.ServiceUnavailable.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -5404,22 +5404,22 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.GetContradictionJob.Output.Ok.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -5451,22 +5451,22 @@ public struct Client: APIProtocol {
                     ))
                 case 404:
                     let headers: Operations.GetContradictionJob.Output.NotFound.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -5550,22 +5550,22 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.SearchScars.Output.Ok.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -5597,22 +5597,22 @@ public struct Client: APIProtocol {
                     ))
                 case 400:
                     let headers: Operations.SearchScars.Output.BadRequest.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -5644,22 +5644,22 @@ public struct Client: APIProtocol {
                     ))
                 case 500:
                     let headers: Operations.SearchScars.Output.InternalServerError.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -5691,22 +5691,22 @@ public struct Client: APIProtocol {
                     ))
                 case 503:
                     let headers: Operations.SearchScars.Output.ServiceUnavailable.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -5778,22 +5778,22 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.GetScar.Output.Ok.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -5825,22 +5825,22 @@ public struct Client: APIProtocol {
                     ))
                 case 404:
                     let headers: Operations.GetScar.Output.NotFound.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -5872,22 +5872,22 @@ public struct Client: APIProtocol {
                     ))
                 case 500:
                     let headers: Operations.GetScar.Output.InternalServerError.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -5919,22 +5919,22 @@ public struct Client: APIProtocol {
                     ))
                 case 503:
                     let headers: Operations.GetScar.Output.ServiceUnavailable.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -6004,22 +6004,22 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.GetVaultStatus.Output.Ok.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -6051,22 +6051,22 @@ public struct Client: APIProtocol {
                     ))
                 case 500:
                     let headers: Operations.GetVaultStatus.Output.InternalServerError.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -6098,22 +6098,22 @@ public struct Client: APIProtocol {
                     ))
                 case 503:
                     let headers: Operations.GetVaultStatus.Output.ServiceUnavailable.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -6183,22 +6183,22 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.GetGeoidCount.Output.Ok.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -6230,22 +6230,22 @@ public struct Client: APIProtocol {
                     ))
                 case 500:
                     let headers: Operations.GetGeoidCount.Output.InternalServerError.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -6277,22 +6277,22 @@ public struct Client: APIProtocol {
                     ))
                 case 503:
                     let headers: Operations.GetGeoidCount.Output.ServiceUnavailable.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -6362,22 +6362,22 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.GetScarCount.Output.Ok.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -6409,22 +6409,22 @@ public struct Client: APIProtocol {
                     ))
                 case 500:
                     let headers: Operations.GetScarCount.Output.InternalServerError.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -6456,22 +6456,22 @@ public struct Client: APIProtocol {
                     ))
                 case 503:
                     let headers: Operations.GetScarCount.Output.ServiceUnavailable.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -6550,22 +6550,22 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.GetVaultContents.Output.Ok.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -6597,22 +6597,22 @@ public struct Client: APIProtocol {
                     ))
                 case 400:
                     let headers: Operations.GetVaultContents.Output.BadRequest.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -6644,22 +6644,22 @@ public struct Client: APIProtocol {
                     ))
                 case 404:
                     let headers: Operations.GetVaultContents.Output.NotFound.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -6691,22 +6691,22 @@ public struct Client: APIProtocol {
                     ))
                 case 500:
                     let headers: Operations.GetVaultContents.Output.InternalServerError.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -6738,22 +6738,22 @@ public struct Client: APIProtocol {
                     ))
                 case 503:
                     let headers: Operations.GetVaultContents.Output.ServiceUnavailable.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -6832,22 +6832,22 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.RebalanceVaults.Output.Ok.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -6879,22 +6879,22 @@ public struct Client: APIProtocol {
                     ))
                 case 400:
                     let headers: Operations.RebalanceVaults.Output.BadRequest.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -6926,22 +6926,22 @@ public struct Client: APIProtocol {
                     ))
                 case 500:
                     let headers: Operations.RebalanceVaults.Output.InternalServerError.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -6973,22 +6973,22 @@ public struct Client: APIProtocol {
                     ))
                 case 503:
                     let headers: Operations.RebalanceVaults.Output.ServiceUnavailable.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -7058,22 +7058,22 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.GetKimeraStatus.Output.Ok.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -7105,22 +7105,22 @@ public struct Client: APIProtocol {
                     ))
                 case 500:
                     let headers: Operations.GetKimeraStatus.Output.InternalServerError.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -7152,22 +7152,22 @@ public struct Client: APIProtocol {
                     ))
                 case 503:
                     let headers: Operations.GetKimeraStatus.Output.ServiceUnavailable.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -7237,22 +7237,22 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.GetSystemHealth.Output.Ok.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -7322,22 +7322,22 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.GetStability.Output.Ok.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -7369,22 +7369,22 @@ public struct Client: APIProtocol {
                     ))
                 case 500:
                     let headers: Operations.GetStability.Output.InternalServerError.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -7416,22 +7416,22 @@ public struct Client: APIProtocol {
                     ))
                 case 503:
                     let headers: Operations.GetStability.Output.ServiceUnavailable.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -7503,22 +7503,22 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.RunCycle.Output.Ok.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -7550,22 +7550,22 @@ public struct Client: APIProtocol {
                     ))
                 case 500:
                     let headers: Operations.RunCycle.Output.InternalServerError.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -7597,22 +7597,22 @@ public struct Client: APIProtocol {
                     ))
                 case 503:
                     let headers: Operations.RunCycle.Output.ServiceUnavailable.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -7691,22 +7691,22 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.EmbedText.Output.Ok.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -7738,22 +7738,22 @@ public struct Client: APIProtocol {
                     ))
                 case 400:
                     let headers: Operations.EmbedText.Output.BadRequest.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -7785,22 +7785,22 @@ public struct Client: APIProtocol {
                     ))
                 case 413:
                     let headers: Operations.EmbedText.Output.ContentTooLarge.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -7832,22 +7832,22 @@ public struct Client: APIProtocol {
                     ))
                 case 415:
                     let headers: Operations.EmbedText.Output.UnsupportedMediaType.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -7926,22 +7926,22 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.SemanticFeatures.Output.Ok.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -7973,22 +7973,22 @@ public struct Client: APIProtocol {
                     ))
                 case 400:
                     let headers: Operations.SemanticFeatures.Output.BadRequest.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -8020,22 +8020,22 @@ public struct Client: APIProtocol {
                     ))
                 case 413:
                     let headers: Operations.SemanticFeatures.Output.ContentTooLarge.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -8067,22 +8067,22 @@ public struct Client: APIProtocol {
                     ))
                 case 415:
                     let headers: Operations.SemanticFeatures.Output.UnsupportedMediaType.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -8152,22 +8152,22 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.GetOpenAPIDocument.Output.Ok.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -8246,22 +8246,22 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 400:
                     let headers: Operations.CreateGeoids.Output.BadRequest.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -8293,22 +8293,22 @@ public struct Client: APIProtocol {
                     ))
                 case 413:
                     let headers: Operations.CreateGeoids.Output.ContentTooLarge.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -8340,22 +8340,22 @@ public struct Client: APIProtocol {
                     ))
                 case 415:
                     let headers: Operations.CreateGeoids.Output.UnsupportedMediaType.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -8387,22 +8387,22 @@ public struct Client: APIProtocol {
                     ))
                 case 500:
                     let headers: Operations.CreateGeoids.Output.InternalServerError.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -8434,22 +8434,22 @@ public struct Client: APIProtocol {
                     ))
                 case 503:
                     let headers: Operations.CreateGeoids.Output.ServiceUnavailable.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -8481,22 +8481,22 @@ public struct Client: APIProtocol {
                     ))
                 case 201:
                     let headers: Operations.CreateGeoids.Output.Created.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -8566,22 +8566,22 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.GetVaultStats.Output.Ok.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -8613,22 +8613,22 @@ public struct Client: APIProtocol {
                     ))
                 case 500:
                     let headers: Operations.GetVaultStats.Output.InternalServerError.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -8660,22 +8660,22 @@ public struct Client: APIProtocol {
                     ))
                 case 503:
                     let headers: Operations.GetVaultStats.Output.ServiceUnavailable.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -8752,22 +8752,22 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.GetRecentScars.Output.Ok.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -8799,22 +8799,22 @@ public struct Client: APIProtocol {
                     ))
                 case 500:
                     let headers: Operations.GetRecentScars.Output.InternalServerError.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -8846,22 +8846,22 @@ public struct Client: APIProtocol {
                     ))
                 case 503:
                     let headers: Operations.GetRecentScars.Output.ServiceUnavailable.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -8893,22 +8893,22 @@ public struct Client: APIProtocol {
                     ))
                 case 400:
                     let headers: Operations.GetRecentScars.Output.BadRequest.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -8978,22 +8978,22 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.GetDetailedHealth.Output.Ok.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -9025,22 +9025,22 @@ public struct Client: APIProtocol {
                     ))
                 case 500:
                     let headers: Operations.GetDetailedHealth.Output.InternalServerError.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -9110,22 +9110,22 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.Ping.Output.Ok.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -9157,22 +9157,22 @@ public struct Client: APIProtocol {
                     ))
                 case 500:
                     let headers: Operations.Ping.Output.InternalServerError.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -9251,22 +9251,22 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 400:
                     let headers: Operations.AnalyzeStatistics.Output.BadRequest.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -9298,22 +9298,22 @@ public struct Client: APIProtocol {
                     ))
                 case 413:
                     let headers: Operations.AnalyzeStatistics.Output.ContentTooLarge.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -9345,22 +9345,22 @@ public struct Client: APIProtocol {
                     ))
                 case 415:
                     let headers: Operations.AnalyzeStatistics.Output.UnsupportedMediaType.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -9392,22 +9392,22 @@ public struct Client: APIProtocol {
                     ))
                 case 500:
                     let headers: Operations.AnalyzeStatistics.Output.InternalServerError.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -9439,22 +9439,22 @@ public struct Client: APIProtocol {
                     ))
                 case 503:
                     let headers: Operations.AnalyzeStatistics.Output.ServiceUnavailable.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -9486,22 +9486,22 @@ public struct Client: APIProtocol {
                     ))
                 case 200:
                     let headers: Operations.AnalyzeStatistics.Output.Ok.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -9601,22 +9601,22 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.ListIncidents.Output.Ok.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -9648,22 +9648,22 @@ public struct Client: APIProtocol {
                     ))
                 case 400:
                     let headers: Operations.ListIncidents.Output.BadRequest.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -9737,22 +9737,22 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.GetIncident.Output.Ok.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self
@@ -9784,22 +9784,22 @@ public struct Client: APIProtocol {
                     ))
                 case 404:
                     let headers: Operations.GetIncident.Output.NotFound.Headers = .init(
-                        xRequestID: try converter.getRequiredHeaderFieldAsURI(
+                        xRequestID: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Request-ID",
                             as: Components.Headers.XRequestID.self
                         ),
-                        xProcessTimeMicroseconds: try converter.getRequiredHeaderFieldAsURI(
+                        xProcessTimeMicroseconds: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Process-Time-Microseconds",
                             as: Components.Headers.XProcessTimeMicroseconds.self
                         ),
-                        xDebugMode: try converter.getRequiredHeaderFieldAsURI(
+                        xDebugMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Debug-Mode",
                             as: Components.Headers.XDebugMode.self
                         ),
-                        xPerformanceMode: try converter.getRequiredHeaderFieldAsURI(
+                        xPerformanceMode: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Performance-Mode",
                             as: Components.Headers.XPerformanceMode.self

@@ -1315,7 +1315,7 @@ fileprivate extension UniversalServer where APIHandler: APIProtocol {
                         name: "module",
                         as: Swift.String.self
                     ),
-                    requestId: try converter.getOptionalQueryItemAsURI(
+                    requestID: try converter.getOptionalQueryItemAsURI(
                         in: request.soar_query,
                         style: .form,
                         explode: true,
@@ -1460,7 +1460,7 @@ fileprivate extension UniversalServer where APIHandler: APIProtocol {
                         name: "module",
                         as: Swift.String.self
                     ),
-                    requestId: try converter.getOptionalQueryItemAsURI(
+                    requestID: try converter.getOptionalQueryItemAsURI(
                         in: request.soar_query,
                         style: .form,
                         explode: true,
@@ -2055,7 +2055,7 @@ fileprivate extension UniversalServer where APIHandler: APIProtocol {
                         name: "min_duration_ms",
                         as: Swift.Double.self
                     ),
-                    requestId: try converter.getOptionalQueryItemAsURI(
+                    requestID: try converter.getOptionalQueryItemAsURI(
                         in: request.soar_query,
                         style: .form,
                         explode: true,

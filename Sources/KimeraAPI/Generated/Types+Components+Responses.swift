@@ -29,11 +29,11 @@ extension Components {
                 /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                 ///
                 /// - Remark: Generated from `#/components/responses/MethodNotAllowed/headers/X-Request-ID`.
-                public var xRequestID: Components.Headers.XRequestID
+                public var xRequestID: Components.Headers.XRequestID?
                 /// Server time spent on this request, in whole microseconds.
                 ///
                 /// - Remark: Generated from `#/components/responses/MethodNotAllowed/headers/X-Process-Time-Microseconds`.
-                public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                 /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                 @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                     case _true = "true"
@@ -42,7 +42,7 @@ extension Components {
                 /// Whether debug mode was on when the request was served.
                 ///
                 /// - Remark: Generated from `#/components/responses/MethodNotAllowed/headers/X-Debug-Mode`.
-                public var xDebugMode: Components.Headers.XDebugMode
+                public var xDebugMode: Components.Headers.XDebugMode?
                 /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                 @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                     case _true = "true"
@@ -51,11 +51,11 @@ extension Components {
                 /// Whether the performance flag was on when the request was served.
                 ///
                 /// - Remark: Generated from `#/components/responses/MethodNotAllowed/headers/X-Performance-Mode`.
-                public var xPerformanceMode: Components.Headers.XPerformanceMode
+                public var xPerformanceMode: Components.Headers.XPerformanceMode?
                 /// The methods the path serves, e.g. `GET, DELETE`.
                 ///
                 /// - Remark: Generated from `#/components/responses/MethodNotAllowed/headers/Allow`.
-                public var allow: Components.Headers.Allow
+                public var allow: Components.Headers.Allow?
                 /// Creates a new `Headers`.
                 ///
                 /// - Parameters:
@@ -65,11 +65,11 @@ extension Components {
                 ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                 ///   - allow: The methods the path serves, e.g. `GET, DELETE`.
                 public init(
-                    xRequestID: Components.Headers.XRequestID,
-                    xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                    xDebugMode: Components.Headers.XDebugMode,
-                    xPerformanceMode: Components.Headers.XPerformanceMode,
-                    allow: Components.Headers.Allow
+                    xRequestID: Components.Headers.XRequestID? = nil,
+                    xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                    xDebugMode: Components.Headers.XDebugMode? = nil,
+                    xPerformanceMode: Components.Headers.XPerformanceMode? = nil,
+                    allow: Components.Headers.Allow? = nil
                 ) {
                     self.xRequestID = xRequestID
                     self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -105,7 +105,7 @@ extension Components {
             ///   - headers: Received HTTP response headers
             ///   - body: Received HTTP response body
             public init(
-                headers: Components.Responses.MethodNotAllowed.Headers,
+                headers: Components.Responses.MethodNotAllowed.Headers = .init(),
                 body: Components.Responses.MethodNotAllowed.Body
             ) {
                 self.headers = headers

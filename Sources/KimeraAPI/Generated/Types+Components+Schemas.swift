@@ -60,7 +60,7 @@ extension Components {
             /// The request's id, the same as the `X-Request-ID` response header. The server always sets it.
             ///
             /// - Remark: Generated from `#/components/schemas/ErrorBody/request_id`.
-            public var requestId: Swift.String?
+            public var requestID: Swift.String?
             /// The parameter or body field at fault, when there is one.
             ///
             /// - Remark: Generated from `#/components/schemas/ErrorBody/parameter`.
@@ -74,26 +74,26 @@ extension Components {
             /// - Parameters:
             ///   - error: Machine-readable code (`ErrorCode` in KimeraModels). 400 `invalid_parameter` (a query or path parameter), `invalid_body` (the JSON body) or `bad_request` (bytes that are not valid HTTP/1.1, refused before routing), 401 `unauthorized`, 403 `forbidden`, 404 `not_found`, 405 `method_not_allowed`, 408 `timeout`, 409 `conflict` (a CPU profile is running already), 413 `payload_too_large`, 414 `uri_too_long`, 415 `unsupported_media_type`, 431 `headers_too_large`, 500 `internal`, 501 `not_implemented` (a Transfer-Encoding other than chunked), 503 `unavailable`; `error` for any other status the framework itself produces.
             ///   - message: One sentence a person can act on.
-            ///   - requestId: The request's id, the same as the `X-Request-ID` response header. The server always sets it.
+            ///   - requestID: The request's id, the same as the `X-Request-ID` response header. The server always sets it.
             ///   - parameter: The parameter or body field at fault, when there is one.
             ///   - allowed: The values that would have been accepted, where there is a list.
             public init(
                 error: Components.Schemas.ErrorBody._ErrorPayload,
                 message: Swift.String,
-                requestId: Swift.String? = nil,
+                requestID: Swift.String? = nil,
                 parameter: Swift.String? = nil,
                 allowed: [Swift.String]? = nil
             ) {
                 self.error = error
                 self.message = message
-                self.requestId = requestId
+                self.requestID = requestID
                 self.parameter = parameter
                 self.allowed = allowed
             }
             public enum CodingKeys: String, CodingKey {
                 case error
                 case message
-                case requestId = "request_id"
+                case requestID = "request_id"
                 case parameter
                 case allowed
             }
@@ -107,9 +107,9 @@ extension Components {
                     Swift.String.self,
                     forKey: .message
                 )
-                self.requestId = try container.decodeIfPresent(
+                self.requestID = try container.decodeIfPresent(
                     Swift.String.self,
-                    forKey: .requestId
+                    forKey: .requestID
                 )
                 self.parameter = try container.decodeIfPresent(
                     Swift.String.self,
@@ -131,11 +131,23 @@ extension Components {
         /// Any JSON value (free-form data such as symbolic state, metadata and configuration).
         ///
         /// - Remark: Generated from `#/components/schemas/JSONValue`.
-        public typealias JSONValue = Swift.Bool
+        public typealias JSONValue = KimeraModels.JSONValue
         /// A log level as responses name it, from the most verbose to the most severe. Parameters that take a level also accept it in lower case, and `WARN` for `WARNING`.
         ///
         /// - Remark: Generated from `#/components/schemas/LogLevel`.
         public typealias LogLevel = KimeraModels.LogLevel
+        /// What the response cache did: `HIT` (served from it), `MISS` (computed and stored), `BYPASSED` (`bypass_cache=true`).
+        ///
+        /// - Remark: Generated from `#/components/schemas/CacheOutcome`.
+        public typealias CacheOutcome = KimeraModels.CacheOutcome
+        /// The server's mode by name (API.md §2): `performance` (the default), `performance+debug`, `full-debug`, or `basic` (neither flag).
+        ///
+        /// - Remark: Generated from `#/components/schemas/ServerMode`.
+        public typealias ServerMode = KimeraModels.ServerMode
+        /// Why a request became an incident: it was slow, it failed, or it was escalated (`X-Kimera-Debug`).
+        ///
+        /// - Remark: Generated from `#/components/schemas/IncidentCause`.
+        public typealias IncidentCause = KimeraModels.IncidentCause
         /// `GET /health`.
         ///
         /// - Remark: Generated from `#/components/schemas/HealthResponse`.
@@ -280,17 +292,7 @@ extension Components {
             /// The mode's name (API.md §2). The server always sets it.
             ///
             /// - Remark: Generated from `#/components/schemas/ModeFlags/name`.
-            @frozen public enum NamePayload: String, Codable, Hashable, Sendable, CaseIterable {
-                case performance = "performance"
-                case performanceDebug = "performance+debug"
-                case fullDebug = "full-debug"
-                case basic = "basic"
-                case _empty_ = ""
-            }
-            /// The mode's name (API.md §2). The server always sets it.
-            ///
-            /// - Remark: Generated from `#/components/schemas/ModeFlags/name`.
-            public var name: Components.Schemas.ModeFlags.NamePayload?
+            public var name: Components.Schemas.ServerMode?
             /// Creates a new `ModeFlags`.
             ///
             /// - Parameters:
@@ -302,7 +304,7 @@ extension Components {
                 debug: Swift.Bool,
                 performance: Swift.Bool,
                 profiling: Swift.Bool,
-                name: Components.Schemas.ModeFlags.NamePayload? = nil
+                name: Components.Schemas.ServerMode? = nil
             ) {
                 self.debug = debug
                 self.performance = performance
@@ -330,7 +332,7 @@ extension Components {
                     forKey: .profiling
                 )
                 self.name = try container.decodeIfPresent(
-                    Components.Schemas.ModeFlags.NamePayload.self,
+                    Components.Schemas.ServerMode.self,
                     forKey: .name
                 )
                 try decoder.ensureNoAdditionalProperties(knownKeys: [
@@ -356,7 +358,7 @@ extension Components {
             /// - Remark: Generated from `#/components/schemas/FeatureFlags/async_enabled`.
             public var asyncEnabled: Swift.Bool
             /// - Remark: Generated from `#/components/schemas/FeatureFlags/debug_api`.
-            public var debugApi: Swift.Bool
+            public var debugAPI: Swift.Bool
             /// - Remark: Generated from `#/components/schemas/FeatureFlags/request_tracing`.
             public var requestTracing: Swift.Bool
             /// Creates a new `FeatureFlags`.
@@ -365,26 +367,26 @@ extension Components {
             ///   - cacheEnabled: True while the performance flag (and so the response cache) is on.
             ///   - compressionEnabled:
             ///   - asyncEnabled: True when the log sinks are asynchronous.
-            ///   - debugApi:
+            ///   - debugAPI:
             ///   - requestTracing:
             public init(
                 cacheEnabled: Swift.Bool,
                 compressionEnabled: Swift.Bool,
                 asyncEnabled: Swift.Bool,
-                debugApi: Swift.Bool,
+                debugAPI: Swift.Bool,
                 requestTracing: Swift.Bool
             ) {
                 self.cacheEnabled = cacheEnabled
                 self.compressionEnabled = compressionEnabled
                 self.asyncEnabled = asyncEnabled
-                self.debugApi = debugApi
+                self.debugAPI = debugAPI
                 self.requestTracing = requestTracing
             }
             public enum CodingKeys: String, CodingKey {
                 case cacheEnabled = "cache_enabled"
                 case compressionEnabled = "compression_enabled"
                 case asyncEnabled = "async_enabled"
-                case debugApi = "debug_api"
+                case debugAPI = "debug_api"
                 case requestTracing = "request_tracing"
             }
             public init(from decoder: any Swift.Decoder) throws {
@@ -401,9 +403,9 @@ extension Components {
                     Swift.Bool.self,
                     forKey: .asyncEnabled
                 )
-                self.debugApi = try container.decode(
+                self.debugAPI = try container.decode(
                     Swift.Bool.self,
-                    forKey: .debugApi
+                    forKey: .debugAPI
                 )
                 self.requestTracing = try container.decode(
                     Swift.Bool.self,
@@ -576,7 +578,7 @@ extension Components {
             /// The request the record was logged under; the key is null when there is none.
             ///
             /// - Remark: Generated from `#/components/schemas/LogRecord/request_id`.
-            public var requestId: Swift.String?
+            public var requestID: Swift.String?
             /// - Remark: Generated from `#/components/schemas/LogRecord/metadata`.
             public struct MetadataPayload: Codable, Hashable, Sendable {
                 /// A container of undocumented properties.
@@ -607,7 +609,7 @@ extension Components {
             ///   - level:
             ///   - module: Logger label, e.g. `kimera.core.vault`.
             ///   - message:
-            ///   - requestId: The request the record was logged under; the key is null when there is none.
+            ///   - requestID: The request the record was logged under; the key is null when there is none.
             ///   - metadata:
             ///   - source:
             public init(
@@ -616,7 +618,7 @@ extension Components {
                 level: Components.Schemas.LogLevel,
                 module: Swift.String,
                 message: Swift.String,
-                requestId: Swift.String? = nil,
+                requestID: Swift.String? = nil,
                 metadata: Components.Schemas.LogRecord.MetadataPayload,
                 source: Components.Schemas.SourceLocation
             ) {
@@ -625,7 +627,7 @@ extension Components {
                 self.level = level
                 self.module = module
                 self.message = message
-                self.requestId = requestId
+                self.requestID = requestID
                 self.metadata = metadata
                 self.source = source
             }
@@ -635,7 +637,7 @@ extension Components {
                 case level
                 case module
                 case message
-                case requestId = "request_id"
+                case requestID = "request_id"
                 case metadata
                 case source
             }
@@ -661,9 +663,9 @@ extension Components {
                     Swift.String.self,
                     forKey: .message
                 )
-                self.requestId = try container.decodeIfPresent(
+                self.requestID = try container.decodeIfPresent(
                     Swift.String.self,
-                    forKey: .requestId
+                    forKey: .requestID
                 )
                 self.metadata = try container.decode(
                     Components.Schemas.LogRecord.MetadataPayload.self,
@@ -833,7 +835,7 @@ extension Components {
         /// - Remark: Generated from `#/components/schemas/Trace`.
         public struct Trace: Codable, Hashable, Sendable {
             /// - Remark: Generated from `#/components/schemas/Trace/request_id`.
-            public var requestId: Swift.String
+            public var requestID: Swift.String
             /// - Remark: Generated from `#/components/schemas/Trace/method`.
             public var method: Swift.String
             /// The raw request path.
@@ -863,16 +865,7 @@ extension Components {
             /// Response cache outcome; null when the cache was not involved.
             ///
             /// - Remark: Generated from `#/components/schemas/Trace/cache`.
-            @frozen public enum CachePayload: String, Codable, Hashable, Sendable, CaseIterable {
-                case hit = "HIT"
-                case miss = "MISS"
-                case bypassed = "BYPASSED"
-                case _empty_ = ""
-            }
-            /// Response cache outcome; null when the cache was not involved.
-            ///
-            /// - Remark: Generated from `#/components/schemas/Trace/cache`.
-            public var cache: Components.Schemas.Trace.CachePayload?
+            public var cache: Components.Schemas.CacheOutcome?
             /// Whether the request reached the slow threshold.
             ///
             /// - Remark: Generated from `#/components/schemas/Trace/slow`.
@@ -936,7 +929,7 @@ extension Components {
             /// Creates a new `Trace`.
             ///
             /// - Parameters:
-            ///   - requestId:
+            ///   - requestID:
             ///   - method:
             ///   - path: The raw request path.
             ///   - route: The matched route template, e.g. `/kimera/geoids/{id}`, or `<unmatched>`.
@@ -953,7 +946,7 @@ extension Components {
             ///   - requestHeaders: Debug modes only: request headers, secret-bearing values masked.
             ///   - responseHeaders: Debug modes only: response headers, secret-bearing values masked.
             public init(
-                requestId: Swift.String,
+                requestID: Swift.String,
                 method: Swift.String,
                 path: Swift.String,
                 route: Swift.String,
@@ -963,14 +956,14 @@ extension Components {
                 startedAt: Swift.String,
                 bytesIn: Swift.Int,
                 bytesOut: Swift.Int,
-                cache: Components.Schemas.Trace.CachePayload? = nil,
+                cache: Components.Schemas.CacheOutcome? = nil,
                 slow: Swift.Bool,
                 error: Swift.String? = nil,
                 logCount: Swift.Int,
                 requestHeaders: Components.Schemas.Trace.RequestHeadersPayload? = nil,
                 responseHeaders: Components.Schemas.Trace.ResponseHeadersPayload? = nil
             ) {
-                self.requestId = requestId
+                self.requestID = requestID
                 self.method = method
                 self.path = path
                 self.route = route
@@ -988,7 +981,7 @@ extension Components {
                 self.responseHeaders = responseHeaders
             }
             public enum CodingKeys: String, CodingKey {
-                case requestId = "request_id"
+                case requestID = "request_id"
                 case method
                 case path
                 case route
@@ -1007,9 +1000,9 @@ extension Components {
             }
             public init(from decoder: any Swift.Decoder) throws {
                 let container = try decoder.container(keyedBy: CodingKeys.self)
-                self.requestId = try container.decode(
+                self.requestID = try container.decode(
                     Swift.String.self,
-                    forKey: .requestId
+                    forKey: .requestID
                 )
                 self.method = try container.decode(
                     Swift.String.self,
@@ -1048,7 +1041,7 @@ extension Components {
                     forKey: .bytesOut
                 )
                 self.cache = try container.decodeIfPresent(
-                    Components.Schemas.Trace.CachePayload.self,
+                    Components.Schemas.CacheOutcome.self,
                     forKey: .cache
                 )
                 self.slow = try container.decode(
@@ -1440,7 +1433,7 @@ extension Components {
         /// - Remark: Generated from `#/components/schemas/RequestExemplar`.
         public struct RequestExemplar: Codable, Hashable, Sendable {
             /// - Remark: Generated from `#/components/schemas/RequestExemplar/request_id`.
-            public var requestId: Swift.String
+            public var requestID: Swift.String
             /// - Remark: Generated from `#/components/schemas/RequestExemplar/duration_ms`.
             public var durationMs: Swift.Double
             /// When the request started, as its trace's `started_at`: ISO-8601 UTC with microseconds.
@@ -1450,28 +1443,28 @@ extension Components {
             /// Creates a new `RequestExemplar`.
             ///
             /// - Parameters:
-            ///   - requestId:
+            ///   - requestID:
             ///   - durationMs:
             ///   - startedAt: When the request started, as its trace's `started_at`: ISO-8601 UTC with microseconds.
             public init(
-                requestId: Swift.String,
+                requestID: Swift.String,
                 durationMs: Swift.Double,
                 startedAt: Swift.String
             ) {
-                self.requestId = requestId
+                self.requestID = requestID
                 self.durationMs = durationMs
                 self.startedAt = startedAt
             }
             public enum CodingKeys: String, CodingKey {
-                case requestId = "request_id"
+                case requestID = "request_id"
                 case durationMs = "duration_ms"
                 case startedAt = "started_at"
             }
             public init(from decoder: any Swift.Decoder) throws {
                 let container = try decoder.container(keyedBy: CodingKeys.self)
-                self.requestId = try container.decode(
+                self.requestID = try container.decode(
                     Swift.String.self,
-                    forKey: .requestId
+                    forKey: .requestID
                 )
                 self.durationMs = try container.decode(
                     Swift.Double.self,
@@ -1642,7 +1635,7 @@ extension Components {
             /// Absent when the call ran outside a request.
             ///
             /// - Remark: Generated from `#/components/schemas/Profile/request_id`.
-            public var requestId: Swift.String?
+            public var requestID: Swift.String?
             /// ISO-8601 UTC with microseconds, e.g. `2025-01-31T12:00:00.123456Z`.
             ///
             /// - Remark: Generated from `#/components/schemas/Profile/started_at`.
@@ -1664,46 +1657,46 @@ extension Components {
             /// The process's peak resident set size so far (process-wide, not the call's).
             ///
             /// - Remark: Generated from `#/components/schemas/Profile/peak_rss_bytes`.
-            public var peakRssBytes: Swift.Int64
+            public var peakRSSBytes: Swift.Int64
             /// Creates a new `Profile`.
             ///
             /// - Parameters:
             ///   - name:
-            ///   - requestId: Absent when the call ran outside a request.
+            ///   - requestID: Absent when the call ran outside a request.
             ///   - startedAt: ISO-8601 UTC with microseconds, e.g. `2025-01-31T12:00:00.123456Z`.
             ///   - durationMs:
             ///   - allocations: Allocations the call's task made (malloc, calloc, realloc, aligned allocations).
             ///   - allocatedBytes: Bytes those allocations asked for.
             ///   - memoryDeltaBytes: The same as `allocated_bytes` (0 when not counted): the name the spec's Profile has.
-            ///   - peakRssBytes: The process's peak resident set size so far (process-wide, not the call's).
+            ///   - peakRSSBytes: The process's peak resident set size so far (process-wide, not the call's).
             public init(
                 name: Swift.String,
-                requestId: Swift.String? = nil,
+                requestID: Swift.String? = nil,
                 startedAt: Swift.String,
                 durationMs: Swift.Double,
                 allocations: Swift.Int64? = nil,
                 allocatedBytes: Swift.Int64? = nil,
                 memoryDeltaBytes: Swift.Int64,
-                peakRssBytes: Swift.Int64
+                peakRSSBytes: Swift.Int64
             ) {
                 self.name = name
-                self.requestId = requestId
+                self.requestID = requestID
                 self.startedAt = startedAt
                 self.durationMs = durationMs
                 self.allocations = allocations
                 self.allocatedBytes = allocatedBytes
                 self.memoryDeltaBytes = memoryDeltaBytes
-                self.peakRssBytes = peakRssBytes
+                self.peakRSSBytes = peakRSSBytes
             }
             public enum CodingKeys: String, CodingKey {
                 case name
-                case requestId = "request_id"
+                case requestID = "request_id"
                 case startedAt = "started_at"
                 case durationMs = "duration_ms"
                 case allocations
                 case allocatedBytes = "allocated_bytes"
                 case memoryDeltaBytes = "memory_delta_bytes"
-                case peakRssBytes = "peak_rss_bytes"
+                case peakRSSBytes = "peak_rss_bytes"
             }
             public init(from decoder: any Swift.Decoder) throws {
                 let container = try decoder.container(keyedBy: CodingKeys.self)
@@ -1711,9 +1704,9 @@ extension Components {
                     Swift.String.self,
                     forKey: .name
                 )
-                self.requestId = try container.decodeIfPresent(
+                self.requestID = try container.decodeIfPresent(
                     Swift.String.self,
-                    forKey: .requestId
+                    forKey: .requestID
                 )
                 self.startedAt = try container.decode(
                     Swift.String.self,
@@ -1735,9 +1728,9 @@ extension Components {
                     Swift.Int64.self,
                     forKey: .memoryDeltaBytes
                 )
-                self.peakRssBytes = try container.decode(
+                self.peakRSSBytes = try container.decode(
                     Swift.Int64.self,
-                    forKey: .peakRssBytes
+                    forKey: .peakRSSBytes
                 )
                 try decoder.ensureNoAdditionalProperties(knownKeys: [
                     "name",
@@ -2568,7 +2561,7 @@ extension Components {
             /// - Remark: Generated from `#/components/schemas/CacheStats/max_bytes`.
             public var maxBytes: Swift.Int
             /// - Remark: Generated from `#/components/schemas/CacheStats/default_ttl_s`.
-            public var defaultTtlS: Swift.Double
+            public var defaultTTLSeconds: Swift.Double
             /// Creates a new `CacheStats`.
             ///
             /// - Parameters:
@@ -2581,7 +2574,7 @@ extension Components {
             ///   - bytes:
             ///   - maxEntries:
             ///   - maxBytes:
-            ///   - defaultTtlS:
+            ///   - defaultTTLSeconds:
             public init(
                 enabled: Swift.Bool,
                 hits: Swift.Int,
@@ -2592,7 +2585,7 @@ extension Components {
                 bytes: Swift.Int,
                 maxEntries: Swift.Int,
                 maxBytes: Swift.Int,
-                defaultTtlS: Swift.Double
+                defaultTTLSeconds: Swift.Double
             ) {
                 self.enabled = enabled
                 self.hits = hits
@@ -2603,7 +2596,7 @@ extension Components {
                 self.bytes = bytes
                 self.maxEntries = maxEntries
                 self.maxBytes = maxBytes
-                self.defaultTtlS = defaultTtlS
+                self.defaultTTLSeconds = defaultTTLSeconds
             }
             public enum CodingKeys: String, CodingKey {
                 case enabled
@@ -2615,7 +2608,7 @@ extension Components {
                 case bytes
                 case maxEntries = "max_entries"
                 case maxBytes = "max_bytes"
-                case defaultTtlS = "default_ttl_s"
+                case defaultTTLSeconds = "default_ttl_s"
             }
             public init(from decoder: any Swift.Decoder) throws {
                 let container = try decoder.container(keyedBy: CodingKeys.self)
@@ -2655,9 +2648,9 @@ extension Components {
                     Swift.Int.self,
                     forKey: .maxBytes
                 )
-                self.defaultTtlS = try container.decode(
+                self.defaultTTLSeconds = try container.decode(
                     Swift.Double.self,
-                    forKey: .defaultTtlS
+                    forKey: .defaultTTLSeconds
                 )
                 try decoder.ensureNoAdditionalProperties(knownKeys: [
                     "enabled",
@@ -7237,13 +7230,7 @@ extension Components {
             /// - Remark: Generated from `#/components/schemas/IncidentSummary/id`.
             public var id: Swift.String
             /// - Remark: Generated from `#/components/schemas/IncidentSummary/cause`.
-            @frozen public enum CausePayload: String, Codable, Hashable, Sendable, CaseIterable {
-                case slow = "slow"
-                case error = "error"
-                case escalated = "escalated"
-            }
-            /// - Remark: Generated from `#/components/schemas/IncidentSummary/cause`.
-            public var cause: Components.Schemas.IncidentSummary.CausePayload
+            public var cause: Components.Schemas.IncidentCause
             /// The matched route template, or `<unmatched>`.
             ///
             /// - Remark: Generated from `#/components/schemas/IncidentSummary/route`.
@@ -7259,11 +7246,11 @@ extension Components {
             /// The first request kept on this entry.
             ///
             /// - Remark: Generated from `#/components/schemas/IncidentSummary/request_id`.
-            public var requestId: Swift.String
+            public var requestID: Swift.String
             /// The newest request counted on this entry.
             ///
             /// - Remark: Generated from `#/components/schemas/IncidentSummary/last_request_id`.
-            public var lastRequestId: Swift.String
+            public var lastRequestID: Swift.String
             /// - Remark: Generated from `#/components/schemas/IncidentSummary/first_seen`.
             public var firstSeen: Swift.String
             /// - Remark: Generated from `#/components/schemas/IncidentSummary/last_seen`.
@@ -7281,20 +7268,20 @@ extension Components {
             ///   - method:
             ///   - status:
             ///   - durationMs: The first request's duration.
-            ///   - requestId: The first request kept on this entry.
-            ///   - lastRequestId: The newest request counted on this entry.
+            ///   - requestID: The first request kept on this entry.
+            ///   - lastRequestID: The newest request counted on this entry.
             ///   - firstSeen:
             ///   - lastSeen:
             ///   - count: Requests of this route and cause counted on this entry.
             public init(
                 id: Swift.String,
-                cause: Components.Schemas.IncidentSummary.CausePayload,
+                cause: Components.Schemas.IncidentCause,
                 route: Swift.String,
                 method: Swift.String,
                 status: Swift.Int,
                 durationMs: Swift.Double,
-                requestId: Swift.String,
-                lastRequestId: Swift.String,
+                requestID: Swift.String,
+                lastRequestID: Swift.String,
                 firstSeen: Swift.String,
                 lastSeen: Swift.String,
                 count: Swift.Int
@@ -7305,8 +7292,8 @@ extension Components {
                 self.method = method
                 self.status = status
                 self.durationMs = durationMs
-                self.requestId = requestId
-                self.lastRequestId = lastRequestId
+                self.requestID = requestID
+                self.lastRequestID = lastRequestID
                 self.firstSeen = firstSeen
                 self.lastSeen = lastSeen
                 self.count = count
@@ -7318,8 +7305,8 @@ extension Components {
                 case method
                 case status
                 case durationMs = "duration_ms"
-                case requestId = "request_id"
-                case lastRequestId = "last_request_id"
+                case requestID = "request_id"
+                case lastRequestID = "last_request_id"
                 case firstSeen = "first_seen"
                 case lastSeen = "last_seen"
                 case count
@@ -7331,7 +7318,7 @@ extension Components {
                     forKey: .id
                 )
                 self.cause = try container.decode(
-                    Components.Schemas.IncidentSummary.CausePayload.self,
+                    Components.Schemas.IncidentCause.self,
                     forKey: .cause
                 )
                 self.route = try container.decode(
@@ -7350,13 +7337,13 @@ extension Components {
                     Swift.Double.self,
                     forKey: .durationMs
                 )
-                self.requestId = try container.decode(
+                self.requestID = try container.decode(
                     Swift.String.self,
-                    forKey: .requestId
+                    forKey: .requestID
                 )
-                self.lastRequestId = try container.decode(
+                self.lastRequestID = try container.decode(
                     Swift.String.self,
-                    forKey: .lastRequestId
+                    forKey: .lastRequestID
                 )
                 self.firstSeen = try container.decode(
                     Swift.String.self,
@@ -7468,14 +7455,7 @@ extension Components {
             /// - Remark: Generated from `#/components/schemas/Incident/process`.
             public var process: Components.Schemas.IncidentProcess
             /// - Remark: Generated from `#/components/schemas/Incident/mode`.
-            @frozen public enum ModePayload: String, Codable, Hashable, Sendable, CaseIterable {
-                case performance = "performance"
-                case performanceDebug = "performance+debug"
-                case fullDebug = "full-debug"
-                case basic = "basic"
-            }
-            /// - Remark: Generated from `#/components/schemas/Incident/mode`.
-            public var mode: Components.Schemas.Incident.ModePayload
+            public var mode: Components.Schemas.ServerMode
             /// Why it was kept, in words.
             ///
             /// - Remark: Generated from `#/components/schemas/Incident/reason`.
@@ -7498,7 +7478,7 @@ extension Components {
                 logsDropped: Swift.Int,
                 routeLatency: Components.Schemas.TimingStats? = nil,
                 process: Components.Schemas.IncidentProcess,
-                mode: Components.Schemas.Incident.ModePayload,
+                mode: Components.Schemas.ServerMode,
                 reason: Swift.String
             ) {
                 self.summary = summary
@@ -7547,7 +7527,7 @@ extension Components {
                     forKey: .process
                 )
                 self.mode = try container.decode(
-                    Components.Schemas.Incident.ModePayload.self,
+                    Components.Schemas.ServerMode.self,
                     forKey: .mode
                 )
                 self.reason = try container.decode(

@@ -58,11 +58,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/health/GET/responses/200/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/health/GET/responses/200/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -71,7 +71,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/health/GET/responses/200/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -80,7 +80,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/health/GET/responses/200/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -89,10 +89,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -127,7 +127,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.GetHealth.Output.Ok.Headers,
+                    headers: Operations.GetHealth.Output.Ok.Headers = .init(),
                     body: Operations.GetHealth.Output.Ok.Body
                 ) {
                     self.headers = headers
@@ -222,11 +222,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/ready/GET/responses/200/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/ready/GET/responses/200/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -235,7 +235,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/ready/GET/responses/200/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -244,7 +244,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/ready/GET/responses/200/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -253,10 +253,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -291,7 +291,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.GetReady.Output.Ok.Headers,
+                    headers: Operations.GetReady.Output.Ok.Headers = .init(),
                     body: Operations.GetReady.Output.Ok.Body
                 ) {
                     self.headers = headers
@@ -327,11 +327,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/ready/GET/responses/503/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/ready/GET/responses/503/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -340,7 +340,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/ready/GET/responses/503/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -349,7 +349,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/ready/GET/responses/503/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -358,10 +358,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -396,7 +396,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.GetReady.Output.ServiceUnavailable.Headers,
+                    headers: Operations.GetReady.Output.ServiceUnavailable.Headers = .init(),
                     body: Operations.GetReady.Output.ServiceUnavailable.Body
                 ) {
                     self.headers = headers
@@ -513,11 +513,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/GET/responses/200/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/GET/responses/200/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -526,7 +526,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/GET/responses/200/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -535,7 +535,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/GET/responses/200/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// - Remark: Generated from `#/components/headers/X-Cache`.
                     @frozen public enum XCache: String, Codable, Hashable, Sendable, CaseIterable {
                         case hit = "HIT"
@@ -565,10 +565,10 @@ public enum Operations {
                     ///   - xCacheAge: On `X-Cache: HIT` only: the cached response's age in seconds, 3 decimals.
                     ///   - cacheControl: While the performance flag is on: `public, max-age=<ttl>` with the route's cache TTL in whole seconds (default 1).
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode,
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil,
                         xCache: Components.Headers.XCache? = nil,
                         xCacheAge: Components.Headers.XCacheAge? = nil,
                         cacheControl: Components.Headers.CacheControl? = nil
@@ -609,7 +609,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.GetRoot.Output.Ok.Headers,
+                    headers: Operations.GetRoot.Output.Ok.Headers = .init(),
                     body: Operations.GetRoot.Output.Ok.Body
                 ) {
                     self.headers = headers
@@ -645,11 +645,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/GET/responses/400/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/GET/responses/400/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -658,7 +658,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/GET/responses/400/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -667,7 +667,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/GET/responses/400/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -676,10 +676,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -714,7 +714,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.GetRoot.Output.BadRequest.Headers,
+                    headers: Operations.GetRoot.Output.BadRequest.Headers = .init(),
                     body: Operations.GetRoot.Output.BadRequest.Body
                 ) {
                     self.headers = headers
@@ -845,11 +845,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/debug/info/GET/responses/200/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/debug/info/GET/responses/200/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -858,7 +858,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/debug/info/GET/responses/200/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -867,7 +867,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/debug/info/GET/responses/200/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -876,10 +876,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -914,7 +914,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.GetDebugInfo.Output.Ok.Headers,
+                    headers: Operations.GetDebugInfo.Output.Ok.Headers = .init(),
                     body: Operations.GetDebugInfo.Output.Ok.Body
                 ) {
                     self.headers = headers
@@ -950,11 +950,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/debug/info/GET/responses/400/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/debug/info/GET/responses/400/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -963,7 +963,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/debug/info/GET/responses/400/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -972,7 +972,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/debug/info/GET/responses/400/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -981,10 +981,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -1019,7 +1019,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.GetDebugInfo.Output.BadRequest.Headers,
+                    headers: Operations.GetDebugInfo.Output.BadRequest.Headers = .init(),
                     body: Operations.GetDebugInfo.Output.BadRequest.Body
                 ) {
                     self.headers = headers
@@ -1145,11 +1145,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/debug/mode/POST/responses/200/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/debug/mode/POST/responses/200/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -1158,7 +1158,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/debug/mode/POST/responses/200/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -1167,7 +1167,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/debug/mode/POST/responses/200/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -1176,10 +1176,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -1214,7 +1214,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.SetDebugMode.Output.Ok.Headers,
+                    headers: Operations.SetDebugMode.Output.Ok.Headers = .init(),
                     body: Operations.SetDebugMode.Output.Ok.Body
                 ) {
                     self.headers = headers
@@ -1250,11 +1250,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/debug/mode/POST/responses/400/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/debug/mode/POST/responses/400/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -1263,7 +1263,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/debug/mode/POST/responses/400/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -1272,7 +1272,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/debug/mode/POST/responses/400/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -1281,10 +1281,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -1319,7 +1319,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.SetDebugMode.Output.BadRequest.Headers,
+                    headers: Operations.SetDebugMode.Output.BadRequest.Headers = .init(),
                     body: Operations.SetDebugMode.Output.BadRequest.Body
                 ) {
                     self.headers = headers
@@ -1445,11 +1445,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/debug/profiling/POST/responses/200/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/debug/profiling/POST/responses/200/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -1458,7 +1458,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/debug/profiling/POST/responses/200/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -1467,7 +1467,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/debug/profiling/POST/responses/200/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -1476,10 +1476,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -1514,7 +1514,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.SetProfiling.Output.Ok.Headers,
+                    headers: Operations.SetProfiling.Output.Ok.Headers = .init(),
                     body: Operations.SetProfiling.Output.Ok.Body
                 ) {
                     self.headers = headers
@@ -1550,11 +1550,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/debug/profiling/POST/responses/400/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/debug/profiling/POST/responses/400/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -1563,7 +1563,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/debug/profiling/POST/responses/400/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -1572,7 +1572,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/debug/profiling/POST/responses/400/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -1581,10 +1581,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -1619,7 +1619,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.SetProfiling.Output.BadRequest.Headers,
+                    headers: Operations.SetProfiling.Output.BadRequest.Headers = .init(),
                     body: Operations.SetProfiling.Output.BadRequest.Body
                 ) {
                     self.headers = headers
@@ -1725,7 +1725,7 @@ public enum Operations {
                 /// Only records logged under this request id.
                 ///
                 /// - Remark: Generated from `#/paths/debug/logs/GET/query/request_id`.
-                public var requestId: Swift.String?
+                public var requestID: Swift.String?
                 /// Only records with a `seq` greater than this. A negative or non-integer value is a 400.
                 ///
                 /// - Remark: Generated from `#/paths/debug/logs/GET/query/since_seq`.
@@ -1740,21 +1740,21 @@ public enum Operations {
                 ///   - limit: At most 5000; larger values are clamped to 5000. Zero, negative or non-integer is a 400.
                 ///   - level: A log level: `TRACE`, `DEBUG`, `INFO`, `NOTICE`, `WARNING` (or `WARN`), `ERROR`, `CRITICAL`, in any case. An unknown level is a 400 with `allowed`. With `exact=false` it is a minimum (`ERROR` returns ERROR and CRITICAL).
                 ///   - module: A logger label; matches that label and every label below it (`kimera.core` matches `kimera.core.vault`).
-                ///   - requestId: Only records logged under this request id.
+                ///   - requestID: Only records logged under this request id.
                 ///   - sinceSeq: Only records with a `seq` greater than this. A negative or non-integer value is a 400.
                 ///   - exact: Match `level` exactly instead of as a minimum. Accepts `true/false/1/0/yes/no/on/off` in any case.
                 public init(
                     limit: Swift.Int? = nil,
                     level: Operations.GetLogs.Input.Query.LevelPayload? = nil,
                     module: Swift.String? = nil,
-                    requestId: Swift.String? = nil,
+                    requestID: Swift.String? = nil,
                     sinceSeq: Swift.Int? = nil,
                     exact: Components.Schemas.QueryBoolean? = nil
                 ) {
                     self.limit = limit
                     self.level = level
                     self.module = module
-                    self.requestId = requestId
+                    self.requestID = requestID
                     self.sinceSeq = sinceSeq
                     self.exact = exact
                 }
@@ -1792,11 +1792,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/debug/logs/GET/responses/200/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/debug/logs/GET/responses/200/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -1805,7 +1805,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/debug/logs/GET/responses/200/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -1814,7 +1814,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/debug/logs/GET/responses/200/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -1823,10 +1823,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -1861,7 +1861,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.GetLogs.Output.Ok.Headers,
+                    headers: Operations.GetLogs.Output.Ok.Headers = .init(),
                     body: Operations.GetLogs.Output.Ok.Body
                 ) {
                     self.headers = headers
@@ -1897,11 +1897,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/debug/logs/GET/responses/400/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/debug/logs/GET/responses/400/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -1910,7 +1910,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/debug/logs/GET/responses/400/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -1919,7 +1919,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/debug/logs/GET/responses/400/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -1928,10 +1928,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -1966,7 +1966,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.GetLogs.Output.BadRequest.Headers,
+                    headers: Operations.GetLogs.Output.BadRequest.Headers = .init(),
                     body: Operations.GetLogs.Output.BadRequest.Body
                 ) {
                     self.headers = headers
@@ -2066,7 +2066,7 @@ public enum Operations {
                 /// Only records logged under this request id.
                 ///
                 /// - Remark: Generated from `#/paths/debug/logs/stream/GET/query/request_id`.
-                public var requestId: Swift.String?
+                public var requestID: Swift.String?
                 /// Only records with a `seq` greater than this. A negative or non-integer value is a 400.
                 ///
                 /// - Remark: Generated from `#/paths/debug/logs/stream/GET/query/since_seq`.
@@ -2080,19 +2080,19 @@ public enum Operations {
                 /// - Parameters:
                 ///   - level: A log level: `TRACE`, `DEBUG`, `INFO`, `NOTICE`, `WARNING` (or `WARN`), `ERROR`, `CRITICAL`, in any case. An unknown level is a 400 with `allowed`. With `exact=false` it is a minimum (`ERROR` returns ERROR and CRITICAL).
                 ///   - module: A logger label; matches that label and every label below it (`kimera.core` matches `kimera.core.vault`).
-                ///   - requestId: Only records logged under this request id.
+                ///   - requestID: Only records logged under this request id.
                 ///   - sinceSeq: Only records with a `seq` greater than this. A negative or non-integer value is a 400.
                 ///   - exact: Match `level` exactly instead of as a minimum. Accepts `true/false/1/0/yes/no/on/off` in any case.
                 public init(
                     level: Operations.StreamLogs.Input.Query.LevelPayload? = nil,
                     module: Swift.String? = nil,
-                    requestId: Swift.String? = nil,
+                    requestID: Swift.String? = nil,
                     sinceSeq: Swift.Int? = nil,
                     exact: Components.Schemas.QueryBoolean? = nil
                 ) {
                     self.level = level
                     self.module = module
-                    self.requestId = requestId
+                    self.requestID = requestID
                     self.sinceSeq = sinceSeq
                     self.exact = exact
                 }
@@ -2130,11 +2130,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/debug/logs/stream/GET/responses/200/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/debug/logs/stream/GET/responses/200/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -2143,7 +2143,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/debug/logs/stream/GET/responses/200/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -2152,7 +2152,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/debug/logs/stream/GET/responses/200/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// - Remark: Generated from `#/paths/debug/logs/stream/GET/responses/200/headers/Cache-Control`.
                     @frozen public enum CacheControlPayload: String, Codable, Hashable, Sendable, CaseIterable {
                         case noStore = "no-store"
@@ -2170,10 +2170,10 @@ public enum Operations {
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     ///   - cacheControl: `no-store`.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode,
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil,
                         cacheControl: Operations.StreamLogs.Output.Ok.Headers.CacheControlPayload? = nil
                     ) {
                         self.xRequestID = xRequestID
@@ -2210,7 +2210,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.StreamLogs.Output.Ok.Headers,
+                    headers: Operations.StreamLogs.Output.Ok.Headers = .init(),
                     body: Operations.StreamLogs.Output.Ok.Body
                 ) {
                     self.headers = headers
@@ -2246,11 +2246,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/debug/logs/stream/GET/responses/400/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/debug/logs/stream/GET/responses/400/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -2259,7 +2259,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/debug/logs/stream/GET/responses/400/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -2268,7 +2268,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/debug/logs/stream/GET/responses/400/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -2277,10 +2277,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -2315,7 +2315,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.StreamLogs.Output.BadRequest.Headers,
+                    headers: Operations.StreamLogs.Output.BadRequest.Headers = .init(),
                     body: Operations.StreamLogs.Output.BadRequest.Body
                 ) {
                     self.headers = headers
@@ -2351,11 +2351,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/debug/logs/stream/GET/responses/503/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/debug/logs/stream/GET/responses/503/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -2364,7 +2364,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/debug/logs/stream/GET/responses/503/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -2373,7 +2373,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/debug/logs/stream/GET/responses/503/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -2382,10 +2382,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -2420,7 +2420,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.StreamLogs.Output.ServiceUnavailable.Headers,
+                    headers: Operations.StreamLogs.Output.ServiceUnavailable.Headers = .init(),
                     body: Operations.StreamLogs.Output.ServiceUnavailable.Body
                 ) {
                     self.headers = headers
@@ -2521,11 +2521,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/debug/log-level/GET/responses/200/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/debug/log-level/GET/responses/200/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -2534,7 +2534,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/debug/log-level/GET/responses/200/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -2543,7 +2543,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/debug/log-level/GET/responses/200/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -2552,10 +2552,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -2590,7 +2590,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.GetLogLevels.Output.Ok.Headers,
+                    headers: Operations.GetLogLevels.Output.Ok.Headers = .init(),
                     body: Operations.GetLogLevels.Output.Ok.Body
                 ) {
                     self.headers = headers
@@ -2742,11 +2742,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/debug/log-level/POST/responses/200/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/debug/log-level/POST/responses/200/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -2755,7 +2755,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/debug/log-level/POST/responses/200/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -2764,7 +2764,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/debug/log-level/POST/responses/200/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -2773,10 +2773,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -2811,7 +2811,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.SetLogLevel.Output.Ok.Headers,
+                    headers: Operations.SetLogLevel.Output.Ok.Headers = .init(),
                     body: Operations.SetLogLevel.Output.Ok.Body
                 ) {
                     self.headers = headers
@@ -2847,11 +2847,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/debug/log-level/POST/responses/400/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/debug/log-level/POST/responses/400/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -2860,7 +2860,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/debug/log-level/POST/responses/400/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -2869,7 +2869,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/debug/log-level/POST/responses/400/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -2878,10 +2878,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -2916,7 +2916,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.SetLogLevel.Output.BadRequest.Headers,
+                    headers: Operations.SetLogLevel.Output.BadRequest.Headers = .init(),
                     body: Operations.SetLogLevel.Output.BadRequest.Body
                 ) {
                     self.headers = headers
@@ -3033,11 +3033,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/debug/log-level/DELETE/responses/200/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/debug/log-level/DELETE/responses/200/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -3046,7 +3046,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/debug/log-level/DELETE/responses/200/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -3055,7 +3055,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/debug/log-level/DELETE/responses/200/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -3064,10 +3064,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -3102,7 +3102,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.UnsetLogLevel.Output.Ok.Headers,
+                    headers: Operations.UnsetLogLevel.Output.Ok.Headers = .init(),
                     body: Operations.UnsetLogLevel.Output.Ok.Body
                 ) {
                     self.headers = headers
@@ -3138,11 +3138,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/debug/log-level/DELETE/responses/400/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/debug/log-level/DELETE/responses/400/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -3151,7 +3151,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/debug/log-level/DELETE/responses/400/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -3160,7 +3160,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/debug/log-level/DELETE/responses/400/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -3169,10 +3169,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -3207,7 +3207,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.UnsetLogLevel.Output.BadRequest.Headers,
+                    headers: Operations.UnsetLogLevel.Output.BadRequest.Headers = .init(),
                     body: Operations.UnsetLogLevel.Output.BadRequest.Body
                 ) {
                     self.headers = headers
@@ -3304,11 +3304,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/debug/histograms/GET/responses/200/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/debug/histograms/GET/responses/200/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -3317,7 +3317,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/debug/histograms/GET/responses/200/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -3326,7 +3326,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/debug/histograms/GET/responses/200/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -3335,10 +3335,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -3373,7 +3373,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.GetHistograms.Output.Ok.Headers,
+                    headers: Operations.GetHistograms.Output.Ok.Headers = .init(),
                     body: Operations.GetHistograms.Output.Ok.Body
                 ) {
                     self.headers = headers
@@ -3483,7 +3483,7 @@ public enum Operations {
                 /// Only the trace of this request id.
                 ///
                 /// - Remark: Generated from `#/paths/debug/traces/GET/query/request_id`.
-                public var requestId: Swift.String?
+                public var requestID: Swift.String?
                 /// Only traces that reached the slow threshold. Accepts `true/false/1/0/yes/no/on/off` in any case.
                 ///
                 /// - Remark: Generated from `#/paths/debug/traces/GET/query/slow`.
@@ -3496,7 +3496,7 @@ public enum Operations {
                 ///   - method: Only traces of this HTTP method, in any case. Anything else is a 400 with `allowed`.
                 ///   - status: Only traces with this response status.
                 ///   - minDurationMs: Only traces at least this slow.
-                ///   - requestId: Only the trace of this request id.
+                ///   - requestID: Only the trace of this request id.
                 ///   - slow: Only traces that reached the slow threshold. Accepts `true/false/1/0/yes/no/on/off` in any case.
                 public init(
                     limit: Swift.Int? = nil,
@@ -3504,7 +3504,7 @@ public enum Operations {
                     method: Operations.GetTraces.Input.Query.MethodPayload? = nil,
                     status: Swift.Int? = nil,
                     minDurationMs: Swift.Double? = nil,
-                    requestId: Swift.String? = nil,
+                    requestID: Swift.String? = nil,
                     slow: Components.Schemas.QueryBoolean? = nil
                 ) {
                     self.limit = limit
@@ -3512,7 +3512,7 @@ public enum Operations {
                     self.method = method
                     self.status = status
                     self.minDurationMs = minDurationMs
-                    self.requestId = requestId
+                    self.requestID = requestID
                     self.slow = slow
                 }
             }
@@ -3549,11 +3549,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/debug/traces/GET/responses/200/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/debug/traces/GET/responses/200/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -3562,7 +3562,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/debug/traces/GET/responses/200/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -3571,7 +3571,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/debug/traces/GET/responses/200/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -3580,10 +3580,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -3618,7 +3618,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.GetTraces.Output.Ok.Headers,
+                    headers: Operations.GetTraces.Output.Ok.Headers = .init(),
                     body: Operations.GetTraces.Output.Ok.Body
                 ) {
                     self.headers = headers
@@ -3654,11 +3654,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/debug/traces/GET/responses/400/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/debug/traces/GET/responses/400/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -3667,7 +3667,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/debug/traces/GET/responses/400/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -3676,7 +3676,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/debug/traces/GET/responses/400/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -3685,10 +3685,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -3723,7 +3723,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.GetTraces.Output.BadRequest.Headers,
+                    headers: Operations.GetTraces.Output.BadRequest.Headers = .init(),
                     body: Operations.GetTraces.Output.BadRequest.Body
                 ) {
                     self.headers = headers
@@ -3847,11 +3847,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/debug/profiles/GET/responses/200/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/debug/profiles/GET/responses/200/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -3860,7 +3860,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/debug/profiles/GET/responses/200/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -3869,7 +3869,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/debug/profiles/GET/responses/200/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -3878,10 +3878,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -3916,7 +3916,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.GetProfiles.Output.Ok.Headers,
+                    headers: Operations.GetProfiles.Output.Ok.Headers = .init(),
                     body: Operations.GetProfiles.Output.Ok.Body
                 ) {
                     self.headers = headers
@@ -3952,11 +3952,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/debug/profiles/GET/responses/400/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/debug/profiles/GET/responses/400/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -3965,7 +3965,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/debug/profiles/GET/responses/400/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -3974,7 +3974,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/debug/profiles/GET/responses/400/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -3983,10 +3983,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -4021,7 +4021,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.GetProfiles.Output.BadRequest.Headers,
+                    headers: Operations.GetProfiles.Output.BadRequest.Headers = .init(),
                     body: Operations.GetProfiles.Output.BadRequest.Body
                 ) {
                     self.headers = headers
@@ -4159,11 +4159,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/debug/pprof/allocs/GET/responses/200/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/debug/pprof/allocs/GET/responses/200/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -4172,7 +4172,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/debug/pprof/allocs/GET/responses/200/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -4181,7 +4181,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/debug/pprof/allocs/GET/responses/200/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -4190,10 +4190,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -4252,7 +4252,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.GetAllocationProfile.Output.Ok.Headers,
+                    headers: Operations.GetAllocationProfile.Output.Ok.Headers = .init(),
                     body: Operations.GetAllocationProfile.Output.Ok.Body
                 ) {
                     self.headers = headers
@@ -4288,11 +4288,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/debug/pprof/allocs/GET/responses/400/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/debug/pprof/allocs/GET/responses/400/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -4301,7 +4301,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/debug/pprof/allocs/GET/responses/400/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -4310,7 +4310,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/debug/pprof/allocs/GET/responses/400/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -4319,10 +4319,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -4357,7 +4357,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.GetAllocationProfile.Output.BadRequest.Headers,
+                    headers: Operations.GetAllocationProfile.Output.BadRequest.Headers = .init(),
                     body: Operations.GetAllocationProfile.Output.BadRequest.Body
                 ) {
                     self.headers = headers
@@ -4393,11 +4393,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/debug/pprof/allocs/GET/responses/401/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/debug/pprof/allocs/GET/responses/401/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -4406,7 +4406,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/debug/pprof/allocs/GET/responses/401/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -4415,7 +4415,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/debug/pprof/allocs/GET/responses/401/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -4424,10 +4424,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -4462,7 +4462,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.GetAllocationProfile.Output.Unauthorized.Headers,
+                    headers: Operations.GetAllocationProfile.Output.Unauthorized.Headers = .init(),
                     body: Operations.GetAllocationProfile.Output.Unauthorized.Body
                 ) {
                     self.headers = headers
@@ -4498,11 +4498,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/debug/pprof/allocs/GET/responses/403/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/debug/pprof/allocs/GET/responses/403/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -4511,7 +4511,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/debug/pprof/allocs/GET/responses/403/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -4520,7 +4520,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/debug/pprof/allocs/GET/responses/403/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -4529,10 +4529,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -4567,7 +4567,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.GetAllocationProfile.Output.Forbidden.Headers,
+                    headers: Operations.GetAllocationProfile.Output.Forbidden.Headers = .init(),
                     body: Operations.GetAllocationProfile.Output.Forbidden.Body
                 ) {
                     self.headers = headers
@@ -4603,11 +4603,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/debug/pprof/allocs/GET/responses/409/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/debug/pprof/allocs/GET/responses/409/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -4616,7 +4616,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/debug/pprof/allocs/GET/responses/409/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -4625,7 +4625,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/debug/pprof/allocs/GET/responses/409/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -4634,10 +4634,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -4672,7 +4672,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.GetAllocationProfile.Output.Conflict.Headers,
+                    headers: Operations.GetAllocationProfile.Output.Conflict.Headers = .init(),
                     body: Operations.GetAllocationProfile.Output.Conflict.Body
                 ) {
                     self.headers = headers
@@ -4708,11 +4708,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/debug/pprof/allocs/GET/responses/501/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/debug/pprof/allocs/GET/responses/501/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -4721,7 +4721,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/debug/pprof/allocs/GET/responses/501/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -4730,7 +4730,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/debug/pprof/allocs/GET/responses/501/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -4739,10 +4739,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -4777,7 +4777,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.GetAllocationProfile.Output.NotImplemented.Headers,
+                    headers: Operations.GetAllocationProfile.Output.NotImplemented.Headers = .init(),
                     body: Operations.GetAllocationProfile.Output.NotImplemented.Body
                 ) {
                     self.headers = headers
@@ -4927,11 +4927,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/debug/pprof/profile/GET/responses/200/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/debug/pprof/profile/GET/responses/200/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -4940,7 +4940,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/debug/pprof/profile/GET/responses/200/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -4949,7 +4949,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/debug/pprof/profile/GET/responses/200/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -4958,10 +4958,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -5020,7 +5020,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.GetCPUProfile.Output.Ok.Headers,
+                    headers: Operations.GetCPUProfile.Output.Ok.Headers = .init(),
                     body: Operations.GetCPUProfile.Output.Ok.Body
                 ) {
                     self.headers = headers
@@ -5056,11 +5056,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/debug/pprof/profile/GET/responses/400/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/debug/pprof/profile/GET/responses/400/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -5069,7 +5069,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/debug/pprof/profile/GET/responses/400/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -5078,7 +5078,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/debug/pprof/profile/GET/responses/400/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -5087,10 +5087,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -5125,7 +5125,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.GetCPUProfile.Output.BadRequest.Headers,
+                    headers: Operations.GetCPUProfile.Output.BadRequest.Headers = .init(),
                     body: Operations.GetCPUProfile.Output.BadRequest.Body
                 ) {
                     self.headers = headers
@@ -5161,11 +5161,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/debug/pprof/profile/GET/responses/401/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/debug/pprof/profile/GET/responses/401/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -5174,7 +5174,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/debug/pprof/profile/GET/responses/401/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -5183,7 +5183,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/debug/pprof/profile/GET/responses/401/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -5192,10 +5192,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -5230,7 +5230,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.GetCPUProfile.Output.Unauthorized.Headers,
+                    headers: Operations.GetCPUProfile.Output.Unauthorized.Headers = .init(),
                     body: Operations.GetCPUProfile.Output.Unauthorized.Body
                 ) {
                     self.headers = headers
@@ -5266,11 +5266,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/debug/pprof/profile/GET/responses/403/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/debug/pprof/profile/GET/responses/403/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -5279,7 +5279,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/debug/pprof/profile/GET/responses/403/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -5288,7 +5288,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/debug/pprof/profile/GET/responses/403/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -5297,10 +5297,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -5335,7 +5335,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.GetCPUProfile.Output.Forbidden.Headers,
+                    headers: Operations.GetCPUProfile.Output.Forbidden.Headers = .init(),
                     body: Operations.GetCPUProfile.Output.Forbidden.Body
                 ) {
                     self.headers = headers
@@ -5371,11 +5371,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/debug/pprof/profile/GET/responses/409/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/debug/pprof/profile/GET/responses/409/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -5384,7 +5384,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/debug/pprof/profile/GET/responses/409/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -5393,7 +5393,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/debug/pprof/profile/GET/responses/409/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -5402,10 +5402,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -5440,7 +5440,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.GetCPUProfile.Output.Conflict.Headers,
+                    headers: Operations.GetCPUProfile.Output.Conflict.Headers = .init(),
                     body: Operations.GetCPUProfile.Output.Conflict.Body
                 ) {
                     self.headers = headers
@@ -5574,11 +5574,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/debug/pprof/threads/GET/responses/200/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/debug/pprof/threads/GET/responses/200/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -5587,7 +5587,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/debug/pprof/threads/GET/responses/200/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -5596,7 +5596,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/debug/pprof/threads/GET/responses/200/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -5605,10 +5605,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -5667,7 +5667,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.GetThreadStacks.Output.Ok.Headers,
+                    headers: Operations.GetThreadStacks.Output.Ok.Headers = .init(),
                     body: Operations.GetThreadStacks.Output.Ok.Body
                 ) {
                     self.headers = headers
@@ -5703,11 +5703,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/debug/pprof/threads/GET/responses/400/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/debug/pprof/threads/GET/responses/400/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -5716,7 +5716,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/debug/pprof/threads/GET/responses/400/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -5725,7 +5725,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/debug/pprof/threads/GET/responses/400/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -5734,10 +5734,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -5772,7 +5772,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.GetThreadStacks.Output.BadRequest.Headers,
+                    headers: Operations.GetThreadStacks.Output.BadRequest.Headers = .init(),
                     body: Operations.GetThreadStacks.Output.BadRequest.Body
                 ) {
                     self.headers = headers
@@ -5808,11 +5808,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/debug/pprof/threads/GET/responses/401/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/debug/pprof/threads/GET/responses/401/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -5821,7 +5821,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/debug/pprof/threads/GET/responses/401/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -5830,7 +5830,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/debug/pprof/threads/GET/responses/401/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -5839,10 +5839,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -5877,7 +5877,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.GetThreadStacks.Output.Unauthorized.Headers,
+                    headers: Operations.GetThreadStacks.Output.Unauthorized.Headers = .init(),
                     body: Operations.GetThreadStacks.Output.Unauthorized.Body
                 ) {
                     self.headers = headers
@@ -5913,11 +5913,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/debug/pprof/threads/GET/responses/403/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/debug/pprof/threads/GET/responses/403/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -5926,7 +5926,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/debug/pprof/threads/GET/responses/403/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -5935,7 +5935,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/debug/pprof/threads/GET/responses/403/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -5944,10 +5944,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -5982,7 +5982,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.GetThreadStacks.Output.Forbidden.Headers,
+                    headers: Operations.GetThreadStacks.Output.Forbidden.Headers = .init(),
                     body: Operations.GetThreadStacks.Output.Forbidden.Body
                 ) {
                     self.headers = headers
@@ -6018,11 +6018,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/debug/pprof/threads/GET/responses/409/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/debug/pprof/threads/GET/responses/409/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -6031,7 +6031,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/debug/pprof/threads/GET/responses/409/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -6040,7 +6040,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/debug/pprof/threads/GET/responses/409/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -6049,10 +6049,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -6087,7 +6087,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.GetThreadStacks.Output.Conflict.Headers,
+                    headers: Operations.GetThreadStacks.Output.Conflict.Headers = .init(),
                     body: Operations.GetThreadStacks.Output.Conflict.Body
                 ) {
                     self.headers = headers
@@ -6194,11 +6194,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/performance/stats/GET/responses/200/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/performance/stats/GET/responses/200/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -6207,7 +6207,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/performance/stats/GET/responses/200/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -6216,7 +6216,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/performance/stats/GET/responses/200/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -6225,10 +6225,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -6263,7 +6263,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.GetPerformanceStats.Output.Ok.Headers,
+                    headers: Operations.GetPerformanceStats.Output.Ok.Headers = .init(),
                     body: Operations.GetPerformanceStats.Output.Ok.Body
                 ) {
                     self.headers = headers
@@ -6358,11 +6358,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/metrics/GET/responses/200/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/metrics/GET/responses/200/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -6371,7 +6371,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/metrics/GET/responses/200/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -6380,7 +6380,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/metrics/GET/responses/200/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -6389,10 +6389,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -6451,7 +6451,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.GetMetrics.Output.Ok.Headers,
+                    headers: Operations.GetMetrics.Output.Ok.Headers = .init(),
                     body: Operations.GetMetrics.Output.Ok.Body
                 ) {
                     self.headers = headers
@@ -6563,11 +6563,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/geoids/POST/responses/201/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/geoids/POST/responses/201/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -6576,7 +6576,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/geoids/POST/responses/201/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -6585,7 +6585,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/geoids/POST/responses/201/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -6594,10 +6594,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -6632,7 +6632,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.CreateGeoid.Output.Created.Headers,
+                    headers: Operations.CreateGeoid.Output.Created.Headers = .init(),
                     body: Operations.CreateGeoid.Output.Created.Body
                 ) {
                     self.headers = headers
@@ -6668,11 +6668,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/geoids/POST/responses/400/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/geoids/POST/responses/400/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -6681,7 +6681,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/geoids/POST/responses/400/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -6690,7 +6690,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/geoids/POST/responses/400/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -6699,10 +6699,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -6737,7 +6737,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.CreateGeoid.Output.BadRequest.Headers,
+                    headers: Operations.CreateGeoid.Output.BadRequest.Headers = .init(),
                     body: Operations.CreateGeoid.Output.BadRequest.Body
                 ) {
                     self.headers = headers
@@ -6773,11 +6773,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/geoids/POST/responses/413/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/geoids/POST/responses/413/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -6786,7 +6786,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/geoids/POST/responses/413/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -6795,7 +6795,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/geoids/POST/responses/413/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -6804,10 +6804,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -6842,7 +6842,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.CreateGeoid.Output.ContentTooLarge.Headers,
+                    headers: Operations.CreateGeoid.Output.ContentTooLarge.Headers = .init(),
                     body: Operations.CreateGeoid.Output.ContentTooLarge.Body
                 ) {
                     self.headers = headers
@@ -6878,11 +6878,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/geoids/POST/responses/415/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/geoids/POST/responses/415/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -6891,7 +6891,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/geoids/POST/responses/415/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -6900,7 +6900,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/geoids/POST/responses/415/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -6909,10 +6909,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -6947,7 +6947,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.CreateGeoid.Output.UnsupportedMediaType.Headers,
+                    headers: Operations.CreateGeoid.Output.UnsupportedMediaType.Headers = .init(),
                     body: Operations.CreateGeoid.Output.UnsupportedMediaType.Body
                 ) {
                     self.headers = headers
@@ -6983,11 +6983,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/geoids/POST/responses/500/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/geoids/POST/responses/500/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -6996,7 +6996,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/geoids/POST/responses/500/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -7005,7 +7005,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/geoids/POST/responses/500/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -7014,10 +7014,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -7052,7 +7052,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.CreateGeoid.Output.InternalServerError.Headers,
+                    headers: Operations.CreateGeoid.Output.InternalServerError.Headers = .init(),
                     body: Operations.CreateGeoid.Output.InternalServerError.Body
                 ) {
                     self.headers = headers
@@ -7088,11 +7088,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/geoids/POST/responses/503/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/geoids/POST/responses/503/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -7101,7 +7101,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/geoids/POST/responses/503/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -7110,7 +7110,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/geoids/POST/responses/503/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -7119,10 +7119,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -7157,7 +7157,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.CreateGeoid.Output.ServiceUnavailable.Headers,
+                    headers: Operations.CreateGeoid.Output.ServiceUnavailable.Headers = .init(),
                     body: Operations.CreateGeoid.Output.ServiceUnavailable.Body
                 ) {
                     self.headers = headers
@@ -7290,11 +7290,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/geoids/search/GET/responses/200/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/geoids/search/GET/responses/200/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -7303,7 +7303,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/geoids/search/GET/responses/200/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -7312,7 +7312,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/geoids/search/GET/responses/200/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// - Remark: Generated from `#/components/headers/X-Cache`.
                     @frozen public enum XCache: String, Codable, Hashable, Sendable, CaseIterable {
                         case hit = "HIT"
@@ -7342,10 +7342,10 @@ public enum Operations {
                     ///   - xCacheAge: On `X-Cache: HIT` only: the cached response's age in seconds, 3 decimals.
                     ///   - cacheControl: While the performance flag is on: `public, max-age=<ttl>` with the route's cache TTL in whole seconds (default 1).
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode,
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil,
                         xCache: Components.Headers.XCache? = nil,
                         xCacheAge: Components.Headers.XCacheAge? = nil,
                         cacheControl: Components.Headers.CacheControl? = nil
@@ -7386,7 +7386,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.SearchGeoids.Output.Ok.Headers,
+                    headers: Operations.SearchGeoids.Output.Ok.Headers = .init(),
                     body: Operations.SearchGeoids.Output.Ok.Body
                 ) {
                     self.headers = headers
@@ -7422,11 +7422,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/geoids/search/GET/responses/400/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/geoids/search/GET/responses/400/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -7435,7 +7435,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/geoids/search/GET/responses/400/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -7444,7 +7444,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/geoids/search/GET/responses/400/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -7453,10 +7453,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -7491,7 +7491,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.SearchGeoids.Output.BadRequest.Headers,
+                    headers: Operations.SearchGeoids.Output.BadRequest.Headers = .init(),
                     body: Operations.SearchGeoids.Output.BadRequest.Body
                 ) {
                     self.headers = headers
@@ -7527,11 +7527,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/geoids/search/GET/responses/500/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/geoids/search/GET/responses/500/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -7540,7 +7540,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/geoids/search/GET/responses/500/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -7549,7 +7549,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/geoids/search/GET/responses/500/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -7558,10 +7558,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -7596,7 +7596,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.SearchGeoids.Output.InternalServerError.Headers,
+                    headers: Operations.SearchGeoids.Output.InternalServerError.Headers = .init(),
                     body: Operations.SearchGeoids.Output.InternalServerError.Body
                 ) {
                     self.headers = headers
@@ -7632,11 +7632,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/geoids/search/GET/responses/503/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/geoids/search/GET/responses/503/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -7645,7 +7645,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/geoids/search/GET/responses/503/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -7654,7 +7654,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/geoids/search/GET/responses/503/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -7663,10 +7663,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -7701,7 +7701,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.SearchGeoids.Output.ServiceUnavailable.Headers,
+                    headers: Operations.SearchGeoids.Output.ServiceUnavailable.Headers = .init(),
                     body: Operations.SearchGeoids.Output.ServiceUnavailable.Body
                 ) {
                     self.headers = headers
@@ -7836,11 +7836,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/geoids/{id}/GET/responses/200/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/geoids/{id}/GET/responses/200/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -7849,7 +7849,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/geoids/{id}/GET/responses/200/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -7858,7 +7858,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/geoids/{id}/GET/responses/200/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// - Remark: Generated from `#/components/headers/X-Cache`.
                     @frozen public enum XCache: String, Codable, Hashable, Sendable, CaseIterable {
                         case hit = "HIT"
@@ -7888,10 +7888,10 @@ public enum Operations {
                     ///   - xCacheAge: On `X-Cache: HIT` only: the cached response's age in seconds, 3 decimals.
                     ///   - cacheControl: While the performance flag is on: `public, max-age=<ttl>` with the route's cache TTL in whole seconds (default 1).
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode,
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil,
                         xCache: Components.Headers.XCache? = nil,
                         xCacheAge: Components.Headers.XCacheAge? = nil,
                         cacheControl: Components.Headers.CacheControl? = nil
@@ -7932,7 +7932,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.GetGeoid.Output.Ok.Headers,
+                    headers: Operations.GetGeoid.Output.Ok.Headers = .init(),
                     body: Operations.GetGeoid.Output.Ok.Body
                 ) {
                     self.headers = headers
@@ -7968,11 +7968,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/geoids/{id}/GET/responses/404/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/geoids/{id}/GET/responses/404/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -7981,7 +7981,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/geoids/{id}/GET/responses/404/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -7990,7 +7990,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/geoids/{id}/GET/responses/404/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -7999,10 +7999,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -8037,7 +8037,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.GetGeoid.Output.NotFound.Headers,
+                    headers: Operations.GetGeoid.Output.NotFound.Headers = .init(),
                     body: Operations.GetGeoid.Output.NotFound.Body
                 ) {
                     self.headers = headers
@@ -8073,11 +8073,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/geoids/{id}/GET/responses/500/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/geoids/{id}/GET/responses/500/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -8086,7 +8086,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/geoids/{id}/GET/responses/500/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -8095,7 +8095,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/geoids/{id}/GET/responses/500/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -8104,10 +8104,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -8142,7 +8142,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.GetGeoid.Output.InternalServerError.Headers,
+                    headers: Operations.GetGeoid.Output.InternalServerError.Headers = .init(),
                     body: Operations.GetGeoid.Output.InternalServerError.Body
                 ) {
                     self.headers = headers
@@ -8178,11 +8178,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/geoids/{id}/GET/responses/503/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/geoids/{id}/GET/responses/503/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -8191,7 +8191,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/geoids/{id}/GET/responses/503/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -8200,7 +8200,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/geoids/{id}/GET/responses/503/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -8209,10 +8209,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -8247,7 +8247,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.GetGeoid.Output.ServiceUnavailable.Headers,
+                    headers: Operations.GetGeoid.Output.ServiceUnavailable.Headers = .init(),
                     body: Operations.GetGeoid.Output.ServiceUnavailable.Body
                 ) {
                     self.headers = headers
@@ -8283,11 +8283,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/geoids/{id}/GET/responses/400/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/geoids/{id}/GET/responses/400/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -8296,7 +8296,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/geoids/{id}/GET/responses/400/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -8305,7 +8305,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/geoids/{id}/GET/responses/400/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -8314,10 +8314,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -8352,7 +8352,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.GetGeoid.Output.BadRequest.Headers,
+                    headers: Operations.GetGeoid.Output.BadRequest.Headers = .init(),
                     body: Operations.GetGeoid.Output.BadRequest.Body
                 ) {
                     self.headers = headers
@@ -8467,11 +8467,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/geoids/{id}/DELETE/responses/204/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/geoids/{id}/DELETE/responses/204/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -8480,7 +8480,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/geoids/{id}/DELETE/responses/204/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -8489,7 +8489,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/geoids/{id}/DELETE/responses/204/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -8498,10 +8498,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -8515,7 +8515,7 @@ public enum Operations {
                 ///
                 /// - Parameters:
                 ///   - headers: Received HTTP response headers
-                public init(headers: Operations.DeleteGeoid.Output.NoContent.Headers) {
+                public init(headers: Operations.DeleteGeoid.Output.NoContent.Headers = .init()) {
                     self.headers = headers
                 }
             }
@@ -8548,11 +8548,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/geoids/{id}/DELETE/responses/404/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/geoids/{id}/DELETE/responses/404/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -8561,7 +8561,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/geoids/{id}/DELETE/responses/404/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -8570,7 +8570,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/geoids/{id}/DELETE/responses/404/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -8579,10 +8579,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -8617,7 +8617,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.DeleteGeoid.Output.NotFound.Headers,
+                    headers: Operations.DeleteGeoid.Output.NotFound.Headers = .init(),
                     body: Operations.DeleteGeoid.Output.NotFound.Body
                 ) {
                     self.headers = headers
@@ -8653,11 +8653,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/geoids/{id}/DELETE/responses/500/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/geoids/{id}/DELETE/responses/500/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -8666,7 +8666,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/geoids/{id}/DELETE/responses/500/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -8675,7 +8675,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/geoids/{id}/DELETE/responses/500/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -8684,10 +8684,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -8722,7 +8722,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.DeleteGeoid.Output.InternalServerError.Headers,
+                    headers: Operations.DeleteGeoid.Output.InternalServerError.Headers = .init(),
                     body: Operations.DeleteGeoid.Output.InternalServerError.Body
                 ) {
                     self.headers = headers
@@ -8758,11 +8758,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/geoids/{id}/DELETE/responses/503/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/geoids/{id}/DELETE/responses/503/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -8771,7 +8771,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/geoids/{id}/DELETE/responses/503/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -8780,7 +8780,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/geoids/{id}/DELETE/responses/503/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -8789,10 +8789,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -8827,7 +8827,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.DeleteGeoid.Output.ServiceUnavailable.Headers,
+                    headers: Operations.DeleteGeoid.Output.ServiceUnavailable.Headers = .init(),
                     body: Operations.DeleteGeoid.Output.ServiceUnavailable.Body
                 ) {
                     self.headers = headers
@@ -8933,11 +8933,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/contradiction/detect/POST/responses/200/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/contradiction/detect/POST/responses/200/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -8946,7 +8946,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/contradiction/detect/POST/responses/200/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -8955,7 +8955,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/contradiction/detect/POST/responses/200/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -8964,10 +8964,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -9002,7 +9002,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.DetectContradictions.Output.Ok.Headers,
+                    headers: Operations.DetectContradictions.Output.Ok.Headers = .init(),
                     body: Operations.DetectContradictions.Output.Ok.Body
                 ) {
                     self.headers = headers
@@ -9038,11 +9038,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/contradiction/detect/POST/responses/400/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/contradiction/detect/POST/responses/400/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -9051,7 +9051,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/contradiction/detect/POST/responses/400/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -9060,7 +9060,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/contradiction/detect/POST/responses/400/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -9069,10 +9069,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -9107,7 +9107,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.DetectContradictions.Output.BadRequest.Headers,
+                    headers: Operations.DetectContradictions.Output.BadRequest.Headers = .init(),
                     body: Operations.DetectContradictions.Output.BadRequest.Body
                 ) {
                     self.headers = headers
@@ -9143,11 +9143,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/contradiction/detect/POST/responses/413/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/contradiction/detect/POST/responses/413/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -9156,7 +9156,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/contradiction/detect/POST/responses/413/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -9165,7 +9165,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/contradiction/detect/POST/responses/413/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -9174,10 +9174,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -9212,7 +9212,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.DetectContradictions.Output.ContentTooLarge.Headers,
+                    headers: Operations.DetectContradictions.Output.ContentTooLarge.Headers = .init(),
                     body: Operations.DetectContradictions.Output.ContentTooLarge.Body
                 ) {
                     self.headers = headers
@@ -9248,11 +9248,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/contradiction/detect/POST/responses/415/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/contradiction/detect/POST/responses/415/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -9261,7 +9261,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/contradiction/detect/POST/responses/415/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -9270,7 +9270,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/contradiction/detect/POST/responses/415/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -9279,10 +9279,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -9317,7 +9317,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.DetectContradictions.Output.UnsupportedMediaType.Headers,
+                    headers: Operations.DetectContradictions.Output.UnsupportedMediaType.Headers = .init(),
                     body: Operations.DetectContradictions.Output.UnsupportedMediaType.Body
                 ) {
                     self.headers = headers
@@ -9353,11 +9353,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/contradiction/detect/POST/responses/500/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/contradiction/detect/POST/responses/500/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -9366,7 +9366,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/contradiction/detect/POST/responses/500/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -9375,7 +9375,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/contradiction/detect/POST/responses/500/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -9384,10 +9384,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -9422,7 +9422,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.DetectContradictions.Output.InternalServerError.Headers,
+                    headers: Operations.DetectContradictions.Output.InternalServerError.Headers = .init(),
                     body: Operations.DetectContradictions.Output.InternalServerError.Body
                 ) {
                     self.headers = headers
@@ -9458,11 +9458,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/contradiction/detect/POST/responses/503/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/contradiction/detect/POST/responses/503/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -9471,7 +9471,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/contradiction/detect/POST/responses/503/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -9480,7 +9480,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/contradiction/detect/POST/responses/503/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -9489,10 +9489,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -9527,7 +9527,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.DetectContradictions.Output.ServiceUnavailable.Headers,
+                    headers: Operations.DetectContradictions.Output.ServiceUnavailable.Headers = .init(),
                     body: Operations.DetectContradictions.Output.ServiceUnavailable.Body
                 ) {
                     self.headers = headers
@@ -9633,11 +9633,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/contradiction/process/contradictions/sync/POST/responses/200/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/contradiction/process/contradictions/sync/POST/responses/200/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -9646,7 +9646,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/contradiction/process/contradictions/sync/POST/responses/200/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -9655,7 +9655,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/contradiction/process/contradictions/sync/POST/responses/200/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -9664,10 +9664,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -9702,7 +9702,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.ProcessContradictionsSync.Output.Ok.Headers,
+                    headers: Operations.ProcessContradictionsSync.Output.Ok.Headers = .init(),
                     body: Operations.ProcessContradictionsSync.Output.Ok.Body
                 ) {
                     self.headers = headers
@@ -9738,11 +9738,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/contradiction/process/contradictions/sync/POST/responses/400/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/contradiction/process/contradictions/sync/POST/responses/400/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -9751,7 +9751,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/contradiction/process/contradictions/sync/POST/responses/400/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -9760,7 +9760,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/contradiction/process/contradictions/sync/POST/responses/400/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -9769,10 +9769,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -9807,7 +9807,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.ProcessContradictionsSync.Output.BadRequest.Headers,
+                    headers: Operations.ProcessContradictionsSync.Output.BadRequest.Headers = .init(),
                     body: Operations.ProcessContradictionsSync.Output.BadRequest.Body
                 ) {
                     self.headers = headers
@@ -9843,11 +9843,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/contradiction/process/contradictions/sync/POST/responses/404/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/contradiction/process/contradictions/sync/POST/responses/404/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -9856,7 +9856,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/contradiction/process/contradictions/sync/POST/responses/404/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -9865,7 +9865,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/contradiction/process/contradictions/sync/POST/responses/404/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -9874,10 +9874,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -9912,7 +9912,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.ProcessContradictionsSync.Output.NotFound.Headers,
+                    headers: Operations.ProcessContradictionsSync.Output.NotFound.Headers = .init(),
                     body: Operations.ProcessContradictionsSync.Output.NotFound.Body
                 ) {
                     self.headers = headers
@@ -9948,11 +9948,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/contradiction/process/contradictions/sync/POST/responses/413/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/contradiction/process/contradictions/sync/POST/responses/413/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -9961,7 +9961,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/contradiction/process/contradictions/sync/POST/responses/413/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -9970,7 +9970,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/contradiction/process/contradictions/sync/POST/responses/413/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -9979,10 +9979,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -10017,7 +10017,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.ProcessContradictionsSync.Output.ContentTooLarge.Headers,
+                    headers: Operations.ProcessContradictionsSync.Output.ContentTooLarge.Headers = .init(),
                     body: Operations.ProcessContradictionsSync.Output.ContentTooLarge.Body
                 ) {
                     self.headers = headers
@@ -10053,11 +10053,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/contradiction/process/contradictions/sync/POST/responses/415/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/contradiction/process/contradictions/sync/POST/responses/415/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -10066,7 +10066,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/contradiction/process/contradictions/sync/POST/responses/415/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -10075,7 +10075,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/contradiction/process/contradictions/sync/POST/responses/415/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -10084,10 +10084,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -10122,7 +10122,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.ProcessContradictionsSync.Output.UnsupportedMediaType.Headers,
+                    headers: Operations.ProcessContradictionsSync.Output.UnsupportedMediaType.Headers = .init(),
                     body: Operations.ProcessContradictionsSync.Output.UnsupportedMediaType.Body
                 ) {
                     self.headers = headers
@@ -10158,11 +10158,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/contradiction/process/contradictions/sync/POST/responses/500/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/contradiction/process/contradictions/sync/POST/responses/500/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -10171,7 +10171,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/contradiction/process/contradictions/sync/POST/responses/500/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -10180,7 +10180,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/contradiction/process/contradictions/sync/POST/responses/500/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -10189,10 +10189,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -10227,7 +10227,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.ProcessContradictionsSync.Output.InternalServerError.Headers,
+                    headers: Operations.ProcessContradictionsSync.Output.InternalServerError.Headers = .init(),
                     body: Operations.ProcessContradictionsSync.Output.InternalServerError.Body
                 ) {
                     self.headers = headers
@@ -10263,11 +10263,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/contradiction/process/contradictions/sync/POST/responses/503/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/contradiction/process/contradictions/sync/POST/responses/503/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -10276,7 +10276,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/contradiction/process/contradictions/sync/POST/responses/503/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -10285,7 +10285,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/contradiction/process/contradictions/sync/POST/responses/503/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -10294,10 +10294,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -10332,7 +10332,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.ProcessContradictionsSync.Output.ServiceUnavailable.Headers,
+                    headers: Operations.ProcessContradictionsSync.Output.ServiceUnavailable.Headers = .init(),
                     body: Operations.ProcessContradictionsSync.Output.ServiceUnavailable.Body
                 ) {
                     self.headers = headers
@@ -10440,11 +10440,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/contradiction/process/contradictions/POST/responses/202/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/contradiction/process/contradictions/POST/responses/202/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -10453,7 +10453,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/contradiction/process/contradictions/POST/responses/202/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -10462,7 +10462,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/contradiction/process/contradictions/POST/responses/202/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -10471,10 +10471,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -10509,7 +10509,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.ProcessContradictions.Output.Accepted.Headers,
+                    headers: Operations.ProcessContradictions.Output.Accepted.Headers = .init(),
                     body: Operations.ProcessContradictions.Output.Accepted.Body
                 ) {
                     self.headers = headers
@@ -10545,11 +10545,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/contradiction/process/contradictions/POST/responses/400/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/contradiction/process/contradictions/POST/responses/400/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -10558,7 +10558,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/contradiction/process/contradictions/POST/responses/400/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -10567,7 +10567,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/contradiction/process/contradictions/POST/responses/400/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -10576,10 +10576,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -10614,7 +10614,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.ProcessContradictions.Output.BadRequest.Headers,
+                    headers: Operations.ProcessContradictions.Output.BadRequest.Headers = .init(),
                     body: Operations.ProcessContradictions.Output.BadRequest.Body
                 ) {
                     self.headers = headers
@@ -10650,11 +10650,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/contradiction/process/contradictions/POST/responses/404/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/contradiction/process/contradictions/POST/responses/404/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -10663,7 +10663,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/contradiction/process/contradictions/POST/responses/404/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -10672,7 +10672,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/contradiction/process/contradictions/POST/responses/404/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -10681,10 +10681,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -10719,7 +10719,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.ProcessContradictions.Output.NotFound.Headers,
+                    headers: Operations.ProcessContradictions.Output.NotFound.Headers = .init(),
                     body: Operations.ProcessContradictions.Output.NotFound.Body
                 ) {
                     self.headers = headers
@@ -10755,11 +10755,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/contradiction/process/contradictions/POST/responses/413/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/contradiction/process/contradictions/POST/responses/413/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -10768,7 +10768,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/contradiction/process/contradictions/POST/responses/413/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -10777,7 +10777,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/contradiction/process/contradictions/POST/responses/413/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -10786,10 +10786,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -10824,7 +10824,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.ProcessContradictions.Output.ContentTooLarge.Headers,
+                    headers: Operations.ProcessContradictions.Output.ContentTooLarge.Headers = .init(),
                     body: Operations.ProcessContradictions.Output.ContentTooLarge.Body
                 ) {
                     self.headers = headers
@@ -10860,11 +10860,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/contradiction/process/contradictions/POST/responses/415/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/contradiction/process/contradictions/POST/responses/415/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -10873,7 +10873,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/contradiction/process/contradictions/POST/responses/415/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -10882,7 +10882,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/contradiction/process/contradictions/POST/responses/415/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -10891,10 +10891,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -10929,7 +10929,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.ProcessContradictions.Output.UnsupportedMediaType.Headers,
+                    headers: Operations.ProcessContradictions.Output.UnsupportedMediaType.Headers = .init(),
                     body: Operations.ProcessContradictions.Output.UnsupportedMediaType.Body
                 ) {
                     self.headers = headers
@@ -10965,11 +10965,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/contradiction/process/contradictions/POST/responses/500/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/contradiction/process/contradictions/POST/responses/500/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -10978,7 +10978,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/contradiction/process/contradictions/POST/responses/500/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -10987,7 +10987,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/contradiction/process/contradictions/POST/responses/500/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -10996,10 +10996,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -11034,7 +11034,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.ProcessContradictions.Output.InternalServerError.Headers,
+                    headers: Operations.ProcessContradictions.Output.InternalServerError.Headers = .init(),
                     body: Operations.ProcessContradictions.Output.InternalServerError.Body
                 ) {
                     self.headers = headers
@@ -11070,11 +11070,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/contradiction/process/contradictions/POST/responses/503/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/contradiction/process/contradictions/POST/responses/503/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -11083,7 +11083,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/contradiction/process/contradictions/POST/responses/503/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -11092,7 +11092,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/contradiction/process/contradictions/POST/responses/503/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -11101,10 +11101,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -11139,7 +11139,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.ProcessContradictions.Output.ServiceUnavailable.Headers,
+                    headers: Operations.ProcessContradictions.Output.ServiceUnavailable.Headers = .init(),
                     body: Operations.ProcessContradictions.Output.ServiceUnavailable.Body
                 ) {
                     self.headers = headers
@@ -11254,11 +11254,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/contradiction/jobs/{job_id}/GET/responses/200/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/contradiction/jobs/{job_id}/GET/responses/200/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -11267,7 +11267,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/contradiction/jobs/{job_id}/GET/responses/200/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -11276,7 +11276,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/contradiction/jobs/{job_id}/GET/responses/200/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -11285,10 +11285,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -11323,7 +11323,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.GetContradictionJob.Output.Ok.Headers,
+                    headers: Operations.GetContradictionJob.Output.Ok.Headers = .init(),
                     body: Operations.GetContradictionJob.Output.Ok.Body
                 ) {
                     self.headers = headers
@@ -11359,11 +11359,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/contradiction/jobs/{job_id}/GET/responses/404/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/contradiction/jobs/{job_id}/GET/responses/404/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -11372,7 +11372,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/contradiction/jobs/{job_id}/GET/responses/404/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -11381,7 +11381,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/contradiction/jobs/{job_id}/GET/responses/404/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -11390,10 +11390,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -11428,7 +11428,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.GetContradictionJob.Output.NotFound.Headers,
+                    headers: Operations.GetContradictionJob.Output.NotFound.Headers = .init(),
                     body: Operations.GetContradictionJob.Output.NotFound.Body
                 ) {
                     self.headers = headers
@@ -11552,11 +11552,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/scars/search/GET/responses/200/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/scars/search/GET/responses/200/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -11565,7 +11565,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/scars/search/GET/responses/200/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -11574,7 +11574,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/scars/search/GET/responses/200/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -11583,10 +11583,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -11621,7 +11621,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.SearchScars.Output.Ok.Headers,
+                    headers: Operations.SearchScars.Output.Ok.Headers = .init(),
                     body: Operations.SearchScars.Output.Ok.Body
                 ) {
                     self.headers = headers
@@ -11657,11 +11657,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/scars/search/GET/responses/400/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/scars/search/GET/responses/400/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -11670,7 +11670,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/scars/search/GET/responses/400/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -11679,7 +11679,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/scars/search/GET/responses/400/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -11688,10 +11688,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -11726,7 +11726,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.SearchScars.Output.BadRequest.Headers,
+                    headers: Operations.SearchScars.Output.BadRequest.Headers = .init(),
                     body: Operations.SearchScars.Output.BadRequest.Body
                 ) {
                     self.headers = headers
@@ -11762,11 +11762,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/scars/search/GET/responses/500/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/scars/search/GET/responses/500/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -11775,7 +11775,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/scars/search/GET/responses/500/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -11784,7 +11784,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/scars/search/GET/responses/500/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -11793,10 +11793,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -11831,7 +11831,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.SearchScars.Output.InternalServerError.Headers,
+                    headers: Operations.SearchScars.Output.InternalServerError.Headers = .init(),
                     body: Operations.SearchScars.Output.InternalServerError.Body
                 ) {
                     self.headers = headers
@@ -11867,11 +11867,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/scars/search/GET/responses/503/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/scars/search/GET/responses/503/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -11880,7 +11880,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/scars/search/GET/responses/503/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -11889,7 +11889,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/scars/search/GET/responses/503/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -11898,10 +11898,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -11936,7 +11936,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.SearchScars.Output.ServiceUnavailable.Headers,
+                    headers: Operations.SearchScars.Output.ServiceUnavailable.Headers = .init(),
                     body: Operations.SearchScars.Output.ServiceUnavailable.Body
                 ) {
                     self.headers = headers
@@ -12051,11 +12051,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/scars/{id}/GET/responses/200/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/scars/{id}/GET/responses/200/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -12064,7 +12064,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/scars/{id}/GET/responses/200/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -12073,7 +12073,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/scars/{id}/GET/responses/200/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -12082,10 +12082,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -12120,7 +12120,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.GetScar.Output.Ok.Headers,
+                    headers: Operations.GetScar.Output.Ok.Headers = .init(),
                     body: Operations.GetScar.Output.Ok.Body
                 ) {
                     self.headers = headers
@@ -12156,11 +12156,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/scars/{id}/GET/responses/404/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/scars/{id}/GET/responses/404/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -12169,7 +12169,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/scars/{id}/GET/responses/404/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -12178,7 +12178,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/scars/{id}/GET/responses/404/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -12187,10 +12187,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -12225,7 +12225,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.GetScar.Output.NotFound.Headers,
+                    headers: Operations.GetScar.Output.NotFound.Headers = .init(),
                     body: Operations.GetScar.Output.NotFound.Body
                 ) {
                     self.headers = headers
@@ -12261,11 +12261,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/scars/{id}/GET/responses/500/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/scars/{id}/GET/responses/500/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -12274,7 +12274,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/scars/{id}/GET/responses/500/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -12283,7 +12283,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/scars/{id}/GET/responses/500/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -12292,10 +12292,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -12330,7 +12330,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.GetScar.Output.InternalServerError.Headers,
+                    headers: Operations.GetScar.Output.InternalServerError.Headers = .init(),
                     body: Operations.GetScar.Output.InternalServerError.Body
                 ) {
                     self.headers = headers
@@ -12366,11 +12366,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/scars/{id}/GET/responses/503/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/scars/{id}/GET/responses/503/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -12379,7 +12379,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/scars/{id}/GET/responses/503/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -12388,7 +12388,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/scars/{id}/GET/responses/503/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -12397,10 +12397,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -12435,7 +12435,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.GetScar.Output.ServiceUnavailable.Headers,
+                    headers: Operations.GetScar.Output.ServiceUnavailable.Headers = .init(),
                     body: Operations.GetScar.Output.ServiceUnavailable.Body
                 ) {
                     self.headers = headers
@@ -12530,11 +12530,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/vault/status/GET/responses/200/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/vault/status/GET/responses/200/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -12543,7 +12543,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/vault/status/GET/responses/200/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -12552,7 +12552,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/vault/status/GET/responses/200/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -12561,10 +12561,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -12599,7 +12599,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.GetVaultStatus.Output.Ok.Headers,
+                    headers: Operations.GetVaultStatus.Output.Ok.Headers = .init(),
                     body: Operations.GetVaultStatus.Output.Ok.Body
                 ) {
                     self.headers = headers
@@ -12635,11 +12635,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/vault/status/GET/responses/500/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/vault/status/GET/responses/500/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -12648,7 +12648,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/vault/status/GET/responses/500/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -12657,7 +12657,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/vault/status/GET/responses/500/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -12666,10 +12666,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -12704,7 +12704,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.GetVaultStatus.Output.InternalServerError.Headers,
+                    headers: Operations.GetVaultStatus.Output.InternalServerError.Headers = .init(),
                     body: Operations.GetVaultStatus.Output.InternalServerError.Body
                 ) {
                     self.headers = headers
@@ -12740,11 +12740,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/vault/status/GET/responses/503/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/vault/status/GET/responses/503/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -12753,7 +12753,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/vault/status/GET/responses/503/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -12762,7 +12762,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/vault/status/GET/responses/503/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -12771,10 +12771,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -12809,7 +12809,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.GetVaultStatus.Output.ServiceUnavailable.Headers,
+                    headers: Operations.GetVaultStatus.Output.ServiceUnavailable.Headers = .init(),
                     body: Operations.GetVaultStatus.Output.ServiceUnavailable.Body
                 ) {
                     self.headers = headers
@@ -12904,11 +12904,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/vault/geoids/count/GET/responses/200/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/vault/geoids/count/GET/responses/200/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -12917,7 +12917,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/vault/geoids/count/GET/responses/200/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -12926,7 +12926,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/vault/geoids/count/GET/responses/200/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -12935,10 +12935,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -12973,7 +12973,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.GetGeoidCount.Output.Ok.Headers,
+                    headers: Operations.GetGeoidCount.Output.Ok.Headers = .init(),
                     body: Operations.GetGeoidCount.Output.Ok.Body
                 ) {
                     self.headers = headers
@@ -13009,11 +13009,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/vault/geoids/count/GET/responses/500/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/vault/geoids/count/GET/responses/500/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -13022,7 +13022,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/vault/geoids/count/GET/responses/500/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -13031,7 +13031,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/vault/geoids/count/GET/responses/500/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -13040,10 +13040,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -13078,7 +13078,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.GetGeoidCount.Output.InternalServerError.Headers,
+                    headers: Operations.GetGeoidCount.Output.InternalServerError.Headers = .init(),
                     body: Operations.GetGeoidCount.Output.InternalServerError.Body
                 ) {
                     self.headers = headers
@@ -13114,11 +13114,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/vault/geoids/count/GET/responses/503/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/vault/geoids/count/GET/responses/503/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -13127,7 +13127,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/vault/geoids/count/GET/responses/503/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -13136,7 +13136,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/vault/geoids/count/GET/responses/503/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -13145,10 +13145,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -13183,7 +13183,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.GetGeoidCount.Output.ServiceUnavailable.Headers,
+                    headers: Operations.GetGeoidCount.Output.ServiceUnavailable.Headers = .init(),
                     body: Operations.GetGeoidCount.Output.ServiceUnavailable.Body
                 ) {
                     self.headers = headers
@@ -13278,11 +13278,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/vault/scars/count/GET/responses/200/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/vault/scars/count/GET/responses/200/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -13291,7 +13291,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/vault/scars/count/GET/responses/200/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -13300,7 +13300,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/vault/scars/count/GET/responses/200/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -13309,10 +13309,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -13347,7 +13347,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.GetScarCount.Output.Ok.Headers,
+                    headers: Operations.GetScarCount.Output.Ok.Headers = .init(),
                     body: Operations.GetScarCount.Output.Ok.Body
                 ) {
                     self.headers = headers
@@ -13383,11 +13383,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/vault/scars/count/GET/responses/500/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/vault/scars/count/GET/responses/500/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -13396,7 +13396,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/vault/scars/count/GET/responses/500/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -13405,7 +13405,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/vault/scars/count/GET/responses/500/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -13414,10 +13414,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -13452,7 +13452,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.GetScarCount.Output.InternalServerError.Headers,
+                    headers: Operations.GetScarCount.Output.InternalServerError.Headers = .init(),
                     body: Operations.GetScarCount.Output.InternalServerError.Body
                 ) {
                     self.headers = headers
@@ -13488,11 +13488,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/vault/scars/count/GET/responses/503/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/vault/scars/count/GET/responses/503/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -13501,7 +13501,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/vault/scars/count/GET/responses/503/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -13510,7 +13510,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/vault/scars/count/GET/responses/503/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -13519,10 +13519,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -13557,7 +13557,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.GetScarCount.Output.ServiceUnavailable.Headers,
+                    headers: Operations.GetScarCount.Output.ServiceUnavailable.Headers = .init(),
                     body: Operations.GetScarCount.Output.ServiceUnavailable.Body
                 ) {
                     self.headers = headers
@@ -13695,11 +13695,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/vault/vaults/{vault_id}/GET/responses/200/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/vault/vaults/{vault_id}/GET/responses/200/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -13708,7 +13708,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/vault/vaults/{vault_id}/GET/responses/200/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -13717,7 +13717,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/vault/vaults/{vault_id}/GET/responses/200/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -13726,10 +13726,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -13764,7 +13764,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.GetVaultContents.Output.Ok.Headers,
+                    headers: Operations.GetVaultContents.Output.Ok.Headers = .init(),
                     body: Operations.GetVaultContents.Output.Ok.Body
                 ) {
                     self.headers = headers
@@ -13800,11 +13800,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/vault/vaults/{vault_id}/GET/responses/400/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/vault/vaults/{vault_id}/GET/responses/400/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -13813,7 +13813,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/vault/vaults/{vault_id}/GET/responses/400/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -13822,7 +13822,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/vault/vaults/{vault_id}/GET/responses/400/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -13831,10 +13831,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -13869,7 +13869,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.GetVaultContents.Output.BadRequest.Headers,
+                    headers: Operations.GetVaultContents.Output.BadRequest.Headers = .init(),
                     body: Operations.GetVaultContents.Output.BadRequest.Body
                 ) {
                     self.headers = headers
@@ -13905,11 +13905,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/vault/vaults/{vault_id}/GET/responses/404/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/vault/vaults/{vault_id}/GET/responses/404/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -13918,7 +13918,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/vault/vaults/{vault_id}/GET/responses/404/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -13927,7 +13927,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/vault/vaults/{vault_id}/GET/responses/404/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -13936,10 +13936,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -13974,7 +13974,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.GetVaultContents.Output.NotFound.Headers,
+                    headers: Operations.GetVaultContents.Output.NotFound.Headers = .init(),
                     body: Operations.GetVaultContents.Output.NotFound.Body
                 ) {
                     self.headers = headers
@@ -14010,11 +14010,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/vault/vaults/{vault_id}/GET/responses/500/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/vault/vaults/{vault_id}/GET/responses/500/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -14023,7 +14023,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/vault/vaults/{vault_id}/GET/responses/500/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -14032,7 +14032,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/vault/vaults/{vault_id}/GET/responses/500/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -14041,10 +14041,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -14079,7 +14079,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.GetVaultContents.Output.InternalServerError.Headers,
+                    headers: Operations.GetVaultContents.Output.InternalServerError.Headers = .init(),
                     body: Operations.GetVaultContents.Output.InternalServerError.Body
                 ) {
                     self.headers = headers
@@ -14115,11 +14115,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/vault/vaults/{vault_id}/GET/responses/503/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/vault/vaults/{vault_id}/GET/responses/503/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -14128,7 +14128,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/vault/vaults/{vault_id}/GET/responses/503/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -14137,7 +14137,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/vault/vaults/{vault_id}/GET/responses/503/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -14146,10 +14146,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -14184,7 +14184,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.GetVaultContents.Output.ServiceUnavailable.Headers,
+                    headers: Operations.GetVaultContents.Output.ServiceUnavailable.Headers = .init(),
                     body: Operations.GetVaultContents.Output.ServiceUnavailable.Body
                 ) {
                     self.headers = headers
@@ -14301,11 +14301,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/vault/vaults/rebalance/POST/responses/200/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/vault/vaults/rebalance/POST/responses/200/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -14314,7 +14314,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/vault/vaults/rebalance/POST/responses/200/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -14323,7 +14323,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/vault/vaults/rebalance/POST/responses/200/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -14332,10 +14332,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -14370,7 +14370,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.RebalanceVaults.Output.Ok.Headers,
+                    headers: Operations.RebalanceVaults.Output.Ok.Headers = .init(),
                     body: Operations.RebalanceVaults.Output.Ok.Body
                 ) {
                     self.headers = headers
@@ -14406,11 +14406,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/vault/vaults/rebalance/POST/responses/400/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/vault/vaults/rebalance/POST/responses/400/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -14419,7 +14419,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/vault/vaults/rebalance/POST/responses/400/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -14428,7 +14428,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/vault/vaults/rebalance/POST/responses/400/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -14437,10 +14437,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -14475,7 +14475,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.RebalanceVaults.Output.BadRequest.Headers,
+                    headers: Operations.RebalanceVaults.Output.BadRequest.Headers = .init(),
                     body: Operations.RebalanceVaults.Output.BadRequest.Body
                 ) {
                     self.headers = headers
@@ -14511,11 +14511,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/vault/vaults/rebalance/POST/responses/500/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/vault/vaults/rebalance/POST/responses/500/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -14524,7 +14524,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/vault/vaults/rebalance/POST/responses/500/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -14533,7 +14533,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/vault/vaults/rebalance/POST/responses/500/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -14542,10 +14542,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -14580,7 +14580,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.RebalanceVaults.Output.InternalServerError.Headers,
+                    headers: Operations.RebalanceVaults.Output.InternalServerError.Headers = .init(),
                     body: Operations.RebalanceVaults.Output.InternalServerError.Body
                 ) {
                     self.headers = headers
@@ -14616,11 +14616,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/vault/vaults/rebalance/POST/responses/503/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/vault/vaults/rebalance/POST/responses/503/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -14629,7 +14629,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/vault/vaults/rebalance/POST/responses/503/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -14638,7 +14638,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/vault/vaults/rebalance/POST/responses/503/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -14647,10 +14647,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -14685,7 +14685,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.RebalanceVaults.Output.ServiceUnavailable.Headers,
+                    headers: Operations.RebalanceVaults.Output.ServiceUnavailable.Headers = .init(),
                     body: Operations.RebalanceVaults.Output.ServiceUnavailable.Body
                 ) {
                     self.headers = headers
@@ -14780,11 +14780,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/status/GET/responses/200/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/status/GET/responses/200/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -14793,7 +14793,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/status/GET/responses/200/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -14802,7 +14802,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/status/GET/responses/200/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -14811,10 +14811,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -14849,7 +14849,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.GetKimeraStatus.Output.Ok.Headers,
+                    headers: Operations.GetKimeraStatus.Output.Ok.Headers = .init(),
                     body: Operations.GetKimeraStatus.Output.Ok.Body
                 ) {
                     self.headers = headers
@@ -14885,11 +14885,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/status/GET/responses/500/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/status/GET/responses/500/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -14898,7 +14898,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/status/GET/responses/500/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -14907,7 +14907,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/status/GET/responses/500/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -14916,10 +14916,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -14954,7 +14954,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.GetKimeraStatus.Output.InternalServerError.Headers,
+                    headers: Operations.GetKimeraStatus.Output.InternalServerError.Headers = .init(),
                     body: Operations.GetKimeraStatus.Output.InternalServerError.Body
                 ) {
                     self.headers = headers
@@ -14990,11 +14990,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/status/GET/responses/503/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/status/GET/responses/503/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -15003,7 +15003,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/status/GET/responses/503/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -15012,7 +15012,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/status/GET/responses/503/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -15021,10 +15021,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -15059,7 +15059,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.GetKimeraStatus.Output.ServiceUnavailable.Headers,
+                    headers: Operations.GetKimeraStatus.Output.ServiceUnavailable.Headers = .init(),
                     body: Operations.GetKimeraStatus.Output.ServiceUnavailable.Body
                 ) {
                     self.headers = headers
@@ -15154,11 +15154,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/system/health/GET/responses/200/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/system/health/GET/responses/200/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -15167,7 +15167,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/system/health/GET/responses/200/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -15176,7 +15176,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/system/health/GET/responses/200/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -15185,10 +15185,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -15223,7 +15223,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.GetSystemHealth.Output.Ok.Headers,
+                    headers: Operations.GetSystemHealth.Output.Ok.Headers = .init(),
                     body: Operations.GetSystemHealth.Output.Ok.Body
                 ) {
                     self.headers = headers
@@ -15318,11 +15318,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/system/stability/GET/responses/200/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/system/stability/GET/responses/200/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -15331,7 +15331,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/system/stability/GET/responses/200/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -15340,7 +15340,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/system/stability/GET/responses/200/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -15349,10 +15349,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -15387,7 +15387,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.GetStability.Output.Ok.Headers,
+                    headers: Operations.GetStability.Output.Ok.Headers = .init(),
                     body: Operations.GetStability.Output.Ok.Body
                 ) {
                     self.headers = headers
@@ -15423,11 +15423,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/system/stability/GET/responses/500/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/system/stability/GET/responses/500/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -15436,7 +15436,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/system/stability/GET/responses/500/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -15445,7 +15445,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/system/stability/GET/responses/500/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -15454,10 +15454,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -15492,7 +15492,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.GetStability.Output.InternalServerError.Headers,
+                    headers: Operations.GetStability.Output.InternalServerError.Headers = .init(),
                     body: Operations.GetStability.Output.InternalServerError.Body
                 ) {
                     self.headers = headers
@@ -15528,11 +15528,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/system/stability/GET/responses/503/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/system/stability/GET/responses/503/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -15541,7 +15541,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/system/stability/GET/responses/503/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -15550,7 +15550,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/system/stability/GET/responses/503/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -15559,10 +15559,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -15597,7 +15597,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.GetStability.Output.ServiceUnavailable.Headers,
+                    headers: Operations.GetStability.Output.ServiceUnavailable.Headers = .init(),
                     body: Operations.GetStability.Output.ServiceUnavailable.Body
                 ) {
                     self.headers = headers
@@ -15694,11 +15694,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/system/cycle/POST/responses/200/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/system/cycle/POST/responses/200/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -15707,7 +15707,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/system/cycle/POST/responses/200/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -15716,7 +15716,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/system/cycle/POST/responses/200/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -15725,10 +15725,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -15763,7 +15763,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.RunCycle.Output.Ok.Headers,
+                    headers: Operations.RunCycle.Output.Ok.Headers = .init(),
                     body: Operations.RunCycle.Output.Ok.Body
                 ) {
                     self.headers = headers
@@ -15799,11 +15799,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/system/cycle/POST/responses/500/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/system/cycle/POST/responses/500/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -15812,7 +15812,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/system/cycle/POST/responses/500/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -15821,7 +15821,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/system/cycle/POST/responses/500/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -15830,10 +15830,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -15868,7 +15868,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.RunCycle.Output.InternalServerError.Headers,
+                    headers: Operations.RunCycle.Output.InternalServerError.Headers = .init(),
                     body: Operations.RunCycle.Output.InternalServerError.Body
                 ) {
                     self.headers = headers
@@ -15904,11 +15904,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/system/cycle/POST/responses/503/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/system/cycle/POST/responses/503/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -15917,7 +15917,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/system/cycle/POST/responses/503/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -15926,7 +15926,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/system/cycle/POST/responses/503/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -15935,10 +15935,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -15973,7 +15973,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.RunCycle.Output.ServiceUnavailable.Headers,
+                    headers: Operations.RunCycle.Output.ServiceUnavailable.Headers = .init(),
                     body: Operations.RunCycle.Output.ServiceUnavailable.Body
                 ) {
                     self.headers = headers
@@ -16079,11 +16079,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/embed/POST/responses/200/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/embed/POST/responses/200/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -16092,7 +16092,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/embed/POST/responses/200/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -16101,7 +16101,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/embed/POST/responses/200/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -16110,10 +16110,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -16148,7 +16148,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.EmbedText.Output.Ok.Headers,
+                    headers: Operations.EmbedText.Output.Ok.Headers = .init(),
                     body: Operations.EmbedText.Output.Ok.Body
                 ) {
                     self.headers = headers
@@ -16184,11 +16184,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/embed/POST/responses/400/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/embed/POST/responses/400/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -16197,7 +16197,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/embed/POST/responses/400/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -16206,7 +16206,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/embed/POST/responses/400/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -16215,10 +16215,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -16253,7 +16253,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.EmbedText.Output.BadRequest.Headers,
+                    headers: Operations.EmbedText.Output.BadRequest.Headers = .init(),
                     body: Operations.EmbedText.Output.BadRequest.Body
                 ) {
                     self.headers = headers
@@ -16289,11 +16289,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/embed/POST/responses/413/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/embed/POST/responses/413/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -16302,7 +16302,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/embed/POST/responses/413/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -16311,7 +16311,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/embed/POST/responses/413/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -16320,10 +16320,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -16358,7 +16358,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.EmbedText.Output.ContentTooLarge.Headers,
+                    headers: Operations.EmbedText.Output.ContentTooLarge.Headers = .init(),
                     body: Operations.EmbedText.Output.ContentTooLarge.Body
                 ) {
                     self.headers = headers
@@ -16394,11 +16394,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/embed/POST/responses/415/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/embed/POST/responses/415/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -16407,7 +16407,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/embed/POST/responses/415/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -16416,7 +16416,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/embed/POST/responses/415/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -16425,10 +16425,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -16463,7 +16463,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.EmbedText.Output.UnsupportedMediaType.Headers,
+                    headers: Operations.EmbedText.Output.UnsupportedMediaType.Headers = .init(),
                     body: Operations.EmbedText.Output.UnsupportedMediaType.Body
                 ) {
                     self.headers = headers
@@ -16569,11 +16569,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/semantic_features/POST/responses/200/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/semantic_features/POST/responses/200/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -16582,7 +16582,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/semantic_features/POST/responses/200/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -16591,7 +16591,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/semantic_features/POST/responses/200/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -16600,10 +16600,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -16638,7 +16638,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.SemanticFeatures.Output.Ok.Headers,
+                    headers: Operations.SemanticFeatures.Output.Ok.Headers = .init(),
                     body: Operations.SemanticFeatures.Output.Ok.Body
                 ) {
                     self.headers = headers
@@ -16674,11 +16674,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/semantic_features/POST/responses/400/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/semantic_features/POST/responses/400/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -16687,7 +16687,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/semantic_features/POST/responses/400/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -16696,7 +16696,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/semantic_features/POST/responses/400/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -16705,10 +16705,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -16743,7 +16743,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.SemanticFeatures.Output.BadRequest.Headers,
+                    headers: Operations.SemanticFeatures.Output.BadRequest.Headers = .init(),
                     body: Operations.SemanticFeatures.Output.BadRequest.Body
                 ) {
                     self.headers = headers
@@ -16779,11 +16779,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/semantic_features/POST/responses/413/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/semantic_features/POST/responses/413/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -16792,7 +16792,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/semantic_features/POST/responses/413/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -16801,7 +16801,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/semantic_features/POST/responses/413/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -16810,10 +16810,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -16848,7 +16848,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.SemanticFeatures.Output.ContentTooLarge.Headers,
+                    headers: Operations.SemanticFeatures.Output.ContentTooLarge.Headers = .init(),
                     body: Operations.SemanticFeatures.Output.ContentTooLarge.Body
                 ) {
                     self.headers = headers
@@ -16884,11 +16884,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/semantic_features/POST/responses/415/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/semantic_features/POST/responses/415/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -16897,7 +16897,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/semantic_features/POST/responses/415/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -16906,7 +16906,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/semantic_features/POST/responses/415/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -16915,10 +16915,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -16953,7 +16953,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.SemanticFeatures.Output.UnsupportedMediaType.Headers,
+                    headers: Operations.SemanticFeatures.Output.UnsupportedMediaType.Headers = .init(),
                     body: Operations.SemanticFeatures.Output.UnsupportedMediaType.Body
                 ) {
                     self.headers = headers
@@ -17048,11 +17048,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/openapi.json/GET/responses/200/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/openapi.json/GET/responses/200/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -17061,7 +17061,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/openapi.json/GET/responses/200/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -17070,7 +17070,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/openapi.json/GET/responses/200/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -17079,10 +17079,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -17117,7 +17117,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.GetOpenAPIDocument.Output.Ok.Headers,
+                    headers: Operations.GetOpenAPIDocument.Output.Ok.Headers = .init(),
                     body: Operations.GetOpenAPIDocument.Output.Ok.Body
                 ) {
                     self.headers = headers
@@ -17223,11 +17223,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/geoids/batch/POST/responses/400/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/geoids/batch/POST/responses/400/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -17236,7 +17236,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/geoids/batch/POST/responses/400/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -17245,7 +17245,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/geoids/batch/POST/responses/400/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -17254,10 +17254,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -17292,7 +17292,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.CreateGeoids.Output.BadRequest.Headers,
+                    headers: Operations.CreateGeoids.Output.BadRequest.Headers = .init(),
                     body: Operations.CreateGeoids.Output.BadRequest.Body
                 ) {
                     self.headers = headers
@@ -17328,11 +17328,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/geoids/batch/POST/responses/413/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/geoids/batch/POST/responses/413/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -17341,7 +17341,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/geoids/batch/POST/responses/413/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -17350,7 +17350,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/geoids/batch/POST/responses/413/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -17359,10 +17359,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -17397,7 +17397,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.CreateGeoids.Output.ContentTooLarge.Headers,
+                    headers: Operations.CreateGeoids.Output.ContentTooLarge.Headers = .init(),
                     body: Operations.CreateGeoids.Output.ContentTooLarge.Body
                 ) {
                     self.headers = headers
@@ -17433,11 +17433,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/geoids/batch/POST/responses/415/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/geoids/batch/POST/responses/415/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -17446,7 +17446,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/geoids/batch/POST/responses/415/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -17455,7 +17455,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/geoids/batch/POST/responses/415/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -17464,10 +17464,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -17502,7 +17502,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.CreateGeoids.Output.UnsupportedMediaType.Headers,
+                    headers: Operations.CreateGeoids.Output.UnsupportedMediaType.Headers = .init(),
                     body: Operations.CreateGeoids.Output.UnsupportedMediaType.Body
                 ) {
                     self.headers = headers
@@ -17538,11 +17538,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/geoids/batch/POST/responses/500/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/geoids/batch/POST/responses/500/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -17551,7 +17551,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/geoids/batch/POST/responses/500/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -17560,7 +17560,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/geoids/batch/POST/responses/500/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -17569,10 +17569,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -17607,7 +17607,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.CreateGeoids.Output.InternalServerError.Headers,
+                    headers: Operations.CreateGeoids.Output.InternalServerError.Headers = .init(),
                     body: Operations.CreateGeoids.Output.InternalServerError.Body
                 ) {
                     self.headers = headers
@@ -17643,11 +17643,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/geoids/batch/POST/responses/503/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/geoids/batch/POST/responses/503/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -17656,7 +17656,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/geoids/batch/POST/responses/503/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -17665,7 +17665,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/geoids/batch/POST/responses/503/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -17674,10 +17674,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -17712,7 +17712,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.CreateGeoids.Output.ServiceUnavailable.Headers,
+                    headers: Operations.CreateGeoids.Output.ServiceUnavailable.Headers = .init(),
                     body: Operations.CreateGeoids.Output.ServiceUnavailable.Body
                 ) {
                     self.headers = headers
@@ -17748,11 +17748,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/geoids/batch/POST/responses/201/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/geoids/batch/POST/responses/201/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -17761,7 +17761,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/geoids/batch/POST/responses/201/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -17770,7 +17770,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/geoids/batch/POST/responses/201/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -17779,10 +17779,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -17817,7 +17817,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.CreateGeoids.Output.Created.Headers,
+                    headers: Operations.CreateGeoids.Output.Created.Headers = .init(),
                     body: Operations.CreateGeoids.Output.Created.Body
                 ) {
                     self.headers = headers
@@ -17912,11 +17912,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/vault/stats/GET/responses/200/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/vault/stats/GET/responses/200/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -17925,7 +17925,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/vault/stats/GET/responses/200/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -17934,7 +17934,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/vault/stats/GET/responses/200/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -17943,10 +17943,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -17981,7 +17981,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.GetVaultStats.Output.Ok.Headers,
+                    headers: Operations.GetVaultStats.Output.Ok.Headers = .init(),
                     body: Operations.GetVaultStats.Output.Ok.Body
                 ) {
                     self.headers = headers
@@ -18017,11 +18017,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/vault/stats/GET/responses/500/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/vault/stats/GET/responses/500/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -18030,7 +18030,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/vault/stats/GET/responses/500/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -18039,7 +18039,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/vault/stats/GET/responses/500/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -18048,10 +18048,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -18086,7 +18086,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.GetVaultStats.Output.InternalServerError.Headers,
+                    headers: Operations.GetVaultStats.Output.InternalServerError.Headers = .init(),
                     body: Operations.GetVaultStats.Output.InternalServerError.Body
                 ) {
                     self.headers = headers
@@ -18122,11 +18122,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/vault/stats/GET/responses/503/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/vault/stats/GET/responses/503/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -18135,7 +18135,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/vault/stats/GET/responses/503/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -18144,7 +18144,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/vault/stats/GET/responses/503/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -18153,10 +18153,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -18191,7 +18191,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.GetVaultStats.Output.ServiceUnavailable.Headers,
+                    headers: Operations.GetVaultStats.Output.ServiceUnavailable.Headers = .init(),
                     body: Operations.GetVaultStats.Output.ServiceUnavailable.Body
                 ) {
                     self.headers = headers
@@ -18306,11 +18306,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/vault/scars/recent/GET/responses/200/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/vault/scars/recent/GET/responses/200/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -18319,7 +18319,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/vault/scars/recent/GET/responses/200/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -18328,7 +18328,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/vault/scars/recent/GET/responses/200/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -18337,10 +18337,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -18375,7 +18375,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.GetRecentScars.Output.Ok.Headers,
+                    headers: Operations.GetRecentScars.Output.Ok.Headers = .init(),
                     body: Operations.GetRecentScars.Output.Ok.Body
                 ) {
                     self.headers = headers
@@ -18411,11 +18411,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/vault/scars/recent/GET/responses/500/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/vault/scars/recent/GET/responses/500/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -18424,7 +18424,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/vault/scars/recent/GET/responses/500/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -18433,7 +18433,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/vault/scars/recent/GET/responses/500/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -18442,10 +18442,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -18480,7 +18480,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.GetRecentScars.Output.InternalServerError.Headers,
+                    headers: Operations.GetRecentScars.Output.InternalServerError.Headers = .init(),
                     body: Operations.GetRecentScars.Output.InternalServerError.Body
                 ) {
                     self.headers = headers
@@ -18516,11 +18516,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/vault/scars/recent/GET/responses/503/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/vault/scars/recent/GET/responses/503/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -18529,7 +18529,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/vault/scars/recent/GET/responses/503/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -18538,7 +18538,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/vault/scars/recent/GET/responses/503/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -18547,10 +18547,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -18585,7 +18585,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.GetRecentScars.Output.ServiceUnavailable.Headers,
+                    headers: Operations.GetRecentScars.Output.ServiceUnavailable.Headers = .init(),
                     body: Operations.GetRecentScars.Output.ServiceUnavailable.Body
                 ) {
                     self.headers = headers
@@ -18621,11 +18621,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/vault/scars/recent/GET/responses/400/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/vault/scars/recent/GET/responses/400/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -18634,7 +18634,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/vault/scars/recent/GET/responses/400/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -18643,7 +18643,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/vault/scars/recent/GET/responses/400/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -18652,10 +18652,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -18690,7 +18690,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.GetRecentScars.Output.BadRequest.Headers,
+                    headers: Operations.GetRecentScars.Output.BadRequest.Headers = .init(),
                     body: Operations.GetRecentScars.Output.BadRequest.Body
                 ) {
                     self.headers = headers
@@ -18785,11 +18785,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/system/health/detailed/GET/responses/200/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/system/health/detailed/GET/responses/200/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -18798,7 +18798,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/system/health/detailed/GET/responses/200/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -18807,7 +18807,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/system/health/detailed/GET/responses/200/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -18816,10 +18816,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -18854,7 +18854,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.GetDetailedHealth.Output.Ok.Headers,
+                    headers: Operations.GetDetailedHealth.Output.Ok.Headers = .init(),
                     body: Operations.GetDetailedHealth.Output.Ok.Body
                 ) {
                     self.headers = headers
@@ -18890,11 +18890,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/system/health/detailed/GET/responses/500/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/system/health/detailed/GET/responses/500/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -18903,7 +18903,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/system/health/detailed/GET/responses/500/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -18912,7 +18912,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/system/health/detailed/GET/responses/500/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -18921,10 +18921,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -18959,7 +18959,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.GetDetailedHealth.Output.InternalServerError.Headers,
+                    headers: Operations.GetDetailedHealth.Output.InternalServerError.Headers = .init(),
                     body: Operations.GetDetailedHealth.Output.InternalServerError.Body
                 ) {
                     self.headers = headers
@@ -19054,11 +19054,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/system/ping/GET/responses/200/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/system/ping/GET/responses/200/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -19067,7 +19067,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/system/ping/GET/responses/200/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -19076,7 +19076,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/system/ping/GET/responses/200/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -19085,10 +19085,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -19123,7 +19123,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.Ping.Output.Ok.Headers,
+                    headers: Operations.Ping.Output.Ok.Headers = .init(),
                     body: Operations.Ping.Output.Ok.Body
                 ) {
                     self.headers = headers
@@ -19159,11 +19159,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/system/ping/GET/responses/500/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/system/ping/GET/responses/500/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -19172,7 +19172,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/system/ping/GET/responses/500/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -19181,7 +19181,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/system/ping/GET/responses/500/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -19190,10 +19190,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -19228,7 +19228,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.Ping.Output.InternalServerError.Headers,
+                    headers: Operations.Ping.Output.InternalServerError.Headers = .init(),
                     body: Operations.Ping.Output.InternalServerError.Body
                 ) {
                     self.headers = headers
@@ -19334,11 +19334,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/statistics/analyze/POST/responses/400/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/statistics/analyze/POST/responses/400/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -19347,7 +19347,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/statistics/analyze/POST/responses/400/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -19356,7 +19356,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/statistics/analyze/POST/responses/400/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -19365,10 +19365,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -19403,7 +19403,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.AnalyzeStatistics.Output.BadRequest.Headers,
+                    headers: Operations.AnalyzeStatistics.Output.BadRequest.Headers = .init(),
                     body: Operations.AnalyzeStatistics.Output.BadRequest.Body
                 ) {
                     self.headers = headers
@@ -19439,11 +19439,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/statistics/analyze/POST/responses/413/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/statistics/analyze/POST/responses/413/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -19452,7 +19452,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/statistics/analyze/POST/responses/413/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -19461,7 +19461,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/statistics/analyze/POST/responses/413/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -19470,10 +19470,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -19508,7 +19508,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.AnalyzeStatistics.Output.ContentTooLarge.Headers,
+                    headers: Operations.AnalyzeStatistics.Output.ContentTooLarge.Headers = .init(),
                     body: Operations.AnalyzeStatistics.Output.ContentTooLarge.Body
                 ) {
                     self.headers = headers
@@ -19544,11 +19544,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/statistics/analyze/POST/responses/415/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/statistics/analyze/POST/responses/415/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -19557,7 +19557,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/statistics/analyze/POST/responses/415/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -19566,7 +19566,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/statistics/analyze/POST/responses/415/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -19575,10 +19575,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -19613,7 +19613,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.AnalyzeStatistics.Output.UnsupportedMediaType.Headers,
+                    headers: Operations.AnalyzeStatistics.Output.UnsupportedMediaType.Headers = .init(),
                     body: Operations.AnalyzeStatistics.Output.UnsupportedMediaType.Body
                 ) {
                     self.headers = headers
@@ -19649,11 +19649,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/statistics/analyze/POST/responses/500/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/statistics/analyze/POST/responses/500/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -19662,7 +19662,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/statistics/analyze/POST/responses/500/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -19671,7 +19671,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/statistics/analyze/POST/responses/500/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -19680,10 +19680,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -19718,7 +19718,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.AnalyzeStatistics.Output.InternalServerError.Headers,
+                    headers: Operations.AnalyzeStatistics.Output.InternalServerError.Headers = .init(),
                     body: Operations.AnalyzeStatistics.Output.InternalServerError.Body
                 ) {
                     self.headers = headers
@@ -19754,11 +19754,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/statistics/analyze/POST/responses/503/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/statistics/analyze/POST/responses/503/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -19767,7 +19767,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/statistics/analyze/POST/responses/503/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -19776,7 +19776,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/statistics/analyze/POST/responses/503/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -19785,10 +19785,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -19823,7 +19823,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.AnalyzeStatistics.Output.ServiceUnavailable.Headers,
+                    headers: Operations.AnalyzeStatistics.Output.ServiceUnavailable.Headers = .init(),
                     body: Operations.AnalyzeStatistics.Output.ServiceUnavailable.Body
                 ) {
                     self.headers = headers
@@ -19859,11 +19859,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/statistics/analyze/POST/responses/200/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/statistics/analyze/POST/responses/200/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -19872,7 +19872,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/statistics/analyze/POST/responses/200/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -19881,7 +19881,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/kimera/statistics/analyze/POST/responses/200/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -19890,10 +19890,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -19928,7 +19928,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.AnalyzeStatistics.Output.Ok.Headers,
+                    headers: Operations.AnalyzeStatistics.Output.Ok.Headers = .init(),
                     body: Operations.AnalyzeStatistics.Output.Ok.Body
                 ) {
                     self.headers = headers
@@ -20074,11 +20074,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/debug/incidents/GET/responses/200/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/debug/incidents/GET/responses/200/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -20087,7 +20087,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/debug/incidents/GET/responses/200/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -20096,7 +20096,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/debug/incidents/GET/responses/200/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -20105,10 +20105,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -20143,7 +20143,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.ListIncidents.Output.Ok.Headers,
+                    headers: Operations.ListIncidents.Output.Ok.Headers = .init(),
                     body: Operations.ListIncidents.Output.Ok.Body
                 ) {
                     self.headers = headers
@@ -20179,11 +20179,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/debug/incidents/GET/responses/400/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/debug/incidents/GET/responses/400/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -20192,7 +20192,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/debug/incidents/GET/responses/400/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -20201,7 +20201,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/debug/incidents/GET/responses/400/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -20210,10 +20210,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -20248,7 +20248,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.ListIncidents.Output.BadRequest.Headers,
+                    headers: Operations.ListIncidents.Output.BadRequest.Headers = .init(),
                     body: Operations.ListIncidents.Output.BadRequest.Body
                 ) {
                     self.headers = headers
@@ -20365,11 +20365,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/debug/incidents/{id}/GET/responses/200/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/debug/incidents/{id}/GET/responses/200/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -20378,7 +20378,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/debug/incidents/{id}/GET/responses/200/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -20387,7 +20387,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/debug/incidents/{id}/GET/responses/200/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -20396,10 +20396,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -20434,7 +20434,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.GetIncident.Output.Ok.Headers,
+                    headers: Operations.GetIncident.Output.Ok.Headers = .init(),
                     body: Operations.GetIncident.Output.Ok.Body
                 ) {
                     self.headers = headers
@@ -20470,11 +20470,11 @@ public enum Operations {
                     /// The inbound `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else the trace id of a valid inbound W3C `traceparent`, else a new id.
                     ///
                     /// - Remark: Generated from `#/paths/debug/incidents/{id}/GET/responses/404/headers/X-Request-ID`.
-                    public var xRequestID: Components.Headers.XRequestID
+                    public var xRequestID: Components.Headers.XRequestID?
                     /// Server time spent on this request, in whole microseconds.
                     ///
                     /// - Remark: Generated from `#/paths/debug/incidents/{id}/GET/responses/404/headers/X-Process-Time-Microseconds`.
-                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds
+                    public var xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds?
                     /// - Remark: Generated from `#/components/headers/X-Debug-Mode`.
                     @frozen public enum XDebugMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -20483,7 +20483,7 @@ public enum Operations {
                     /// Whether debug mode was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/debug/incidents/{id}/GET/responses/404/headers/X-Debug-Mode`.
-                    public var xDebugMode: Components.Headers.XDebugMode
+                    public var xDebugMode: Components.Headers.XDebugMode?
                     /// - Remark: Generated from `#/components/headers/X-Performance-Mode`.
                     @frozen public enum XPerformanceMode: String, Codable, Hashable, Sendable, CaseIterable {
                         case _true = "true"
@@ -20492,7 +20492,7 @@ public enum Operations {
                     /// Whether the performance flag was on when the request was served.
                     ///
                     /// - Remark: Generated from `#/paths/debug/incidents/{id}/GET/responses/404/headers/X-Performance-Mode`.
-                    public var xPerformanceMode: Components.Headers.XPerformanceMode
+                    public var xPerformanceMode: Components.Headers.XPerformanceMode?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -20501,10 +20501,10 @@ public enum Operations {
                     ///   - xDebugMode: Whether debug mode was on when the request was served.
                     ///   - xPerformanceMode: Whether the performance flag was on when the request was served.
                     public init(
-                        xRequestID: Components.Headers.XRequestID,
-                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds,
-                        xDebugMode: Components.Headers.XDebugMode,
-                        xPerformanceMode: Components.Headers.XPerformanceMode
+                        xRequestID: Components.Headers.XRequestID? = nil,
+                        xProcessTimeMicroseconds: Components.Headers.XProcessTimeMicroseconds? = nil,
+                        xDebugMode: Components.Headers.XDebugMode? = nil,
+                        xPerformanceMode: Components.Headers.XPerformanceMode? = nil
                     ) {
                         self.xRequestID = xRequestID
                         self.xProcessTimeMicroseconds = xProcessTimeMicroseconds
@@ -20539,7 +20539,7 @@ public enum Operations {
                 ///   - headers: Received HTTP response headers
                 ///   - body: Received HTTP response body
                 public init(
-                    headers: Operations.GetIncident.Output.NotFound.Headers,
+                    headers: Operations.GetIncident.Output.NotFound.Headers = .init(),
                     body: Operations.GetIncident.Output.NotFound.Body
                 ) {
                     self.headers = headers

@@ -1,3 +1,4 @@
+import KimeraAPI
 import KimeraModels
 import Logging
 

@@ -56,7 +56,7 @@ public struct KimeraApplication: Sendable {
         let readiness = self.readiness
         DebugRoutes.register(
             on: table, engine: engine, configuration: configuration,
-            kimeraStatus: { readiness.problem == nil ? "operational" : "starting" },
+            kimeraStatus: { readiness.problem == nil ? .operational : .starting },
             extraBuffers: { [jobs] in jobs.map { ["contradiction_jobs": $0.fill] } ?? [:] })
         if let service, let jobs {
             KimeraRoutes.register(

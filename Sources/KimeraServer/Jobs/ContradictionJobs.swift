@@ -3,6 +3,7 @@
 #else
     import Foundation
 #endif
+import KimeraAPI
 import KimeraCore
 import KimeraModels
 import KimeraObservability

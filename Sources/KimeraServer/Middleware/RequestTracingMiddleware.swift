@@ -1,5 +1,6 @@
 import HTTPTypes
 import Hummingbird
+import KimeraAPI
 import KimeraCore
 import KimeraModels
 import KimeraObservability

@@ -20,7 +20,7 @@ enum DebugRoutes {
 
     static func register<Context: RequestContext>(
         on routes: RouteTable<Context>, engine: ObservabilityEngine, configuration: ServerConfiguration,
-        kimeraStatus: @escaping @Sendable () -> String,
+        kimeraStatus: @escaping @Sendable () -> PerformanceStats.KimeraStatusPayload,
         extraBuffers: @escaping @Sendable () -> [String: BufferFill] = { [:] }
     ) {
         let runtime = engine.runtime
@@ -41,14 +41,14 @@ enum DebugRoutes {
             config["cache_ttl_s"] = .number(runtime.defaultCacheTTL)
             let info = DebugInfo(
                 mode: ModeFlags(
-                    debug: mode.debug, performance: mode.performance, profiling: runtime.profiling, name: mode.rawValue),
-                config: ConfigRedaction.mask(config),
+                    debug: mode.debug, performance: mode.performance, profiling: runtime.profiling, name: mode),
+                config: .init(ConfigRedaction.mask(config)),
                 recentLogs: includeLogs ? engine.ring.records(matching: LogFilter(), limit: 50) : nil,
                 requestTraces: includeTraces ? traces(engine, TraceFilter(), limit: 50) : nil,
                 requestStatistics: engine.tracer.statistics(),
                 performanceProfiles: includeProfiles ? engine.profiler.profiles(limit: 20) : nil,
                 logging: engine.loggingMetrics, cache: engine.cache.stats,
-                buffers: engine.buffers.merging(extraBuffers()) { current, _ in current },
+                buffers: .init(engine.buffers.merging(extraBuffers()) { current, _ in current }),
                 version: KimeraVersion.current, uptimeS: engine.uptimeSeconds, telemetry: engine.telemetryStatus)
             return JSONBody.response(info)
         }
@@ -86,8 +86,8 @@ enum DebugRoutes {
             let fill = engine.ring.fill
             return JSONBody.response(
                 LogsResponse(
-                    count: logs.count, logs: logs, bufferCapacity: engine.ring.capacity, dropped: fill.dropped,
-                    nextSeq: fill.nextSeq))
+                    count: logs.count, logs: logs, bufferCapacity: engine.ring.capacity,
+                    dropped: Int(clamping: fill.dropped), nextSeq: Int(clamping: fill.nextSeq)))
         }
 
         routes.get("/debug/logs/stream") { request, context in
@@ -210,8 +210,8 @@ enum DebugRoutes {
             let profiles = engine.profiler.profiles(named: query.string("name"), limit: limit)
             return JSONBody.response(
                 ProfilesResponse(
-                    count: profiles.count, profiles: profiles, functions: engine.profiler.functions(),
-                    allocations: engine.profiler.allocations(), enabled: runtime.profiling))
+                    count: profiles.count, profiles: profiles, functions: .init(engine.profiler.functions()),
+                    allocations: .init(engine.profiler.allocations()), enabled: runtime.profiling))
         }
 
         PprofRoutes.register(on: routes, engine: engine)
@@ -225,7 +225,7 @@ enum DebugRoutes {
                     process: ProcessStats(
                         rssBytes: ProcessMetrics.residentBytes(), cpuSeconds: ProcessMetrics.cpuSeconds(),
                         threads: ProcessMetrics.threadCount(), uptimeS: engine.uptimeSeconds),
-                    operationAllocations: engine.profiler.allocations()))
+                    operationAllocations: .init(engine.profiler.allocations())))
         }
 
         // Text 0.0.4, or OpenMetrics with exemplars when Accept asks for it (docs/API.md "/metrics").

@@ -5353,6 +5353,34 @@ enum OpenAPIDocument {
           "CRITICAL"
         ]
       },
+      "CacheOutcome": {
+        "type": "string",
+        "description": "What the response cache did: `HIT` (served from it), `MISS` (computed and stored), `BYPASSED` (`bypass_cache=true`).",
+        "enum": [
+          "HIT",
+          "MISS",
+          "BYPASSED"
+        ]
+      },
+      "ServerMode": {
+        "type": "string",
+        "description": "The server's mode by name (API.md §2): `performance` (the default), `performance+debug`, `full-debug`, or `basic` (neither flag).",
+        "enum": [
+          "performance",
+          "performance+debug",
+          "full-debug",
+          "basic"
+        ]
+      },
+      "IncidentCause": {
+        "type": "string",
+        "description": "Why a request became an incident: it was slow, it failed, or it was escalated (`X-Kimera-Debug`).",
+        "enum": [
+          "slow",
+          "error",
+          "escalated"
+        ]
+      },
       "HealthResponse": {
         "type": "object",
         "description": "`GET /health`.",
@@ -5427,17 +5455,14 @@ enum OpenAPIDocument {
             "type": "boolean"
           },
           "name": {
-            "type": [
-              "string",
-              "null"
-            ],
             "description": "The mode's name (API.md §2). The server always sets it.",
-            "enum": [
-              "performance",
-              "performance+debug",
-              "full-debug",
-              "basic",
-              null
+            "anyOf": [
+              {
+                "$ref": "#/components/schemas/ServerMode"
+              },
+              {
+                "type": "null"
+              }
             ]
           }
         },
@@ -5695,16 +5720,14 @@ enum OpenAPIDocument {
             "minimum": 0
           },
           "cache": {
-            "type": [
-              "string",
-              "null"
-            ],
             "description": "Response cache outcome; null when the cache was not involved.",
-            "enum": [
-              "HIT",
-              "MISS",
-              "BYPASSED",
-              null
+            "anyOf": [
+              {
+                "$ref": "#/components/schemas/CacheOutcome"
+              },
+              {
+                "type": "null"
+              }
             ]
           },
           "slow": {
@@ -8541,12 +8564,7 @@ enum OpenAPIDocument {
             "description": "`inc-<16 hex>`."
           },
           "cause": {
-            "type": "string",
-            "enum": [
-              "slow",
-              "error",
-              "escalated"
-            ]
+            "$ref": "#/components/schemas/IncidentCause"
           },
           "route": {
             "type": "string",
@@ -8669,13 +8687,7 @@ enum OpenAPIDocument {
             "$ref": "#/components/schemas/IncidentProcess"
           },
           "mode": {
-            "type": "string",
-            "enum": [
-              "performance",
-              "performance+debug",
-              "full-debug",
-              "basic"
-            ]
+            "$ref": "#/components/schemas/ServerMode"
           },
           "reason": {
             "type": "string",

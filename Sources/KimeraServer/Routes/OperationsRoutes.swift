@@ -33,11 +33,10 @@ enum OperationsRoutes {
             return JSONBody.response(
                 RootResponse(
                     message: "Kimera SWM hybrid server",
-                    kimeraStatus: readiness.problem == nil ? "operational" : "starting",
+                    kimeraStatus: readiness.problem == nil ? .operational : .starting,
                     timestamp: Double(Timestamp.wallNanos()) / 1e9,
                     mode: ModeFlags(
-                        debug: mode.debug, performance: mode.performance, profiling: runtime.profiling,
-                        name: mode.rawValue),
+                        debug: mode.debug, performance: mode.performance, profiling: runtime.profiling, name: mode),
                     features: FeatureFlags(
                         cacheEnabled: mode.performance, compressionEnabled: false, asyncEnabled: mode.asynchronousSinks,
                         debugAPI: true, requestTracing: true)))

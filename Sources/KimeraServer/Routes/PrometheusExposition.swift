@@ -1,3 +1,4 @@
+import KimeraAPI
 import KimeraCore
 import KimeraModels
 import KimeraObservability
