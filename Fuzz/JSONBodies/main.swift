@@ -4,7 +4,8 @@ import KimeraModels
 /// JSON request bodies: every input is decoded, as the server does, into each request model of
 /// Sources/KimeraModels; what decodes goes through the pure validation and computation that follows in the
 /// server (geoid drafts, embeddings and entropy, statistics), and the response it would send must encode as
-/// JSON (a value JSON cannot carry is a 500) and obey the documented rules. Never a trap.
+/// JSON (a value JSON cannot carry is a 500; for an answer whose type is generated, its numbers must be
+/// finite) and obey the documented rules. Never a trap.
 
 let decoder = JSONDecoder()
 let encoder: JSONEncoder = {
@@ -16,6 +17,12 @@ let embedder = FeatureHashingEmbedder()
 
 func mustEncode(_ value: some Encodable, _ what: @autoclosure () -> String) {
     do { _ = try encoder.encode(value) } catch { check(false, "\(what()) cannot be encoded as JSON: \(error)") }
+}
+
+/// The numbers of an answer whose wire type is generated (KimeraAPI, not compiled here): JSON carries only
+/// finite ones, so a value that is not finite would be a 500.
+func mustBeFinite(_ numbers: [Double], _ what: @autoclosure () -> String) {
+    check(numbers.allSatisfy(\.isFinite), "\(what()) holds a number JSON cannot carry")
 }
 
 func checkEmbedding(_ vector: [Float], _ what: String) {
@@ -40,24 +47,20 @@ func createGeoid(_ request: CreateGeoidRequest, _ source: String) {
 
 /// `KimeraService.embed` and `semanticFeatures` without the store.
 func embed(_ request: EmbedRequest, _ source: String) {
-    let tokens = Tokenizer.tokens(request.text)
-    let vector = embedder.embed(request.text)
-    checkEmbedding(vector, source)
-    let values = vector.map(Double.init)
-    var response = EmbedResponse(
-        embedding: vector, dimensions: vector.count, norm: Double(VectorMath.norm(vector)),
-        nonZero: vector.reduce(0) { $0 + ($1 != 0 ? 1 : 0) }, min: values.min() ?? 0, max: values.max() ?? 0,
-        mean: values.isEmpty ? 0 : values.reduce(0, +) / Double(values.count), tokenCount: tokens.count,
-        model: embedder.identifier)
-    let state = SemanticEntropy.withBaseline(GeoidConstruction.textSemanticState(request.text))
-    response.semanticFeatures = state
-    response.entropy = SemanticEntropy.entropy(state)
-    mustEncode(response, "the embedding of \(source)")
+    let features = TextFeatures(text: request.text, embedder: embedder)
+    let embedding = features.embedding
+    checkEmbedding(embedding.vector, source)
+    mustBeFinite(
+        embedding.vector.map(Double.init) + [embedding.norm, embedding.min, embedding.max, embedding.mean]
+            + features.semanticState.values + [features.entropy], "the embedding of \(source)")
 }
 
 func analyze(_ request: AnalyzeRequest, _ source: String) {
     guard let response = try? StatisticsAnalysis.analyze(request) else { return }
-    mustEncode(response, "the analysis of \(source)")
+    mustBeFinite(
+        [response.mean, response.median, response.std, response.min, response.max]
+            + [response.skewness, response.kurtosis].compactMap { $0 } + (response.histogram?.bins ?? []),
+        "the analysis of \(source)")
     let data = request.data
     let low = data.min()!, high = data.max()!
     check(response.count == data.count && response.min == low && response.max == high, "count/min/max of \(source)")

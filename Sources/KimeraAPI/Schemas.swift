@@ -99,3 +99,28 @@ public typealias IncidentProcess = Components.Schemas.IncidentProcess
 public typealias Incident = Components.Schemas.Incident
 /// `GET /debug/incidents`.
 public typealias IncidentList = Components.Schemas.IncidentList
+
+// The /kimera status, system and original-compatibility answers.
+
+/// `GET /kimera/status`.
+public typealias KimeraStatus = Components.Schemas.KimeraStatus
+/// `components` of `GET /kimera/status`: whether each part is up (the Python original's flags).
+public typealias StatusComponents = Components.Schemas.StatusComponents
+/// `engines` of `GET /kimera/status`.
+public typealias StatusEngines = Components.Schemas.StatusEngines
+/// One component's health in `GET /kimera/system/health`.
+public typealias ComponentHealth = Components.Schemas.ComponentHealth
+/// `GET /kimera/system/health`.
+public typealias SystemHealth = Components.Schemas.SystemHealth
+/// `GET /kimera/system/health/detailed`.
+public typealias DetailedHealth = Components.Schemas.DetailedHealth
+/// `GET /kimera/system/ping`.
+public typealias PingResponse = Components.Schemas.PingResponse
+/// `GET /kimera/system/stability`.
+public typealias StabilityMetrics = Components.Schemas.StabilityMetrics
+/// `POST /kimera/system/cycle`.
+public typealias CycleResult = Components.Schemas.CycleResult
+/// `POST /kimera/embed` and `POST /kimera/semantic_features`.
+public typealias EmbedResponse = Components.Schemas.EmbedResponse
+/// `POST /kimera/statistics/analyze`.
+public typealias AnalyzeResponse = Components.Schemas.AnalyzeResponse

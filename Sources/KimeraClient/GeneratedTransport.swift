@@ -19,9 +19,11 @@ struct GeneratedTransport: ClientTransport {
     ) {
         let data: Data? =
             if let body { try await Data(collecting: body, upTo: KimeraClient.maxBodyBytes) } else { nil }
+        // The body's length is the transport's to frame: a second Content-Length (the generated client sets
+        // one) makes the request invalid HTTP/1.1.
         let answer = try await client.send(
             request.method.rawValue, request.path ?? "/", body: data,
-            headers: request.headerFields.map { ($0.name.rawName, $0.value) })
+            headers: request.headerFields.filter { $0.name != .contentLength }.map { ($0.name.rawName, $0.value) })
         try answer.requireSuccess()
         var fields = HTTPFields()
         for (name, value) in answer.headers {

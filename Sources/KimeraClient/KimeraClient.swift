@@ -313,32 +313,32 @@ extension KimeraClient {
 
     /// `GET /kimera/status`.
     public func kimeraStatus() async throws -> KimeraStatus {
-        try await get("/kimera/status")
+        try await generated { try await $0.getKimeraStatus().ok.body.json }
     }
 
     /// `GET /kimera/system/health`.
     public func systemHealth() async throws -> SystemHealth {
-        try await get("/kimera/system/health")
+        try await generated { try await $0.getSystemHealth().ok.body.json }
     }
 
     /// `GET /kimera/system/stability`.
     public func stability() async throws -> StabilityMetrics {
-        try await get("/kimera/system/stability")
+        try await generated { try await $0.getStability().ok.body.json }
     }
 
     /// `POST /kimera/system/cycle`.
     public func runCycle() async throws -> CycleResult {
-        try await post("/kimera/system/cycle")
+        try await generated { try await $0.runCycle().ok.body.json }
     }
 
     /// `POST /kimera/embed`.
     public func embed(text: String) async throws -> EmbedResponse {
-        try await post("/kimera/embed", body: EmbedRequest(text: text))
+        try await generated { try await $0.embedText(body: .json(.init(text: text))).ok.body.json }
     }
 
     /// `POST /kimera/semantic_features`.
     public func semanticFeatures(text: String) async throws -> EmbedResponse {
-        try await post("/kimera/semantic_features", body: EmbedRequest(text: text))
+        try await generated { try await $0.semanticFeatures(body: .json(.init(text: text))).ok.body.json }
     }
 }
 

@@ -54,7 +54,7 @@ public enum ContradictionProcessing {
             let b = operands[finding.second]
             let pulse = TensionPolicy.pulse(
                 score: finding.score.score, featureCountA: a.featureCount, featureCountB: b.featureCount)
-            let currentStability = StabilityMetrics(stability).stability
+            let currentStability = StabilityReport(stability).stability
             let decision = ContradictionDecision.decide(
                 pulse: pulse, stability: currentStability, forceCollapse: forceCollapse)
             let scar = ScarConstruction.draft(

@@ -251,57 +251,46 @@ public final class KimeraService: Sendable {
 
     // MARK: System
 
-    public func stability() async throws -> StabilityMetrics {
-        StabilityMetrics(try await store.stabilityInputs(now: clock().timeIntervalSince1970))
+    /// The stability metrics of the vault as it is now (docs/DOMAIN.md "Stability").
+    public func stability() async throws -> StabilityReport {
+        StabilityReport(try await store.stabilityInputs(now: clock().timeIntervalSince1970))
     }
 
-    public func status() async throws -> KimeraStatus {
+    /// The counts, the cycle counter, the threshold and the embedder (`GET /kimera/status`).
+    public func status() async throws -> ServiceStatus {
         let totals = try await store.vaultTotals()
-        return KimeraStatus(
-            status: "operational", activeGeoids: try await store.geoidCount(), vaultAScars: totals.countA,
-            vaultBScars: totals.countB, totalScars: totals.countA + totals.countB,
-            cycleCount: try await store.cycleCount(), tensionThreshold: tensionThreshold,
-            embeddingModel: embedder.identifier, embeddingDimensions: embedder.dimensions,
-            timestamp: KimeraTimestamp.iso8601(clock()),
-            components: StatusComponents(vaultManager: true, contradictionEngine: true, embeddingModel: true))
+        return ServiceStatus(
+            totals: totals, activeGeoids: try await store.geoidCount(), cycleCount: try await store.cycleCount(),
+            tensionThreshold: tensionThreshold, embeddingModel: embedder.identifier,
+            embeddingDimensions: embedder.dimensions, timestamp: timestamp())
     }
 
     /// Each component probed once: the vault with a cheap read, the embedder with a known text.
-    /// Never throws; a failing component makes the whole `degraded`.
-    public func health() async -> SystemHealth {
-        var components: [String: ComponentHealth] = [:]
+    /// Never throws; a failing component makes the whole degraded.
+    public func health() async -> HealthReport {
+        var components: [String: ComponentProbe] = [:]
         let vaultStart = ContinuousClock.now
         do {
             let count = try await store.geoidCount()
-            components["vault"] = ComponentHealth(
-                status: "ok", detail: "\(count) geoids", latencyMs: seconds(since: vaultStart) * 1000)
+            components["vault"] = ComponentProbe(
+                isOK: true, detail: "\(count) geoids", latencyMs: seconds(since: vaultStart) * 1000)
         } catch {
-            components["vault"] = ComponentHealth(
-                status: "error", detail: "\(error)", latencyMs: seconds(since: vaultStart) * 1000)
+            components["vault"] = ComponentProbe(
+                isOK: false, detail: "\(error)", latencyMs: seconds(since: vaultStart) * 1000)
         }
         let embedderStart = ContinuousClock.now
         let norm = VectorMath.norm(embedder.embed("kimera health probe"))
         let embedderOK = abs(norm - 1) < 1e-3
-        components["embedder"] = ComponentHealth(
-            status: embedderOK ? "ok" : "error",
+        components["embedder"] = ComponentProbe(
+            isOK: embedderOK,
             detail: embedderOK ? embedder.identifier : "probe embedding has norm \(norm), expected 1",
             latencyMs: seconds(since: embedderStart) * 1000)
-        let healthy = components.values.allSatisfy { $0.status == "ok" }
-        return SystemHealth(status: healthy ? "healthy" : "degraded", components: components)
+        return HealthReport(components: components, timestamp: timestamp())
     }
 
-    /// `GET /kimera/system/health/detailed`: each component `ok` or `failed`.
-    public func detailedHealth() async -> DetailedHealth {
-        let health = await health()
-        return DetailedHealth(
-            overallHealth: health.status == "healthy" ? "operational" : "degraded",
-            components: health.components.mapValues { $0.status == "ok" ? "ok" : "failed" },
-            timestamp: KimeraTimestamp.iso8601(clock()))
-    }
-
-    /// `GET /kimera/system/ping`.
-    public func ping() -> PingResponse {
-        PingResponse(message: "Kimera SWM is running.", timestamp: KimeraTimestamp.iso8601(clock()))
+    /// The service clock's time, ISO-8601 UTC (`GET /kimera/system/ping` answers with it).
+    public func timestamp() -> String {
+        KimeraTimestamp.iso8601(clock())
     }
 
     /// `ok`, or what the database's integrity check found; reads the whole database.
@@ -311,7 +300,7 @@ public final class KimeraService: Sendable {
 
     /// One cognitive cycle (docs/DOMAIN.md): diffusion over the 500 newest geoids, stored; their tensions, the
     /// strongest 20 turned into SCARs; all in one transaction with the cycle increment.
-    public func runCycle() async throws -> CycleResult {
+    public func runCycle() async throws -> CycleReport {
         let started = ContinuousClock.now
         let geoids = try await store.newestGeoids(limit: CognitiveCyclePlan.geoidLimit)
         let now = clock()
@@ -323,35 +312,24 @@ public final class KimeraService: Sendable {
                 geoids: geoids, policy: currentPolicy, stability: stability, embedder: embedder, now: now)
         }
         let commit = try await store.commitRun(stateUpdates: plan.updates, scars: plan.resolutions.map(\.scar))
-        return CycleResult(
-            status: "completed", cycleCount: commit.cycleCount, contradictionsDetected: plan.tensionsDetected,
+        return CycleReport(
+            cycleCount: commit.cycleCount, contradictionsDetected: plan.tensionsDetected,
             scarsCreated: commit.scars.count, entropyBeforeDiffusion: plan.entropyBefore,
-            entropyAfterDiffusion: plan.entropyAfter, entropyDelta: plan.entropyAfter - plan.entropyBefore,
-            processingTime: seconds(since: started), activeGeoids: geoids.count)
+            entropyAfterDiffusion: plan.entropyAfter, processingTime: seconds(since: started),
+            activeGeoids: geoids.count)
     }
 
     // MARK: Embedding
 
     /// `POST /kimera/embed`: the embedding of `text` and its statistics.
-    public func embed(text: String) -> EmbedResponse {
-        let tokens = Tokenizer.tokens(text)
-        let vector = embedder.embed(text)
-        let values = vector.map(Double.init)
-        return EmbedResponse(
-            embedding: vector, dimensions: vector.count, norm: Double(VectorMath.norm(vector)),
-            nonZero: vector.reduce(0) { $0 + ($1 != 0 ? 1 : 0) }, min: values.min() ?? 0, max: values.max() ?? 0,
-            mean: values.isEmpty ? 0 : values.reduce(0, +) / Double(values.count), tokenCount: tokens.count,
-            model: embedder.identifier)
+    public func embed(text: String) -> TextEmbedding {
+        TextEmbedding(text: text, embedder: embedder)
     }
 
     /// `POST /kimera/semantic_features`: the embedding plus the text-form semantic state a geoid of this text
     /// would get (baseline included) and its entropy.
-    public func semanticFeatures(text: String) -> EmbedResponse {
-        var response = embed(text: text)
-        let state = SemanticEntropy.withBaseline(GeoidConstruction.textSemanticState(text))
-        response.semanticFeatures = state
-        response.entropy = SemanticEntropy.entropy(state)
-        return response
+    public func semanticFeatures(text: String) -> TextFeatures {
+        TextFeatures(text: text, embedder: embedder)
     }
 
     // MARK: Helpers

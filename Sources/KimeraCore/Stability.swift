@@ -28,7 +28,29 @@ public struct StabilityInputs: Sendable, Equatable {
     }
 }
 
-extension StabilityMetrics {
+/// The stability metrics (docs/DOMAIN.md "Stability"); every value is in [0, 1]. `GET /kimera/system/stability`
+/// shows them as the document's `StabilityMetrics`, built by the route.
+public struct StabilityReport: Sendable, Equatable {
+    /// What the mean stability says: `stable` (≥ 0.7), `moderate` (≥ 0.4) or `unstable`.
+    public enum Level: String, Sendable {
+        case stable, moderate, unstable
+    }
+
+    /// min(SCARs created in the last hour ÷ 10, 1).
+    public var vaultPressure: Double
+    /// 1 − mean pairwise cosine distance of the newest geoids.
+    public var semanticCohesion: Double
+    /// (mean delta_entropy of the newest SCARs + 1) ÷ 2.
+    public var entropicStability: Double
+    /// Mean of pressure, cohesion and entropic stability.
+    public var stability: Double
+
+    /// Equal to `semanticCohesion`.
+    public var axisConvergence: Double { semanticCohesion }
+    /// 1 − `vaultPressure`.
+    public var vaultResonance: Double { 1 - vaultPressure }
+    public var level: Level { stability >= 0.7 ? .stable : stability >= 0.4 ? .moderate : .unstable }
+
     /// vault_pressure = min(SCARs in the last hour ÷ 10, 1); semantic_cohesion = 1 − mean pairwise cosine
     /// distance of the newest geoids, clamped to [0, 1], 1 when fewer than 2; entropic_stability = (mean
     /// delta_entropy of the newest SCARs + 1) ÷ 2, 0.5 when none; stability = mean of the three.
@@ -39,9 +61,10 @@ extension StabilityMetrics {
             inputs.newestScarDeltas.isEmpty
             ? 0.5
             : (inputs.newestScarDeltas.reduce(0, +) / Double(inputs.newestScarDeltas.count) + 1) / 2
-        self.init(
-            vaultPressure: pressure, semanticCohesion: cohesion, entropicStability: entropic,
-            axisConvergence: cohesion, vaultResonance: 1 - pressure, stability: (pressure + cohesion + entropic) / 3)
+        vaultPressure = pressure
+        semanticCohesion = cohesion
+        entropicStability = entropic
+        stability = (pressure + cohesion + entropic) / 3
     }
 
     /// 1 − mean of (1 − cos) over all pairs; a pair with a zero vector counts as distance 1.

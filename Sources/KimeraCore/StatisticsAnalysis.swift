@@ -12,8 +12,51 @@ public enum StatisticsAnalysis {
     /// Most values one request may send (the body limit bounds it too).
     public static let maximumValues = 100_000
 
+    /// A 10-bin histogram: `counts[i]` values fall in `[bins[i], bins[i+1])` (the last bin is closed).
+    public struct Histogram: Sendable, Equatable {
+        public var counts: [Int]
+        /// The 11 bin edges.
+        public var bins: [Double]
+
+        public init(counts: [Int], bins: [Double]) {
+            self.counts = counts
+            self.bins = bins
+        }
+    }
+
+    /// Population statistics of the data (the document's `AnalyzeResponse`, built by the route); `histogram`,
+    /// `skewness` and `kurtosis` only for `distribution`.
+    public struct Summary: Sendable, Equatable {
+        public var analysisType: AnalysisType
+        public var mean: Double
+        public var median: Double
+        /// Population standard deviation.
+        public var std: Double
+        public var min: Double
+        public var max: Double
+        public var count: Int
+        public var histogram: Histogram?
+        /// Mean cubed z-score.
+        public var skewness: Double?
+        /// Mean fourth-power z-score − 3.
+        public var kurtosis: Double?
+
+        public init(
+            analysisType: AnalysisType, mean: Double, median: Double, std: Double, min: Double, max: Double,
+            count: Int
+        ) {
+            self.analysisType = analysisType
+            self.mean = mean
+            self.median = median
+            self.std = std
+            self.min = min
+            self.max = max
+            self.count = count
+        }
+    }
+
     /// - Throws: `DomainError.invalidInput` for empty data, non-finite values or an unknown type.
-    public static func analyze(_ request: AnalyzeRequest) throws(DomainError) -> AnalyzeResponse {
+    public static func analyze(_ request: AnalyzeRequest) throws(DomainError) -> Summary {
         let typeName = request.analysisType ?? AnalysisType.basic.rawValue
         guard let type = AnalysisType(rawValue: typeName) else {
             throw .invalidInput(
@@ -42,7 +85,7 @@ public enum StatisticsAnalysis {
         let middle = sorted.count / 2
         let median =
             sorted.count % 2 == 1 ? sorted[middle] : sorted[middle - 1] / 2 + sorted[middle] / 2
-        var response = AnalyzeResponse(
+        var response = Summary(
             analysisType: type, mean: scaledMean * factor, median: median, std: scaledStd * factor, min: sorted[0],
             max: sorted[sorted.count - 1], count: data.count)
         guard type == .distribution else { return response }
@@ -57,7 +100,7 @@ public enum StatisticsAnalysis {
     /// numpy.histogram's rule: equal-width bins over [min, max], the last bin closed; a single value
     /// spreads the range to [v − 0.5, v + 0.5] (in the data's units).
     /// `sorted` is scaled into [-1, 1]; the edges are scaled back by `scale`.
-    static func histogram(_ sorted: [Double], bins: Int, scale: Double) -> DataHistogram {
+    static func histogram(_ sorted: [Double], bins: Int, scale: Double) -> Histogram {
         let low = sorted[0]
         let high = sorted[sorted.count - 1]
         if low == high {
@@ -68,7 +111,7 @@ public enum StatisticsAnalysis {
             let width = (value + 0.5 - first) / Double(bins)
             var counts = [Int](repeating: 0, count: bins)
             counts[bins / 2] = sorted.count
-            return DataHistogram(counts: counts, bins: (0...bins).map { first + Double($0) * width })
+            return Histogram(counts: counts, bins: (0...bins).map { first + Double($0) * width })
         }
         let width = (high - low) / Double(bins)
         let edges = (0...bins).map { (low + Double($0) * width) * scale }
@@ -77,6 +120,6 @@ public enum StatisticsAnalysis {
             let index = Swift.min(Int((value - low) / width), bins - 1)
             counts[Swift.max(0, index)] += 1
         }
-        return DataHistogram(counts: counts, bins: edges)
+        return Histogram(counts: counts, bins: edges)
     }
 }

@@ -130,7 +130,7 @@ struct StabilityTests {
     func handComputed() {
         // pressure 5/10; distances (e1,e2)=1, (e1,e3)=0, (e2,e3)=1 → cohesion 1 − 2/3;
         // deltas mean 0.1/4 = 0.025 → entropic 0.5125; stability (0.5 + 1/3 + 0.5125)/3 = 0.4486111.
-        let metrics = StabilityMetrics(
+        let metrics = StabilityReport(
             StabilityInputs(
                 scarsInLastHour: 5, newestScarDeltas: [0.05, -0.02, 0.02, 0.05],
                 newestGeoidEmbeddings: [[1, 0], [0, 1], [1, 0]]))
@@ -144,22 +144,22 @@ struct StabilityTests {
 
     @Test("empty vault: pressure 0, cohesion 1, entropic 0.5, stability 0.5; pressure caps at 1")
     func empty() {
-        let metrics = StabilityMetrics(
+        let metrics = StabilityReport(
             StabilityInputs(scarsInLastHour: 0, newestScarDeltas: [], newestGeoidEmbeddings: []))
         #expect(metrics.vaultPressure == 0)
         #expect(metrics.semanticCohesion == 1)
         #expect(metrics.entropicStability == 0.5)
         #expect(metrics.stability == 0.5)
         #expect(
-            StabilityMetrics(StabilityInputs(scarsInLastHour: 25, newestScarDeltas: [], newestGeoidEmbeddings: []))
+            StabilityReport(StabilityInputs(scarsInLastHour: 25, newestScarDeltas: [], newestGeoidEmbeddings: []))
                 .vaultPressure == 1)
     }
 
     @Test("cohesion is clamped at 0 for opposite vectors; a zero vector is distance 1")
     func cohesionEdges() {
-        #expect(StabilityMetrics.cohesion([[1, 0], [-1, 0]]) == 0)
-        #expect(StabilityMetrics.cohesion([[1, 0], [0, 0]]) == 0)
-        #expect(StabilityMetrics.cohesion([[1, 0]]) == 1)
+        #expect(StabilityReport.cohesion([[1, 0], [-1, 0]]) == 0)
+        #expect(StabilityReport.cohesion([[1, 0], [0, 0]]) == 0)
+        #expect(StabilityReport.cohesion([[1, 0]]) == 1)
     }
 
     @Test("recording a drafted SCAR counts it and keeps the 20 newest deltas")

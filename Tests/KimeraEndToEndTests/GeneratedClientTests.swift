@@ -79,6 +79,38 @@ struct GeneratedClientTests {
         #expect(status.totalScars == 3)
     }
 
+    @Test func theSystemAnswersOfARealServerDecodeIntoTheDocumentsTypes() async throws {
+        try await withCLIServer { server in
+            let client = server.client
+            for content in ["heat and light", "cold and dark"] {
+                let created = try await http(.POST, "\(server.url)/kimera/geoids", json: #"{"content": "\#(content)"}"#)
+                #expect(created.status == 201, "\(created.text)")
+            }
+            let status = try await client.kimeraStatus()
+            #expect(status.status == .operational && status.activeGeoids == 2 && status.totalScars == 0)
+            #expect(status.components.vaultManager && status.engines.contradiction.available)
+            #expect(status.engines.contradiction.tensionThreshold == status.tensionThreshold)
+            let health = try await client.systemHealth()
+            #expect(health.status == .healthy)
+            #expect(health.components.additionalProperties["vault"]?.status == .ok)
+            #expect(health.components.additionalProperties["vault"]?.detail == "2 geoids")
+            let stability = try await client.stability()
+            #expect(stability.stabilityIndex == stability.stability)
+            #expect(stability.axisConvergence == stability.semanticCohesion)
+            let cycle = try await client.runCycle()
+            #expect(cycle.status == .completed && cycle.cycleCount == 1 && cycle.activeGeoids == 2)
+            #expect(cycle.entropyDelta == cycle.entropyAfterDiffusion - cycle.entropyBeforeDiffusion)
+            let embedding = try await client.embed(text: "a b")
+            #expect(embedding.dimensions == embedding.embedding.count && embedding.nonZero == 3)
+            #expect(embedding.tokenCount == 2 && embedding.semanticFeatures == nil && embedding.entropy == nil)
+            let features = try await client.semanticFeatures(text: "the cat sat on the mat with the cat")
+            #expect(
+                features.semanticFeatures?.additionalProperties
+                    == ["cat": 0.5, "sat": 0.25, "mat": 0.25, "complexity": 0.35])
+            #expect(features.entropy != nil && features.embedding.count == features.dimensions)
+        }
+    }
+
     @Test func theCommandLineExitsAsBeforeOnAServerError() async throws {
         let stub = try StubHTTPServer(response: StubHTTPServer.internalError(message: "The vault is on fire."))
         defer { stub.stop() }

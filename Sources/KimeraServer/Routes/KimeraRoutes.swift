@@ -191,15 +191,19 @@ enum KimeraRoutes {
             return JSONBody.response(result)
         }
 
-        routes.get("/kimera/status") { _, _ in JSONBody.response(try await service.status()) }
-        routes.get("/kimera/system/health") { _, _ in JSONBody.response(await service.health()) }
-        routes.get("/kimera/system/health/detailed") { _, _ in JSONBody.response(await service.detailedHealth()) }
-        routes.get("/kimera/system/ping") { _, _ in JSONBody.response(service.ping()) }
+        routes.get("/kimera/status") { _, _ in JSONBody.response(KimeraStatus(try await service.status())) }
+        routes.get("/kimera/system/health") { _, _ in JSONBody.response(SystemHealth(await service.health())) }
+        routes.get("/kimera/system/health/detailed") { _, _ in
+            JSONBody.response(DetailedHealth(await service.health()))
+        }
+        routes.get("/kimera/system/ping") { _, _ in JSONBody.response(PingResponse(timestamp: service.timestamp())) }
         routes.post("/kimera/statistics/analyze") { request, _ in
             let body = try await JSONBody.decode(AnalyzeRequest.self, from: request, limit: bodyLimit)
-            return JSONBody.response(try StatisticsAnalysis.analyze(body))
+            return JSONBody.response(AnalyzeResponse(try StatisticsAnalysis.analyze(body)))
         }
-        routes.get("/kimera/system/stability") { _, _ in JSONBody.response(try await service.stability()) }
+        routes.get("/kimera/system/stability") { _, _ in
+            JSONBody.response(StabilityMetrics(try await service.stability()))
+        }
         routes.post("/kimera/system/cycle") { _, _ in
             let result = try await profiler.profile("cycle.run") { try await service.runCycle() }
             invalidate()
@@ -209,16 +213,18 @@ enum KimeraRoutes {
                     "cycle_count": .stringConvertible(result.cycleCount),
                     "scars_created": .stringConvertible(result.scarsCreated),
                 ])
-            return JSONBody.response(result)
+            return JSONBody.response(CycleResult(result))
         }
         routes.post("/kimera/embed") { request, _ in
             let body = try await JSONBody.decode(EmbedRequest.self, from: request, limit: bodyLimit)
-            return JSONBody.response(profiler.profile("embedding.embed") { service.embed(text: body.text) })
+            return JSONBody.response(
+                EmbedResponse(profiler.profile("embedding.embed") { service.embed(text: body.text) }))
         }
         routes.post("/kimera/semantic_features") { request, _ in
             let body = try await JSONBody.decode(EmbedRequest.self, from: request, limit: bodyLimit)
             return JSONBody.response(
-                profiler.profile("embedding.semantic_features") { service.semanticFeatures(text: body.text) })
+                EmbedResponse(
+                    profiler.profile("embedding.semantic_features") { service.semanticFeatures(text: body.text) }))
         }
     }
 }
