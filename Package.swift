@@ -56,7 +56,7 @@ let package = Package(
         // ThreadSanitizer's view of the standard library's Mutex (`Mutex.locked`, docs/OPERATIONS.md "Sanitizers").
         .target(name: "CKimeraSanitizer"),
         .target(name: "KimeraModels", dependencies: ["CKimeraSanitizer"]),
-        // The HTTP contract as openapi.json states it: swift-openapi-generator's Types, Client and Server,
+        // The HTTP contract as openapi.json states it: swift-openapi-generator's Types and Client,
         // generated ahead of time by scripts/gen-openapi and committed (docs/ARCHITECTURE.md "The contract").
         .target(
             name: "KimeraAPI",
