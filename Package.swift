@@ -16,6 +16,11 @@ let staticSwiftRuntime: [LinkerSetting] = [
             // Not position-independent: the loader then relocates nothing of the binary's own (a PIE
             // kimera spent about 6 ms of each start copying and relocating Swift metadata pages).
             "-Xclang-linker", "-no-pie",
+            // The static runtime's link arguments export every symbol (`-export-dynamic`); nothing loads
+            // kimera as a library, and the runtime's start-up `dladdr` walks that table linearly (80,000
+            // entries once the generated contract was in: +1.2 ms per command). The profiler and the
+            // thread dump read `.symtab`, which stays (BENCHMARKS.md "Issue 28").
+            "-Xlinker", "--no-export-dynamic",
         ], .when(platforms: [.linux], configuration: .release))
 ]
 
