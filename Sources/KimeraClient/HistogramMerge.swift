@@ -21,8 +21,8 @@ public struct MergedLatency: Sendable {
 
     /// Adds one series: each bucket's value falls in the same bucket here, so the sum is exact.
     public mutating func add(_ series: SeriesHistogram) {
-        for bucket in series.buckets where bucket.count == 2 && bucket[0] > 0 && bucket[1] > 0 {
-            _ = histogram.record(UInt64(bucket[0]), count: UInt64(bucket[1]))
+        for bucket in series.buckets where bucket.count == 2 {
+            _ = histogram.record(UInt64(clamping: bucket[0]), count: UInt64(clamping: bucket[1]))
         }
         count += series.count
         errors += series.errors

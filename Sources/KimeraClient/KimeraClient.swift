@@ -183,7 +183,16 @@ extension KimeraClient {
         -> LogLevelChangeResponse
     {
         // The parameter's enum lists every level in both cases; the upper-case spelling is the level's name.
-        let name = Operations.SetLogLevel.Input.Query.LevelPayload(rawValue: level.rawValue) ?? .INFO
+        let name: Operations.SetLogLevel.Input.Query.LevelPayload =
+            switch level {
+            case .trace: .TRACE
+            case .debug: .DEBUG
+            case .info: .INFO
+            case .notice: .NOTICE
+            case .warning: .WARNING
+            case .error: .ERROR
+            case .critical: .CRITICAL
+            }
         return try await generated {
             try await $0.setLogLevel(query: .init(level: name, module: module, ttl: ttl)).ok.body.json
         }

@@ -23,8 +23,6 @@ public struct ServiceStatus: Sendable, Equatable {
         self.embeddingDimensions = embeddingDimensions
         self.timestamp = timestamp
     }
-
-    public var totalScars: Int { totals.countA + totals.countB }
 }
 
 /// One component probed by `KimeraService.health()`.

@@ -25,6 +25,12 @@ public struct VaultTotals: Sendable, Equatable {
 
     public func count(_ vault: VaultID) -> Int { vault == .vaultA ? countA : countB }
     public func weight(_ vault: VaultID) -> Double { vault == .vaultA ? weightA : weightB }
+    /// SCARs in both vaults.
+    public var scars: Int { countA + countB }
+    /// Weight in both vaults.
+    public var weight: Double { weightA + weightB }
+    /// max count ÷ max(min count, 1).
+    public var balanceRatio: Double { VaultBalance.balanceRatio(countA: countA, countB: countB) }
 }
 
 /// The vaults as the service reports them: what `GET /kimera/vault/status` and `/kimera/vault/stats` show
@@ -43,11 +49,6 @@ public struct VaultReport: Sendable, Equatable {
         self.dialect = dialect
         self.timestamp = timestamp
     }
-
-    public var scars: Int { totals.countA + totals.countB }
-    public var weight: Double { totals.weightA + totals.weightB }
-    /// max count ÷ max(min count, 1).
-    public var balanceRatio: Double { VaultBalance.balanceRatio(countA: totals.countA, countB: totals.countB) }
 }
 
 /// One SCAR as rebalancing sees it.

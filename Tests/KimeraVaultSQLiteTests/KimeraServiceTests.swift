@@ -109,7 +109,7 @@ struct KimeraServiceTests {
             #expect(scar.resolvedBy == "ContradictionEngine:Collapse")
             #expect(scar.geoids[0] == trigger.geoidID)
             let report = try await service.vaultReport()
-            #expect(report.scars == result.scarsCreated)
+            #expect(report.totals.scars == result.scarsCreated)
             #expect(abs(report.totals.countA - report.totals.countB) <= 1)
             #expect(report.totals.countA >= report.totals.countB)
             #expect(report.geoids == 5)

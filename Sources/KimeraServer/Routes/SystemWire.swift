@@ -11,7 +11,7 @@ extension KimeraStatus {
     init(_ status: ServiceStatus) {
         self.init(
             status: .operational, activeGeoids: status.activeGeoids, vaultAScars: status.totals.countA,
-            vaultBScars: status.totals.countB, totalScars: status.totalScars, cycleCount: status.cycleCount,
+            vaultBScars: status.totals.countB, totalScars: status.totals.scars, cycleCount: status.cycleCount,
             tensionThreshold: status.tensionThreshold, embeddingModel: status.embeddingModel,
             embeddingDimensions: status.embeddingDimensions, timestamp: status.timestamp,
             components: StatusComponents(vaultManager: true, contradictionEngine: true, embeddingModel: true),

@@ -10,8 +10,8 @@ extension VaultStatus {
         self.init(
             vaultA: VaultSideStatus(scarCount: totals.countA, totalWeight: totals.weightA),
             vaultB: VaultSideStatus(scarCount: totals.countB, totalWeight: totals.weightB),
-            totalScars: report.scars, totalWeight: report.weight, totalGeoids: report.geoids,
-            balanceRatio: report.balanceRatio,
+            totalScars: totals.scars, totalWeight: totals.weight, totalGeoids: report.geoids,
+            balanceRatio: totals.balanceRatio,
             database: DatabaseStatus(status: .ok, dialect: report.dialect, message: "The vault database answered."),
             initialized: true, timestamp: report.timestamp, vaults: VaultsSummary(report))
     }
@@ -20,7 +20,7 @@ extension VaultStatus {
 extension VaultStats {
     /// `GET /kimera/vault/stats`, the Python original's summary.
     init(_ report: VaultReport) {
-        self.init(totalGeoids: report.geoids, totalScars: report.scars, vaults: VaultsSummary(report))
+        self.init(totalGeoids: report.geoids, totalScars: report.totals.scars, vaults: VaultsSummary(report))
     }
 }
 
@@ -32,8 +32,7 @@ extension GeoidCountResponse {
 extension ScarCountResponse {
     /// Per vault and the total, also as `scar_count` (the Python original's name).
     init(_ totals: VaultTotals) {
-        let total = totals.countA + totals.countB
-        self.init(vaultA: totals.countA, vaultB: totals.countB, total: total, scarCount: total)
+        self.init(vaultA: totals.countA, vaultB: totals.countB, total: totals.scars, scarCount: totals.scars)
     }
 }
 
@@ -49,7 +48,7 @@ extension VaultsSummary {
         let totals = report.totals
         self.init(
             vaultA: VaultSummary(count: totals.countA, weight: totals.weightA),
-            vaultB: VaultSummary(count: totals.countB, weight: totals.weightB), totalCount: report.scars,
-            totalWeight: report.weight, balanceRatio: report.balanceRatio)
+            vaultB: VaultSummary(count: totals.countB, weight: totals.weightB), totalCount: totals.scars,
+            totalWeight: totals.weight, balanceRatio: totals.balanceRatio)
     }
 }
