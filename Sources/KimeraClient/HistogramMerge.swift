@@ -65,6 +65,17 @@ extension RequestStatistics {
             }
         }
         let statistics = instances.map(\.statistics)
+        var figures: [String: EndpointStatistics] = [:]
+        for (route, entry) in endpoints {
+            let overall = entry.overall
+            let timing = overall.timing
+            let exemplars = EndpointExemplars.merged(
+                statistics.compactMap { $0.endpoints[route]?.exemplars }, p99Ms: timing.p99Ms)
+            figures[route] = EndpointStatistics(
+                timing: timing, errors: overall.errors,
+                errorRate: overall.count == 0 ? 0 : Double(overall.errors) / Double(overall.count),
+                methods: entry.methods.mapValues(\.timing), exemplars: exemplars)
+        }
         let perSecond = statistics.reduce(0) { $0 + $1.requestsPerSecond }
         let failing = statistics.reduce(0) { $0 + $1.requestsPerSecond * $1.errorRate }
         return RequestStatistics(
@@ -74,20 +85,7 @@ extension RequestStatistics {
             slowRequests: statistics.reduce(0) { $0 + $1.slowRequests },
             slowThresholdMs: statistics.map(\.slowThresholdMs).max() ?? 0,
             series: endpoints.count, seriesLimit: statistics.reduce(0) { $0 + $1.seriesLimit },
-            endpoints: .init(Dictionary(
-                uniqueKeysWithValues: endpoints.map { route, entry in
-                    let overall = entry.overall
-                    let timing = overall.timing
-                    let exemplars = EndpointExemplars.merged(
-                        statistics.compactMap { $0.endpoints[route]?.exemplars }, p99Ms: timing.p99Ms)
-                    return (
-                        route,
-                        EndpointStatistics(
-                            timing: timing, errors: overall.errors,
-                            errorRate: overall.count == 0 ? 0 : Double(overall.errors) / Double(overall.count),
-                            methods: entry.methods.mapValues(\.timing), exemplars: exemplars)
-                    )
-                })))
+            endpoints: .init(figures))
     }
 }
 
