@@ -4,7 +4,8 @@
 /// A free-form map of the document (`additionalProperties`), which the generator wraps in a struct of its
 /// own: read and written like the dictionary it holds (`statistics.endpoints["/health"]`, `for (route,
 /// endpoint) in statistics.endpoints`).
-public protocol StringKeyedMap: Sequence where Element == (key: String, value: Value), Iterator == [String: Value].Iterator {
+public protocol StringKeyedMap: Sequence, ExpressibleByDictionaryLiteral
+where Element == (key: String, value: Value), Iterator == [String: Value].Iterator, Key == String {
     associatedtype Value
     var additionalProperties: [String: Value] { get set }
     init(additionalProperties: [String: Value])
@@ -12,6 +13,10 @@ public protocol StringKeyedMap: Sequence where Element == (key: String, value: V
 
 extension StringKeyedMap {
     public init(_ dictionary: [String: Value]) { self.init(additionalProperties: dictionary) }
+
+    public init(dictionaryLiteral elements: (String, Value)...) {
+        self.init(additionalProperties: Dictionary(elements, uniquingKeysWith: { _, last in last }))
+    }
 
     public subscript(key: String) -> Value? {
         get { additionalProperties[key] }
@@ -36,6 +41,17 @@ extension Components.Schemas.DebugInfo.BuffersPayload: StringKeyedMap {}
 extension Components.Schemas.LogRecord.MetadataPayload: StringKeyedMap {}
 extension Components.Schemas.Trace.RequestHeadersPayload: StringKeyedMap {}
 extension Components.Schemas.Trace.ResponseHeadersPayload: StringKeyedMap {}
+extension Components.Schemas.Geoid.SemanticStatePayload: StringKeyedMap {}
+extension Components.Schemas.Geoid.SymbolicStatePayload: StringKeyedMap {}
+extension Components.Schemas.Geoid.MetadataPayload: StringKeyedMap {}
+extension Components.Schemas.CreateGeoidRequest.SemanticFeaturesPayload: StringKeyedMap {}
+extension Components.Schemas.CreateGeoidRequest.SymbolicContentPayload: StringKeyedMap {}
+extension Components.Schemas.CreateGeoidRequest.MetadataPayload: StringKeyedMap {}
+extension Components.Schemas.CreateGeoidResponse.SemanticStatePayload: StringKeyedMap {}
+extension Components.Schemas.CreateGeoidResponse.SymbolicStatePayload: StringKeyedMap {}
+extension Components.Schemas.CreateGeoidResponse.MetadataPayload: StringKeyedMap {}
+extension Components.Schemas.GeoidSearchResult.SemanticStatePayload: StringKeyedMap {}
+extension Components.Schemas.GeoidSearchResult.MetadataPayload: StringKeyedMap {}
 
 extension TimingStats {
     /// No event yet: every figure 0.
@@ -102,4 +118,15 @@ extension TelemetrySignalExport {
     public static let zero = TelemetrySignalExport(
         offered: 0, exportedBatches: 0, exportedItems: 0, failedBatches: 0, failedItems: 0, dropped: 0, queued: 0,
         capacity: 0, retries: 0)
+}
+
+extension CreateGeoidResponse {
+    /// The created geoid as `GET /kimera/geoids/{id}` answers it (the create answer is its fields plus
+    /// `entropy`, flat).
+    public var geoid: Geoid {
+        Geoid(
+            geoidID: geoidID, semanticState: .init(semanticState.additionalProperties),
+            symbolicState: .init(symbolicState.additionalProperties), metadata: .init(metadata.additionalProperties),
+            embeddingVector: embeddingVector)
+    }
 }

@@ -124,3 +124,54 @@ public typealias CycleResult = Components.Schemas.CycleResult
 public typealias EmbedResponse = Components.Schemas.EmbedResponse
 /// `POST /kimera/statistics/analyze`.
 public typealias AnalyzeResponse = Components.Schemas.AnalyzeResponse
+
+// The Kimera SWM core's bodies (docs/API.md §5). KimeraCore has domain records of the same names (Geoid,
+// Scar, Tension, ProcessedTension, ProcessResult): the server, which sees both, spells these
+// `Components.Schemas.…`.
+
+/// A geoid as `GET /kimera/geoids/{id}` answers it.
+public typealias Geoid = Components.Schemas.Geoid
+/// `POST /kimera/geoids`: the text form or the feature form.
+public typealias CreateGeoidRequest = Components.Schemas.CreateGeoidRequest
+/// `201` of `POST /kimera/geoids`: the geoid's fields at the top level plus `entropy`.
+public typealias CreateGeoidResponse = Components.Schemas.CreateGeoidResponse
+/// One hit of `GET /kimera/geoids/search`.
+public typealias GeoidSearchResult = Components.Schemas.GeoidSearchResult
+/// `GET /kimera/geoids/search`.
+public typealias SearchResponse = Components.Schemas.SearchResponse
+/// The tension between two geoids.
+public typealias Tension = Components.Schemas.Tension
+/// `POST /kimera/contradiction/detect`.
+public typealias DetectRequest = Components.Schemas.DetectRequest
+/// One pair's outcome in `POST /kimera/contradiction/detect`.
+public typealias DetectResult = Components.Schemas.DetectResult
+/// `POST /kimera/contradiction/detect`, one result per requested pair.
+public typealias DetectResponse = Components.Schemas.DetectResponse
+/// `POST /kimera/contradiction/process/contradictions[/sync]`.
+public typealias ProcessRequest = Components.Schemas.ProcessRequest
+/// What processing did with one tension.
+public typealias ProcessedTension = Components.Schemas.ProcessedTension
+/// The result of processing one trigger.
+public typealias ProcessResult = Components.Schemas.ProcessResult
+/// `202` of `POST /kimera/contradiction/process/contradictions`.
+public typealias JobResponse = Components.Schemas.JobResponse
+/// `GET /kimera/contradiction/jobs/{job_id}`.
+public typealias JobStatusResponse = Components.Schemas.JobStatusResponse
+/// A SCAR as `GET /kimera/scars/{id}` answers it.
+public typealias Scar = Components.Schemas.Scar
+/// One hit of `GET /kimera/scars/search`: the SCAR's fields plus `similarity_score`.
+public typealias ScarSearchResult = Components.Schemas.ScarSearchResult
+/// `GET /kimera/scars/search`.
+public typealias ScarSearchResponse = Components.Schemas.ScarSearchResponse
+/// `GET /kimera/vault/vaults/{vault_id}`.
+public typealias VaultContents = Components.Schemas.VaultContents
+/// `POST /kimera/embed` and `POST /kimera/semantic_features`.
+public typealias EmbedRequest = Components.Schemas.EmbedRequest
+/// `POST /kimera/geoids/batch`.
+public typealias BatchCreateRequest = Components.Schemas.BatchCreateRequest
+/// `201` of `POST /kimera/geoids/batch`.
+public typealias BatchCreateResponse = Components.Schemas.BatchCreateResponse
+/// `GET /kimera/vault/scars/recent`.
+public typealias RecentScars = Components.Schemas.RecentScars
+/// `POST /kimera/statistics/analyze`.
+public typealias AnalyzeRequest = Components.Schemas.AnalyzeRequest

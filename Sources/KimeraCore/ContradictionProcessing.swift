@@ -22,9 +22,9 @@ public struct TensionResolution: Sendable, Equatable {
     public var decision: ContradictionDecision
     public var scar: ScarDraft
 
-    /// The wire form of this resolution.
+    /// What the processing result reports of this resolution.
     public var processed: ProcessedTension {
-        ProcessedTension(tension: tension, pulseStrength: pulse, decision: decision.rawValue, scarID: scar.scarID)
+        ProcessedTension(tension: tension, pulseStrength: pulse, decision: decision, scarID: scar.scarID)
     }
 }
 
@@ -62,7 +62,7 @@ public enum ContradictionProcessing {
                 embedder: embedder, now: now)
             stability.record(scarDelta: scar.deltaEntropy)
             return TensionResolution(
-                tension: finding.score.wire(a.geoidID, b.geoidID), pulse: pulse, stability: currentStability,
+                tension: finding.score.tension(a.geoidID, b.geoidID), pulse: pulse, stability: currentStability,
                 decision: decision, scar: scar)
         }
     }

@@ -32,32 +32,36 @@ public enum GeoidConstruction {
 
     /// Validates a create request and builds its draft. The feature form is used when `semantic_features` is
     /// present, else the text form (`content`, or `echoform_text` when there is no `content`).
-    public static func draft(from request: CreateGeoidRequest) throws(DomainError) -> GeoidDraft {
+    /// `semanticFeatures` is kept as JSON so that a non-number is reported by the feature's name.
+    public static func draft(
+        content: String? = nil, echoformText: String? = nil, semanticFeatures: [String: JSONValue]? = nil,
+        symbolicContent: [String: JSONValue]? = nil, metadata: [String: JSONValue]? = nil
+    ) throws(DomainError) -> GeoidDraft {
         // Given text is never blank, whichever form wins.
-        for (field, value) in [("content", request.content), ("echoform_text", request.echoformText)] {
+        for (field, value) in [("content", content), ("echoform_text", echoformText)] {
             if let value, TextRules.isBlank(value) {
                 throw .invalidInput(field: field, problem: "is empty: give the text the geoid is about")
             }
         }
-        var symbolic = request.symbolicContent ?? [:]
-        if let echoform = request.echoformText {
+        var symbolic = symbolicContent ?? [:]
+        if let echoform = echoformText {
             symbolic[echoformKey] = try EchoformParser.parse(echoform)
         }
-        let metadata = request.metadata ?? [:]
+        let metadata = metadata ?? [:]
 
-        if let features = request.semanticFeatures {
+        if let features = semanticFeatures {
             let state = try numericFeatures(features)
             return GeoidDraft(
                 semanticState: state, symbolicState: symbolic, metadata: metadata, embeddedText: featureText(state))
         }
-        guard let text = request.content ?? request.echoformText else {
+        guard let text = content ?? echoformText else {
             throw .invalidInput(
                 field: "content",
                 problem:
                     "is missing: give 'content' or 'echoform_text' (text form), or 'semantic_features' (feature form)")
         }
         if TextRules.isBlank(text) {
-            let field = request.content != nil ? "content" : "echoform_text"
+            let field = content != nil ? "content" : "echoform_text"
             throw .invalidInput(field: field, problem: "is empty: give the text the geoid is about")
         }
         return GeoidDraft(

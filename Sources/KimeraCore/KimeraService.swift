@@ -59,9 +59,9 @@ public final class KimeraService: Sendable {
 
     // MARK: Geoids
 
-    /// Builds, embeds and stores a geoid; returns after the commit.
-    public func createGeoid(_ request: CreateGeoidRequest) async throws -> CreateGeoidResponse {
-        var draft = try GeoidConstruction.draft(from: request)
+    /// Embeds and stores a geoid drafted by `GeoidConstruction.draft`; returns after the commit.
+    public func createGeoid(_ draft: GeoidDraft) async throws -> CreatedGeoid {
+        var draft = draft
         draft.semanticState = SemanticEntropy.withBaseline(draft.semanticState)
         let entropy = SemanticEntropy.entropy(draft.semanticState)
         let geoid = Geoid(
@@ -71,7 +71,7 @@ public final class KimeraService: Sendable {
             StoredGeoid(
                 geoid: geoid, embeddedText: draft.embeddedText, entropy: entropy,
                 createdAt: clock().timeIntervalSince1970))
-        return CreateGeoidResponse(geoid: geoid, entropy: entropy)
+        return CreatedGeoid(geoid: geoid, entropy: entropy)
     }
 
     public func geoid(id: String) async throws -> Geoid {
@@ -84,71 +84,66 @@ public final class KimeraService: Sendable {
     }
 
     /// Geoids ranked by cosine similarity with the query's embedding.
-    public func searchGeoids(query: String, limit: Int = 5) async throws -> SearchResponse {
+    public func searchGeoids(query: String, limit: Int = 5) async throws -> [Ranked<Geoid>] {
         let limit = try clampedLimit(limit, field: "limit")
         try requireText(query, field: "query")
         let hits = store.nearestGeoids(to: embedder.embed(query), limit: limit, excluding: [])
         let geoids = try await store.geoids(ids: hits.map(\.id))
         let byID = Dictionary(geoids.map { ($0.geoidID, $0) }, uniquingKeysWith: { first, _ in first })
         // A geoid deleted between ranking and loading is simply left out.
-        let results = hits.compactMap { hit in
-            byID[hit.id].map {
-                GeoidSearchResult(
-                    geoidID: $0.geoidID, semanticState: $0.semanticState, metadata: $0.metadata,
-                    similarityScore: hit.score)
-            }
-        }
-        return SearchResponse(query: query, results: results)
+        return hits.compactMap { hit in byID[hit.id].map { Ranked($0, score: hit.score) } }
     }
 
     // MARK: Contradictions
 
     /// Scores each requested pair; a malformed pair or an unknown id gets a per-pair error, not a failure.
-    public func detect(_ request: DetectRequest) async throws -> DetectResponse {
-        guard request.geoidPairs.count <= configuration.maximumDetectPairs else {
+    public func detect(pairs: [[String]]) async throws -> [PairOutcome] {
+        guard pairs.count <= configuration.maximumDetectPairs else {
             throw DomainError.invalidInput(
                 field: "geoid_pairs",
-                problem: "has \(request.geoidPairs.count) pairs; send at most \(configuration.maximumDetectPairs)")
+                problem: "has \(pairs.count) pairs; send at most \(configuration.maximumDetectPairs)")
         }
-        let wanted = Array(Set(request.geoidPairs.filter { $0.count == 2 }.flatMap { $0 }))
+        let wanted = Array(Set(pairs.filter { $0.count == 2 }.flatMap { $0 }))
         var interner = KeyInterner()
         var operands: [String: TensionOperand] = [:]
         for geoid in try await store.geoids(ids: wanted) {
             operands[geoid.geoidID] = TensionOperand(geoid, interner: &interner)
         }
         let policy = policy.locked { $0 }
-        let results = request.geoidPairs.map { pair -> DetectResult in
+        return pairs.map { pair -> PairOutcome in
             guard pair.count == 2 else {
-                return DetectResult(
-                    pair: pair, error: "A pair must name exactly 2 geoids, this one names \(pair.count).")
+                return .unscorable(
+                    pair: pair, reason: "A pair must name exactly 2 geoids, this one names \(pair.count).")
             }
             guard let a = operands[pair[0]] else {
-                return DetectResult(pair: pair, error: DomainError.notFound(.geoid, id: pair[0]).message)
+                return .unscorable(pair: pair, reason: DomainError.notFound(.geoid, id: pair[0]).message)
             }
             guard let b = operands[pair[1]] else {
-                return DetectResult(pair: pair, error: DomainError.notFound(.geoid, id: pair[1]).message)
+                return .unscorable(pair: pair, reason: DomainError.notFound(.geoid, id: pair[1]).message)
             }
             let score = TensionScore.between(a, b)
-            return DetectResult(
-                pair: pair, isContradiction: policy.isTension(score), tension: score.wire(pair[0], pair[1]))
+            return .scored(
+                pair: pair, isContradiction: policy.isTension(score), tension: score.tension(pair[0], pair[1]))
         }
-        return DetectResponse(results: results)
     }
 
     /// docs/DOMAIN.md "Processing a trigger": the trigger and its `searchLimit` most similar other geoids, every
     /// pair scored, each tension resolved into a SCAR, all SCARs and the cycle increment in one transaction.
-    public func processContradictions(_ request: ProcessRequest) async throws -> ProcessResult {
+    /// `forceCollapse` collapses every tension regardless of pulse and stability.
+    public func processContradictions(
+        trigger triggerID: String, searchLimit: Int = 5, forceCollapse: Bool = false
+    ) async throws -> ProcessResult {
         let started = ContinuousClock.now
         // A body field has no clamp: the document says 1 to 100, so more is a 400 naming the range (a query
         // `limit` is clamped instead, as docs/API.md §1 says).
-        guard request.searchLimit <= configuration.maximumLimit else {
+        guard searchLimit <= configuration.maximumLimit else {
             throw DomainError.invalidInput(
                 field: "search_limit",
-                problem: "must be from 1 to \(configuration.maximumLimit), got \(request.searchLimit)")
+                problem: "must be from 1 to \(configuration.maximumLimit), got \(searchLimit)")
         }
-        let searchLimit = try clampedLimit(request.searchLimit, field: "search_limit")
-        guard let trigger = try await store.geoid(id: request.triggerGeoidID) else {
-            throw DomainError.notFound(.geoid, id: request.triggerGeoidID)
+        let searchLimit = try clampedLimit(searchLimit, field: "search_limit")
+        guard let trigger = try await store.geoid(id: triggerID) else {
+            throw DomainError.notFound(.geoid, id: triggerID)
         }
         let hits = store.nearestGeoids(
             to: trigger.embeddingVector, limit: searchLimit, excluding: [trigger.geoidID])
@@ -163,7 +158,7 @@ public final class KimeraService: Sendable {
         let now = clock()
         var stability = try await store.stabilityInputs(now: now.timeIntervalSince1970)
         let resolutions = ContradictionProcessing.resolve(
-            findings, operands: operands, stability: &stability, forceCollapse: request.forceCollapse,
+            findings, operands: operands, stability: &stability, forceCollapse: forceCollapse,
             provenance: .contradictionEngine, embedder: embedder, now: now)
         let commit = try await store.commitRun(stateUpdates: [], scars: resolutions.map(\.scar))
         return ProcessResult(
@@ -180,16 +175,13 @@ public final class KimeraService: Sendable {
     }
 
     /// SCARs ranked by cosine similarity between the query's embedding and each SCAR's vector.
-    public func searchScars(query: String, limit: Int = 3) async throws -> ScarSearchResponse {
+    public func searchScars(query: String, limit: Int = 3) async throws -> [Ranked<Scar>] {
         let limit = try clampedLimit(limit, field: "limit")
         try requireText(query, field: "query")
         let hits = store.nearestScars(to: embedder.embed(query), limit: limit)
         let scars = try await store.scars(ids: hits.map(\.id))
         let byID = Dictionary(scars.map { ($0.scarID, $0) }, uniquingKeysWith: { first, _ in first })
-        let results = hits.compactMap { hit in
-            byID[hit.id].map { ScarSearchResult(scar: $0, similarityScore: hit.score) }
-        }
-        return ScarSearchResponse(query: query, results: results)
+        return hits.compactMap { hit in byID[hit.id].map { Ranked($0, score: hit.score) } }
     }
 
     /// The vaults' totals, the geoid count and the store, read now (`GET /kimera/vault/status`, `/vault/stats`).
@@ -201,31 +193,33 @@ public final class KimeraService: Sendable {
     }
 
     /// The newest SCARs of both vaults, newest first.
-    public func recentScars(limit: Int = 5) async throws -> RecentScars {
+    public func recentScars(limit: Int = 5) async throws -> [Scar] {
         let limit = try clampedLimit(limit, field: "limit")
         let both = try await store.vaultContents(.vaultA, limit: limit) + store.vaultContents(.vaultB, limit: limit)
         let newest = both.sorted { ($0.timestamp, $0.scarID) > ($1.timestamp, $1.scarID) }.prefix(limit)
-        return RecentScars(recentScars: Array(newest))
+        return Array(newest)
     }
 
-    /// Creates each geoid in turn; stops at the first that fails, naming its index.
-    public func createGeoids(_ request: BatchCreateRequest) async throws -> BatchCreateResponse {
-        guard !request.geoids.isEmpty else {
+    /// Drafts and creates each entry in turn; stops at the first that fails, naming its index.
+    public func createGeoids<Entry>(
+        _ entries: [Entry], draft: (Entry) throws(DomainError) -> GeoidDraft
+    ) async throws -> [CreatedGeoid] {
+        guard !entries.isEmpty else {
             throw DomainError.invalidInput(field: "geoids", problem: "is empty; send at least one geoid")
         }
-        guard request.geoids.count <= configuration.maximumBatch else {
+        guard entries.count <= configuration.maximumBatch else {
             throw DomainError.invalidInput(
-                field: "geoids", problem: "has \(request.geoids.count) entries; at most \(configuration.maximumBatch)")
+                field: "geoids", problem: "has \(entries.count) entries; at most \(configuration.maximumBatch)")
         }
-        var created: [CreateGeoidResponse] = []
-        for (index, geoid) in request.geoids.enumerated() {
+        var created: [CreatedGeoid] = []
+        for (index, entry) in entries.enumerated() {
             do {
-                created.append(try await createGeoid(geoid))
+                created.append(try await createGeoid(try draft(entry)))
             } catch DomainError.invalidInput(let field, let problem) {
                 throw DomainError.invalidInput(field: "geoids[\(index)].\(field)", problem: problem)
             }
         }
-        return BatchCreateResponse(geoids: created)
+        return created
     }
 
     public func geoidCount() async throws -> Int {
@@ -238,10 +232,10 @@ public final class KimeraService: Sendable {
     }
 
     /// The newest SCARs of `vault_a` or `vault_b`; any other id is `notFound(.vault)`.
-    public func vaultContents(vaultID: String, limit: Int = 10) async throws -> VaultContents {
+    public func vaultContents(vaultID: String, limit: Int = 10) async throws -> (vault: VaultID, scars: [Scar]) {
         let vault = try VaultID(wire: vaultID)
         let limit = try clampedLimit(limit, field: "limit")
-        return VaultContents(vaultID: vault, contents: try await store.vaultContents(vault, limit: limit))
+        return (vault, try await store.vaultContents(vault, limit: limit))
     }
 
     /// Moves SCARs from the heavier vault to the other (by count, or by weight); returns how many moved.

@@ -5,34 +5,28 @@
 #endif
 import KimeraModels
 
-/// A SCAR before the vault has placed it: every field but `vault_id`, plus its vector and creation time.
+/// A SCAR before the vault has placed it: its figures, plus its vector and creation time. Its figures read
+/// as its own properties (`draft.scarID`).
+@dynamicMemberLookup
 public struct ScarDraft: Sendable, Equatable {
-    public var scarID: String
-    public var geoids: [String]
-    public var reason: String
-    public var timestamp: String
-    public var resolvedBy: String
-    public var preEntropy: Double
-    public var postEntropy: Double
-    public var deltaEntropy: Double
-    public var clsAngle: Double
-    public var semanticPolarity: Double
-    public var mutationFrequency: Double
-    public var weight: Double
+    public var figures: ScarFigures
     /// Seconds since 1970; what "created in the last hour" is measured against.
     public var createdAt: Double
     /// The text its vector embeds: "<decision> contradiction between '<keys of a>' and '<keys of b>'".
     public var embeddedText: String
     public var embedding: [Float]
 
-    /// The stored SCAR once the vault has chosen where it goes.
-    public func placed(in vault: VaultID) -> Scar {
-        Scar(
-            scarID: scarID, geoids: geoids, reason: reason, timestamp: timestamp, resolvedBy: resolvedBy,
-            preEntropy: preEntropy, postEntropy: postEntropy, deltaEntropy: deltaEntropy, clsAngle: clsAngle,
-            semanticPolarity: semanticPolarity, mutationFrequency: mutationFrequency, weight: weight,
-            vaultID: vault)
+    public init(_ figures: ScarFigures, createdAt: Double, embeddedText: String, embedding: [Float]) {
+        self.figures = figures
+        self.createdAt = createdAt
+        self.embeddedText = embeddedText
+        self.embedding = embedding
     }
+
+    public subscript<Value>(dynamicMember figure: KeyPath<ScarFigures, Value>) -> Value { figures[keyPath: figure] }
+
+    /// The stored SCAR once the vault has chosen where it goes.
+    public func placed(in vault: VaultID) -> Scar { Scar(figures, vaultID: vault) }
 }
 
 /// Who resolved a tension: the contradiction engine (processing a trigger) or the cognitive cycle.
@@ -66,12 +60,13 @@ public enum ScarConstruction {
         let pre = SemanticEntropy.entropy(a.semanticState) + SemanticEntropy.entropy(b.semanticState)
         let delta = decision.entropyDelta
         let text = vectorText(decision: decision, a: a.semanticState, b: b.semanticState)
-        return ScarDraft(
+        let figures = ScarFigures(
             scarID: KimeraID.make("scar"), geoids: [a.geoidID, b.geoidID], reason: provenance.reason(decision),
             timestamp: KimeraTimestamp.iso8601(now), resolvedBy: provenance.resolvedBy(decision),
             preEntropy: pre, postEntropy: pre + delta, deltaEntropy: delta, clsAngle: score * 180 / Double.pi,
-            semanticPolarity: mean(a.semanticState) - mean(b.semanticState), mutationFrequency: score, weight: 1,
-            createdAt: now.timeIntervalSince1970, embeddedText: text, embedding: embedder.embed(text))
+            semanticPolarity: mean(a.semanticState) - mean(b.semanticState), mutationFrequency: score, weight: 1)
+        return ScarDraft(
+            figures, createdAt: now.timeIntervalSince1970, embeddedText: text, embedding: embedder.embed(text))
     }
 
     /// The mean of a state's values (summed in key order); 0 for an empty state.

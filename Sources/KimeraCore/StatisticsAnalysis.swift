@@ -56,14 +56,14 @@ public enum StatisticsAnalysis {
     }
 
     /// - Throws: `DomainError.invalidInput` for empty data, non-finite values or an unknown type.
-    public static func analyze(_ request: AnalyzeRequest) throws(DomainError) -> Summary {
-        let typeName = request.analysisType ?? AnalysisType.basic.rawValue
+    /// `analysisType` stays text so that an unknown kind is a 400 naming it; nil is `basic`.
+    public static func analyze(_ data: [Double], analysisType: String?) throws(DomainError) -> Summary {
+        let typeName = analysisType ?? AnalysisType.basic.rawValue
         guard let type = AnalysisType(rawValue: typeName) else {
             throw .invalidInput(
                 field: "analysis_type",
                 problem: "'\(typeName)' is not an analysis; use one of \(AnalysisType.allowed.joined(separator: ", "))")
         }
-        let data = request.data
         guard !data.isEmpty else { throw .invalidInput(field: "data", problem: "is empty; send at least one number") }
         guard data.count <= maximumValues else {
             throw .invalidInput(field: "data", problem: "has \(data.count) values; at most \(maximumValues)")
@@ -122,4 +122,12 @@ public enum StatisticsAnalysis {
         }
         return Histogram(counts: counts, bins: edges)
     }
+}
+
+/// The kinds of `POST /kimera/statistics/analyze`.
+public enum AnalysisType: String, Sendable, CaseIterable {
+    case basic
+    case distribution
+
+    public static let allowed: [String] = allCases.map(\.rawValue)
 }

@@ -92,10 +92,10 @@ public struct TensionScore: Sendable, Equatable {
         }
     }
 
-    /// The wire form, naming the two geoids in the order compared.
-    public func wire(_ a: String, _ b: String) -> Tension {
+    /// The tension between `a` and `b`, naming the two geoids in the order compared.
+    public func tension(_ a: String, _ b: String) -> Tension {
         Tension(
-            geoidsInvolved: [a, b], score: score, type: Self.type, embeddingMisalignment: embeddingMisalignment,
+            geoidsInvolved: [a, b], score: score, embeddingMisalignment: embeddingMisalignment,
             layerConflict: layerConflict, symbolicOpposition: symbolicOpposition)
     }
 }

@@ -78,14 +78,18 @@ public protocol VaultStore: Sendable {
 
     // MARK: Contradiction jobs
 
+    // A job's state is a document the server writes (the JSON `GET /kimera/contradiction/jobs/{job_id}`
+    // answers); the vault keeps it as text and never reads it.
+
     /// In one transaction: forgets the jobs that finished before `now` − `limits.retentionSeconds`, refuses
     /// when `owner` already runs `limits.runningLimit` jobs, makes room by forgetting the oldest finished jobs
-    /// while `limits.capacity` are kept, and records `id` as running for `owner`.
-    func startJob(id: String, owner: String, now: Double, limits: JobLimits) async throws -> JobAdmission
+    /// while `limits.capacity` are kept, and records `id` as running for `owner`, its state `running`.
+    func startJob(id: String, owner: String, now: Double, limits: JobLimits, running: String) async throws
+        -> JobAdmission
     /// Records the final state of a job (`completed` or `failed`), finished at `now`.
-    func finishJob(_ state: JobStatusResponse, now: Double) async throws
+    func finishJob(id: String, state: String, now: Double) async throws
     /// The job's state; nil when unknown or finished before `finishedAfter`.
-    func job(id: String, finishedAfter: Double) async throws -> JobStatusResponse?
+    func job(id: String, finishedAfter: Double) async throws -> String?
     /// Jobs kept (running and finished).
     func jobCount() async throws -> Int
 

@@ -36,9 +36,11 @@ extension PostgresVaultStore {
                 operation: "read SCAR \(row.0)", detail: "its vault_id \"\(row.13)\" is neither vault_a nor vault_b")
         }
         return Scar(
-            scarID: row.0, geoids: [row.1, row.2], reason: row.3, timestamp: row.4, resolvedBy: row.5,
-            preEntropy: row.6, postEntropy: row.7, deltaEntropy: row.8, clsAngle: row.9, semanticPolarity: row.10,
-            mutationFrequency: row.11, weight: row.12, vaultID: vault)
+            ScarFigures(
+                scarID: row.0, geoids: [row.1, row.2], reason: row.3, timestamp: row.4, resolvedBy: row.5,
+                preEntropy: row.6, postEntropy: row.7, deltaEntropy: row.8, clsAngle: row.9, semanticPolarity: row.10,
+                mutationFrequency: row.11, weight: row.12),
+            vaultID: vault)
     }
 
     func geoidRows(_ query: PostgresQuery) async throws -> [Geoid] {
@@ -383,9 +385,10 @@ extension PostgresVaultStore {
 
     // MARK: Contradiction jobs
 
-    public func startJob(id: String, owner: String, now: Double, limits: JobLimits) async throws -> JobAdmission {
-        let running = try VaultRowCoding.json(JobStatusResponse(jobID: id, status: .running))
-        return try await run("start job \(id)") { [self] in
+    public func startJob(
+        id: String, owner: String, now: Double, limits: JobLimits, running: String
+    ) async throws -> JobAdmission {
+        try await run("start job \(id)") { [self] in
             try await client.withTransaction(logger: logger) { connection in
                 try await connection.query("SELECT pg_advisory_xact_lock(\(PostgresSchema.jobLock))", logger: logger)
                 try await connection.query(
@@ -414,23 +417,21 @@ extension PostgresVaultStore {
         }
     }
 
-    public func finishJob(_ state: JobStatusResponse, now: Double) async throws {
-        let text = try VaultRowCoding.json(state)
-        try await run("record the end of job \(state.jobID)") { [self] in
+    public func finishJob(id: String, state: String, now: Double) async throws {
+        try await run("record the end of job \(id)") { [self] in
             try await client.query(
-                "UPDATE jobs SET state = \(text), finished_at = \(now) WHERE job_id = \(state.jobID)", logger: logger)
+                "UPDATE jobs SET state = \(state), finished_at = \(now) WHERE job_id = \(id)", logger: logger)
             return ()
         }
     }
 
-    public func job(id: String, finishedAfter: Double) async throws -> JobStatusResponse? {
-        let text = try await run("read job \(id)") { [self] in
+    public func job(id: String, finishedAfter: Double) async throws -> String? {
+        try await run("read job \(id)") { [self] in
             try await single(
                 String.self,
                 "SELECT state FROM jobs WHERE job_id = \(id) AND (finished_at IS NULL OR finished_at >= \(finishedAfter))"
             )
         }
-        return try text.map { try VaultRowCoding.decode(JobStatusResponse.self, $0) }
     }
 
     public func jobCount() async throws -> Int {

@@ -211,11 +211,13 @@ public final class SQLiteVaultStore: VaultStore {
 
     static func scar(_ row: Row) -> Scar {
         Scar(
-            scarID: row["scar_id"], geoids: [row["geoid_a"], row["geoid_b"]], reason: row["reason"],
-            timestamp: row["timestamp"], resolvedBy: row["resolved_by"], preEntropy: row["pre_entropy"],
-            postEntropy: row["post_entropy"], deltaEntropy: row["delta_entropy"], clsAngle: row["cls_angle"],
-            semanticPolarity: row["semantic_polarity"], mutationFrequency: row["mutation_frequency"],
-            weight: row["weight"], vaultID: row["vault_id"])
+            ScarFigures(
+                scarID: row["scar_id"], geoids: [row["geoid_a"], row["geoid_b"]], reason: row["reason"],
+                timestamp: row["timestamp"], resolvedBy: row["resolved_by"], preEntropy: row["pre_entropy"],
+                postEntropy: row["post_entropy"], deltaEntropy: row["delta_entropy"], clsAngle: row["cls_angle"],
+                semanticPolarity: row["semantic_polarity"], mutationFrequency: row["mutation_frequency"],
+                weight: row["weight"]),
+            vaultID: row["vault_id"])
     }
 
     /// GRDB's read and write on its own queues, with the allocations there counted for the profiled
@@ -528,9 +530,10 @@ public final class SQLiteVaultStore: VaultStore {
 
     // MARK: Contradiction jobs
 
-    public func startJob(id: String, owner: String, now: Double, limits: JobLimits) async throws -> JobAdmission {
-        let running = try Self.json(JobStatusResponse(jobID: id, status: .running))
-        return try await run("start job \(id)", writing: true) {
+    public func startJob(
+        id: String, owner: String, now: Double, limits: JobLimits, running: String
+    ) async throws -> JobAdmission {
+        try await run("start job \(id)", writing: true) {
             try await write { db in
                 try db.execute(
                     sql: "DELETE FROM jobs WHERE finished_at < ?", arguments: [now - limits.retentionSeconds])
@@ -558,24 +561,22 @@ public final class SQLiteVaultStore: VaultStore {
         }
     }
 
-    public func finishJob(_ state: JobStatusResponse, now: Double) async throws {
-        let text = try Self.json(state)
-        try await run("record the end of job \(state.jobID)", writing: true) {
+    public func finishJob(id: String, state: String, now: Double) async throws {
+        try await run("record the end of job \(id)", writing: true) {
             try await write { db in
                 try db.execute(
                     sql: "UPDATE jobs SET state = ?, finished_at = ? WHERE job_id = ?",
-                    arguments: [text, now, state.jobID])
+                    arguments: [state, now, id])
             }
         }
     }
 
-    public func job(id: String, finishedAfter: Double) async throws -> JobStatusResponse? {
+    public func job(id: String, finishedAfter: Double) async throws -> String? {
         try await run("read job \(id)") {
             try await read { db in
                 try String.fetchOne(
                     db, sql: "SELECT state FROM jobs WHERE job_id = ? AND (finished_at IS NULL OR finished_at >= ?)",
-                    arguments: [id, finishedAfter]
-                ).map { try Self.decode(JobStatusResponse.self, $0) }
+                    arguments: [id, finishedAfter])
             }
         }
     }

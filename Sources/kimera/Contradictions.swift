@@ -62,7 +62,7 @@ struct Contradictions: AsyncParsableCommand {
                     table.append([
                         Table.Cell(String(format: "%.3f", processed.tension.score)),
                         Table.Cell(String(format: "%.3f", processed.pulseStrength)),
-                        Table.Cell(processed.decision, processed.decision == "collapse" ? .yellow : nil),
+                        Table.Cell(processed.decision.rawValue, processed.decision == .collapse ? .yellow : nil),
                         Table.Cell(other),
                         Table.Cell(processed.scarID),
                     ])

@@ -22,17 +22,17 @@ struct Geoids: AsyncParsableCommand {
         subcommands: [Create.self, Get.self, Search.self, Delete.self])
 
     /// A JSON object given on the command line.
-    static func object(_ text: String?, flag: String) throws -> [String: JSONValue]? {
+    static func object(_ text: String?, flag: String) throws -> [String: JSONValue?]? {
         guard let text else { return nil }
-        guard let object = try? JSONDecoder().decode([String: JSONValue].self, from: Data(text.utf8)) else {
+        guard let object = try? JSONDecoder().decode([String: JSONValue?].self, from: Data(text.utf8)) else {
             throw ValidationError("\(flag) must be a JSON object, e.g. '{\"key\":\"value\"}'")
         }
         return object
     }
 
     /// The top features of a semantic state, heaviest first: `sky 0.33, blue 0.33`.
-    static func features(_ state: [String: Double], top: Int = 6) -> String {
-        let sorted = state.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }
+    static func features<Map: StringKeyedMap>(_ state: Map, top: Int = 6) -> String where Map.Value == Double {
+        let sorted = state.additionalProperties.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }
         let shown = sorted.prefix(top).map { "\($0.key) \(String(format: "%.3g", $0.value))" }
         return shown.joined(separator: ", ") + (sorted.count > top ? ", … (\(sorted.count))" : "")
     }
@@ -44,8 +44,8 @@ struct Geoids: AsyncParsableCommand {
         }
     }
 
-    static func json(_ object: [String: JSONValue]) -> String {
-        object.isEmpty ? "{}" : JSONText.compact(object)
+    static func json<Map: StringKeyedMap>(_ object: Map) -> String where Map.Value == JSONValue? {
+        object.isEmpty ? "{}" : JSONText.compact(object.additionalProperties)
     }
 
     /// `kimera geoids create`.
@@ -79,7 +79,7 @@ struct Geoids: AsyncParsableCommand {
         func validate() throws { _ = try request() }
 
         func request() throws -> CreateGeoidRequest {
-            var features: [String: JSONValue] = [:]
+            var features: [String: JSONValue?] = [:]
             for entry in feature {
                 let parts = entry.split(separator: "=", maxSplits: 1).map(String.init)
                 guard parts.count == 2, !parts[0].isEmpty, let value = Double(parts[1]), value.isFinite else {
@@ -95,9 +95,9 @@ struct Geoids: AsyncParsableCommand {
                 throw ValidationError("give TEXT, --content, --echoform or at least one --feature")
             }
             return CreateGeoidRequest(
-                content: content, echoformText: echoform, semanticFeatures: features.isEmpty ? nil : features,
-                symbolicContent: try Geoids.object(symbolic, flag: "--symbolic"),
-                metadata: try Geoids.object(metadata, flag: "--metadata"))
+                content: content, echoformText: echoform, semanticFeatures: features.isEmpty ? nil : .init(features),
+                symbolicContent: try Geoids.object(symbolic, flag: "--symbolic").map { .init($0) },
+                metadata: try Geoids.object(metadata, flag: "--metadata").map { .init($0) })
         }
 
         func perform(in context: CommandContext) async throws {
@@ -108,7 +108,7 @@ struct Geoids: AsyncParsableCommand {
                     [
                         ("created", Table.Cell(created.geoidID, .green)),
                         ("entropy", Table.Cell(String(format: "%.4f bits", created.entropy))),
-                        ("features", Table.Cell(Geoids.features(created.geoid.semanticState))),
+                        ("features", Table.Cell(Geoids.features(created.semanticState))),
                     ], output: output)
             }
         }

@@ -63,7 +63,7 @@ struct ProcessingTests {
         #expect(approximately(resolution.pulse, 0.588, tolerance: 1e-7))
         #expect(resolution.stability == 0.5)
         #expect(resolution.decision == .buffer)
-        #expect(resolution.processed.decision == "buffer")
+        #expect(resolution.processed.decision == .buffer)
         #expect(resolution.processed.scarID == resolution.scar.scarID)
         #expect(stability.scarsInLastHour == 1)
     }

@@ -38,8 +38,7 @@ struct GeoidConstructionTests {
     @Test("text form: token shares of the non-stop words plus complexity = characters ÷ 100")
     func textForm() throws {
         // 35 characters; content tokens cat ×2, sat, mat → 2/4, 1/4, 1/4.
-        let draft = try GeoidConstruction.draft(
-            from: CreateGeoidRequest(content: "the cat sat on the mat with the cat"))
+        let draft = try GeoidConstruction.draft(content: "the cat sat on the mat with the cat")
         #expect(draft.semanticState == ["cat": 0.5, "sat": 0.25, "mat": 0.25, "complexity": 0.35])
         #expect(draft.symbolicState.isEmpty)
         #expect(draft.embeddedText == "the cat sat on the mat with the cat")
@@ -60,10 +59,9 @@ struct GeoidConstructionTests {
 
     @Test("feature form: embedded text is sorted key:value with 2 decimals")
     func featureForm() throws {
-        let request = CreateGeoidRequest(
+        let draft = try GeoidConstruction.draft(
             semanticFeatures: ["b": .number(0.5), "a": .number(1)], symbolicContent: ["flag": .bool(true)],
             metadata: ["source": .string("test")])
-        let draft = try GeoidConstruction.draft(from: request)
         #expect(draft.semanticState == ["a": 1, "b": 0.5])
         #expect(draft.embeddedText == "a:1.00 b:0.50")
         #expect(draft.symbolicState == ["flag": .bool(true)])
@@ -72,18 +70,17 @@ struct GeoidConstructionTests {
 
     @Test("a feature that is not a number is named in the error")
     func invalidFeature() {
-        let request = CreateGeoidRequest(semanticFeatures: ["ok": .number(1), "mood": .string("happy")])
         #expect(throws: DomainError.invalidFeature(name: "mood", found: "the string \"happy\"")) {
-            try GeoidConstruction.draft(from: request)
+            try GeoidConstruction.draft(semanticFeatures: ["ok": .number(1), "mood": .string("happy")])
         }
         #expect(DomainError.invalidFeature(name: "mood", found: "x").field == "semantic_features")
     }
 
     @Test("neither form is an invalid input on content")
     func neitherForm() {
-        #expect(throws: DomainError.self) { try GeoidConstruction.draft(from: CreateGeoidRequest(metadata: [:])) }
+        #expect(throws: DomainError.self) { try GeoidConstruction.draft(metadata: [:]) }
         do {
-            _ = try GeoidConstruction.draft(from: CreateGeoidRequest())
+            _ = try GeoidConstruction.draft()
         } catch {
             #expect(error.field == "content")
             #expect(error.message.contains("semantic_features"))
@@ -92,7 +89,7 @@ struct GeoidConstructionTests {
 
     @Test("echoform_text alone is parsed into symbolic_state and is also the text")
     func echoformOnly() throws {
-        let draft = try GeoidConstruction.draft(from: CreateGeoidRequest(echoformText: "(assert (red apple))"))
+        let draft = try GeoidConstruction.draft(echoformText: "(assert (red apple))")
         #expect(
             draft.symbolicState["echoform"] == .array([.string("assert"), .array([.string("red"), .string("apple")])]))
         #expect(draft.semanticState["assert"] == 1.0 / 3)

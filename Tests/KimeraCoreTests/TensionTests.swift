@@ -34,9 +34,9 @@ struct TensionTests {
         #expect(approximately(score.layerConflict, 2.0 / 3))
         #expect(approximately(score.symbolicOpposition, 2.0 / 3))
         #expect(approximately(score.score, 0.56, tolerance: 1e-7))
-        let wire = score.wire("geoid_a", "geoid_b")
-        #expect(wire.type == "pairwise_composite")
-        #expect(wire.geoidsInvolved == ["geoid_a", "geoid_b"])
+        let tension = score.tension("geoid_a", "geoid_b")
+        #expect(tension.geoidsInvolved == ["geoid_a", "geoid_b"])
+        #expect(tension.score == score.score)
     }
 
     @Test("pulse = min(1, score × (1 + 0.5 × min(f ÷ 20, 1)))")

@@ -43,7 +43,7 @@ struct KimeraCoreTests {
         #expect(processed.status == 200, "\(processed.text)")
         let result = try processed.decode(ProcessResult.self)
         #expect(result.scarsCreated > 0)
-        #expect(result.results.allSatisfy { $0.decision == "collapse" })
+        #expect(result.results.allSatisfy { $0.decision.rawValue == "collapse" })
         let scarID = try #require(result.results.first?.scarID)
         let scar = try await http(.GET, "\(base)/kimera/scars/\(scarID)").decode(Scar.self)
         #expect(scar.resolvedBy == "ContradictionEngine:Collapse")

@@ -16,9 +16,9 @@ import Testing
         defer { try? FileManager.default.removeItem(at: directory) }
         let service = try KimeraService.open(dataDirectory: directory.path)
         for text in ["the sky is blue", "the sky is not blue", "water is wet"] {
-            _ = try await service.createGeoid(CreateGeoidRequest(content: text))
+            _ = try await service.createGeoid(try GeoidConstruction.draft(content: text))
         }
-        let trigger = try await service.createGeoid(CreateGeoidRequest(content: "the sky is green"))
+        let trigger = try await service.createGeoid(try GeoidConstruction.draft(content: "the sky is green"))
         let engine = ObservabilityEngine(
             runtime: RuntimeConfiguration(debug: false, performance: true), limits: StoreLimits(),
             consoleEnabled: false)
@@ -26,7 +26,8 @@ import Testing
         var ids: [String] = []
         for _ in 0..<8 {
             let id = try await jobs.start(
-                ProcessRequest(triggerGeoidID: trigger.geoidID), service: service, profiler: engine.profiler
+                trigger: trigger.geoidID, searchLimit: 5, forceCollapse: false, service: service,
+                profiler: engine.profiler
             ) { _ in }
             ids.append(id)
         }
@@ -35,7 +36,8 @@ import Testing
         for id in ids { #expect(try await jobs.state(id)?.status == .completed) }
         await #expect {
             _ = try await jobs.start(
-                ProcessRequest(triggerGeoidID: trigger.geoidID), service: service, profiler: engine.profiler
+                trigger: trigger.geoidID, searchLimit: 5, forceCollapse: false, service: service,
+                profiler: engine.profiler
             ) { _ in }
         } throws: { error in
             let refusal = error as? APIError

@@ -74,11 +74,12 @@ enum VaultFixtures {
 
     static func draft(_ id: String, weight: Double = 1, delta: Double = 0.02, createdAt: Double = 1_000) -> ScarDraft {
         let text = "buffer contradiction between '\(id)' and 'other'"
-        return ScarDraft(
+        let figures = ScarFigures(
             scarID: id, geoids: ["geoid_a", "geoid_b"], reason: "Buffered 'pairwise_composite' tension.",
             timestamp: "2024-01-01T00:00:00.000000Z", resolvedBy: "ContradictionEngine:Buffer", preEntropy: 1,
             postEntropy: 1 + delta, deltaEntropy: delta, clsAngle: 30, semanticPolarity: 0.1, mutationFrequency: 0.5,
-            weight: weight, createdAt: createdAt, embeddedText: text, embedding: embedder.embed(text))
+            weight: weight)
+        return ScarDraft(figures, createdAt: createdAt, embeddedText: text, embedding: embedder.embed(text))
     }
 
     /// Opens a PostgreSQL store on `url` with its pool running in `pools`.

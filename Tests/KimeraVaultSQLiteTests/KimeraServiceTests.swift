@@ -17,7 +17,7 @@ struct KimeraServiceTests {
     func createGetDelete() async throws {
         try await Self.withService { service in
             let created = try await service.createGeoid(
-                CreateGeoidRequest(content: "the cat sat on the mat with the cat", metadata: ["k": .number(1)]))
+                try GeoidConstruction.draft(content: "the cat sat on the mat with the cat", metadata: ["k": .number(1)]))
             #expect(KimeraID.isWellFormed(created.geoidID, prefix: "geoid"))
             #expect(created.geoid.semanticState == ["cat": 0.5, "sat": 0.25, "mat": 0.25, "complexity": 0.35])
             #expect(created.entropy == SemanticEntropy.entropy(created.geoid.semanticState))
@@ -35,7 +35,7 @@ struct KimeraServiceTests {
     @Test("a one-feature geoid is stored with entropy_baseline and the entropy of what is stored")
     func baselineStored() async throws {
         try await Self.withService { service in
-            let created = try await service.createGeoid(CreateGeoidRequest(semanticFeatures: ["only": .number(1)]))
+            let created = try await service.createGeoid(try GeoidConstruction.draft(semanticFeatures: ["only": .number(1)]))
             #expect(created.geoid.semanticState == ["only": 1, "entropy_baseline": 0.1])
             #expect(approximately(created.entropy, 0.439_496_986_921_513_4))
             #expect(try await service.geoid(id: created.geoidID).semanticState == created.geoid.semanticState)
@@ -47,40 +47,49 @@ struct KimeraServiceTests {
         try await Self.withService { service in
             let texts = ["red apples on apple trees", "database commits to disk", "green apples"]
             var ids: [String: String] = [:]
-            for text in texts { ids[try await service.createGeoid(CreateGeoidRequest(content: text)).geoidID] = text }
-            let response = try await service.searchGeoids(query: "apple trees", limit: 5)
-            #expect(response.results.count == 3)
-            #expect(ids[response.results[0].geoidID] == "red apples on apple trees")
+            for text in texts { ids[try await service.createGeoid(try GeoidConstruction.draft(content: text)).geoidID] = text }
+            let hits = try await service.searchGeoids(query: "apple trees", limit: 5)
+            #expect(hits.count == 3)
+            #expect(ids[hits[0].record.geoidID] == "red apples on apple trees")
             let query = service.embedder.embed("apple trees")
-            for result in response.results {
-                let expected = VectorMath.cosine(query, service.embedder.embed(ids[result.geoidID]!)) ?? 0
-                #expect(approximately(result.similarityScore, expected, tolerance: 1e-6))
+            for hit in hits {
+                let expected = VectorMath.cosine(query, service.embedder.embed(ids[hit.record.geoidID]!)) ?? 0
+                #expect(approximately(hit.score, expected, tolerance: 1e-6))
             }
             await #expect(throws: DomainError.invalidInput(field: "limit", problem: "must be at least 1, got 0")) {
                 try await service.searchGeoids(query: "x", limit: 0)
             }
             await #expect(throws: DomainError.self) { try await service.searchGeoids(query: "  ", limit: 1) }
-            #expect(try await service.searchGeoids(query: "apple", limit: 1000).results.count == 3)
+            #expect(try await service.searchGeoids(query: "apple", limit: 1000).count == 3)
         }
+    }
+
+    static func reason(_ outcome: PairOutcome) -> String? {
+        if case .unscorable(_, let reason) = outcome { return reason }
+        return nil
     }
 
     @Test("detect scores pairs and reports a bad pair by itself")
     func detect() async throws {
         try await Self.withService { service in
             let a = try await service.createGeoid(
-                CreateGeoidRequest(
+                try GeoidConstruction.draft(
                     semanticFeatures: ["x": .number(1), "y": .number(1)], symbolicContent: ["ok": .bool(true)]))
             let b = try await service.createGeoid(
-                CreateGeoidRequest(
+                try GeoidConstruction.draft(
                     semanticFeatures: ["z": .number(1), "w": .number(1)], symbolicContent: ["ok": .bool(false)]))
-            let response = try await service.detect(
-                DetectRequest(geoidPairs: [[a.geoidID, b.geoidID], [a.geoidID], [a.geoidID, "geoid_missing"]]))
-            #expect(response.results.count == 3)
+            let outcomes = try await service.detect(
+                pairs: [[a.geoidID, b.geoidID], [a.geoidID], [a.geoidID, "geoid_missing"]])
+            #expect(outcomes.count == 3)
             // L = 1, S = 1 → score ≥ 0.6 whatever E is.
-            #expect(response.results[0].isContradiction == true)
-            #expect((response.results[0].tension?.score ?? 0) >= 0.6)
-            #expect(response.results[1].error?.contains("exactly 2") == true)
-            #expect(response.results[2].error?.contains("geoid_missing") == true)
+            guard case .scored(_, let isContradiction, let tension) = outcomes[0] else {
+                Issue.record("the first pair was not scored: \(outcomes[0])")
+                return
+            }
+            #expect(isContradiction)
+            #expect(tension.score >= 0.6)
+            #expect(Self.reason(outcomes[1])?.contains("exactly 2") == true)
+            #expect(Self.reason(outcomes[2])?.contains("geoid_missing") == true)
         }
     }
 
@@ -88,22 +97,22 @@ struct KimeraServiceTests {
     func processTrigger() async throws {
         try await Self.withService { service in
             let trigger = try await service.createGeoid(
-                CreateGeoidRequest(
+                try GeoidConstruction.draft(
                     semanticFeatures: ["heat": .number(0.9), "light": .number(0.1)],
                     symbolicContent: ["hot": .bool(true)]))
             for index in 0..<4 {
                 _ = try await service.createGeoid(
-                    CreateGeoidRequest(
+                    try GeoidConstruction.draft(
                         semanticFeatures: ["cold\(index)": .number(0.8), "dark": .number(0.2)],
                         symbolicContent: ["hot": .bool(false)]))
             }
             let result = try await service.processContradictions(
-                ProcessRequest(triggerGeoidID: trigger.geoidID, searchLimit: 3, forceCollapse: true))
+                trigger: trigger.geoidID, searchLimit: 3, forceCollapse: true)
             #expect(result.triggerGeoidID == trigger.geoidID)
             #expect(result.geoidsAnalyzed == 4)
             #expect(result.contradictionsDetected >= 3)
             #expect(result.scarsCreated == result.contradictionsDetected)
-            #expect(result.results.allSatisfy { $0.decision == "collapse" })
+            #expect(result.results.allSatisfy { $0.decision == .collapse })
             #expect(result.cycleCount == 1)
             let scar = try await service.scar(id: result.results[0].scarID)
             #expect(scar.resolvedBy == "ContradictionEngine:Collapse")
@@ -115,14 +124,13 @@ struct KimeraServiceTests {
             #expect(report.geoids == 5)
             #expect(report.dialect == "sqlite")
             let found = try await service.searchScars(query: "collapse contradiction between 'heat, light'", limit: 3)
-            #expect(found.results.count == 3)
-            #expect(found.results[0].similarityScore >= found.results[2].similarityScore)
+            #expect(found.count == 3)
+            #expect(found[0].score >= found[2].score)
             await #expect(throws: DomainError.notFound(.geoid, id: "geoid_nope")) {
-                try await service.processContradictions(ProcessRequest(triggerGeoidID: "geoid_nope"))
+                try await service.processContradictions(trigger: "geoid_nope")
             }
             await #expect(throws: DomainError.self) {
-                try await service.processContradictions(
-                    ProcessRequest(triggerGeoidID: trigger.geoidID, searchLimit: -1))
+                try await service.processContradictions(trigger: trigger.geoidID, searchLimit: -1)
             }
         }
     }
@@ -131,14 +139,13 @@ struct KimeraServiceTests {
     func vaults() async throws {
         try await Self.withService { service in
             let a = try await service.createGeoid(
-                CreateGeoidRequest(semanticFeatures: ["p": .number(1)], symbolicContent: ["s": .number(1)]))
+                try GeoidConstruction.draft(semanticFeatures: ["p": .number(1)], symbolicContent: ["s": .number(1)]))
             _ = try await service.createGeoid(
-                CreateGeoidRequest(semanticFeatures: ["q": .number(1)], symbolicContent: ["s": .number(-1)]))
-            let result = try await service.processContradictions(
-                ProcessRequest(triggerGeoidID: a.geoidID, forceCollapse: true))
+                try GeoidConstruction.draft(semanticFeatures: ["q": .number(1)], symbolicContent: ["s": .number(-1)]))
+            let result = try await service.processContradictions(trigger: a.geoidID, forceCollapse: true)
             #expect(result.scarsCreated == 1)
             let contents = try await service.vaultContents(vaultID: "vault_a")
-            #expect(contents.contents.map(\.scarID) == [result.results[0].scarID])
+            #expect(contents.scars.map(\.scarID) == [result.results[0].scarID])
             await #expect(throws: DomainError.notFound(.vault, id: "vault_z")) {
                 try await service.vaultContents(vaultID: "vault_z")
             }
@@ -153,8 +160,8 @@ struct KimeraServiceTests {
     func cycle() async throws {
         try await Self.withService { service in
             let created = try await service.createGeoid(
-                CreateGeoidRequest(semanticFeatures: ["a": .number(0.25), "b": .number(0.5), "c": .number(0.25)]))
-            _ = try await service.createGeoid(CreateGeoidRequest(semanticFeatures: ["x": .number(1), "y": .number(3)]))
+                try GeoidConstruction.draft(semanticFeatures: ["a": .number(0.25), "b": .number(0.5), "c": .number(0.25)]))
+            _ = try await service.createGeoid(try GeoidConstruction.draft(semanticFeatures: ["x": .number(1), "y": .number(3)]))
             let result = try await service.runCycle()
             #expect(result.activeGeoids == 2)
             #expect(result.cycleCount == 1)
@@ -200,50 +207,5 @@ struct KimeraServiceTests {
             #expect(features.entropy == SemanticEntropy.entropy(features.semanticState))
             #expect(features.embedding == service.embed(text: "the cat sat on the mat with the cat"))
         }
-    }
-}
-
-@Suite("Wire encoding")
-struct DomainWireTests {
-    @Test("process request defaults search_limit 5 and force_collapse false")
-    func processDefaults() throws {
-        let request = try JSONDecoder().decode(ProcessRequest.self, from: Data(#"{"trigger_geoid_id":"geoid_x"}"#.utf8))
-        #expect(request == ProcessRequest(triggerGeoidID: "geoid_x", searchLimit: 5, forceCollapse: false))
-    }
-
-    @Test("create request decodes both forms with snake_case names")
-    func createForms() throws {
-        let text = try JSONDecoder().decode(
-            CreateGeoidRequest.self, from: Data(#"{"echoform_text":"(a)","metadata":{"m":1}}"#.utf8))
-        #expect(text.echoformText == "(a)" && text.metadata == ["m": .number(1)])
-        let features = try JSONDecoder().decode(
-            CreateGeoidRequest.self,
-            from: Data(#"{"semantic_features":{"x":"bad"},"symbolic_content":{"s":true}}"#.utf8))
-        #expect(features.semanticFeatures == ["x": .string("bad")])
-        #expect(features.symbolicContent == ["s": .bool(true)])
-    }
-
-    @Test("a SCAR search hit is the SCAR's fields plus similarity_score, flat")
-    func scarHitFlat() throws {
-        let scar = Scar(
-            scarID: "scar_1", geoids: ["a", "b"], reason: "r", timestamp: "t", resolvedBy: "x", preEntropy: 1,
-            postEntropy: 1.02, deltaEntropy: 0.02, clsAngle: 30, semanticPolarity: 0, mutationFrequency: 0.5,
-            weight: 1, vaultID: .vaultA)
-        let data = try JSONEncoder().encode(ScarSearchResult(scar: scar, similarityScore: 0.5))
-        let object = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
-        #expect(object["scar_id"] as? String == "scar_1")
-        #expect(object["vault_id"] as? String == "vault_a")
-        #expect(object["similarity_score"] as? Double == 0.5)
-        #expect(
-            try JSONDecoder().decode(ScarSearchResult.self, from: data)
-                == ScarSearchResult(scar: scar, similarityScore: 0.5))
-    }
-
-    @Test("a geoid encodes with snake_case keys")
-    func geoidKeys() throws {
-        let geoid = Geoid(
-            geoidID: "geoid_1", semanticState: ["a": 1], symbolicState: [:], metadata: [:], embeddingVector: [0.5])
-        let object = try #require(try JSONSerialization.jsonObject(with: JSONEncoder().encode(geoid)) as? [String: Any])
-        #expect(Set(object.keys) == ["geoid_id", "semantic_state", "symbolic_state", "metadata", "embedding_vector"])
     }
 }

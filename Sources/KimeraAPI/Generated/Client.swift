@@ -5386,7 +5386,7 @@ public struct Client: APIProtocol {
                 let path = try converter.renderedPath(
                     template: "/kimera/contradiction/jobs/{}",
                     parameters: [
-                        input.path.jobId
+                        input.path.jobID
                     ]
                 )
                 var request: HTTPTypes.HTTPRequest = .init(
@@ -6525,7 +6525,7 @@ public struct Client: APIProtocol {
                 let path = try converter.renderedPath(
                     template: "/kimera/vault/vaults/{}",
                     parameters: [
-                        input.path.vaultId
+                        input.path.vaultID
                     ]
                 )
                 var request: HTTPTypes.HTTPRequest = .init(

@@ -148,6 +148,14 @@ extension Components {
         ///
         /// - Remark: Generated from `#/components/schemas/IncidentCause`.
         public typealias IncidentCause = KimeraModels.IncidentCause
+        /// One of the two vaults a SCAR is kept in (docs/DOMAIN.md "Vaults").
+        ///
+        /// - Remark: Generated from `#/components/schemas/VaultID`.
+        public typealias VaultID = KimeraModels.VaultID
+        /// Where a contradiction job is: `running` until it ends `completed` (with its result) or `failed` (with the reason). `queued` is reserved.
+        ///
+        /// - Remark: Generated from `#/components/schemas/JobState`.
+        public typealias JobState = KimeraModels.JobState
         /// `GET /health`.
         ///
         /// - Remark: Generated from `#/components/schemas/HealthResponse`.
@@ -3533,7 +3541,7 @@ extension Components {
             /// `geoid_<32 hex>`.
             ///
             /// - Remark: Generated from `#/components/schemas/Geoid/geoid_id`.
-            public var geoidId: Swift.String
+            public var geoidID: Swift.String
             /// Feature name → weight.
             ///
             /// - Remark: Generated from `#/components/schemas/Geoid/semantic_state`.
@@ -3609,26 +3617,26 @@ extension Components {
             /// Creates a new `Geoid`.
             ///
             /// - Parameters:
-            ///   - geoidId: `geoid_<32 hex>`.
+            ///   - geoidID: `geoid_<32 hex>`.
             ///   - semanticState: Feature name → weight.
             ///   - symbolicState: Free-form structure; a parsed `echoform_text` is under `echoform`.
             ///   - metadata:
             ///   - embeddingVector: L2-normalised (or all-zero) embedding.
             public init(
-                geoidId: Swift.String,
+                geoidID: Swift.String,
                 semanticState: Components.Schemas.Geoid.SemanticStatePayload,
                 symbolicState: Components.Schemas.Geoid.SymbolicStatePayload,
                 metadata: Components.Schemas.Geoid.MetadataPayload,
                 embeddingVector: [Swift.Float]
             ) {
-                self.geoidId = geoidId
+                self.geoidID = geoidID
                 self.semanticState = semanticState
                 self.symbolicState = symbolicState
                 self.metadata = metadata
                 self.embeddingVector = embeddingVector
             }
             public enum CodingKeys: String, CodingKey {
-                case geoidId = "geoid_id"
+                case geoidID = "geoid_id"
                 case semanticState = "semantic_state"
                 case symbolicState = "symbolic_state"
                 case metadata
@@ -3636,9 +3644,9 @@ extension Components {
             }
             public init(from decoder: any Swift.Decoder) throws {
                 let container = try decoder.container(keyedBy: CodingKeys.self)
-                self.geoidId = try container.decode(
+                self.geoidID = try container.decode(
                     Swift.String.self,
-                    forKey: .geoidId
+                    forKey: .geoidID
                 )
                 self.semanticState = try container.decode(
                     Components.Schemas.Geoid.SemanticStatePayload.self,
@@ -3682,12 +3690,12 @@ extension Components {
             /// - Remark: Generated from `#/components/schemas/CreateGeoidRequest/semantic_features`.
             public struct SemanticFeaturesPayload: Codable, Hashable, Sendable {
                 /// A container of undocumented properties.
-                public var additionalProperties: [String: Swift.Double]
+                public var additionalProperties: [String: Components.Schemas.JSONValue?]
                 /// Creates a new `SemanticFeaturesPayload`.
                 ///
                 /// - Parameters:
                 ///   - additionalProperties: A container of undocumented properties.
-                public init(additionalProperties: [String: Swift.Double] = .init()) {
+                public init(additionalProperties: [String: Components.Schemas.JSONValue?] = .init()) {
                     self.additionalProperties = additionalProperties
                 }
                 public init(from decoder: any Swift.Decoder) throws {
@@ -3838,7 +3846,7 @@ extension Components {
         /// - Remark: Generated from `#/components/schemas/CreateGeoidResponse`.
         public struct CreateGeoidResponse: Codable, Hashable, Sendable {
             /// - Remark: Generated from `#/components/schemas/CreateGeoidResponse/geoid_id`.
-            public var geoidId: Swift.String
+            public var geoidID: Swift.String
             /// Shannon entropy (bits) of the stored `semantic_state`.
             ///
             /// - Remark: Generated from `#/components/schemas/CreateGeoidResponse/entropy`.
@@ -3918,21 +3926,21 @@ extension Components {
             /// Creates a new `CreateGeoidResponse`.
             ///
             /// - Parameters:
-            ///   - geoidId:
+            ///   - geoidID:
             ///   - entropy: Shannon entropy (bits) of the stored `semantic_state`.
             ///   - semanticState: Feature name → weight.
             ///   - symbolicState: Free-form structure; a parsed `echoform_text` is under `echoform`.
             ///   - metadata:
             ///   - embeddingVector: L2-normalised (or all-zero) embedding.
             public init(
-                geoidId: Swift.String,
+                geoidID: Swift.String,
                 entropy: Swift.Double,
                 semanticState: Components.Schemas.CreateGeoidResponse.SemanticStatePayload,
                 symbolicState: Components.Schemas.CreateGeoidResponse.SymbolicStatePayload,
                 metadata: Components.Schemas.CreateGeoidResponse.MetadataPayload,
                 embeddingVector: [Swift.Float]
             ) {
-                self.geoidId = geoidId
+                self.geoidID = geoidID
                 self.entropy = entropy
                 self.semanticState = semanticState
                 self.symbolicState = symbolicState
@@ -3940,7 +3948,7 @@ extension Components {
                 self.embeddingVector = embeddingVector
             }
             public enum CodingKeys: String, CodingKey {
-                case geoidId = "geoid_id"
+                case geoidID = "geoid_id"
                 case entropy
                 case semanticState = "semantic_state"
                 case symbolicState = "symbolic_state"
@@ -3949,9 +3957,9 @@ extension Components {
             }
             public init(from decoder: any Swift.Decoder) throws {
                 let container = try decoder.container(keyedBy: CodingKeys.self)
-                self.geoidId = try container.decode(
+                self.geoidID = try container.decode(
                     Swift.String.self,
-                    forKey: .geoidId
+                    forKey: .geoidID
                 )
                 self.entropy = try container.decode(
                     Swift.Double.self,
@@ -3988,7 +3996,7 @@ extension Components {
         /// - Remark: Generated from `#/components/schemas/GeoidSearchResult`.
         public struct GeoidSearchResult: Codable, Hashable, Sendable {
             /// - Remark: Generated from `#/components/schemas/GeoidSearchResult/geoid_id`.
-            public var geoidId: Swift.String
+            public var geoidID: Swift.String
             /// - Remark: Generated from `#/components/schemas/GeoidSearchResult/semantic_state`.
             public struct SemanticStatePayload: Codable, Hashable, Sendable {
                 /// A container of undocumented properties.
@@ -4036,32 +4044,32 @@ extension Components {
             /// Creates a new `GeoidSearchResult`.
             ///
             /// - Parameters:
-            ///   - geoidId:
+            ///   - geoidID:
             ///   - semanticState:
             ///   - metadata:
             ///   - similarityScore: Cosine similarity of the query's and the geoid's embeddings, in [-1, 1].
             public init(
-                geoidId: Swift.String,
+                geoidID: Swift.String,
                 semanticState: Components.Schemas.GeoidSearchResult.SemanticStatePayload,
                 metadata: Components.Schemas.GeoidSearchResult.MetadataPayload,
                 similarityScore: Swift.Double
             ) {
-                self.geoidId = geoidId
+                self.geoidID = geoidID
                 self.semanticState = semanticState
                 self.metadata = metadata
                 self.similarityScore = similarityScore
             }
             public enum CodingKeys: String, CodingKey {
-                case geoidId = "geoid_id"
+                case geoidID = "geoid_id"
                 case semanticState = "semantic_state"
                 case metadata
                 case similarityScore = "similarity_score"
             }
             public init(from decoder: any Swift.Decoder) throws {
                 let container = try decoder.container(keyedBy: CodingKeys.self)
-                self.geoidId = try container.decode(
+                self.geoidID = try container.decode(
                     Swift.String.self,
-                    forKey: .geoidId
+                    forKey: .geoidID
                 )
                 self.semanticState = try container.decode(
                     Components.Schemas.GeoidSearchResult.SemanticStatePayload.self,
@@ -4367,7 +4375,7 @@ extension Components {
         /// - Remark: Generated from `#/components/schemas/ProcessRequest`.
         public struct ProcessRequest: Codable, Hashable, Sendable {
             /// - Remark: Generated from `#/components/schemas/ProcessRequest/trigger_geoid_id`.
-            public var triggerGeoidId: Swift.String
+            public var triggerGeoidID: Swift.String
             /// How many most-similar other geoids to compare with the trigger, from 1 to 100; outside that range is a 400 naming it.
             ///
             /// - Remark: Generated from `#/components/schemas/ProcessRequest/search_limit`.
@@ -4381,31 +4389,31 @@ extension Components {
             /// Creates a new `ProcessRequest`.
             ///
             /// - Parameters:
-            ///   - triggerGeoidId:
+            ///   - triggerGeoidID:
             ///   - searchLimit: How many most-similar other geoids to compare with the trigger, from 1 to 100; outside that range is a 400 naming it.
             ///   - forceCollapse: Collapse every tension regardless of pulse and stability.
             ///   - additionalProperties: A container of undocumented properties.
             public init(
-                triggerGeoidId: Swift.String,
+                triggerGeoidID: Swift.String,
                 searchLimit: Swift.Int? = nil,
                 forceCollapse: Swift.Bool? = nil,
                 additionalProperties: OpenAPIRuntime.OpenAPIObjectContainer = .init()
             ) {
-                self.triggerGeoidId = triggerGeoidId
+                self.triggerGeoidID = triggerGeoidID
                 self.searchLimit = searchLimit
                 self.forceCollapse = forceCollapse
                 self.additionalProperties = additionalProperties
             }
             public enum CodingKeys: String, CodingKey {
-                case triggerGeoidId = "trigger_geoid_id"
+                case triggerGeoidID = "trigger_geoid_id"
                 case searchLimit = "search_limit"
                 case forceCollapse = "force_collapse"
             }
             public init(from decoder: any Swift.Decoder) throws {
                 let container = try decoder.container(keyedBy: CodingKeys.self)
-                self.triggerGeoidId = try container.decode(
+                self.triggerGeoidID = try container.decode(
                     Swift.String.self,
-                    forKey: .triggerGeoidId
+                    forKey: .triggerGeoidID
                 )
                 self.searchLimit = try container.decodeIfPresent(
                     Swift.Int.self,
@@ -4424,8 +4432,8 @@ extension Components {
             public func encode(to encoder: any Swift.Encoder) throws {
                 var container = encoder.container(keyedBy: CodingKeys.self)
                 try container.encode(
-                    self.triggerGeoidId,
-                    forKey: .triggerGeoidId
+                    self.triggerGeoidID,
+                    forKey: .triggerGeoidID
                 )
                 try container.encodeIfPresent(
                     self.searchLimit,
@@ -4455,30 +4463,30 @@ extension Components {
             /// - Remark: Generated from `#/components/schemas/ProcessedTension/decision`.
             public var decision: Components.Schemas.ProcessedTension.DecisionPayload
             /// - Remark: Generated from `#/components/schemas/ProcessedTension/scar_id`.
-            public var scarId: Swift.String
+            public var scarID: Swift.String
             /// Creates a new `ProcessedTension`.
             ///
             /// - Parameters:
             ///   - tension:
             ///   - pulseStrength:
             ///   - decision:
-            ///   - scarId:
+            ///   - scarID:
             public init(
                 tension: Components.Schemas.Tension,
                 pulseStrength: Swift.Double,
                 decision: Components.Schemas.ProcessedTension.DecisionPayload,
-                scarId: Swift.String
+                scarID: Swift.String
             ) {
                 self.tension = tension
                 self.pulseStrength = pulseStrength
                 self.decision = decision
-                self.scarId = scarId
+                self.scarID = scarID
             }
             public enum CodingKeys: String, CodingKey {
                 case tension
                 case pulseStrength = "pulse_strength"
                 case decision
-                case scarId = "scar_id"
+                case scarID = "scar_id"
             }
             public init(from decoder: any Swift.Decoder) throws {
                 let container = try decoder.container(keyedBy: CodingKeys.self)
@@ -4494,9 +4502,9 @@ extension Components {
                     Components.Schemas.ProcessedTension.DecisionPayload.self,
                     forKey: .decision
                 )
-                self.scarId = try container.decode(
+                self.scarID = try container.decode(
                     Swift.String.self,
-                    forKey: .scarId
+                    forKey: .scarID
                 )
                 try decoder.ensureNoAdditionalProperties(knownKeys: [
                     "tension",
@@ -4511,7 +4519,7 @@ extension Components {
         /// - Remark: Generated from `#/components/schemas/ProcessResult`.
         public struct ProcessResult: Codable, Hashable, Sendable {
             /// - Remark: Generated from `#/components/schemas/ProcessResult/trigger_geoid_id`.
-            public var triggerGeoidId: Swift.String
+            public var triggerGeoidID: Swift.String
             /// - Remark: Generated from `#/components/schemas/ProcessResult/contradictions_detected`.
             public var contradictionsDetected: Swift.Int
             /// - Remark: Generated from `#/components/schemas/ProcessResult/scars_created`.
@@ -4533,7 +4541,7 @@ extension Components {
             /// Creates a new `ProcessResult`.
             ///
             /// - Parameters:
-            ///   - triggerGeoidId:
+            ///   - triggerGeoidID:
             ///   - contradictionsDetected:
             ///   - scarsCreated:
             ///   - results:
@@ -4541,7 +4549,7 @@ extension Components {
             ///   - geoidsAnalyzed: The trigger plus the neighbours compared with it.
             ///   - cycleCount: The persisted cycle counter after this run.
             public init(
-                triggerGeoidId: Swift.String,
+                triggerGeoidID: Swift.String,
                 contradictionsDetected: Swift.Int,
                 scarsCreated: Swift.Int,
                 results: [Components.Schemas.ProcessedTension],
@@ -4549,7 +4557,7 @@ extension Components {
                 geoidsAnalyzed: Swift.Int,
                 cycleCount: Swift.Int
             ) {
-                self.triggerGeoidId = triggerGeoidId
+                self.triggerGeoidID = triggerGeoidID
                 self.contradictionsDetected = contradictionsDetected
                 self.scarsCreated = scarsCreated
                 self.results = results
@@ -4558,7 +4566,7 @@ extension Components {
                 self.cycleCount = cycleCount
             }
             public enum CodingKeys: String, CodingKey {
-                case triggerGeoidId = "trigger_geoid_id"
+                case triggerGeoidID = "trigger_geoid_id"
                 case contradictionsDetected = "contradictions_detected"
                 case scarsCreated = "scars_created"
                 case results
@@ -4568,9 +4576,9 @@ extension Components {
             }
             public init(from decoder: any Swift.Decoder) throws {
                 let container = try decoder.container(keyedBy: CodingKeys.self)
-                self.triggerGeoidId = try container.decode(
+                self.triggerGeoidID = try container.decode(
                     Swift.String.self,
-                    forKey: .triggerGeoidId
+                    forKey: .triggerGeoidID
                 )
                 self.contradictionsDetected = try container.decode(
                     Swift.Int.self,
@@ -4614,36 +4622,36 @@ extension Components {
             /// `job_<32 hex>`.
             ///
             /// - Remark: Generated from `#/components/schemas/JobResponse/job_id`.
-            public var jobId: Swift.String
+            public var jobID: Swift.String
             /// Where to poll: `/kimera/contradiction/jobs/{job_id}`.
             ///
             /// - Remark: Generated from `#/components/schemas/JobResponse/status_url`.
-            public var statusUrl: Swift.String
+            public var statusURL: Swift.String
             /// Creates a new `JobResponse`.
             ///
             /// - Parameters:
-            ///   - jobId: `job_<32 hex>`.
-            ///   - statusUrl: Where to poll: `/kimera/contradiction/jobs/{job_id}`.
+            ///   - jobID: `job_<32 hex>`.
+            ///   - statusURL: Where to poll: `/kimera/contradiction/jobs/{job_id}`.
             public init(
-                jobId: Swift.String,
-                statusUrl: Swift.String
+                jobID: Swift.String,
+                statusURL: Swift.String
             ) {
-                self.jobId = jobId
-                self.statusUrl = statusUrl
+                self.jobID = jobID
+                self.statusURL = statusURL
             }
             public enum CodingKeys: String, CodingKey {
-                case jobId = "job_id"
-                case statusUrl = "status_url"
+                case jobID = "job_id"
+                case statusURL = "status_url"
             }
             public init(from decoder: any Swift.Decoder) throws {
                 let container = try decoder.container(keyedBy: CodingKeys.self)
-                self.jobId = try container.decode(
+                self.jobID = try container.decode(
                     Swift.String.self,
-                    forKey: .jobId
+                    forKey: .jobID
                 )
-                self.statusUrl = try container.decode(
+                self.statusURL = try container.decode(
                     Swift.String.self,
-                    forKey: .statusUrl
+                    forKey: .statusURL
                 )
                 try decoder.ensureNoAdditionalProperties(knownKeys: [
                     "job_id",
@@ -4656,20 +4664,9 @@ extension Components {
         /// - Remark: Generated from `#/components/schemas/JobStatusResponse`.
         public struct JobStatusResponse: Codable, Hashable, Sendable {
             /// - Remark: Generated from `#/components/schemas/JobStatusResponse/job_id`.
-            public var jobId: Swift.String
-            /// The server reports `running`, `completed` or `failed`.
-            ///
+            public var jobID: Swift.String
             /// - Remark: Generated from `#/components/schemas/JobStatusResponse/status`.
-            @frozen public enum StatusPayload: String, Codable, Hashable, Sendable, CaseIterable {
-                case queued = "queued"
-                case running = "running"
-                case completed = "completed"
-                case failed = "failed"
-            }
-            /// The server reports `running`, `completed` or `failed`.
-            ///
-            /// - Remark: Generated from `#/components/schemas/JobStatusResponse/status`.
-            public var status: Components.Schemas.JobStatusResponse.StatusPayload
+            public var status: Components.Schemas.JobState
             /// - Remark: Generated from `#/components/schemas/JobStatusResponse/result`.
             public var result: Components.Schemas.ProcessResult?
             /// The failure, once `failed`.
@@ -4679,35 +4676,35 @@ extension Components {
             /// Creates a new `JobStatusResponse`.
             ///
             /// - Parameters:
-            ///   - jobId:
-            ///   - status: The server reports `running`, `completed` or `failed`.
+            ///   - jobID:
+            ///   - status:
             ///   - result:
             ///   - error: The failure, once `failed`.
             public init(
-                jobId: Swift.String,
-                status: Components.Schemas.JobStatusResponse.StatusPayload,
+                jobID: Swift.String,
+                status: Components.Schemas.JobState,
                 result: Components.Schemas.ProcessResult? = nil,
                 error: Swift.String? = nil
             ) {
-                self.jobId = jobId
+                self.jobID = jobID
                 self.status = status
                 self.result = result
                 self.error = error
             }
             public enum CodingKeys: String, CodingKey {
-                case jobId = "job_id"
+                case jobID = "job_id"
                 case status
                 case result
                 case error
             }
             public init(from decoder: any Swift.Decoder) throws {
                 let container = try decoder.container(keyedBy: CodingKeys.self)
-                self.jobId = try container.decode(
+                self.jobID = try container.decode(
                     Swift.String.self,
-                    forKey: .jobId
+                    forKey: .jobID
                 )
                 self.status = try container.decode(
-                    Components.Schemas.JobStatusResponse.StatusPayload.self,
+                    Components.Schemas.JobState.self,
                     forKey: .status
                 )
                 self.result = try container.decodeIfPresent(
@@ -4733,7 +4730,7 @@ extension Components {
             /// `scar_<32 hex>`.
             ///
             /// - Remark: Generated from `#/components/schemas/Scar/scar_id`.
-            public var scarId: Swift.String
+            public var scarID: Swift.String
             /// The two geoid ids `[a, b]`.
             ///
             /// - Remark: Generated from `#/components/schemas/Scar/geoids`.
@@ -4761,16 +4758,11 @@ extension Components {
             /// - Remark: Generated from `#/components/schemas/Scar/weight`.
             public var weight: Swift.Double
             /// - Remark: Generated from `#/components/schemas/Scar/vault_id`.
-            @frozen public enum VaultIdPayload: String, Codable, Hashable, Sendable, CaseIterable {
-                case vaultA = "vault_a"
-                case vaultB = "vault_b"
-            }
-            /// - Remark: Generated from `#/components/schemas/Scar/vault_id`.
-            public var vaultId: Components.Schemas.Scar.VaultIdPayload
+            public var vaultID: Components.Schemas.VaultID
             /// Creates a new `Scar`.
             ///
             /// - Parameters:
-            ///   - scarId: `scar_<32 hex>`.
+            ///   - scarID: `scar_<32 hex>`.
             ///   - geoids: The two geoid ids `[a, b]`.
             ///   - reason:
             ///   - timestamp: ISO-8601 UTC with microseconds, e.g. `2025-01-31T12:00:00.123456Z`.
@@ -4782,9 +4774,9 @@ extension Components {
             ///   - semanticPolarity:
             ///   - mutationFrequency:
             ///   - weight:
-            ///   - vaultId:
+            ///   - vaultID:
             public init(
-                scarId: Swift.String,
+                scarID: Swift.String,
                 geoids: [Swift.String],
                 reason: Swift.String,
                 timestamp: Swift.String,
@@ -4796,9 +4788,9 @@ extension Components {
                 semanticPolarity: Swift.Double,
                 mutationFrequency: Swift.Double,
                 weight: Swift.Double,
-                vaultId: Components.Schemas.Scar.VaultIdPayload
+                vaultID: Components.Schemas.VaultID
             ) {
-                self.scarId = scarId
+                self.scarID = scarID
                 self.geoids = geoids
                 self.reason = reason
                 self.timestamp = timestamp
@@ -4810,10 +4802,10 @@ extension Components {
                 self.semanticPolarity = semanticPolarity
                 self.mutationFrequency = mutationFrequency
                 self.weight = weight
-                self.vaultId = vaultId
+                self.vaultID = vaultID
             }
             public enum CodingKeys: String, CodingKey {
-                case scarId = "scar_id"
+                case scarID = "scar_id"
                 case geoids
                 case reason
                 case timestamp
@@ -4825,13 +4817,13 @@ extension Components {
                 case semanticPolarity = "semantic_polarity"
                 case mutationFrequency = "mutation_frequency"
                 case weight
-                case vaultId = "vault_id"
+                case vaultID = "vault_id"
             }
             public init(from decoder: any Swift.Decoder) throws {
                 let container = try decoder.container(keyedBy: CodingKeys.self)
-                self.scarId = try container.decode(
+                self.scarID = try container.decode(
                     Swift.String.self,
-                    forKey: .scarId
+                    forKey: .scarID
                 )
                 self.geoids = try container.decode(
                     [Swift.String].self,
@@ -4877,9 +4869,9 @@ extension Components {
                     Swift.Double.self,
                     forKey: .weight
                 )
-                self.vaultId = try container.decode(
-                    Components.Schemas.Scar.VaultIdPayload.self,
-                    forKey: .vaultId
+                self.vaultID = try container.decode(
+                    Components.Schemas.VaultID.self,
+                    forKey: .vaultID
                 )
                 try decoder.ensureNoAdditionalProperties(knownKeys: [
                     "scar_id",
@@ -4905,7 +4897,7 @@ extension Components {
             /// `scar_<32 hex>`.
             ///
             /// - Remark: Generated from `#/components/schemas/ScarSearchResult/scar_id`.
-            public var scarId: Swift.String
+            public var scarID: Swift.String
             /// The two geoid ids `[a, b]`.
             ///
             /// - Remark: Generated from `#/components/schemas/ScarSearchResult/geoids`.
@@ -4933,12 +4925,7 @@ extension Components {
             /// - Remark: Generated from `#/components/schemas/ScarSearchResult/weight`.
             public var weight: Swift.Double
             /// - Remark: Generated from `#/components/schemas/ScarSearchResult/vault_id`.
-            @frozen public enum VaultIdPayload: String, Codable, Hashable, Sendable, CaseIterable {
-                case vaultA = "vault_a"
-                case vaultB = "vault_b"
-            }
-            /// - Remark: Generated from `#/components/schemas/ScarSearchResult/vault_id`.
-            public var vaultId: Components.Schemas.ScarSearchResult.VaultIdPayload
+            public var vaultID: Components.Schemas.VaultID
             /// Cosine similarity, in [-1, 1].
             ///
             /// - Remark: Generated from `#/components/schemas/ScarSearchResult/similarity_score`.
@@ -4946,7 +4933,7 @@ extension Components {
             /// Creates a new `ScarSearchResult`.
             ///
             /// - Parameters:
-            ///   - scarId: `scar_<32 hex>`.
+            ///   - scarID: `scar_<32 hex>`.
             ///   - geoids: The two geoid ids `[a, b]`.
             ///   - reason:
             ///   - timestamp: ISO-8601 UTC with microseconds, e.g. `2025-01-31T12:00:00.123456Z`.
@@ -4958,10 +4945,10 @@ extension Components {
             ///   - semanticPolarity:
             ///   - mutationFrequency:
             ///   - weight:
-            ///   - vaultId:
+            ///   - vaultID:
             ///   - similarityScore: Cosine similarity, in [-1, 1].
             public init(
-                scarId: Swift.String,
+                scarID: Swift.String,
                 geoids: [Swift.String],
                 reason: Swift.String,
                 timestamp: Swift.String,
@@ -4973,10 +4960,10 @@ extension Components {
                 semanticPolarity: Swift.Double,
                 mutationFrequency: Swift.Double,
                 weight: Swift.Double,
-                vaultId: Components.Schemas.ScarSearchResult.VaultIdPayload,
+                vaultID: Components.Schemas.VaultID,
                 similarityScore: Swift.Double
             ) {
-                self.scarId = scarId
+                self.scarID = scarID
                 self.geoids = geoids
                 self.reason = reason
                 self.timestamp = timestamp
@@ -4988,11 +4975,11 @@ extension Components {
                 self.semanticPolarity = semanticPolarity
                 self.mutationFrequency = mutationFrequency
                 self.weight = weight
-                self.vaultId = vaultId
+                self.vaultID = vaultID
                 self.similarityScore = similarityScore
             }
             public enum CodingKeys: String, CodingKey {
-                case scarId = "scar_id"
+                case scarID = "scar_id"
                 case geoids
                 case reason
                 case timestamp
@@ -5004,14 +4991,14 @@ extension Components {
                 case semanticPolarity = "semantic_polarity"
                 case mutationFrequency = "mutation_frequency"
                 case weight
-                case vaultId = "vault_id"
+                case vaultID = "vault_id"
                 case similarityScore = "similarity_score"
             }
             public init(from decoder: any Swift.Decoder) throws {
                 let container = try decoder.container(keyedBy: CodingKeys.self)
-                self.scarId = try container.decode(
+                self.scarID = try container.decode(
                     Swift.String.self,
-                    forKey: .scarId
+                    forKey: .scarID
                 )
                 self.geoids = try container.decode(
                     [Swift.String].self,
@@ -5057,9 +5044,9 @@ extension Components {
                     Swift.Double.self,
                     forKey: .weight
                 )
-                self.vaultId = try container.decode(
-                    Components.Schemas.ScarSearchResult.VaultIdPayload.self,
-                    forKey: .vaultId
+                self.vaultID = try container.decode(
+                    Components.Schemas.VaultID.self,
+                    forKey: .vaultID
                 )
                 self.similarityScore = try container.decode(
                     Swift.Double.self,
@@ -5490,12 +5477,7 @@ extension Components {
         /// - Remark: Generated from `#/components/schemas/VaultContents`.
         public struct VaultContents: Codable, Hashable, Sendable {
             /// - Remark: Generated from `#/components/schemas/VaultContents/vault_id`.
-            @frozen public enum VaultIdPayload: String, Codable, Hashable, Sendable, CaseIterable {
-                case vaultA = "vault_a"
-                case vaultB = "vault_b"
-            }
-            /// - Remark: Generated from `#/components/schemas/VaultContents/vault_id`.
-            public var vaultId: Components.Schemas.VaultContents.VaultIdPayload
+            public var vaultID: Components.Schemas.VaultID
             /// Newest first.
             ///
             /// - Remark: Generated from `#/components/schemas/VaultContents/contents`.
@@ -5503,24 +5485,24 @@ extension Components {
             /// Creates a new `VaultContents`.
             ///
             /// - Parameters:
-            ///   - vaultId:
+            ///   - vaultID:
             ///   - contents: Newest first.
             public init(
-                vaultId: Components.Schemas.VaultContents.VaultIdPayload,
+                vaultID: Components.Schemas.VaultID,
                 contents: [Components.Schemas.Scar]
             ) {
-                self.vaultId = vaultId
+                self.vaultID = vaultID
                 self.contents = contents
             }
             public enum CodingKeys: String, CodingKey {
-                case vaultId = "vault_id"
+                case vaultID = "vault_id"
                 case contents
             }
             public init(from decoder: any Swift.Decoder) throws {
                 let container = try decoder.container(keyedBy: CodingKeys.self)
-                self.vaultId = try container.decode(
-                    Components.Schemas.VaultContents.VaultIdPayload.self,
-                    forKey: .vaultId
+                self.vaultID = try container.decode(
+                    Components.Schemas.VaultID.self,
+                    forKey: .vaultID
                 )
                 self.contents = try container.decode(
                     [Components.Schemas.Scar].self,
@@ -6994,13 +6976,7 @@ extension Components {
             /// - Remark: Generated from `#/components/schemas/AnalyzeRequest/data`.
             public var data: [Swift.Double]
             /// - Remark: Generated from `#/components/schemas/AnalyzeRequest/analysis_type`.
-            @frozen public enum AnalysisTypePayload: String, Codable, Hashable, Sendable, CaseIterable {
-                case basic = "basic"
-                case distribution = "distribution"
-                case _empty_ = ""
-            }
-            /// - Remark: Generated from `#/components/schemas/AnalyzeRequest/analysis_type`.
-            public var analysisType: Components.Schemas.AnalyzeRequest.AnalysisTypePayload?
+            public var analysisType: Swift.String?
             /// A container of undocumented properties.
             public var additionalProperties: OpenAPIRuntime.OpenAPIObjectContainer
             /// Creates a new `AnalyzeRequest`.
@@ -7011,7 +6987,7 @@ extension Components {
             ///   - additionalProperties: A container of undocumented properties.
             public init(
                 data: [Swift.Double],
-                analysisType: Components.Schemas.AnalyzeRequest.AnalysisTypePayload? = nil,
+                analysisType: Swift.String? = nil,
                 additionalProperties: OpenAPIRuntime.OpenAPIObjectContainer = .init()
             ) {
                 self.data = data
@@ -7029,7 +7005,7 @@ extension Components {
                     forKey: .data
                 )
                 self.analysisType = try container.decodeIfPresent(
-                    Components.Schemas.AnalyzeRequest.AnalysisTypePayload.self,
+                    Swift.String.self,
                     forKey: .analysisType
                 )
                 additionalProperties = try decoder.decodeAdditionalProperties(knownKeys: [

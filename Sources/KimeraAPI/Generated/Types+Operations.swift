@@ -11212,13 +11212,13 @@ public enum Operations {
                 /// The `job_id` from the 202 answer, `job_<32 hex>`.
                 ///
                 /// - Remark: Generated from `#/paths/kimera/contradiction/jobs/{job_id}/GET/path/job_id`.
-                public var jobId: Swift.String
+                public var jobID: Swift.String
                 /// Creates a new `Path`.
                 ///
                 /// - Parameters:
-                ///   - jobId: The `job_id` from the 202 answer, `job_<32 hex>`.
-                public init(jobId: Swift.String) {
-                    self.jobId = jobId
+                ///   - jobID: The `job_id` from the 202 answer, `job_<32 hex>`.
+                public init(jobID: Swift.String) {
+                    self.jobID = jobID
                 }
             }
             public var path: Operations.GetContradictionJob.Input.Path
@@ -13628,20 +13628,20 @@ public enum Operations {
             /// - Remark: Generated from `#/paths/kimera/vault/vaults/{vault_id}/GET/path`.
             public struct Path: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/kimera/vault/vaults/{vault_id}/GET/path/vault_id`.
-                @frozen public enum VaultIdPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                @frozen public enum vaultIDPayload: String, Codable, Hashable, Sendable, CaseIterable {
                     case vaultA = "vault_a"
                     case vaultB = "vault_b"
                 }
                 /// `vault_a` or `vault_b`; any other id is a 404.
                 ///
                 /// - Remark: Generated from `#/paths/kimera/vault/vaults/{vault_id}/GET/path/vault_id`.
-                public var vaultId: Operations.GetVaultContents.Input.Path.VaultIdPayload
+                public var vaultID: Operations.GetVaultContents.Input.Path.vaultIDPayload
                 /// Creates a new `Path`.
                 ///
                 /// - Parameters:
-                ///   - vaultId: `vault_a` or `vault_b`; any other id is a 404.
-                public init(vaultId: Operations.GetVaultContents.Input.Path.VaultIdPayload) {
-                    self.vaultId = vaultId
+                ///   - vaultID: `vault_a` or `vault_b`; any other id is a 404.
+                public init(vaultID: Operations.GetVaultContents.Input.Path.vaultIDPayload) {
+                    self.vaultID = vaultID
                 }
             }
             public var path: Operations.GetVaultContents.Input.Path

@@ -48,15 +48,16 @@ public final class ContradictionJobs: Service, Sendable {
     /// `runningLimit` jobs already, the table holds `capacity` jobs none of which has finished, or shutdown
     /// has begun (API.md §5).
     func start(
-        _ request: ProcessRequest, service: KimeraService, profiler: Profiler,
-        onFinish: @escaping @Sendable (Result<ProcessResult, any Error>) -> Void
+        trigger: String, searchLimit: Int, forceCollapse: Bool, service: KimeraService, profiler: Profiler,
+        onFinish: @escaping @Sendable (Result<KimeraCore.ProcessResult, any Error>) -> Void
     ) async throws -> String {
         guard table.locked({ $0.accepting }) else {
             throw APIError.unavailable("The server is shutting down and starts no new jobs; send it to another instance.")
         }
         let id = "job_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
         let admission = try await store.startJob(
-            id: id, owner: owner, now: Date().timeIntervalSince1970, limits: limits)
+            id: id, owner: owner, now: Date().timeIntervalSince1970, limits: limits,
+            running: try Self.document(JobStatusResponse(jobID: id, status: .running)))
         if let count = try? await store.jobCount() { lastCount.store(count, ordering: .relaxed) }
         if let refusal = Self.refusal(admission, limits: limits) { throw refusal }
         let requestID = RequestScope.requestID
@@ -67,12 +68,13 @@ public final class ContradictionJobs: Service, Sendable {
             table.tasks[id] = Task {
                 await RequestScope.$requestID.withValue(requestID) {
                     let state: JobStatusResponse
-                    let outcome: Result<ProcessResult, any Error>
+                    let outcome: Result<KimeraCore.ProcessResult, any Error>
                     do {
                         let result = try await profiler.profile("contradiction.process") {
-                            try await service.processContradictions(request)
+                            try await service.processContradictions(
+                                trigger: trigger, searchLimit: searchLimit, forceCollapse: forceCollapse)
                         }
-                        state = JobStatusResponse(jobID: id, status: .completed, result: result)
+                        state = JobStatusResponse(jobID: id, status: .completed, result: .init(result))
                         outcome = .success(result)
                     } catch {
                         let message =
@@ -83,7 +85,8 @@ public final class ContradictionJobs: Service, Sendable {
                         outcome = .failure(error)
                     }
                     do {
-                        try await store.finishJob(state, now: Date().timeIntervalSince1970)
+                        try await store.finishJob(
+                            id: id, state: try Self.document(state), now: Date().timeIntervalSince1970)
                         onFinish(outcome)
                     } catch {
                         onFinish(.failure(error))
@@ -110,8 +113,13 @@ public final class ContradictionJobs: Service, Sendable {
     }
 
     func state(_ id: String) async throws -> JobStatusResponse? {
-        try await store.job(id: id, finishedAfter: Date().timeIntervalSince1970 - limits.retentionSeconds)
+        let document = try await store.job(
+            id: id, finishedAfter: Date().timeIntervalSince1970 - limits.retentionSeconds)
+        return try document.map { try VaultRowCoding.decode(JobStatusResponse.self, $0) }
     }
+
+    /// A job's state as the vault keeps it: the JSON its `GET` answers.
+    static func document(_ state: JobStatusResponse) throws -> String { try VaultRowCoding.json(state) }
 
     /// How many jobs are running now in this instance.
     public var running: Int { table.locked { $0.tasks.count } }

@@ -45,19 +45,23 @@ enum KimeraRoutes {
 
         routes.post("/kimera/geoids") { request, _ in
             let body = try await JSONBody.decode(CreateGeoidRequest.self, from: request, limit: bodyLimit)
-            let created = try await profiler.profile("vault.create_geoid") { try await service.createGeoid(body) }
+            let created = try await profiler.profile("vault.create_geoid") {
+                try await service.createGeoid(try GeoidConstruction.draft(body))
+            }
             invalidate()
             geoidLog.info(
                 "geoid created",
-                metadata: ["geoid_id": .string(created.geoidID), "entropy": .stringConvertible(created.entropy)])
-            return JSONBody.response(created, status: .created)
+                metadata: ["geoid_id": .string(created.geoid.geoidID), "entropy": .stringConvertible(created.entropy)])
+            return JSONBody.response(CreateGeoidResponse(created), status: .created)
         }
         routes.post("/kimera/geoids/batch") { request, _ in
             let body = try await JSONBody.decode(BatchCreateRequest.self, from: request, limit: bodyLimit)
-            let created = try await profiler.profile("vault.create_geoids") { try await service.createGeoids(body) }
+            let created = try await profiler.profile("vault.create_geoids") {
+                try await service.createGeoids(body.geoids, draft: GeoidConstruction.draft)
+            }
             invalidate()
-            geoidLog.info("geoids created", metadata: ["count": .stringConvertible(created.created)])
-            return JSONBody.response(created, status: .created)
+            geoidLog.info("geoids created", metadata: ["count": .stringConvertible(created.count)])
+            return JSONBody.response(BatchCreateResponse(created), status: .created)
         }
         routes.get("/kimera/geoids/search", cacheable: true) { request, _ in
             let query = QueryReader(request)
@@ -65,15 +69,15 @@ enum KimeraRoutes {
                 throw APIError.invalidParameter("query", "query is required: the text to search for.")
             }
             let limit = try query.limit(default: 5, maximum: maxSearchLimit)
-            let results = try await profiler.profile("vault.search_geoids") {
+            let hits = try await profiler.profile("vault.search_geoids") {
                 try await service.searchGeoids(query: text, limit: limit)
             }
-            geoidLog.debug("geoid search", metadata: ["results": .stringConvertible(results.results.count)])
-            return JSONBody.response(results)
+            geoidLog.debug("geoid search", metadata: ["results": .stringConvertible(hits.count)])
+            return JSONBody.response(SearchResponse(query: text, hits: hits))
         }
         routes.get("/kimera/geoids/{id}", cacheable: true) { _, context in
             let id = try context.parameters.require("id")
-            return JSONBody.response(try await service.geoid(id: id))
+            return JSONBody.response(Components.Schemas.Geoid(try await service.geoid(id: id)))
         }
         routes.delete("/kimera/geoids/{id}") { _, context in
             let id = try context.parameters.require("id")
@@ -90,13 +94,17 @@ enum KimeraRoutes {
                     .badRequest, code: .invalidBody, message: "geoid_pairs is empty; give at least one [a, b] pair.",
                     parameter: "geoid_pairs")
             }
-            let result = try await profiler.profile("contradiction.detect") { try await service.detect(body) }
-            return JSONBody.response(result)
+            let outcomes = try await profiler.profile("contradiction.detect") {
+                try await service.detect(pairs: body.geoidPairs)
+            }
+            return JSONBody.response(DetectResponse(outcomes))
         }
         routes.post("/kimera/contradiction/process/contradictions/sync") { request, _ in
             let body = try await JSONBody.decode(ProcessRequest.self, from: request, limit: bodyLimit)
             let result = try await profiler.profile("contradiction.process") {
-                try await service.processContradictions(body)
+                try await service.processContradictions(
+                    trigger: body.triggerGeoidID, searchLimit: body.searchLimit ?? 5,
+                    forceCollapse: body.forceCollapse ?? false)
             }
             invalidate()
             contradictionLog.info(
@@ -106,19 +114,21 @@ enum KimeraRoutes {
                     "detected": .stringConvertible(result.contradictionsDetected),
                     "scars_created": .stringConvertible(result.scarsCreated),
                 ])
-            return JSONBody.response(result)
+            return JSONBody.response(Components.Schemas.ProcessResult(result))
         }
         routes.post("/kimera/contradiction/process/contradictions") { request, _ in
             let body = try await JSONBody.decode(ProcessRequest.self, from: request, limit: bodyLimit)
             // Fail fast on what the job would fail on, rather than accepting a job that cannot succeed.
-            guard body.searchLimit >= 1 else {
+            let searchLimit = body.searchLimit ?? 5
+            guard searchLimit >= 1 else {
                 throw DomainError.invalidInput(
                     field: "search_limit",
                     problem: "must be at least 1 (at most \(maxSearchLimit); larger values are clamped)")
             }
             _ = try await service.geoid(id: body.triggerGeoidID)
             let jobID = try await jobs.start(
-                body, service: service, profiler: profiler,
+                trigger: body.triggerGeoidID, searchLimit: searchLimit, forceCollapse: body.forceCollapse ?? false,
+                service: service, profiler: profiler,
                 onFinish: { result in
                     invalidate()
                     switch result {
@@ -148,13 +158,13 @@ enum KimeraRoutes {
                 throw APIError.invalidParameter("query", "query is required: the text to search for.")
             }
             let limit = try query.limit(default: 3, maximum: maxSearchLimit)
-            let results = try await profiler.profile("vault.search_scars") {
+            let hits = try await profiler.profile("vault.search_scars") {
                 try await service.searchScars(query: text, limit: limit)
             }
-            return JSONBody.response(results)
+            return JSONBody.response(ScarSearchResponse(query: text, hits: hits))
         }
         routes.get("/kimera/scars/{id}") { _, context in
-            JSONBody.response(try await service.scar(id: try context.parameters.require("id")))
+            JSONBody.response(Components.Schemas.Scar(try await service.scar(id: try context.parameters.require("id"))))
         }
 
         routes.get("/kimera/vault/status") { _, _ in
@@ -169,12 +179,13 @@ enum KimeraRoutes {
         routes.get("/kimera/vault/stats") { _, _ in JSONBody.response(VaultStats(try await service.vaultReport())) }
         routes.get("/kimera/vault/scars/recent") { request, _ in
             let limit = try QueryReader(request).limit(default: 5, maximum: maxSearchLimit)
-            return JSONBody.response(try await service.recentScars(limit: limit))
+            return JSONBody.response(RecentScars(try await service.recentScars(limit: limit)))
         }
         routes.get("/kimera/vault/vaults/{vault_id}") { request, context in
             let limit = try QueryReader(request).limit(default: 10, maximum: maxSearchLimit)
-            return JSONBody.response(
-                try await service.vaultContents(vaultID: try context.parameters.require("vault_id"), limit: limit))
+            let (vault, scars) = try await service.vaultContents(
+                vaultID: try context.parameters.require("vault_id"), limit: limit)
+            return JSONBody.response(VaultContents(vault: vault, scars: scars))
         }
         routes.post("/kimera/vault/vaults/rebalance") { request, _ in
             let byWeight = try QueryReader(request).bool("by_weight") ?? false
@@ -199,7 +210,8 @@ enum KimeraRoutes {
         routes.get("/kimera/system/ping") { _, _ in JSONBody.response(PingResponse(timestamp: service.timestamp())) }
         routes.post("/kimera/statistics/analyze") { request, _ in
             let body = try await JSONBody.decode(AnalyzeRequest.self, from: request, limit: bodyLimit)
-            return JSONBody.response(AnalyzeResponse(try StatisticsAnalysis.analyze(body)))
+            return JSONBody.response(
+                AnalyzeResponse(try StatisticsAnalysis.analyze(body.data, analysisType: body.analysisType)))
         }
         routes.get("/kimera/system/stability") { _, _ in
             JSONBody.response(StabilityMetrics(try await service.stability()))

@@ -5381,6 +5381,24 @@ enum OpenAPIDocument {
           "escalated"
         ]
       },
+      "VaultID": {
+        "type": "string",
+        "description": "One of the two vaults a SCAR is kept in (docs/DOMAIN.md \"Vaults\").",
+        "enum": [
+          "vault_a",
+          "vault_b"
+        ]
+      },
+      "JobState": {
+        "type": "string",
+        "description": "Where a contradiction job is: `running` until it ends `completed` (with its result) or `failed` (with the reason). `queued` is reserved.",
+        "enum": [
+          "queued",
+          "running",
+          "completed",
+          "failed"
+        ]
+      },
       "HealthResponse": {
         "type": "object",
         "description": "`GET /health`.",
@@ -7379,14 +7397,7 @@ enum OpenAPIDocument {
             "type": "string"
           },
           "status": {
-            "type": "string",
-            "description": "The server reports `running`, `completed` or `failed`.",
-            "enum": [
-              "queued",
-              "running",
-              "completed",
-              "failed"
-            ]
+            "$ref": "#/components/schemas/JobState"
           },
           "result": {
             "anyOf": [
@@ -7469,11 +7480,7 @@ enum OpenAPIDocument {
             "format": "double"
           },
           "vault_id": {
-            "type": "string",
-            "enum": [
-              "vault_a",
-              "vault_b"
-            ]
+            "$ref": "#/components/schemas/VaultID"
           }
         },
         "required": [
@@ -7550,11 +7557,7 @@ enum OpenAPIDocument {
             "format": "double"
           },
           "vault_id": {
-            "type": "string",
-            "enum": [
-              "vault_a",
-              "vault_b"
-            ]
+            "$ref": "#/components/schemas/VaultID"
           },
           "similarity_score": {
             "type": "number",
@@ -7773,11 +7776,7 @@ enum OpenAPIDocument {
         "description": "`GET /kimera/vault/vaults/{vault_id}`.",
         "properties": {
           "vault_id": {
-            "type": "string",
-            "enum": [
-              "vault_a",
-              "vault_b"
-            ]
+            "$ref": "#/components/schemas/VaultID"
           },
           "contents": {
             "type": "array",
