@@ -2,7 +2,7 @@
 // listed here has no hand-written struct: its type is the one openapi.json generates (issue 28; the rest of
 // KimeraModels moves here schema by schema, docs/ARCHITECTURE.md "The contract").
 
-/// `GET /kimera/vault/status`.
+/// The vault status (operation `getVaultStatus`).
 public typealias VaultStatus = Components.Schemas.VaultStatus
 /// One vault's share of the SCARs.
 public typealias VaultSideStatus = Components.Schemas.VaultSideStatus

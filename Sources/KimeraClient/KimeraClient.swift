@@ -294,7 +294,7 @@ extension KimeraClient {
         try await generated { try await $0.searchScars(query: .init(query: query, limit: limit)).ok.body.json }
     }
 
-    /// `GET /kimera/vault/status`.
+    /// The vault status (operation `getVaultStatus`).
     public func vaultStatus() async throws -> VaultStatus {
         try await generated { try await $0.getVaultStatus().ok.body.json }
     }

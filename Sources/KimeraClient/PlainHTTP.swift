@@ -175,7 +175,7 @@ enum PlainHTTP {
             guard left > .zero else { throw .timeout }
             let slice = min(left, .milliseconds(50))
             var descriptor = pollfd(fd: socket, events: events, revents: 0)
-            let milliseconds = Int32(max(1, slice.components.seconds * 1000 + slice.components.attoseconds / 1_000_000_000_000_000))
+            let milliseconds = Int32(max(1, slice.milliseconds))
             let ready = poll(&descriptor, 1, milliseconds)
             if ready > 0 { return }
             if ready < 0 && errno != EINTR { throw .closed(String(cString: strerror(errno))) }

@@ -184,7 +184,7 @@ public final class KimeraService: Sendable {
         return hits.compactMap { hit in byID[hit.id].map { Ranked($0, score: hit.score) } }
     }
 
-    /// The vaults' totals, the geoid count and the store, read now (`GET /kimera/vault/status`, `/vault/stats`).
+    /// The vaults' totals, the geoid count and the store, read now (the vault status and stats).
     public func vaultReport() async throws -> VaultReport {
         let totals = try await store.vaultTotals()
         let geoids = try await store.geoidCount()

@@ -33,8 +33,8 @@ public struct VaultTotals: Sendable, Equatable {
     public var balanceRatio: Double { VaultBalance.balanceRatio(countA: countA, countB: countB) }
 }
 
-/// The vaults as the service reports them: what `GET /kimera/vault/status` and `/kimera/vault/stats` show
-/// (their wire shapes are the document's `VaultStatus` and `VaultStats`, built by the routes).
+/// The vaults as the service reports them: what the vault status and the vault stats show (their wire
+/// shapes are the document's `VaultStatus` and `VaultStats`, built by the routes).
 public struct VaultReport: Sendable, Equatable {
     public var totals: VaultTotals
     public var geoids: Int

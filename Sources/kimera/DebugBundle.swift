@@ -254,8 +254,8 @@ final class BundleCapture: Sendable {
             }
         }
         // A CPU profile covering the window (whole seconds, within what the server accepts).
-        let windowSeconds = window.components.seconds + (window.components.attoseconds > 0 ? 1 : 0)
-        let profileSeconds = Int(min(max(windowSeconds, 1), Int64(CPUProfiler.secondsRange.upperBound)))
+        let windowSeconds = Int(min(window.seconds.rounded(.up), Double(CPUProfiler.secondsRange.upperBound)))
+        let profileSeconds = max(windowSeconds, 1)
         let profiles = Task {
             await withTaskGroup(of: Void.self) { group in
                 for index in 0..<count where wasOn[index] != nil {

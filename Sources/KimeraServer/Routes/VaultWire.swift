@@ -4,7 +4,7 @@ import KimeraCore
 // The vault report in the wire shapes openapi.json gives it (routes translate Core → HTTP).
 
 extension VaultStatus {
-    /// `GET /kimera/vault/status`: both vaults, the totals, the database, and the original's summary.
+    /// The vault status: both vaults, the totals, the database, and the original's summary.
     init(_ report: VaultReport) {
         let totals = report.totals
         self.init(
