@@ -127,21 +127,17 @@ public final class KimeraService: Sendable {
         }
     }
 
+    /// How many neighbours of the trigger processing compares with it when the request does not say.
+    public static let defaultSearchLimit = 5
+
     /// docs/DOMAIN.md "Processing a trigger": the trigger and its `searchLimit` most similar other geoids, every
     /// pair scored, each tension resolved into a SCAR, all SCARs and the cycle increment in one transaction.
     /// `forceCollapse` collapses every tension regardless of pulse and stability.
     public func processContradictions(
-        trigger triggerID: String, searchLimit: Int = 5, forceCollapse: Bool = false
+        trigger triggerID: String, searchLimit: Int = defaultSearchLimit, forceCollapse: Bool = false
     ) async throws -> ProcessResult {
         let started = ContinuousClock.now
-        // A body field has no clamp: the document says 1 to 100, so more is a 400 naming the range (a query
-        // `limit` is clamped instead, as docs/API.md §1 says).
-        guard searchLimit <= configuration.maximumLimit else {
-            throw DomainError.invalidInput(
-                field: "search_limit",
-                problem: "must be from 1 to \(configuration.maximumLimit), got \(searchLimit)")
-        }
-        let searchLimit = try clampedLimit(searchLimit, field: "search_limit")
+        try checkSearchLimit(searchLimit)
         guard let trigger = try await store.geoid(id: triggerID) else {
             throw DomainError.notFound(.geoid, id: triggerID)
         }
@@ -329,6 +325,18 @@ public final class KimeraService: Sendable {
     // MARK: Helpers
 
     /// A limit must be at least 1; above `maximumLimit` it is clamped.
+    /// A processing request's `search_limit`: a body field has no clamp, the document says 1 to 100, so
+    /// anything else is a 400 naming the range (a query `limit` is clamped instead, as docs/API.md §1 says).
+    public func checkSearchLimit(_ searchLimit: Int) throws(DomainError) {
+        guard searchLimit >= 1 else {
+            throw .invalidInput(field: "search_limit", problem: "must be at least 1, got \(searchLimit)")
+        }
+        guard searchLimit <= configuration.maximumLimit else {
+            throw .invalidInput(
+                field: "search_limit", problem: "must be from 1 to \(configuration.maximumLimit), got \(searchLimit)")
+        }
+    }
+
     func clampedLimit(_ limit: Int, field: String) throws(DomainError) -> Int {
         guard limit >= 1 else {
             throw .invalidInput(field: field, problem: "must be at least 1, got \(limit)")

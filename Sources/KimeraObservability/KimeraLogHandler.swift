@@ -43,10 +43,14 @@ public final class LogPipeline: Sendable {
         self.telemetry = telemetry
     }
 
-    /// A handler for `label`; use as `LoggingSystem.bootstrap(pipeline.makeHandler)`.
+    /// A handler for `label`; use as `LoggingSystem.bootstrap(pipeline.makeHandler)`. The label joins the
+    /// modules `/debug/log-level` lists, except swift-log's unnamed task-local default (`Logger(label: "")`):
+    /// no level can be set for it, and its records follow the root level.
     public func makeHandler(label: String) -> any LogHandler {
-        labels.locked { labels in
-            if labels.count < Self.labelLimit { labels.insert(label) }
+        if !label.isEmpty {
+            labels.locked { labels in
+                if labels.count < Self.labelLimit { labels.insert(label) }
+            }
         }
         var handler = KimeraLogHandler(label: label, pipeline: self)
         handler.exporter = telemetry?.exportHandler(label)

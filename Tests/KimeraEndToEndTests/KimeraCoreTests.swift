@@ -109,6 +109,15 @@ struct KimeraCoreTests {
                 "/kimera/contradiction/process/contradictions/sync", #"{"trigger_geoid_id": "x", "search_limit": 0}"#,
                 400, "search_limit"
             ),
+            // A job is refused at once for what it would fail on: the range is the sync call's, 1 to 100.
+            (
+                "/kimera/contradiction/process/contradictions", #"{"trigger_geoid_id": "x", "search_limit": 1000}"#,
+                400, "'search_limit' must be from 1 to 100, got 1000"
+            ),
+            (
+                "/kimera/contradiction/process/contradictions", #"{"trigger_geoid_id": "x", "search_limit": 0}"#,
+                400, "'search_limit' must be at least 1, got 0"
+            ),
         ]
         for (path, body, status, fragment) in cases {
             let response: HTTPResult

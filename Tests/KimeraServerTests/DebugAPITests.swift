@@ -141,6 +141,7 @@ struct DebugAPITests {
     func logLevels() async throws {
         let server = TestServer()
         _ = server.engine.logger("kimera.core.vault")
+        _ = server.engine.logger("")  // swift-log's unnamed task-local default: not a module one can set
         try await server.test { client in
             try await client.execute(uri: "/debug/log-level?level=DEBUG&module=kimera.core", method: .post) {
                 response in
@@ -165,6 +166,7 @@ struct DebugAPITests {
                 #expect(vault?.configured == nil)
                 #expect(vault?.effective == .debug)
                 #expect(body.modules.first { $0.module == "kimera.core" }?.configured == .debug)
+                #expect(!body.modules.contains { $0.module.isEmpty })
             }
             try await client.execute(uri: "/debug/log-level?level=ERROR&module=kimera.http&ttl=15m", method: .post) {
                 response in

@@ -140,6 +140,13 @@ extension Components.Schemas.VaultContents {
     }
 }
 
+extension Components.Schemas.ProcessRequest {
+    /// `search_limit`, or the document's default when absent.
+    var searchLimitOrDefault: Int { searchLimit ?? KimeraService.defaultSearchLimit }
+    /// `force_collapse`, false when absent.
+    var forceCollapseOrDefault: Bool { forceCollapse ?? false }
+}
+
 extension GeoidConstruction {
     /// Validates a create body (either form) and drafts its geoid.
     static func draft(_ body: Components.Schemas.CreateGeoidRequest) throws(DomainError) -> GeoidDraft {

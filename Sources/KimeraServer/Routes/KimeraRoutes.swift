@@ -51,7 +51,7 @@ enum KimeraRoutes {
             invalidate()
             geoidLog.info(
                 "geoid created",
-                metadata: ["geoid_id": .string(created.geoid.geoidID), "entropy": .stringConvertible(created.entropy)])
+                metadata: ["geoid_id": .string(created.geoidID), "entropy": .stringConvertible(created.entropy)])
             return JSONBody.response(CreateGeoidResponse(created), status: .created)
         }
         routes.post("/kimera/geoids/batch") { request, _ in
@@ -103,8 +103,8 @@ enum KimeraRoutes {
             let body = try await JSONBody.decode(ProcessRequest.self, from: request, limit: bodyLimit)
             let result = try await profiler.profile("contradiction.process") {
                 try await service.processContradictions(
-                    trigger: body.triggerGeoidID, searchLimit: body.searchLimit ?? 5,
-                    forceCollapse: body.forceCollapse ?? false)
+                    trigger: body.triggerGeoidID, searchLimit: body.searchLimitOrDefault,
+                    forceCollapse: body.forceCollapseOrDefault)
             }
             invalidate()
             contradictionLog.info(
@@ -119,15 +119,11 @@ enum KimeraRoutes {
         routes.post("/kimera/contradiction/process/contradictions") { request, _ in
             let body = try await JSONBody.decode(ProcessRequest.self, from: request, limit: bodyLimit)
             // Fail fast on what the job would fail on, rather than accepting a job that cannot succeed.
-            let searchLimit = body.searchLimit ?? 5
-            guard searchLimit >= 1 else {
-                throw DomainError.invalidInput(
-                    field: "search_limit",
-                    problem: "must be at least 1 (at most \(maxSearchLimit); larger values are clamped)")
-            }
+            let searchLimit = body.searchLimitOrDefault
+            try service.checkSearchLimit(searchLimit)
             _ = try await service.geoid(id: body.triggerGeoidID)
             let jobID = try await jobs.start(
-                trigger: body.triggerGeoidID, searchLimit: searchLimit, forceCollapse: body.forceCollapse ?? false,
+                trigger: body.triggerGeoidID, searchLimit: searchLimit, forceCollapse: body.forceCollapseOrDefault,
                 service: service, profiler: profiler,
                 onFinish: { result in
                     invalidate()
