@@ -111,6 +111,61 @@ struct GeneratedClientTests {
         }
     }
 
+    @Test func theCoreOperationsOfARealServerRoundTripThroughTheGeneratedClient() async throws {
+        try await withCLIServer { server in
+            let client = server.client
+            let hot = try await client.createGeoid(
+                CreateGeoidRequest(
+                    semanticFeatures: ["heat": .number(0.9), "light": .number(0.1)],
+                    symbolicContent: ["hot": .bool(true), "none": .null], metadata: ["source": .string("test")]))
+            #expect(hot.semanticState["heat"] == 0.9 && hot.entropy > 0)
+            // An explicit null is kept: the key is there, its value is JSON null.
+            #expect(hot.symbolicState.keys.contains("none") && hot.symbolicState["none"]! == nil)
+            #expect(hot.metadata["source"] == .string("test"))
+            let cold = try await client.createGeoid(
+                CreateGeoidRequest(
+                    semanticFeatures: ["cold": .number(0.8), "dark": .number(0.2)], symbolicContent: ["hot": .bool(false)]))
+            #expect(try await client.geoid(id: hot.geoidID) == hot.geoid)
+
+            let found = try await client.searchGeoids(query: "heat", limit: 2)
+            #expect(found.query == "heat" && Set(found.results.map(\.geoidID)) == [hot.geoidID, cold.geoidID])
+
+            let detected = try await client.detectContradictions(
+                DetectRequest(geoidPairs: [[hot.geoidID, cold.geoidID], [hot.geoidID]]))
+            #expect(detected.results[0].isContradiction == true)
+            #expect(detected.results[0].tension?.geoidsInvolved == [hot.geoidID, cold.geoidID])
+            #expect(detected.results[1].error?.contains("exactly 2") == true)
+
+            let processed = try await client.processContradictions(
+                ProcessRequest(triggerGeoidID: hot.geoidID, forceCollapse: true))
+            #expect(processed.scarsCreated == 1 && processed.results.first?.decision == .collapse)
+            let scarID = try #require(processed.results.first?.scarID)
+            let scar = try await client.scar(id: scarID)
+            #expect(scar.geoids == [hot.geoidID, cold.geoidID] && scar.resolvedBy == "ContradictionEngine:Collapse")
+            let scars = try await client.searchScars(query: "collapse heat", limit: 1)
+            #expect(scars.status == .success && scars.count == 1 && scars.results.first?.scarID == scarID)
+            let contents = try await client.vaultContents(vaultID: scar.vaultID.rawValue)
+            #expect(contents.vaultID == scar.vaultID && contents.contents == [scar])
+
+            let job = try await client.startContradictionJob(ProcessRequest(triggerGeoidID: cold.geoidID))
+            #expect(job.statusURL == "/kimera/contradiction/jobs/\(job.jobID)")
+            var state = try await client.contradictionJob(id: job.jobID)
+            for _ in 0..<100 where state.status == .running {
+                try await Task.sleep(for: .milliseconds(50))
+                state = try await client.contradictionJob(id: job.jobID)
+            }
+            #expect(state.status == .completed && state.result?.triggerGeoidID == cold.geoidID)
+
+            try await client.deleteGeoid(id: cold.geoidID)
+            await #expect {
+                _ = try await client.geoid(id: cold.geoidID)
+            } throws: { error in
+                guard case .status(let status, _, _) = error as? ClientError else { return false }
+                return status == 404
+            }
+        }
+    }
+
     @Test func theCommandLineExitsAsBeforeOnAServerError() async throws {
         let stub = try StubHTTPServer(response: StubHTTPServer.internalError(message: "The vault is on fire."))
         defer { stub.stop() }
