@@ -149,8 +149,8 @@ enum PostgresSchema {
                         vectors.append(PostgresCoding.buffer(embedder.embed(text)))
                     }
                     var binds = PostgresBindings()
-                    try binds.append(seqs)
-                    try binds.append(vectors)
+                    binds.append(seqs)
+                    binds.append(vectors)
                     try await connection.query(
                         PostgresQuery(
                             unsafeSQL: """

@@ -136,7 +136,9 @@ final class HTTP1RequestGuard: ChannelDuplexHandler, RemovableChannelHandler {
         headers.add(name: "connection", value: "close")
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)
         context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: bytes)))), promise: nil)
-        context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in context.close(promise: nil) }
+        // The write completes on the context's event loop: NIOLoopBound carries the context there.
+        let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+        context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in bound.value.close(promise: nil) }
     }
 }
 
@@ -196,7 +198,8 @@ final class RequestLineWatchHandler: ChannelDuplexHandler, RemovableChannelHandl
                 "HTTP/1.1 405 Method Not Allowed\r\ncontent-type: application/json; charset=utf-8\r\n"
                     + "content-length: \(bytes.count)\r\nx-request-id: \(requestID)\r\nconnection: close\r\n\r\n")
             response.writeBytes(bytes)
-            context.writeAndFlush(wrapOutboundOut(response)).whenComplete { _ in context.close(promise: nil) }
+            let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+            context.writeAndFlush(wrapOutboundOut(response)).whenComplete { _ in bound.value.close(promise: nil) }
             return
         }
         watch.saw(buffer)
