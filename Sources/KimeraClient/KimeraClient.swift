@@ -143,19 +143,20 @@ extension KimeraClient {
 
     /// `GET /`.
     public func root(bypassCache: Bool = false) async throws -> RootResponse {
-        try await get("/", query: bypassCache ? [("bypass_cache", "true")] : [])
+        try await generated { try await $0.getRoot(query: .init(bypassCache: bypassCache ? "true" : nil)).ok.body.json }
     }
 
     /// `GET /debug/info`.
     public func debugInfo(includeLogs: Bool = true, includeTraces: Bool = true, includeProfiles: Bool = true)
         async throws -> DebugInfo
     {
-        try await get(
-            "/debug/info",
-            query: [
-                ("include_logs", String(includeLogs)), ("include_traces", String(includeTraces)),
-                ("include_profiles", String(includeProfiles)),
-            ])
+        try await generated {
+            try await $0.getDebugInfo(
+                query: .init(
+                    includeLogs: String(includeLogs), includeTraces: String(includeTraces),
+                    includeProfiles: String(includeProfiles))
+            ).ok.body.json
+        }
     }
 
     /// `POST /debug/mode`. `ttl` is a duration as the server reads it (`15m`, `30s`).
@@ -220,17 +221,17 @@ extension KimeraClient {
 
     /// `GET /debug/incidents/{id}`.
     public func incident(id: String) async throws -> Incident {
-        try await get("/debug/incidents/" + (id.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? id))
+        try await generated { try await $0.getIncident(path: .init(id: id)).ok.body.json }
     }
 
     /// `GET /debug/profiles`.
     public func profiles(limit: Int? = nil, name: String? = nil) async throws -> ProfilesResponse {
-        try await get("/debug/profiles", query: optional("limit", limit.map(String.init)) + optional("name", name))
+        try await generated { try await $0.getProfiles(query: .init(limit: limit, name: name)).ok.body.json }
     }
 
     /// `GET /performance/stats`.
     public func performanceStats() async throws -> PerformanceStats {
-        try await get("/performance/stats")
+        try await generated { try await $0.getPerformanceStats().ok.body.json }
     }
 
     /// `GET /metrics`: the Prometheus text exposition.
