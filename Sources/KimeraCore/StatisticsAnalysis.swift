@@ -17,11 +17,6 @@ public enum StatisticsAnalysis {
         public var counts: [Int]
         /// The 11 bin edges.
         public var bins: [Double]
-
-        public init(counts: [Int], bins: [Double]) {
-            self.counts = counts
-            self.bins = bins
-        }
     }
 
     /// Population statistics of the data (the document's `AnalyzeResponse`, built by the route); `histogram`,
@@ -40,23 +35,10 @@ public enum StatisticsAnalysis {
         public var skewness: Double?
         /// Mean fourth-power z-score − 3.
         public var kurtosis: Double?
-
-        public init(
-            analysisType: AnalysisType, mean: Double, median: Double, std: Double, min: Double, max: Double,
-            count: Int
-        ) {
-            self.analysisType = analysisType
-            self.mean = mean
-            self.median = median
-            self.std = std
-            self.min = min
-            self.max = max
-            self.count = count
-        }
     }
 
-    /// - Throws: `DomainError.invalidInput` for empty data, non-finite values or an unknown type.
     /// `analysisType` stays text so that an unknown kind is a 400 naming it; nil is `basic`.
+    /// - Throws: `DomainError.invalidInput` for empty data, non-finite values or an unknown type.
     public static func analyze(_ data: [Double], analysisType: String?) throws(DomainError) -> Summary {
         let typeName = analysisType ?? AnalysisType.basic.rawValue
         guard let type = AnalysisType(rawValue: typeName) else {

@@ -10,19 +10,6 @@ public struct ServiceStatus: Sendable, Equatable {
     public var embeddingDimensions: Int
     /// When it was read, ISO-8601 UTC.
     public var timestamp: String
-
-    public init(
-        totals: VaultTotals, activeGeoids: Int, cycleCount: Int, tensionThreshold: Double, embeddingModel: String,
-        embeddingDimensions: Int, timestamp: String
-    ) {
-        self.totals = totals
-        self.activeGeoids = activeGeoids
-        self.cycleCount = cycleCount
-        self.tensionThreshold = tensionThreshold
-        self.embeddingModel = embeddingModel
-        self.embeddingDimensions = embeddingDimensions
-        self.timestamp = timestamp
-    }
 }
 
 /// One component probed by `KimeraService.health()`.
@@ -31,12 +18,6 @@ public struct ComponentProbe: Sendable, Equatable {
     /// What failed, or a short fact about the component.
     public var detail: String
     public var latencyMs: Double
-
-    public init(isOK: Bool, detail: String, latencyMs: Double) {
-        self.isOK = isOK
-        self.detail = detail
-        self.latencyMs = latencyMs
-    }
 }
 
 /// Every component probed once: `GET /kimera/system/health` and `/kimera/system/health/detailed` (the
@@ -46,11 +27,6 @@ public struct HealthReport: Sendable, Equatable {
     public var components: [String: ComponentProbe]
     /// When the probes ended, ISO-8601 UTC.
     public var timestamp: String
-
-    public init(components: [String: ComponentProbe], timestamp: String) {
-        self.components = components
-        self.timestamp = timestamp
-    }
 
     /// Every component answered; otherwise the whole is degraded.
     public var isHealthy: Bool { components.values.allSatisfy(\.isOK) }
@@ -69,19 +45,6 @@ public struct CycleReport: Sendable, Equatable {
     public var processingTime: Double
     /// Geoids the cycle worked on (at most `CognitiveCyclePlan.geoidLimit`).
     public var activeGeoids: Int
-
-    public init(
-        cycleCount: Int, contradictionsDetected: Int, scarsCreated: Int, entropyBeforeDiffusion: Double,
-        entropyAfterDiffusion: Double, processingTime: Double, activeGeoids: Int
-    ) {
-        self.cycleCount = cycleCount
-        self.contradictionsDetected = contradictionsDetected
-        self.scarsCreated = scarsCreated
-        self.entropyBeforeDiffusion = entropyBeforeDiffusion
-        self.entropyAfterDiffusion = entropyAfterDiffusion
-        self.processingTime = processingTime
-        self.activeGeoids = activeGeoids
-    }
 
     public var entropyDelta: Double { entropyAfterDiffusion - entropyBeforeDiffusion }
 }

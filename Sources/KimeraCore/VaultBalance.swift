@@ -42,13 +42,6 @@ public struct VaultReport: Sendable, Equatable {
     public var dialect: String
     /// When the totals were read, ISO-8601 UTC.
     public var timestamp: String
-
-    public init(totals: VaultTotals, geoids: Int, dialect: String, timestamp: String) {
-        self.totals = totals
-        self.geoids = geoids
-        self.dialect = dialect
-        self.timestamp = timestamp
-    }
 }
 
 /// One SCAR as rebalancing sees it.
