@@ -36,6 +36,14 @@ struct DomainWireTests {
         }
     }
 
+    @Test("a request body's fields the document does not list are ignored, whatever they hold")
+    func unknownFieldsIgnored() throws {
+        let body = Data(#"{"content":"x","extra":1e999,"nested":{"a":[1,{"b":null}]}}"#.utf8)
+        #expect(try JSONDecoder().decode(CreateGeoidRequest.self, from: body).content == "x")
+        let process = Data(#"{"trigger_geoid_id":"g","junk":1e999}"#.utf8)
+        #expect(try JSONDecoder().decode(ProcessRequest.self, from: process).triggerGeoidID == "g")
+    }
+
     @Test("a SCAR search hit is the SCAR's fields plus similarity_score, flat")
     func scarHitFlat() throws {
         let figures = ScarFigures(

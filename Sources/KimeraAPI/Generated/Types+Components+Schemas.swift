@@ -3753,8 +3753,6 @@ extension Components {
             }
             /// - Remark: Generated from `#/components/schemas/CreateGeoidRequest/metadata`.
             public var metadata: Components.Schemas.CreateGeoidRequest.MetadataPayload?
-            /// A container of undocumented properties.
-            public var additionalProperties: OpenAPIRuntime.OpenAPIObjectContainer
             /// Creates a new `CreateGeoidRequest`.
             ///
             /// - Parameters:
@@ -3763,21 +3761,18 @@ extension Components {
             ///   - semanticFeatures: Feature form: feature name → number. When present this form wins. A value that is not a finite number is a 400 naming the feature. Each weight is within ±1e12.
             ///   - symbolicContent: Merged into `symbolic_state` in either form.
             ///   - metadata:
-            ///   - additionalProperties: A container of undocumented properties.
             public init(
                 content: Swift.String? = nil,
                 echoformText: Swift.String? = nil,
                 semanticFeatures: Components.Schemas.CreateGeoidRequest.SemanticFeaturesPayload? = nil,
                 symbolicContent: Components.Schemas.CreateGeoidRequest.SymbolicContentPayload? = nil,
-                metadata: Components.Schemas.CreateGeoidRequest.MetadataPayload? = nil,
-                additionalProperties: OpenAPIRuntime.OpenAPIObjectContainer = .init()
+                metadata: Components.Schemas.CreateGeoidRequest.MetadataPayload? = nil
             ) {
                 self.content = content
                 self.echoformText = echoformText
                 self.semanticFeatures = semanticFeatures
                 self.symbolicContent = symbolicContent
                 self.metadata = metadata
-                self.additionalProperties = additionalProperties
             }
             public enum CodingKeys: String, CodingKey {
                 case content
@@ -3785,60 +3780,6 @@ extension Components {
                 case semanticFeatures = "semantic_features"
                 case symbolicContent = "symbolic_content"
                 case metadata
-            }
-            public init(from decoder: any Swift.Decoder) throws {
-                let container = try decoder.container(keyedBy: CodingKeys.self)
-                self.content = try container.decodeIfPresent(
-                    Swift.String.self,
-                    forKey: .content
-                )
-                self.echoformText = try container.decodeIfPresent(
-                    Swift.String.self,
-                    forKey: .echoformText
-                )
-                self.semanticFeatures = try container.decodeIfPresent(
-                    Components.Schemas.CreateGeoidRequest.SemanticFeaturesPayload.self,
-                    forKey: .semanticFeatures
-                )
-                self.symbolicContent = try container.decodeIfPresent(
-                    Components.Schemas.CreateGeoidRequest.SymbolicContentPayload.self,
-                    forKey: .symbolicContent
-                )
-                self.metadata = try container.decodeIfPresent(
-                    Components.Schemas.CreateGeoidRequest.MetadataPayload.self,
-                    forKey: .metadata
-                )
-                additionalProperties = try decoder.decodeAdditionalProperties(knownKeys: [
-                    "content",
-                    "echoform_text",
-                    "semantic_features",
-                    "symbolic_content",
-                    "metadata"
-                ])
-            }
-            public func encode(to encoder: any Swift.Encoder) throws {
-                var container = encoder.container(keyedBy: CodingKeys.self)
-                try container.encodeIfPresent(
-                    self.content,
-                    forKey: .content
-                )
-                try container.encodeIfPresent(
-                    self.echoformText,
-                    forKey: .echoformText
-                )
-                try container.encodeIfPresent(
-                    self.semanticFeatures,
-                    forKey: .semanticFeatures
-                )
-                try container.encodeIfPresent(
-                    self.symbolicContent,
-                    forKey: .symbolicContent
-                )
-                try container.encodeIfPresent(
-                    self.metadata,
-                    forKey: .metadata
-                )
-                try encoder.encodeAdditionalProperties(additionalProperties)
             }
         }
         /// `201` of `POST /kimera/geoids`: the stored geoid's fields, as the Python original answered, and its entropy.
@@ -4239,40 +4180,15 @@ extension Components {
             ///
             /// - Remark: Generated from `#/components/schemas/DetectRequest/geoid_pairs`.
             public var geoidPairs: [[Swift.String]]
-            /// A container of undocumented properties.
-            public var additionalProperties: OpenAPIRuntime.OpenAPIObjectContainer
             /// Creates a new `DetectRequest`.
             ///
             /// - Parameters:
             ///   - geoidPairs: Pairs `[a, b]` of geoid ids (at most 1000). An entry that is not exactly two ids, or names an unknown geoid, gets a per-pair `error`.
-            ///   - additionalProperties: A container of undocumented properties.
-            public init(
-                geoidPairs: [[Swift.String]],
-                additionalProperties: OpenAPIRuntime.OpenAPIObjectContainer = .init()
-            ) {
+            public init(geoidPairs: [[Swift.String]]) {
                 self.geoidPairs = geoidPairs
-                self.additionalProperties = additionalProperties
             }
             public enum CodingKeys: String, CodingKey {
                 case geoidPairs = "geoid_pairs"
-            }
-            public init(from decoder: any Swift.Decoder) throws {
-                let container = try decoder.container(keyedBy: CodingKeys.self)
-                self.geoidPairs = try container.decode(
-                    [[Swift.String]].self,
-                    forKey: .geoidPairs
-                )
-                additionalProperties = try decoder.decodeAdditionalProperties(knownKeys: [
-                    "geoid_pairs"
-                ])
-            }
-            public func encode(to encoder: any Swift.Encoder) throws {
-                var container = encoder.container(keyedBy: CodingKeys.self)
-                try container.encode(
-                    self.geoidPairs,
-                    forKey: .geoidPairs
-                )
-                try encoder.encodeAdditionalProperties(additionalProperties)
             }
         }
         /// One pair's outcome: `is_contradiction` and `tension`, or `error`.
@@ -4384,66 +4300,25 @@ extension Components {
             ///
             /// - Remark: Generated from `#/components/schemas/ProcessRequest/force_collapse`.
             public var forceCollapse: Swift.Bool?
-            /// A container of undocumented properties.
-            public var additionalProperties: OpenAPIRuntime.OpenAPIObjectContainer
             /// Creates a new `ProcessRequest`.
             ///
             /// - Parameters:
             ///   - triggerGeoidID:
             ///   - searchLimit: How many most-similar other geoids to compare with the trigger, from 1 to 100; outside that range is a 400 naming it.
             ///   - forceCollapse: Collapse every tension regardless of pulse and stability.
-            ///   - additionalProperties: A container of undocumented properties.
             public init(
                 triggerGeoidID: Swift.String,
                 searchLimit: Swift.Int? = nil,
-                forceCollapse: Swift.Bool? = nil,
-                additionalProperties: OpenAPIRuntime.OpenAPIObjectContainer = .init()
+                forceCollapse: Swift.Bool? = nil
             ) {
                 self.triggerGeoidID = triggerGeoidID
                 self.searchLimit = searchLimit
                 self.forceCollapse = forceCollapse
-                self.additionalProperties = additionalProperties
             }
             public enum CodingKeys: String, CodingKey {
                 case triggerGeoidID = "trigger_geoid_id"
                 case searchLimit = "search_limit"
                 case forceCollapse = "force_collapse"
-            }
-            public init(from decoder: any Swift.Decoder) throws {
-                let container = try decoder.container(keyedBy: CodingKeys.self)
-                self.triggerGeoidID = try container.decode(
-                    Swift.String.self,
-                    forKey: .triggerGeoidID
-                )
-                self.searchLimit = try container.decodeIfPresent(
-                    Swift.Int.self,
-                    forKey: .searchLimit
-                )
-                self.forceCollapse = try container.decodeIfPresent(
-                    Swift.Bool.self,
-                    forKey: .forceCollapse
-                )
-                additionalProperties = try decoder.decodeAdditionalProperties(knownKeys: [
-                    "trigger_geoid_id",
-                    "search_limit",
-                    "force_collapse"
-                ])
-            }
-            public func encode(to encoder: any Swift.Encoder) throws {
-                var container = encoder.container(keyedBy: CodingKeys.self)
-                try container.encode(
-                    self.triggerGeoidID,
-                    forKey: .triggerGeoidID
-                )
-                try container.encodeIfPresent(
-                    self.searchLimit,
-                    forKey: .searchLimit
-                )
-                try container.encodeIfPresent(
-                    self.forceCollapse,
-                    forKey: .forceCollapse
-                )
-                try encoder.encodeAdditionalProperties(additionalProperties)
             }
         }
         /// What processing did with one tension.
@@ -6116,40 +5991,15 @@ extension Components {
         public struct EmbedRequest: Codable, Hashable, Sendable {
             /// - Remark: Generated from `#/components/schemas/EmbedRequest/text`.
             public var text: Swift.String
-            /// A container of undocumented properties.
-            public var additionalProperties: OpenAPIRuntime.OpenAPIObjectContainer
             /// Creates a new `EmbedRequest`.
             ///
             /// - Parameters:
             ///   - text:
-            ///   - additionalProperties: A container of undocumented properties.
-            public init(
-                text: Swift.String,
-                additionalProperties: OpenAPIRuntime.OpenAPIObjectContainer = .init()
-            ) {
+            public init(text: Swift.String) {
                 self.text = text
-                self.additionalProperties = additionalProperties
             }
             public enum CodingKeys: String, CodingKey {
                 case text
-            }
-            public init(from decoder: any Swift.Decoder) throws {
-                let container = try decoder.container(keyedBy: CodingKeys.self)
-                self.text = try container.decode(
-                    Swift.String.self,
-                    forKey: .text
-                )
-                additionalProperties = try decoder.decodeAdditionalProperties(knownKeys: [
-                    "text"
-                ])
-            }
-            public func encode(to encoder: any Swift.Encoder) throws {
-                var container = encoder.container(keyedBy: CodingKeys.self)
-                try container.encode(
-                    self.text,
-                    forKey: .text
-                )
-                try encoder.encodeAdditionalProperties(additionalProperties)
             }
         }
         /// The embedding of a text and its statistics.
@@ -6804,40 +6654,15 @@ extension Components {
         public struct BatchCreateRequest: Codable, Hashable, Sendable {
             /// - Remark: Generated from `#/components/schemas/BatchCreateRequest/geoids`.
             public var geoids: [Components.Schemas.CreateGeoidRequest]
-            /// A container of undocumented properties.
-            public var additionalProperties: OpenAPIRuntime.OpenAPIObjectContainer
             /// Creates a new `BatchCreateRequest`.
             ///
             /// - Parameters:
             ///   - geoids:
-            ///   - additionalProperties: A container of undocumented properties.
-            public init(
-                geoids: [Components.Schemas.CreateGeoidRequest],
-                additionalProperties: OpenAPIRuntime.OpenAPIObjectContainer = .init()
-            ) {
+            public init(geoids: [Components.Schemas.CreateGeoidRequest]) {
                 self.geoids = geoids
-                self.additionalProperties = additionalProperties
             }
             public enum CodingKeys: String, CodingKey {
                 case geoids
-            }
-            public init(from decoder: any Swift.Decoder) throws {
-                let container = try decoder.container(keyedBy: CodingKeys.self)
-                self.geoids = try container.decode(
-                    [Components.Schemas.CreateGeoidRequest].self,
-                    forKey: .geoids
-                )
-                additionalProperties = try decoder.decodeAdditionalProperties(knownKeys: [
-                    "geoids"
-                ])
-            }
-            public func encode(to encoder: any Swift.Encoder) throws {
-                var container = encoder.container(keyedBy: CodingKeys.self)
-                try container.encode(
-                    self.geoids,
-                    forKey: .geoids
-                )
-                try encoder.encodeAdditionalProperties(additionalProperties)
             }
         }
         /// - Remark: Generated from `#/components/schemas/BatchCreateResponse`.
@@ -6977,53 +6802,21 @@ extension Components {
             public var data: [Swift.Double]
             /// - Remark: Generated from `#/components/schemas/AnalyzeRequest/analysis_type`.
             public var analysisType: Swift.String?
-            /// A container of undocumented properties.
-            public var additionalProperties: OpenAPIRuntime.OpenAPIObjectContainer
             /// Creates a new `AnalyzeRequest`.
             ///
             /// - Parameters:
             ///   - data:
             ///   - analysisType:
-            ///   - additionalProperties: A container of undocumented properties.
             public init(
                 data: [Swift.Double],
-                analysisType: Swift.String? = nil,
-                additionalProperties: OpenAPIRuntime.OpenAPIObjectContainer = .init()
+                analysisType: Swift.String? = nil
             ) {
                 self.data = data
                 self.analysisType = analysisType
-                self.additionalProperties = additionalProperties
             }
             public enum CodingKeys: String, CodingKey {
                 case data
                 case analysisType = "analysis_type"
-            }
-            public init(from decoder: any Swift.Decoder) throws {
-                let container = try decoder.container(keyedBy: CodingKeys.self)
-                self.data = try container.decode(
-                    [Swift.Double].self,
-                    forKey: .data
-                )
-                self.analysisType = try container.decodeIfPresent(
-                    Swift.String.self,
-                    forKey: .analysisType
-                )
-                additionalProperties = try decoder.decodeAdditionalProperties(knownKeys: [
-                    "data",
-                    "analysis_type"
-                ])
-            }
-            public func encode(to encoder: any Swift.Encoder) throws {
-                var container = encoder.container(keyedBy: CodingKeys.self)
-                try container.encode(
-                    self.data,
-                    forKey: .data
-                )
-                try container.encodeIfPresent(
-                    self.analysisType,
-                    forKey: .analysisType
-                )
-                try encoder.encodeAdditionalProperties(additionalProperties)
             }
         }
         /// Population statistics; `histogram`, `skewness`, `kurtosis` for `distribution` only.
