@@ -171,7 +171,7 @@ extension KimeraClient {
 
     /// `GET /debug/logs`.
     public func logs(_ query: LogQuery = LogQuery()) async throws -> LogsResponse {
-        try await get("/debug/logs", query: query.items)
+        try await generated { try await $0.getLogs(query: query.generated).ok.body.json }
     }
 
     /// `GET /debug/log-level`.
@@ -183,19 +183,8 @@ extension KimeraClient {
     public func setLogLevel(_ level: LogLevel, module: String? = nil, ttl: String? = nil) async throws
         -> LogLevelChangeResponse
     {
-        // The parameter's enum lists every level in both cases; the upper-case spelling is the level's name.
-        let name: Operations.SetLogLevel.Input.Query.LevelPayload =
-            switch level {
-            case .trace: .TRACE
-            case .debug: .DEBUG
-            case .info: .INFO
-            case .notice: .NOTICE
-            case .warning: .WARNING
-            case .error: .ERROR
-            case .critical: .CRITICAL
-            }
-        return try await generated {
-            try await $0.setLogLevel(query: .init(level: name, module: module, ttl: ttl)).ok.body.json
+        try await generated {
+            try await $0.setLogLevel(query: .init(level: level.rawValue, module: module, ttl: ttl)).ok.body.json
         }
     }
 
@@ -206,17 +195,18 @@ extension KimeraClient {
 
     /// `GET /debug/traces`.
     public func traces(_ query: TraceQuery = TraceQuery()) async throws -> TracesResponse {
-        try await get("/debug/traces", query: query.items)
+        try await generated { try await $0.getTraces(query: query.generated).ok.body.json }
     }
 
     /// `GET /debug/incidents`: requests kept because they ended badly, newest first.
     public func incidents(route: String? = nil, cause: String? = nil, since: String? = nil, limit: Int? = nil)
         async throws -> IncidentList
     {
-        try await get(
-            "/debug/incidents",
-            query: optional("route", route) + optional("cause", cause) + optional("since", since)
-                + optional("limit", limit.map(String.init)))
+        try await generated {
+            try await $0.listIncidents(
+                query: .init(limit: limit.map(String.init), route: route, cause: cause, since: since)
+            ).ok.body.json
+        }
     }
 
     /// `GET /debug/incidents/{id}`.
@@ -226,7 +216,7 @@ extension KimeraClient {
 
     /// `GET /debug/profiles`.
     public func profiles(limit: Int? = nil, name: String? = nil) async throws -> ProfilesResponse {
-        try await generated { try await $0.getProfiles(query: .init(limit: limit, name: name)).ok.body.json }
+        try await generated { try await $0.getProfiles(query: .init(limit: limit.map(String.init), name: name)).ok.body.json }
     }
 
     /// `GET /performance/stats`.
@@ -262,7 +252,7 @@ extension KimeraClient {
 
     /// `GET /kimera/geoids/search`.
     public func searchGeoids(query: String, limit: Int? = nil) async throws -> SearchResponse {
-        try await generated { try await $0.searchGeoids(query: .init(query: query, limit: limit)).ok.body.json }
+        try await generated { try await $0.searchGeoids(query: .init(query: query, limit: limit.map(String.init))).ok.body.json }
     }
 
     /// `POST /kimera/contradiction/detect`.
@@ -292,7 +282,7 @@ extension KimeraClient {
 
     /// `GET /kimera/scars/search`.
     public func searchScars(query: String, limit: Int? = nil) async throws -> ScarSearchResponse {
-        try await generated { try await $0.searchScars(query: .init(query: query, limit: limit)).ok.body.json }
+        try await generated { try await $0.searchScars(query: .init(query: query, limit: limit.map(String.init))).ok.body.json }
     }
 
     /// The vault status (operation `getVaultStatus`).
@@ -379,8 +369,15 @@ public struct LogQuery: Sendable, Equatable {
         self.sinceSeq = sinceSeq
     }
 
+    var generated: Operations.GetLogs.Input.Query {
+        .init(
+            limit: limit.map(String.init), level: level?.rawValue, module: module, requestID: requestID,
+            sinceSeq: sinceSeq.map(String.init), exact: exact ? "true" : nil)
+    }
+
+    /// The same filters for the log stream, which is sent by hand (`logStream`).
     var items: [(String, String)] {
-        var items = optional("limit", limit.map(String.init)) + optional("level", level?.rawValue)
+        var items = optional("level", level?.rawValue)
         if exact { items.append(("exact", "true")) }
         items += optional("module", module) + optional("request_id", requestID)
         return items + optional("since_seq", sinceSeq.map(String.init))
@@ -411,13 +408,10 @@ public struct TraceQuery: Sendable, Equatable {
         self.slowOnly = slowOnly
     }
 
-    var items: [(String, String)] {
-        var items = optional("limit", limit.map(String.init)) + optional("path_filter", pathFilter)
-        items += optional("method", method) + optional("status", status.map(String.init))
-        items += optional("min_duration_ms", minDurationMs.map { String($0) })
-        items += optional("request_id", requestID)
-        if slowOnly { items.append(("slow", "true")) }
-        return items
+    var generated: Operations.GetTraces.Input.Query {
+        .init(
+            limit: limit.map(String.init), pathFilter: pathFilter, method: method, status: status.map(String.init),
+            minDurationMs: minDurationMs.map { String($0) }, requestID: requestID, slow: slowOnly ? "true" : nil)
     }
 }
 

@@ -186,6 +186,11 @@ public struct ParsedQuery: Sendable, Equatable {
         self.pairs = pairs
     }
 
+    /// Parameters already decoded, in order.
+    public init(pairs: [(name: String, value: String)]) {
+        self.pairs = pairs.map { Pair(name: $0.name, value: $0.value) }
+    }
+
     /// The value of the first parameter called `name`.
     public func first(_ name: String) -> String? {
         pairs.first { $0.name == name }?.value

@@ -59,7 +59,7 @@ struct ContractTests {
             let scarCount = try await http(.GET, "\(base)/kimera/vault/scars/count")
             #expect(scarCount.object["scar_count"] as? Int == scars)
 
-            let status = try await http(.GET, "\(base)/kimera/vault/status")
+            let status = try await http(.GET, base + documented("getVaultStatus"))
             #expect(status.object["initialized"] as? Bool == true)
             #expect(status.object["timestamp"] is String)
             let vaults = try #require(status.object["vaults"] as? [String: Any])
@@ -149,7 +149,7 @@ struct ContractTests {
     @Test func theSameRequestGivesTheSameBytes() async throws {
         try await Self.withServer { base in
             _ = try await Self.create(base, "stable bytes please")
-            for path in ["/?bypass_cache=true", "/kimera/status", "/kimera/vault/status", "/debug/log-level"] {
+            for path in ["/?bypass_cache=true", "/kimera/status", documented("getVaultStatus"), "/debug/log-level"] {
                 let first = try await http(.GET, base + path)
                 let second = try await http(.GET, base + path)
                 func stripped(_ text: String) -> String {

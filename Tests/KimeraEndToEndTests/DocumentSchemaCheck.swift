@@ -14,6 +14,26 @@ struct DocumentSchemaCheck {
 
     init(documentData: Data) throws { document = try JSONDecoder().decode(JSONValue.self, from: documentData) }
 
+    /// The repository's `openapi.json`.
+    static let repository: DocumentSchemaCheck = {
+        do {
+            return try DocumentSchemaCheck(
+                documentData: Data(contentsOf: packageRoot.appendingPathComponent("openapi.json")))
+        } catch {
+            fatalError("openapi.json cannot be read: \(error)")
+        }
+    }()
+
+    /// The path template of the operation `id`: a test names the operation, the document spells its path.
+    func template(of id: String) -> String? {
+        guard case .object(let paths)? = document["paths"] else { return nil }
+        for (template, item) in paths {
+            guard case .object(let methods) = item else { continue }
+            for operation in methods.values where operation["operationId"] == .string(id) { return template }
+        }
+        return nil
+    }
+
     /// The schema of `status`'s `application/json` answer to `method` `template`, or nil when the document
     /// gives that response no JSON body.
     func responseSchema(_ method: String, _ template: String, status: Int) -> JSONValue? {
@@ -158,4 +178,13 @@ extension JSONValue {
     fileprivate subscript(key: String) -> JSONValue? {
         if case .object(let members) = self { members[key] } else { nil }
     }
+}
+
+/// The path of a documented operation without path parameters (`documented("getVaultStatus")`); a test
+/// fails at once on an operation the document does not have.
+func documented(_ operationID: String) -> String {
+    guard let template = DocumentSchemaCheck.repository.template(of: operationID) else {
+        fatalError("openapi.json has no operation \(operationID)")
+    }
+    return template
 }

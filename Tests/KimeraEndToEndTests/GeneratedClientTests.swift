@@ -30,7 +30,7 @@ struct GeneratedClientTests {
         #expect(status.database.status == .ok && status.database.dialect == "postgresql")
         #expect(status.vaults.vaultB.weight == 1)
         let request = received.withLock { $0 }
-        #expect(request.hasPrefix("GET /kimera/vault/status HTTP/1.1\r\n"), "\(request)")
+        #expect(request.hasPrefix("GET \(documented("getVaultStatus")) HTTP/1.1\r\n"), "\(request)")
         #expect(request.contains("Authorization: Bearer t0ken\r\n"))
         #expect(request.contains("User-Agent: kimera-cli/"))
     }
@@ -46,7 +46,7 @@ struct GeneratedClientTests {
             try await client.vaultStatus()
         } throws: { error in
             guard case ClientError.status(503, let body, let url) = error else { return false }
-            return body?.message == "The vault database is not answering." && url.hasSuffix("/kimera/vault/status")
+            return body?.message == "The vault database is not answering." && url.hasSuffix(documented("getVaultStatus"))
         }
         await transport.shutdown()
     }
@@ -63,7 +63,7 @@ struct GeneratedClientTests {
                 try await client.vaultStatus()
             } throws: { error in
                 guard case ClientError.undecodable(let url, _, let detail) = error else { return false }
-                return url.hasSuffix("/kimera/vault/status") && detail.contains(field)
+                return url.hasSuffix(documented("getVaultStatus")) && detail.contains(field)
             }
             await transport.shutdown()
         }

@@ -58,7 +58,7 @@ struct KimeraCoreTests {
 
         let rebalance = try await http(.POST, "\(base)/kimera/vault/vaults/rebalance")
         #expect(rebalance.status == 200)
-        let status = try await http(.GET, "\(base)/kimera/vault/status").decode(VaultStatus.self)
+        let status = try await http(.GET, base + documented("getVaultStatus")).decode(VaultStatus.self)
         #expect(status.totalScars == result.scarsCreated)
         #expect(status.totalGeoids == 4)
 
@@ -73,7 +73,7 @@ struct KimeraCoreTests {
             .decode(SearchResponse.self)
         #expect(searchAgain.results.map(\.geoidID) == search.results.map(\.geoidID))
         #expect(
-            try await http(.GET, "\(again)/kimera/vault/status").decode(VaultStatus.self).totalScars
+            try await http(.GET, again + documented("getVaultStatus")).decode(VaultStatus.self).totalScars
                 == result.scarsCreated)
 
         // A write invalidates cached reads.

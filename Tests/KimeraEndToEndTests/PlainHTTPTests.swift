@@ -59,7 +59,9 @@ struct PlainHTTPTests {
         await #expect(throws: ClientError.timeout(url: "http://127.0.0.1:\(server.port)/health", seconds: 0.3)) {
             _ = try await client.send("GET", "/health")
         }
-        #expect(ContinuousClock.now - started < .seconds(2))
+        // Not a hang: well under what a wait for an answer that never comes would take, with room for a
+        // loaded test machine (a 300 ms timeout once took 2.07 s while the whole suite ran on 2 cores).
+        #expect(ContinuousClock.now - started < .seconds(5))
         await transport.shutdown()
     }
 

@@ -81,7 +81,7 @@ struct ResponseSchemaTests {
                  status: 200),
             Step(method: .GET, template: "/kimera/scars/search", path: "/kimera/scars/search?query=cat", status: 200),
             Step(method: .GET, template: "/kimera/scars/{id}", path: "/kimera/scars/\(scar)", status: 200),
-            Step(method: .GET, template: "/kimera/vault/status", path: "/kimera/vault/status", status: 200),
+            Step(method: .GET, template: documented("getVaultStatus"), path: documented("getVaultStatus"), status: 200),
             Step(method: .GET, template: "/kimera/vault/geoids/count", path: "/kimera/vault/geoids/count", status: 200),
             Step(method: .GET, template: "/kimera/vault/scars/count", path: "/kimera/vault/scars/count", status: 200),
             Step(method: .GET, template: "/kimera/vault/vaults/{vault_id}", path: "/kimera/vault/vaults/vault_a", status: 200),
@@ -136,9 +136,9 @@ struct ResponseSchemaTests {
         let check = try DocumentSchemaCheck(documentData: Data(contentsOf: packageRoot.appendingPathComponent("openapi.json")))
         let directory = temporaryDirectory()
         let server = try await ServerProcess.start(dataDirectory: directory)
-        let answer = try await http(.GET, server.baseURL + "/kimera/vault/status")
+        let answer = try await http(.GET, server.baseURL + documented("getVaultStatus"))
         await server.stop()
-        let schema = try #require(check.responseSchema("GET", "/kimera/vault/status", status: 200))
+        let schema = try #require(check.responseSchema("GET", documented("getVaultStatus"), status: 200))
         guard case .object(var status) = try JSONDecoder().decode(JSONValue.self, from: answer.body) else {
             Issue.record("not an object: \(answer.text)")
             return

@@ -471,12 +471,12 @@ public enum Operations {
                 /// Skip the response cache for this request (`X-Cache: BYPASSED`). Accepts `true/false/1/0/yes/no/on/off` in any case.
                 ///
                 /// - Remark: Generated from `#/paths/GET/query/bypass_cache`.
-                public var bypassCache: Components.Schemas.QueryBoolean?
+                public var bypassCache: Swift.String?
                 /// Creates a new `Query`.
                 ///
                 /// - Parameters:
                 ///   - bypassCache: Skip the response cache for this request (`X-Cache: BYPASSED`). Accepts `true/false/1/0/yes/no/on/off` in any case.
-                public init(bypassCache: Components.Schemas.QueryBoolean? = nil) {
+                public init(bypassCache: Swift.String? = nil) {
                     self.bypassCache = bypassCache
                 }
             }
@@ -787,15 +787,15 @@ public enum Operations {
                 /// Include `recent_logs` (the last 50 records). Accepts `true/false/1/0/yes/no/on/off` in any case.
                 ///
                 /// - Remark: Generated from `#/paths/debug/info/GET/query/include_logs`.
-                public var includeLogs: Components.Schemas.QueryBoolean?
+                public var includeLogs: Swift.String?
                 /// Include `request_traces` (the last 50 traces). Accepts `true/false/1/0/yes/no/on/off` in any case.
                 ///
                 /// - Remark: Generated from `#/paths/debug/info/GET/query/include_traces`.
-                public var includeTraces: Components.Schemas.QueryBoolean?
+                public var includeTraces: Swift.String?
                 /// Include `performance_profiles` (the last 20 profiles). Accepts `true/false/1/0/yes/no/on/off` in any case.
                 ///
                 /// - Remark: Generated from `#/paths/debug/info/GET/query/include_profiles`.
-                public var includeProfiles: Components.Schemas.QueryBoolean?
+                public var includeProfiles: Swift.String?
                 /// Creates a new `Query`.
                 ///
                 /// - Parameters:
@@ -803,9 +803,9 @@ public enum Operations {
                 ///   - includeTraces: Include `request_traces` (the last 50 traces). Accepts `true/false/1/0/yes/no/on/off` in any case.
                 ///   - includeProfiles: Include `performance_profiles` (the last 20 profiles). Accepts `true/false/1/0/yes/no/on/off` in any case.
                 public init(
-                    includeLogs: Components.Schemas.QueryBoolean? = nil,
-                    includeTraces: Components.Schemas.QueryBoolean? = nil,
-                    includeProfiles: Components.Schemas.QueryBoolean? = nil
+                    includeLogs: Swift.String? = nil,
+                    includeTraces: Swift.String? = nil,
+                    includeProfiles: Swift.String? = nil
                 ) {
                     self.includeLogs = includeLogs
                     self.includeTraces = includeTraces
@@ -1094,19 +1094,19 @@ public enum Operations {
                 /// Whether debug mode is on. Accepts `true/false/1/0/yes/no/on/off` in any case.
                 ///
                 /// - Remark: Generated from `#/paths/debug/mode/POST/query/enabled`.
-                public var enabled: Components.Schemas.QueryBoolean
+                public var enabled: Swift.String?
                 /// Revert after this long: a positive number and a unit (ms, s, m, h, d; any case), e.g. 15m; from 1ms to 24h (longer or shorter is a 400).
                 ///
                 /// - Remark: Generated from `#/paths/debug/mode/POST/query/ttl`.
-                public var ttl: Components.Schemas.DurationText?
+                public var ttl: Swift.String?
                 /// Creates a new `Query`.
                 ///
                 /// - Parameters:
                 ///   - enabled: Whether debug mode is on. Accepts `true/false/1/0/yes/no/on/off` in any case.
                 ///   - ttl: Revert after this long: a positive number and a unit (ms, s, m, h, d; any case), e.g. 15m; from 1ms to 24h (longer or shorter is a 400).
                 public init(
-                    enabled: Components.Schemas.QueryBoolean,
-                    ttl: Components.Schemas.DurationText? = nil
+                    enabled: Swift.String? = nil,
+                    ttl: Swift.String? = nil
                 ) {
                     self.enabled = enabled
                     self.ttl = ttl
@@ -1131,7 +1131,7 @@ public enum Operations {
             ///   - query:
             ///   - headers:
             public init(
-                query: Operations.SetDebugMode.Input.Query,
+                query: Operations.SetDebugMode.Input.Query = .init(),
                 headers: Operations.SetDebugMode.Input.Headers = .init()
             ) {
                 self.query = query
@@ -1394,19 +1394,19 @@ public enum Operations {
                 /// Whether profiling is on. Accepts `true/false/1/0/yes/no/on/off` in any case.
                 ///
                 /// - Remark: Generated from `#/paths/debug/profiling/POST/query/enabled`.
-                public var enabled: Components.Schemas.QueryBoolean
+                public var enabled: Swift.String?
                 /// Revert after this long: a positive number and a unit (ms, s, m, h, d; any case), e.g. 15m; from 1ms to 24h (longer or shorter is a 400).
                 ///
                 /// - Remark: Generated from `#/paths/debug/profiling/POST/query/ttl`.
-                public var ttl: Components.Schemas.DurationText?
+                public var ttl: Swift.String?
                 /// Creates a new `Query`.
                 ///
                 /// - Parameters:
                 ///   - enabled: Whether profiling is on. Accepts `true/false/1/0/yes/no/on/off` in any case.
                 ///   - ttl: Revert after this long: a positive number and a unit (ms, s, m, h, d; any case), e.g. 15m; from 1ms to 24h (longer or shorter is a 400).
                 public init(
-                    enabled: Components.Schemas.QueryBoolean,
-                    ttl: Components.Schemas.DurationText? = nil
+                    enabled: Swift.String? = nil,
+                    ttl: Swift.String? = nil
                 ) {
                     self.enabled = enabled
                     self.ttl = ttl
@@ -1431,7 +1431,7 @@ public enum Operations {
             ///   - query:
             ///   - headers:
             public init(
-                query: Operations.SetProfiling.Input.Query,
+                query: Operations.SetProfiling.Input.Query = .init(),
                 headers: Operations.SetProfiling.Input.Headers = .init()
             ) {
                 self.query = query
@@ -1694,30 +1694,11 @@ public enum Operations {
                 /// At most 5000; larger values are clamped to 5000. Zero, negative or non-integer is a 400.
                 ///
                 /// - Remark: Generated from `#/paths/debug/logs/GET/query/limit`.
-                public var limit: Swift.Int?
-                /// - Remark: Generated from `#/paths/debug/logs/GET/query/level`.
-                @frozen public enum LevelPayload: String, Codable, Hashable, Sendable, CaseIterable {
-                    case TRACE = "TRACE"
-                    case DEBUG = "DEBUG"
-                    case INFO = "INFO"
-                    case NOTICE = "NOTICE"
-                    case WARNING = "WARNING"
-                    case WARN = "WARN"
-                    case ERROR = "ERROR"
-                    case CRITICAL = "CRITICAL"
-                    case trace = "trace"
-                    case debug = "debug"
-                    case info = "info"
-                    case notice = "notice"
-                    case warning = "warning"
-                    case warn = "warn"
-                    case error = "error"
-                    case critical = "critical"
-                }
+                public var limit: Swift.String?
                 /// A log level: `TRACE`, `DEBUG`, `INFO`, `NOTICE`, `WARNING` (or `WARN`), `ERROR`, `CRITICAL`, in any case. An unknown level is a 400 with `allowed`. With `exact=false` it is a minimum (`ERROR` returns ERROR and CRITICAL).
                 ///
                 /// - Remark: Generated from `#/paths/debug/logs/GET/query/level`.
-                public var level: Operations.GetLogs.Input.Query.LevelPayload?
+                public var level: Swift.String?
                 /// A logger label; matches that label and every label below it (`kimera.core` matches `kimera.core.vault`).
                 ///
                 /// - Remark: Generated from `#/paths/debug/logs/GET/query/module`.
@@ -1729,11 +1710,11 @@ public enum Operations {
                 /// Only records with a `seq` greater than this. A negative or non-integer value is a 400.
                 ///
                 /// - Remark: Generated from `#/paths/debug/logs/GET/query/since_seq`.
-                public var sinceSeq: Swift.Int?
+                public var sinceSeq: Swift.String?
                 /// Match `level` exactly instead of as a minimum. Accepts `true/false/1/0/yes/no/on/off` in any case.
                 ///
                 /// - Remark: Generated from `#/paths/debug/logs/GET/query/exact`.
-                public var exact: Components.Schemas.QueryBoolean?
+                public var exact: Swift.String?
                 /// Creates a new `Query`.
                 ///
                 /// - Parameters:
@@ -1744,12 +1725,12 @@ public enum Operations {
                 ///   - sinceSeq: Only records with a `seq` greater than this. A negative or non-integer value is a 400.
                 ///   - exact: Match `level` exactly instead of as a minimum. Accepts `true/false/1/0/yes/no/on/off` in any case.
                 public init(
-                    limit: Swift.Int? = nil,
-                    level: Operations.GetLogs.Input.Query.LevelPayload? = nil,
+                    limit: Swift.String? = nil,
+                    level: Swift.String? = nil,
                     module: Swift.String? = nil,
                     requestID: Swift.String? = nil,
-                    sinceSeq: Swift.Int? = nil,
-                    exact: Components.Schemas.QueryBoolean? = nil
+                    sinceSeq: Swift.String? = nil,
+                    exact: Swift.String? = nil
                 ) {
                     self.limit = limit
                     self.level = level
@@ -2036,29 +2017,10 @@ public enum Operations {
         public struct Input: Sendable, Hashable {
             /// - Remark: Generated from `#/paths/debug/logs/stream/GET/query`.
             public struct Query: Sendable, Hashable {
-                /// - Remark: Generated from `#/paths/debug/logs/stream/GET/query/level`.
-                @frozen public enum LevelPayload: String, Codable, Hashable, Sendable, CaseIterable {
-                    case TRACE = "TRACE"
-                    case DEBUG = "DEBUG"
-                    case INFO = "INFO"
-                    case NOTICE = "NOTICE"
-                    case WARNING = "WARNING"
-                    case WARN = "WARN"
-                    case ERROR = "ERROR"
-                    case CRITICAL = "CRITICAL"
-                    case trace = "trace"
-                    case debug = "debug"
-                    case info = "info"
-                    case notice = "notice"
-                    case warning = "warning"
-                    case warn = "warn"
-                    case error = "error"
-                    case critical = "critical"
-                }
                 /// A log level: `TRACE`, `DEBUG`, `INFO`, `NOTICE`, `WARNING` (or `WARN`), `ERROR`, `CRITICAL`, in any case. An unknown level is a 400 with `allowed`. With `exact=false` it is a minimum (`ERROR` returns ERROR and CRITICAL).
                 ///
                 /// - Remark: Generated from `#/paths/debug/logs/stream/GET/query/level`.
-                public var level: Operations.StreamLogs.Input.Query.LevelPayload?
+                public var level: Swift.String?
                 /// A logger label; matches that label and every label below it (`kimera.core` matches `kimera.core.vault`).
                 ///
                 /// - Remark: Generated from `#/paths/debug/logs/stream/GET/query/module`.
@@ -2070,11 +2032,11 @@ public enum Operations {
                 /// Only records with a `seq` greater than this. A negative or non-integer value is a 400.
                 ///
                 /// - Remark: Generated from `#/paths/debug/logs/stream/GET/query/since_seq`.
-                public var sinceSeq: Swift.Int?
+                public var sinceSeq: Swift.String?
                 /// Match `level` exactly instead of as a minimum. Accepts `true/false/1/0/yes/no/on/off` in any case.
                 ///
                 /// - Remark: Generated from `#/paths/debug/logs/stream/GET/query/exact`.
-                public var exact: Components.Schemas.QueryBoolean?
+                public var exact: Swift.String?
                 /// Creates a new `Query`.
                 ///
                 /// - Parameters:
@@ -2084,11 +2046,11 @@ public enum Operations {
                 ///   - sinceSeq: Only records with a `seq` greater than this. A negative or non-integer value is a 400.
                 ///   - exact: Match `level` exactly instead of as a minimum. Accepts `true/false/1/0/yes/no/on/off` in any case.
                 public init(
-                    level: Operations.StreamLogs.Input.Query.LevelPayload? = nil,
+                    level: Swift.String? = nil,
                     module: Swift.String? = nil,
                     requestID: Swift.String? = nil,
-                    sinceSeq: Swift.Int? = nil,
-                    exact: Components.Schemas.QueryBoolean? = nil
+                    sinceSeq: Swift.String? = nil,
+                    exact: Swift.String? = nil
                 ) {
                     self.level = level
                     self.module = module
@@ -2662,29 +2624,10 @@ public enum Operations {
         public struct Input: Sendable, Hashable {
             /// - Remark: Generated from `#/paths/debug/log-level/POST/query`.
             public struct Query: Sendable, Hashable {
-                /// - Remark: Generated from `#/paths/debug/log-level/POST/query/level`.
-                @frozen public enum LevelPayload: String, Codable, Hashable, Sendable, CaseIterable {
-                    case TRACE = "TRACE"
-                    case DEBUG = "DEBUG"
-                    case INFO = "INFO"
-                    case NOTICE = "NOTICE"
-                    case WARNING = "WARNING"
-                    case WARN = "WARN"
-                    case ERROR = "ERROR"
-                    case CRITICAL = "CRITICAL"
-                    case trace = "trace"
-                    case debug = "debug"
-                    case info = "info"
-                    case notice = "notice"
-                    case warning = "warning"
-                    case warn = "warn"
-                    case error = "error"
-                    case critical = "critical"
-                }
                 /// A log level: `TRACE`, `DEBUG`, `INFO`, `NOTICE`, `WARNING` (or `WARN`), `ERROR`, `CRITICAL`, in any case. An unknown level is a 400 with `allowed`.
                 ///
                 /// - Remark: Generated from `#/paths/debug/log-level/POST/query/level`.
-                public var level: Operations.SetLogLevel.Input.Query.LevelPayload
+                public var level: Swift.String?
                 /// The logger label to change; absent or `root` changes the root level. Letters, digits, `.`, `_` and `-`, at most 200 bytes.
                 ///
                 /// - Remark: Generated from `#/paths/debug/log-level/POST/query/module`.
@@ -2692,7 +2635,7 @@ public enum Operations {
                 /// Revert after this long: a positive number and a unit (ms, s, m, h, d; any case), e.g. 15m; from 1ms to 24h (longer or shorter is a 400).
                 ///
                 /// - Remark: Generated from `#/paths/debug/log-level/POST/query/ttl`.
-                public var ttl: Components.Schemas.DurationText?
+                public var ttl: Swift.String?
                 /// Creates a new `Query`.
                 ///
                 /// - Parameters:
@@ -2700,9 +2643,9 @@ public enum Operations {
                 ///   - module: The logger label to change; absent or `root` changes the root level. Letters, digits, `.`, `_` and `-`, at most 200 bytes.
                 ///   - ttl: Revert after this long: a positive number and a unit (ms, s, m, h, d; any case), e.g. 15m; from 1ms to 24h (longer or shorter is a 400).
                 public init(
-                    level: Operations.SetLogLevel.Input.Query.LevelPayload,
+                    level: Swift.String? = nil,
                     module: Swift.String? = nil,
-                    ttl: Components.Schemas.DurationText? = nil
+                    ttl: Swift.String? = nil
                 ) {
                     self.level = level
                     self.module = module
@@ -2728,7 +2671,7 @@ public enum Operations {
             ///   - query:
             ///   - headers:
             public init(
-                query: Operations.SetLogLevel.Input.Query,
+                query: Operations.SetLogLevel.Input.Query = .init(),
                 headers: Operations.SetLogLevel.Input.Headers = .init()
             ) {
                 self.query = query
@@ -3446,40 +3389,23 @@ public enum Operations {
                 /// At most 5000; larger values are clamped to 5000. Zero, negative or non-integer is a 400.
                 ///
                 /// - Remark: Generated from `#/paths/debug/traces/GET/query/limit`.
-                public var limit: Swift.Int?
+                public var limit: Swift.String?
                 /// Only traces whose path contains this substring.
                 ///
                 /// - Remark: Generated from `#/paths/debug/traces/GET/query/path_filter`.
                 public var pathFilter: Swift.String?
-                /// - Remark: Generated from `#/paths/debug/traces/GET/query/method`.
-                @frozen public enum MethodPayload: String, Codable, Hashable, Sendable, CaseIterable {
-                    case GET = "GET"
-                    case POST = "POST"
-                    case PUT = "PUT"
-                    case DELETE = "DELETE"
-                    case PATCH = "PATCH"
-                    case HEAD = "HEAD"
-                    case OPTIONS = "OPTIONS"
-                    case get = "get"
-                    case post = "post"
-                    case put = "put"
-                    case delete = "delete"
-                    case patch = "patch"
-                    case head = "head"
-                    case options = "options"
-                }
                 /// Only traces of this HTTP method, in any case. Anything else is a 400 with `allowed`.
                 ///
                 /// - Remark: Generated from `#/paths/debug/traces/GET/query/method`.
-                public var method: Operations.GetTraces.Input.Query.MethodPayload?
+                public var method: Swift.String?
                 /// Only traces with this response status.
                 ///
                 /// - Remark: Generated from `#/paths/debug/traces/GET/query/status`.
-                public var status: Swift.Int?
+                public var status: Swift.String?
                 /// Only traces at least this slow.
                 ///
                 /// - Remark: Generated from `#/paths/debug/traces/GET/query/min_duration_ms`.
-                public var minDurationMs: Swift.Double?
+                public var minDurationMs: Swift.String?
                 /// Only the trace of this request id.
                 ///
                 /// - Remark: Generated from `#/paths/debug/traces/GET/query/request_id`.
@@ -3487,7 +3413,7 @@ public enum Operations {
                 /// Only traces that reached the slow threshold. Accepts `true/false/1/0/yes/no/on/off` in any case.
                 ///
                 /// - Remark: Generated from `#/paths/debug/traces/GET/query/slow`.
-                public var slow: Components.Schemas.QueryBoolean?
+                public var slow: Swift.String?
                 /// Creates a new `Query`.
                 ///
                 /// - Parameters:
@@ -3499,13 +3425,13 @@ public enum Operations {
                 ///   - requestID: Only the trace of this request id.
                 ///   - slow: Only traces that reached the slow threshold. Accepts `true/false/1/0/yes/no/on/off` in any case.
                 public init(
-                    limit: Swift.Int? = nil,
+                    limit: Swift.String? = nil,
                     pathFilter: Swift.String? = nil,
-                    method: Operations.GetTraces.Input.Query.MethodPayload? = nil,
-                    status: Swift.Int? = nil,
-                    minDurationMs: Swift.Double? = nil,
+                    method: Swift.String? = nil,
+                    status: Swift.String? = nil,
+                    minDurationMs: Swift.String? = nil,
                     requestID: Swift.String? = nil,
-                    slow: Components.Schemas.QueryBoolean? = nil
+                    slow: Swift.String? = nil
                 ) {
                     self.limit = limit
                     self.pathFilter = pathFilter
@@ -3796,7 +3722,7 @@ public enum Operations {
                 /// At most 1000; larger values are clamped to 1000. Zero, negative or non-integer is a 400.
                 ///
                 /// - Remark: Generated from `#/paths/debug/profiles/GET/query/limit`.
-                public var limit: Swift.Int?
+                public var limit: Swift.String?
                 /// Only profiles with this name, e.g. `vault.create_geoid`.
                 ///
                 /// - Remark: Generated from `#/paths/debug/profiles/GET/query/name`.
@@ -3807,7 +3733,7 @@ public enum Operations {
                 ///   - limit: At most 1000; larger values are clamped to 1000. Zero, negative or non-integer is a 400.
                 ///   - name: Only profiles with this name, e.g. `vault.create_geoid`.
                 public init(
-                    limit: Swift.Int? = nil,
+                    limit: Swift.String? = nil,
                     name: Swift.String? = nil
                 ) {
                     self.limit = limit
@@ -4096,20 +4022,15 @@ public enum Operations {
                 /// How long to sample: 1 to 300 seconds; anything else is a 400 naming the range.
                 ///
                 /// - Remark: Generated from `#/paths/debug/pprof/allocs/GET/query/seconds`.
-                public var seconds: Swift.Int?
+                public var seconds: Swift.String?
                 /// Bytes allocated per sample on average (Go's MemProfileRate): 1 to 67108864; anything else is a 400 naming the range.
                 ///
                 /// - Remark: Generated from `#/paths/debug/pprof/allocs/GET/query/rate`.
-                public var rate: Swift.Int?
-                /// - Remark: Generated from `#/paths/debug/pprof/allocs/GET/query/format`.
-                @frozen public enum FormatPayload: String, Codable, Hashable, Sendable, CaseIterable {
-                    case pprof = "pprof"
-                    case folded = "folded"
-                }
+                public var rate: Swift.String?
                 /// `pprof` (gzipped profile.proto) or `folded` (text).
                 ///
                 /// - Remark: Generated from `#/paths/debug/pprof/allocs/GET/query/format`.
-                public var format: Operations.GetAllocationProfile.Input.Query.FormatPayload?
+                public var format: Swift.String?
                 /// Creates a new `Query`.
                 ///
                 /// - Parameters:
@@ -4117,9 +4038,9 @@ public enum Operations {
                 ///   - rate: Bytes allocated per sample on average (Go's MemProfileRate): 1 to 67108864; anything else is a 400 naming the range.
                 ///   - format: `pprof` (gzipped profile.proto) or `folded` (text).
                 public init(
-                    seconds: Swift.Int? = nil,
-                    rate: Swift.Int? = nil,
-                    format: Operations.GetAllocationProfile.Input.Query.FormatPayload? = nil
+                    seconds: Swift.String? = nil,
+                    rate: Swift.String? = nil,
+                    format: Swift.String? = nil
                 ) {
                     self.seconds = seconds
                     self.rate = rate
@@ -4864,20 +4785,15 @@ public enum Operations {
                 /// How long to sample: 1 to 300 seconds; anything else is a 400 naming the range.
                 ///
                 /// - Remark: Generated from `#/paths/debug/pprof/profile/GET/query/seconds`.
-                public var seconds: Swift.Int?
+                public var seconds: Swift.String?
                 /// Samples per second of CPU time per thread: 1 to 1000; anything else is a 400 naming the range.
                 ///
                 /// - Remark: Generated from `#/paths/debug/pprof/profile/GET/query/hz`.
-                public var hz: Swift.Int?
-                /// - Remark: Generated from `#/paths/debug/pprof/profile/GET/query/format`.
-                @frozen public enum FormatPayload: String, Codable, Hashable, Sendable, CaseIterable {
-                    case pprof = "pprof"
-                    case folded = "folded"
-                }
+                public var hz: Swift.String?
                 /// `pprof` (gzipped profile.proto) or `folded` (text).
                 ///
                 /// - Remark: Generated from `#/paths/debug/pprof/profile/GET/query/format`.
-                public var format: Operations.GetCPUProfile.Input.Query.FormatPayload?
+                public var format: Swift.String?
                 /// Creates a new `Query`.
                 ///
                 /// - Parameters:
@@ -4885,9 +4801,9 @@ public enum Operations {
                 ///   - hz: Samples per second of CPU time per thread: 1 to 1000; anything else is a 400 naming the range.
                 ///   - format: `pprof` (gzipped profile.proto) or `folded` (text).
                 public init(
-                    seconds: Swift.Int? = nil,
-                    hz: Swift.Int? = nil,
-                    format: Operations.GetCPUProfile.Input.Query.FormatPayload? = nil
+                    seconds: Swift.String? = nil,
+                    hz: Swift.String? = nil,
+                    format: Swift.String? = nil
                 ) {
                     self.seconds = seconds
                     self.hz = hz
@@ -5524,20 +5440,15 @@ public enum Operations {
         public struct Input: Sendable, Hashable {
             /// - Remark: Generated from `#/paths/debug/pprof/threads/GET/query`.
             public struct Query: Sendable, Hashable {
-                /// - Remark: Generated from `#/paths/debug/pprof/threads/GET/query/format`.
-                @frozen public enum FormatPayload: String, Codable, Hashable, Sendable, CaseIterable {
-                    case text = "text"
-                    case pprof = "pprof"
-                }
                 /// `text` (the stacks as text) or `pprof` (gzipped profile.proto, one sample per thread).
                 ///
                 /// - Remark: Generated from `#/paths/debug/pprof/threads/GET/query/format`.
-                public var format: Operations.GetThreadStacks.Input.Query.FormatPayload?
+                public var format: Swift.String?
                 /// Creates a new `Query`.
                 ///
                 /// - Parameters:
                 ///   - format: `text` (the stacks as text) or `pprof` (gzipped profile.proto, one sample per thread).
-                public init(format: Operations.GetThreadStacks.Input.Query.FormatPayload? = nil) {
+                public init(format: Swift.String? = nil) {
                     self.format = format
                 }
             }
@@ -7232,15 +7143,15 @@ public enum Operations {
                 /// The text to search for.
                 ///
                 /// - Remark: Generated from `#/paths/kimera/geoids/search/GET/query/query`.
-                public var query: Swift.String
+                public var query: Swift.String?
                 /// At most 100; larger values are clamped to 100. Zero, negative or non-integer is a 400.
                 ///
                 /// - Remark: Generated from `#/paths/kimera/geoids/search/GET/query/limit`.
-                public var limit: Swift.Int?
+                public var limit: Swift.String?
                 /// Skip the response cache for this request (`X-Cache: BYPASSED`). Accepts `true/false/1/0/yes/no/on/off` in any case.
                 ///
                 /// - Remark: Generated from `#/paths/kimera/geoids/search/GET/query/bypass_cache`.
-                public var bypassCache: Components.Schemas.QueryBoolean?
+                public var bypassCache: Swift.String?
                 /// Creates a new `Query`.
                 ///
                 /// - Parameters:
@@ -7248,9 +7159,9 @@ public enum Operations {
                 ///   - limit: At most 100; larger values are clamped to 100. Zero, negative or non-integer is a 400.
                 ///   - bypassCache: Skip the response cache for this request (`X-Cache: BYPASSED`). Accepts `true/false/1/0/yes/no/on/off` in any case.
                 public init(
-                    query: Swift.String,
-                    limit: Swift.Int? = nil,
-                    bypassCache: Components.Schemas.QueryBoolean? = nil
+                    query: Swift.String? = nil,
+                    limit: Swift.String? = nil,
+                    bypassCache: Swift.String? = nil
                 ) {
                     self.query = query
                     self.limit = limit
@@ -7276,7 +7187,7 @@ public enum Operations {
             ///   - query:
             ///   - headers:
             public init(
-                query: Operations.SearchGeoids.Input.Query,
+                query: Operations.SearchGeoids.Input.Query = .init(),
                 headers: Operations.SearchGeoids.Input.Headers = .init()
             ) {
                 self.query = query
@@ -7791,12 +7702,12 @@ public enum Operations {
                 /// Skip the response cache for this request (`X-Cache: BYPASSED`). Accepts `true/false/1/0/yes/no/on/off` in any case.
                 ///
                 /// - Remark: Generated from `#/paths/kimera/geoids/{id}/GET/query/bypass_cache`.
-                public var bypassCache: Components.Schemas.QueryBoolean?
+                public var bypassCache: Swift.String?
                 /// Creates a new `Query`.
                 ///
                 /// - Parameters:
                 ///   - bypassCache: Skip the response cache for this request (`X-Cache: BYPASSED`). Accepts `true/false/1/0/yes/no/on/off` in any case.
-                public init(bypassCache: Components.Schemas.QueryBoolean? = nil) {
+                public init(bypassCache: Swift.String? = nil) {
                     self.bypassCache = bypassCache
                 }
             }
@@ -11501,19 +11412,19 @@ public enum Operations {
                 /// The text to search for.
                 ///
                 /// - Remark: Generated from `#/paths/kimera/scars/search/GET/query/query`.
-                public var query: Swift.String
+                public var query: Swift.String?
                 /// At most 100; larger values are clamped to 100. Zero, negative or non-integer is a 400.
                 ///
                 /// - Remark: Generated from `#/paths/kimera/scars/search/GET/query/limit`.
-                public var limit: Swift.Int?
+                public var limit: Swift.String?
                 /// Creates a new `Query`.
                 ///
                 /// - Parameters:
                 ///   - query: The text to search for.
                 ///   - limit: At most 100; larger values are clamped to 100. Zero, negative or non-integer is a 400.
                 public init(
-                    query: Swift.String,
-                    limit: Swift.Int? = nil
+                    query: Swift.String? = nil,
+                    limit: Swift.String? = nil
                 ) {
                     self.query = query
                     self.limit = limit
@@ -11538,7 +11449,7 @@ public enum Operations {
             ///   - query:
             ///   - headers:
             public init(
-                query: Operations.SearchScars.Input.Query,
+                query: Operations.SearchScars.Input.Query = .init(),
                 headers: Operations.SearchScars.Input.Headers = .init()
             ) {
                 self.query = query
@@ -13627,20 +13538,15 @@ public enum Operations {
         public struct Input: Sendable, Hashable {
             /// - Remark: Generated from `#/paths/kimera/vault/vaults/{vault_id}/GET/path`.
             public struct Path: Sendable, Hashable {
-                /// - Remark: Generated from `#/paths/kimera/vault/vaults/{vault_id}/GET/path/vault_id`.
-                @frozen public enum vaultIDPayload: String, Codable, Hashable, Sendable, CaseIterable {
-                    case vaultA = "vault_a"
-                    case vaultB = "vault_b"
-                }
                 /// `vault_a` or `vault_b`; any other id is a 404.
                 ///
                 /// - Remark: Generated from `#/paths/kimera/vault/vaults/{vault_id}/GET/path/vault_id`.
-                public var vaultID: Operations.GetVaultContents.Input.Path.vaultIDPayload
+                public var vaultID: Swift.String
                 /// Creates a new `Path`.
                 ///
                 /// - Parameters:
                 ///   - vaultID: `vault_a` or `vault_b`; any other id is a 404.
-                public init(vaultID: Operations.GetVaultContents.Input.Path.vaultIDPayload) {
+                public init(vaultID: Swift.String) {
                     self.vaultID = vaultID
                 }
             }
@@ -13650,12 +13556,12 @@ public enum Operations {
                 /// At most 100; larger values are clamped to 100. Zero, negative or non-integer is a 400.
                 ///
                 /// - Remark: Generated from `#/paths/kimera/vault/vaults/{vault_id}/GET/query/limit`.
-                public var limit: Swift.Int?
+                public var limit: Swift.String?
                 /// Creates a new `Query`.
                 ///
                 /// - Parameters:
                 ///   - limit: At most 100; larger values are clamped to 100. Zero, negative or non-integer is a 400.
-                public init(limit: Swift.Int? = nil) {
+                public init(limit: Swift.String? = nil) {
                     self.limit = limit
                 }
             }
@@ -14259,12 +14165,12 @@ public enum Operations {
                 /// Balance total weight instead of SCAR counts. Accepts `true/false/1/0/yes/no/on/off` in any case.
                 ///
                 /// - Remark: Generated from `#/paths/kimera/vault/vaults/rebalance/POST/query/by_weight`.
-                public var byWeight: Components.Schemas.QueryBoolean?
+                public var byWeight: Swift.String?
                 /// Creates a new `Query`.
                 ///
                 /// - Parameters:
                 ///   - byWeight: Balance total weight instead of SCAR counts. Accepts `true/false/1/0/yes/no/on/off` in any case.
-                public init(byWeight: Components.Schemas.QueryBoolean? = nil) {
+                public init(byWeight: Swift.String? = nil) {
                     self.byWeight = byWeight
                 }
             }
@@ -18264,12 +18170,12 @@ public enum Operations {
                 /// At most 100; larger values are clamped to 100. Zero, negative or non-integer is a 400.
                 ///
                 /// - Remark: Generated from `#/paths/kimera/vault/scars/recent/GET/query/limit`.
-                public var limit: Swift.Int?
+                public var limit: Swift.String?
                 /// Creates a new `Query`.
                 ///
                 /// - Parameters:
                 ///   - limit: At most 100; larger values are clamped to 100. Zero, negative or non-integer is a 400.
-                public init(limit: Swift.Int? = nil) {
+                public init(limit: Swift.String? = nil) {
                     self.limit = limit
                 }
             }
@@ -20003,25 +19909,19 @@ public enum Operations {
                 /// At most 1000; larger values are clamped to 1000. Zero, negative or non-integer is a 400.
                 ///
                 /// - Remark: Generated from `#/paths/debug/incidents/GET/query/limit`.
-                public var limit: Swift.Int?
+                public var limit: Swift.String?
                 /// Only this route template, e.g. `/kimera/geoids`.
                 ///
                 /// - Remark: Generated from `#/paths/debug/incidents/GET/query/route`.
                 public var route: Swift.String?
-                /// - Remark: Generated from `#/paths/debug/incidents/GET/query/cause`.
-                @frozen public enum CausePayload: String, Codable, Hashable, Sendable, CaseIterable {
-                    case slow = "slow"
-                    case error = "error"
-                    case escalated = "escalated"
-                }
                 /// Only this cause.
                 ///
                 /// - Remark: Generated from `#/paths/debug/incidents/GET/query/cause`.
-                public var cause: Operations.ListIncidents.Input.Query.CausePayload?
+                public var cause: Swift.String?
                 /// Only entries last seen within this duration (1ms to 24h), e.g. `10m`.
                 ///
                 /// - Remark: Generated from `#/paths/debug/incidents/GET/query/since`.
-                public var since: Components.Schemas.DurationText?
+                public var since: Swift.String?
                 /// Creates a new `Query`.
                 ///
                 /// - Parameters:
@@ -20030,10 +19930,10 @@ public enum Operations {
                 ///   - cause: Only this cause.
                 ///   - since: Only entries last seen within this duration (1ms to 24h), e.g. `10m`.
                 public init(
-                    limit: Swift.Int? = nil,
+                    limit: Swift.String? = nil,
                     route: Swift.String? = nil,
-                    cause: Operations.ListIncidents.Input.Query.CausePayload? = nil,
-                    since: Components.Schemas.DurationText? = nil
+                    cause: Swift.String? = nil,
+                    since: Swift.String? = nil
                 ) {
                     self.limit = limit
                     self.route = route

@@ -358,7 +358,7 @@ extension APIProtocol {
     /// - Remark: HTTP `POST /debug/mode`.
     /// - Remark: Generated from `#/paths//debug/mode/post(setDebugMode)`.
     public func setDebugMode(
-        query: Operations.SetDebugMode.Input.Query,
+        query: Operations.SetDebugMode.Input.Query = .init(),
         headers: Operations.SetDebugMode.Input.Headers = .init()
     ) async throws -> Operations.SetDebugMode.Output {
         try await setDebugMode(Operations.SetDebugMode.Input(
@@ -373,7 +373,7 @@ extension APIProtocol {
     /// - Remark: HTTP `POST /debug/profiling`.
     /// - Remark: Generated from `#/paths//debug/profiling/post(setProfiling)`.
     public func setProfiling(
-        query: Operations.SetProfiling.Input.Query,
+        query: Operations.SetProfiling.Input.Query = .init(),
         headers: Operations.SetProfiling.Input.Headers = .init()
     ) async throws -> Operations.SetProfiling.Output {
         try await setProfiling(Operations.SetProfiling.Input(
@@ -423,7 +423,7 @@ extension APIProtocol {
     /// - Remark: HTTP `POST /debug/log-level`.
     /// - Remark: Generated from `#/paths//debug/log-level/post(setLogLevel)`.
     public func setLogLevel(
-        query: Operations.SetLogLevel.Input.Query,
+        query: Operations.SetLogLevel.Input.Query = .init(),
         headers: Operations.SetLogLevel.Input.Headers = .init()
     ) async throws -> Operations.SetLogLevel.Output {
         try await setLogLevel(Operations.SetLogLevel.Input(
@@ -560,7 +560,7 @@ extension APIProtocol {
     /// - Remark: HTTP `GET /kimera/geoids/search`.
     /// - Remark: Generated from `#/paths//kimera/geoids/search/get(searchGeoids)`.
     public func searchGeoids(
-        query: Operations.SearchGeoids.Input.Query,
+        query: Operations.SearchGeoids.Input.Query = .init(),
         headers: Operations.SearchGeoids.Input.Headers = .init()
     ) async throws -> Operations.SearchGeoids.Output {
         try await searchGeoids(Operations.SearchGeoids.Input(
@@ -657,7 +657,7 @@ extension APIProtocol {
     /// - Remark: HTTP `GET /kimera/scars/search`.
     /// - Remark: Generated from `#/paths//kimera/scars/search/get(searchScars)`.
     public func searchScars(
-        query: Operations.SearchScars.Input.Query,
+        query: Operations.SearchScars.Input.Query = .init(),
         headers: Operations.SearchScars.Input.Headers = .init()
     ) async throws -> Operations.SearchScars.Output {
         try await searchScars(Operations.SearchScars.Input(

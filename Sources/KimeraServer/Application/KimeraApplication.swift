@@ -49,20 +49,25 @@ public struct KimeraApplication: Sendable {
     public func makeRouter() -> (router: Router<KimeraRequestContext>, routes: [(path: String, methods: [String])]) {
         // HEAD is answered on every GET route (RFC 9110 §9.3.2): the GET handler, its body left unsent.
         let router = Router(context: KimeraRequestContext.self, options: .autoGenerateHeadEndpoints)
-        let table = RouteTable(router: router)
+        let table = RouteTable(router: router, bodyLimit: configuration.limits.maxBodyBytes)
         // Hummingbird applies router middleware to the routes added after it: middleware first.
         for entry in middleware(cacheable: table.cacheable, known: table.known) { entry.add(to: router) }
+        // The routes served by hand first; the generated registration then adds every other operation.
         OperationsRoutes.register(on: table, engine: engine, readiness: readiness)
+        DebugRoutes.register(on: table, engine: engine)
+        OpenAPIRoute.register(on: table)
         let readiness = self.readiness
-        DebugRoutes.register(
-            on: table, engine: engine, configuration: configuration,
+        let api = KimeraAPIService(
+            engine: engine, configuration: configuration, readiness: readiness,
+            core: service.flatMap { service in jobs.map { KimeraAPIService.Core(service: service, jobs: $0) } },
             kimeraStatus: { readiness.problem == nil ? .operational : .starting },
             extraBuffers: { [jobs] in jobs.map { ["contradiction_jobs": $0.fill] } ?? [:] })
-        if let service, let jobs {
-            KimeraRoutes.register(
-                on: table, service: service, engine: engine, jobs: jobs, bodyLimit: configuration.limits.maxBodyBytes)
+        do {
+            try api.register(on: table)
+        } catch {
+            // Only a document without one of its own operations could fail here; a test builds the router.
+            preconditionFailure("The generated operations could not be registered: \(error)")
         }
-        OpenAPIRoute.register(on: table)
         return (router, table.routes.map { ($0.path, $0.methods.map(\.rawValue)) })
     }
 

@@ -89,6 +89,9 @@ public struct APIError: Error, Sendable, CustomStringConvertible {
             return result
         case let error as DecodingError:
             return .invalidBody(DecodingErrorText.describe(error))
+        case is EncodingError:
+            // A value JSON cannot carry (a non-finite number): a 500 that says so, never a 200 with an error inside.
+            return APIError(.internalServerError, code: .internal, message: "The response could not be encoded as JSON.")
         case let error as NIOTooManyBytesError:
             // A body without Content-Length (chunked) that grew past a limit while it was read.
             let limit = error.maxBytes.map { " of \($0) bytes" } ?? ""
@@ -193,6 +196,17 @@ enum JSONBody {
 
     /// Reads and decodes a JSON body, with 413 past `limit` and a 400 that says what is wrong.
     static func decode<T: Decodable>(_ type: T.Type, from request: Request, limit: Int) async throws -> T {
+        let buffer = try await bytes(from: request, limit: limit)
+        do {
+            return try decoder.decode(T.self, from: Data(buffer.readableBytesView))
+        } catch let error as DecodingError {
+            throw APIError.invalidBody(DecodingErrorText.describe(error))
+        }
+    }
+
+    /// The bytes of a JSON body, not yet decoded: 413 past `limit`, 400 when there are none, 415 when
+    /// they are said to be another type.
+    static func bytes(from request: Request, limit: Int) async throws -> ByteBuffer {
         if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > limit {
             throw APIError(
                 .contentTooLarge, code: .payloadTooLarge,
@@ -220,10 +234,6 @@ enum JSONBody {
                 .unsupportedMediaType, code: .unsupportedMediaType,
                 message: "Send the body as application/json, not \(type).")
         }
-        do {
-            return try decoder.decode(T.self, from: Data(buffer.readableBytesView))
-        } catch let error as DecodingError {
-            throw APIError.invalidBody(DecodingErrorText.describe(error))
-        }
+        return buffer
     }
 }

@@ -12,7 +12,7 @@ import KimeraObservability
 import NIOCore
 import Synchronization
 
-/// `GET /health`, `GET /ready`, `GET /`.
+/// `GET /health` and `GET /`, served by hand (`KimeraAPIService.handServed` says why).
 enum OperationsRoutes {
     static func register<Context: RequestContext>(
         on routes: RouteTable<Context>, engine: ObservabilityEngine, readiness: Readiness
@@ -21,10 +21,6 @@ enum OperationsRoutes {
         routes.get("/health") { _, _ in
             let body = health.render(ByteBufferAllocator())
             return Response(status: .ok, headers: health.headers(for: body), body: ResponseBody(byteBuffer: body))
-        }
-        routes.get("/ready") { _, _ in
-            if let problem = readiness.problem { throw APIError.unavailable(problem) }
-            return JSONBody.response(ReadyResponse(status: .ready))
         }
         routes.get("/", cacheable: true) { request, _ in
             _ = try QueryReader(request).bool("bypass_cache")

@@ -61,9 +61,12 @@ final class RouteTable<Context: RequestContext> {
     let cacheable = CacheableRoutes()
     /// Filled as routes register; the 405 middleware, added before them, reads it.
     let known = KnownRoutes()
+    /// The largest request body a route reads.
+    let bodyLimit: Int
 
-    init(router: Router<Context>) {
+    init(router: Router<Context>, bodyLimit: Int) {
         self.router = router
+        self.bodyLimit = bodyLimit
     }
 
     func on(

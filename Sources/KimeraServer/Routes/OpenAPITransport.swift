@@ -1,0 +1,205 @@
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+import HTTPTypes
+import Hummingbird
+import KimeraModels
+import KimeraObservability
+import NIOCore
+import OpenAPIRuntime
+
+/// The route table is the transport of the generated server (docs/ARCHITECTURE.md "The contract"): the
+/// generated `registerHandlers` registers each operation of `openapi.json` here, on the same router, so
+/// that the middleware, the response cache, the 405 handling and the fast path treat a generated route as
+/// they treat one registered by hand.
+///
+/// What the generated code sees is what Kimera decided once, on the router's match:
+/// - the query is the router's one `ParsedQuery`, the first value of each name, re-encoded (the generated
+///   decoding would refuse a repeated name, where Kimera reads the first);
+/// - the path parameters are the router's, encoded so that the generated decoding gives them back as the
+///   router matched them;
+/// - a JSON body has already passed Kimera's checks (413 past the limit, 400 when empty, 415 for another
+///   type), so the generated decoding only decodes;
+/// - `Accept` is left out: Kimera answers JSON whatever a client accepts, as it always has.
+///
+/// A route already registered by hand (`/health`, the log stream, pprof, …) keeps its handler; the
+/// generated one is not registered.
+extension RouteTable: ServerTransport {
+    func register(
+        _ handler:
+            @escaping @Sendable (HTTPRequest, HTTPBody?, ServerRequestMetadata) async throws -> (
+                HTTPResponse, HTTPBody?
+            ),
+        method: HTTPRequest.Method,
+        path: String
+    ) throws {
+        if routes.contains(where: { $0.path == path && $0.methods.contains(method) }) { return }
+        let operation = try ContractFacts.shared.operation(method, path)
+        let bodyLimit = self.bodyLimit
+        on(path, method, cacheable: operation.cacheable) { request, context in
+            var head = request.head
+            head.path = OpenAPIRequestParts.target(path: request.uri.path, query: ParsedQuery(request.uri.query))
+            head.headerFields[.accept] = nil
+            var body: HTTPBody?
+            if operation.hasJSONBody {
+                body = HTTPBody(Array(try await JSONBody.bytes(from: request, limit: bodyLimit).readableBytesView))
+                head.headerFields[.contentType] = "application/json"
+            }
+            let metadata = ServerRequestMetadata(pathParameters: OpenAPIRequestParts.pathParameters(context.parameters))
+            let (response, responseBody) = try await OperationTiming.serving {
+                do {
+                    return try await handler(head, body, metadata)
+                } catch let error as ServerError {
+                    // The handler's own error (an APIError, a vault error) or the decoding's, as Kimera maps it.
+                    throw error.underlyingError
+                }
+            }
+            return try await OpenAPIRequestParts.response(response, body: responseBody)
+        }
+    }
+}
+
+/// Turns the router's reading of a request into the generated code's, and its answer back.
+enum OpenAPIRequestParts {
+    /// `path?name=value&…`: each name once, its first value, percent-encoded.
+    static func target(path: String, query: ParsedQuery) -> String {
+        guard !query.pairs.isEmpty else { return path }
+        var seen = Set<String>()
+        var target = path
+        for pair in query.pairs where seen.insert(pair.name).inserted {
+            target += seen.count == 1 ? "?" : "&"
+            target += encoded(pair.name) + "=" + encoded(pair.value)
+        }
+        return target
+    }
+
+    static func pathParameters(_ parameters: Parameters) -> [String: Substring] {
+        var result: [String: Substring] = [:]
+        for (name, value) in parameters { result[String(name)] = Substring(encoded(String(value))) }
+        return result
+    }
+
+    /// Every byte but the unreserved ones (RFC 3986 §2.3) percent-encoded: the generated decoding, which
+    /// also reads `+` as a space, returns exactly `text`.
+    static func encoded(_ text: String) -> String {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(text.utf8.count)
+        let hex = Array("0123456789ABCDEF".utf8)
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"),
+                UInt8(ascii: "~"):
+                bytes.append(byte)
+            default:
+                bytes += [UInt8(ascii: "%"), hex[Int(byte >> 4)], hex[Int(byte & 0x0F)]]
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// The generated answer as Kimera sends its JSON: `Content-Type: application/json` (the generated code
+    /// says `; charset=utf-8`, which JSON does not need) and a `Content-Length`.
+    static func response(_ response: HTTPResponse, body: HTTPBody?) async throws -> Response {
+        var headers = response.headerFields
+        guard let body else {
+            return Response(status: response.status, headers: headers)
+        }
+        let buffer = ByteBuffer(bytes: try await [UInt8](collecting: body, upTo: .max))
+        if let type = headers[.contentType], type.hasPrefix("application/json") {
+            headers[.contentType] = "application/json"
+        }
+        headers[.contentLength] = String(buffer.readableBytes)
+        return Response(status: response.status, headers: headers, body: ResponseBody(byteBuffer: buffer))
+    }
+}
+
+/// For a request escalated with `X-Kimera-Debug`: the time the generated code spends around an operation
+/// (decoding its input, encoding its answer) is the request's `serialization` in `Server-Timing`. The
+/// operation itself times its run with `measured` (`KimeraAPIService`); nothing is read or kept unless a
+/// request is escalated.
+final class OperationTiming: @unchecked Sendable {
+    /// Written once by the operation's task, read after it returned by the same request's task.
+    private var operationNanos: Int64 = 0
+
+    @TaskLocal static var current: OperationTiming?
+
+    static func serving<T>(_ body: () async throws -> T) async throws -> T {
+        guard RequestEscalation.anyActive, let escalation = RequestScope.escalation else { return try await body() }
+        let timing = OperationTiming()
+        let start = Timestamp.monotonicNanos()
+        defer {
+            let total = Timestamp.monotonicNanos() - start
+            escalation.add(.serialization, nanos: max(0, total - timing.operationNanos))
+        }
+        return try await $current.withValue(timing) { try await body() }
+    }
+
+    /// Runs an operation's own work, timed when its request is escalated.
+    @inline(__always)
+    static func measured<T>(_ body: () async throws -> T) async rethrows -> T {
+        guard RequestEscalation.anyActive, let timing = current else { return try await body() }
+        let start = Timestamp.monotonicNanos()
+        defer { timing.operationNanos += Timestamp.monotonicNanos() - start }
+        return try await body()
+    }
+}
+
+/// What the routes need to know of each operation, read once from the embedded `openapi.json`: whether
+/// it takes a JSON body, and whether its GET answers may be cached (it declares `bypass_cache`).
+struct ContractFacts: Sendable {
+    struct Operation: Sendable {
+        var hasJSONBody: Bool
+        var cacheable: Bool
+    }
+
+    /// `METHOD path` → facts.
+    let operations: [String: Operation]
+
+    static let shared = ContractFacts(document: OpenAPIDocument.json)
+
+    init(document: String) {
+        var operations: [String: Operation] = [:]
+        guard
+            case .object(let root)? = try? JSONBody.decoder.decode(JSONValue.self, from: Data(document.utf8)),
+            case .object(let paths)? = root["paths"]
+        else {
+            self.operations = [:]
+            return
+        }
+        for (path, item) in paths {
+            guard case .object(let methods) = item else { continue }
+            for (method, value) in methods {
+                guard case .object(let operation) = value else { continue }
+                var facts = Operation(hasJSONBody: false, cacheable: false)
+                if case .object(let body)? = operation["requestBody"], case .object(let content)? = body["content"] {
+                    facts.hasJSONBody = content["application/json"] != nil
+                }
+                if case .array(let parameters)? = operation["parameters"] {
+                    facts.cacheable = parameters.contains {
+                        if case .object(let parameter) = $0, parameter["name"] == .string("bypass_cache") {
+                            return true
+                        }
+                        return false
+                    }
+                }
+                operations["\(method.uppercased()) \(path)"] = facts
+            }
+        }
+        self.operations = operations
+    }
+
+    func operation(_ method: HTTPRequest.Method, _ path: String) throws -> Operation {
+        guard let facts = operations["\(method.rawValue) \(path)"] else {
+            throw ContractError(message: "openapi.json has no operation \(method.rawValue) \(path)")
+        }
+        return facts
+    }
+
+    struct ContractError: Error, CustomStringConvertible {
+        var message: String
+        var description: String { message }
+    }
+}
