@@ -22,7 +22,8 @@ import OpenAPIRuntime
 ///   router matched them;
 /// - a JSON body has already passed Kimera's checks (413 past the limit, 400 when empty, 415 for another
 ///   type), so the generated decoding only decodes;
-/// - `Accept` is left out: Kimera answers JSON whatever a client accepts, as it always has.
+/// - `Accept` is left out: Kimera answers JSON whatever a client accepts, as it always has; so is
+///   `Content-Type`, which Kimera has already checked.
 ///
 /// A route already registered by hand (`/health`, the log stream, pprof, …) keeps its handler; the
 /// generated one is not registered.
@@ -45,8 +46,10 @@ extension RouteTable: ServerTransport {
             var body: HTTPBody?
             if operation.hasJSONBody {
                 body = HTTPBody(Array(try await JSONBody.bytes(from: request, limit: bodyLimit).readableBytesView))
-                head.headerFields[.contentType] = "application/json"
             }
+            // Its type was checked above; without the header the generated code takes the document's one
+            // type, application/json, instead of parsing the header's MIME type again on every request.
+            head.headerFields[.contentType] = nil
             let metadata = ServerRequestMetadata(pathParameters: OpenAPIRequestParts.pathParameters(context.parameters))
             let (response, responseBody) = try await OperationTiming.serving {
                 do {
@@ -107,7 +110,10 @@ enum OpenAPIRequestParts {
         guard let body else {
             return Response(status: response.status, headers: headers)
         }
-        let buffer = ByteBuffer(bytes: try await [UInt8](collecting: body, upTo: .max))
+        // The generated code encodes the answer in one piece; it is copied once, into the buffer sent.
+        var buffer = ByteBuffer()
+        if case .known(let length) = body.length { buffer.reserveCapacity(Int(length)) }
+        for try await chunk in body { buffer.writeBytes(chunk) }
         if let type = headers[.contentType], type.hasPrefix("application/json") {
             headers[.contentType] = "application/json"
         }
