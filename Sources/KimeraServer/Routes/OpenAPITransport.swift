@@ -22,8 +22,9 @@ import OpenAPIRuntime
 ///   router matched them;
 /// - a JSON body has already passed Kimera's checks (413 past the limit, 400 when empty, 415 for another
 ///   type), so the generated decoding only decodes;
-/// - `Accept` is left out: Kimera answers JSON whatever a client accepts, as it always has; so is
-///   `Content-Type`, which Kimera has already checked.
+/// - no header is handed on (the document declares no header parameter): without `Accept` the generated
+///   code answers JSON whatever a client accepts, as Kimera always has, and `Content-Type` Kimera has
+///   already checked.
 ///
 /// A route already registered by hand (`/health`, the log stream, pprof, …) keeps its handler; the
 /// generated one is not registered.
@@ -40,16 +41,16 @@ extension RouteTable: ServerTransport {
         let operation = try ContractFacts.shared.operation(method, path)
         let bodyLimit = self.bodyLimit
         on(path, method, cacheable: operation.cacheable) { request, context in
-            var head = request.head
-            head.path = OpenAPIRequestParts.target(path: request.uri.path, query: ParsedQuery(request.uri.query))
-            head.headerFields[.accept] = nil
+            // No operation declares a header parameter, so the generated code gets none: without `Accept`
+            // it answers JSON, and without `Content-Type` it takes the document's one type for a body,
+            // which `JSONBody.bytes` has checked, instead of parsing the MIME type again.
+            let head = HTTPRequest(
+                method: request.method, scheme: nil, authority: nil,
+                path: OpenAPIRequestParts.target(path: request.uri.path, query: ParsedQuery(request.uri.query)))
             var body: HTTPBody?
             if operation.hasJSONBody {
                 body = HTTPBody(Array(try await JSONBody.bytes(from: request, limit: bodyLimit).readableBytesView))
             }
-            // Its type was checked above; without the header the generated code takes the document's one
-            // type, application/json, instead of parsing the header's MIME type again on every request.
-            head.headerFields[.contentType] = nil
             let metadata = ServerRequestMetadata(pathParameters: OpenAPIRequestParts.pathParameters(context.parameters))
             let (response, responseBody) = try await OperationTiming.serving {
                 do {
