@@ -61,7 +61,7 @@ let package = Package(
         // ThreadSanitizer's view of the standard library's Mutex (`Mutex.locked`, docs/OPERATIONS.md "Sanitizers").
         .target(name: "CKimeraSanitizer"),
         .target(name: "KimeraModels", dependencies: ["CKimeraSanitizer"]),
-        // The HTTP contract as openapi.json states it: swift-openapi-generator's Types and Client,
+        // The HTTP contract as openapi.json states it: swift-openapi-generator's Types, Client and Server,
         // generated ahead of time by scripts/gen-openapi and committed (docs/ARCHITECTURE.md "The contract").
         .target(
             name: "KimeraAPI",
