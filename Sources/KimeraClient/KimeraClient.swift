@@ -300,11 +300,13 @@ extension KimeraClient {
         try await generated { try await $0.getScarCount().ok.body.json }
     }
 
-    /// `GET /kimera/vault/vaults/{vault_id}`. Sent as given, not through the generated client (whose path
-    /// takes only `vault_a` and `vault_b`), so that the server's 404 names a vault that does not exist.
+    /// `GET /kimera/vault/vaults/{vault_id}`. Any id is sent as given, so that the server's 404 names a
+    /// vault that does not exist.
     public func vaultContents(vaultID: String, limit: Int? = nil) async throws -> VaultContents {
-        try await get(
-            "/kimera/vault/vaults/" + Self.pathSegment(vaultID), query: optional("limit", limit.map(String.init)))
+        try await generated {
+            try await $0.getVaultContents(path: .init(vaultID: vaultID), query: .init(limit: limit.map(String.init)))
+                .ok.body.json
+        }
     }
 
     /// `POST /kimera/vault/vaults/rebalance`.
@@ -522,10 +524,6 @@ extension KimeraClient {
         }
     }
 
-    func get<T: Decodable>(_ path: String, query: [(String, String)] = []) async throws -> T {
-        try await send("GET", path, query: query).decode(T.self)
-    }
-
     func headers(hasBody: Bool) -> HTTPHeaders {
         var headers = HTTPHeaders()
         headers.add(name: "User-Agent", value: "kimera-cli/\(KimeraVersion.current)")
@@ -546,10 +544,6 @@ extension KimeraClient {
         charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 
     static func queryComponent(_ text: String) -> String {
-        text.addingPercentEncoding(withAllowedCharacters: unreserved) ?? text
-    }
-
-    static func pathSegment(_ text: String) -> String {
         text.addingPercentEncoding(withAllowedCharacters: unreserved) ?? text
     }
 }

@@ -146,6 +146,13 @@ struct GeneratedClientTests {
             #expect(scars.status == .success && scars.count == 1 && scars.results.first?.scarID == scarID)
             let contents = try await client.vaultContents(vaultID: scar.vaultID.rawValue)
             #expect(contents.vaultID == scar.vaultID && contents.contents == [scar])
+            // Any vault id reaches the server, whose 404 names it.
+            await #expect {
+                try await client.vaultContents(vaultID: "vault_c")
+            } throws: { error in
+                guard case ClientError.status(404, let body, _) = error else { return false }
+                return body?.message.contains("'vault_c'") == true
+            }
 
             let job = try await client.startContradictionJob(ProcessRequest(triggerGeoidID: cold.geoidID))
             #expect(job.statusURL == "/kimera/contradiction/jobs/\(job.jobID)")
