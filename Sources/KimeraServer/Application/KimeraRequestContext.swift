@@ -16,7 +16,7 @@ public struct KimeraRequestContext: RequestContext {
         channel = source.channel
     }
 
-    /// Bodies are read with an explicit limit (`JSONBody.decode`); this is the framework's backstop.
+    /// Bodies are read with an explicit limit (`JSONBody.bytes`); this is the framework's backstop.
     public var maxUploadSize: Int { 2 * 1024 * 1024 }
 
     var clientIsLoopback: Bool {

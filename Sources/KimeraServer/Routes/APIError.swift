@@ -194,16 +194,6 @@ enum JSONBody {
             body: ResponseBody(byteBuffer: buffer))
     }
 
-    /// Reads and decodes a JSON body, with 413 past `limit` and a 400 that says what is wrong.
-    static func decode<T: Decodable>(_ type: T.Type, from request: Request, limit: Int) async throws -> T {
-        let buffer = try await bytes(from: request, limit: limit)
-        do {
-            return try decoder.decode(T.self, from: Data(buffer.readableBytesView))
-        } catch let error as DecodingError {
-            throw APIError.invalidBody(DecodingErrorText.describe(error))
-        }
-    }
-
     /// The bytes of a JSON body, not yet decoded: 413 past `limit`, 400 when there are none, 415 when
     /// they are said to be another type.
     static func bytes(from request: Request, limit: Int) async throws -> ByteBuffer {

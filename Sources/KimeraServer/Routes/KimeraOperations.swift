@@ -147,20 +147,19 @@ extension KimeraAPIService {
             let searchLimit = body.searchLimitOrDefault
             try service.checkSearchLimit(searchLimit)
             _ = try await service.geoid(id: body.triggerGeoidID)
-            let cache = engine.cache
-            let contradictionLog = self.contradictionLog
+            let api = self
             let jobID = try await jobs.start(
                 trigger: body.triggerGeoidID, searchLimit: searchLimit, forceCollapse: body.forceCollapseOrDefault,
                 service: service, profiler: engine.profiler,
                 onFinish: { result in
-                    cache.invalidate(prefix: "/kimera/")
+                    api.invalidate()
                     switch result {
                     case .success(let result):
-                        contradictionLog.info(
+                        api.contradictionLog.info(
                             "contradiction job finished",
                             metadata: ["scars_created": .stringConvertible(result.scarsCreated)])
                     case .failure(let error):
-                        contradictionLog.error("contradiction job failed: \(error)")
+                        api.contradictionLog.error("contradiction job failed: \(error)")
                     }
                 })
             return .accepted(
