@@ -177,15 +177,33 @@ let benchmarks: @Sendable () -> Void = {
     let preamble = OTLPEncoding.Preamble(
         resourceAttributes: [("service.name", "kimera"), ("service.instance.id", "127.0.0.1:8001")],
         scopeName: "kimera", scopeVersion: "0.1.0")
-    Benchmark(
-        "OTLP protobuf encoding of 512 request spans (exporter side)",
-        configuration: .init(metrics: [.wallClock, .mallocCountTotal], scalingFactor: .one)
-    ) { benchmark in
-        var writer = ProtobufWriter(capacity: 256 * 1024)
-        for _ in benchmark.scaledIterations {
-            writer.reset()
-            OTLPEncoding.traces(batch, preamble: preamble, into: &writer)
-            blackHole(writer.bytes.count)
+    /// One batch's `ExportTraceServiceRequest`, written again and again into one writer, as the exporter does.
+    func encoding(_ name: String, _ batch: [ExportedSpan]) {
+        Benchmark(name, configuration: .init(metrics: [.wallClock, .mallocCountTotal], scalingFactor: .one)) {
+            benchmark in
+            var writer = ProtobufWriter(capacity: 256 * 1024)
+            for _ in benchmark.scaledIterations {
+                writer.reset()
+                OTLPEncoding.traces(batch, preamble: preamble, into: &writer)
+                blackHole(writer.bytes.count)
+            }
         }
     }
+    encoding("OTLP protobuf encoding of 512 request spans (exporter side)", batch)
+
+    // The same for the records of 512 requests the fast path answered (what `/health` under load sends).
+    let recordQueue = ExportQueue<ExportedSpan>(capacity: 512, batchSize: 512)
+    let recordTracer = KimeraTracer(sampler: .alwaysOn, queue: recordQueue)
+    var recordHTTP = HTTPServerFields(
+        method: "GET", path: "/health", query: nil, authority: "127.0.0.1:8001", serverAddress: "127.0.0.1",
+        serverPort: 8001, userAgent: nil, requestBodySize: nil)
+    recordHTTP.route = "/health"
+    recordHTTP.status = 200
+    recordHTTP.responseBodySize = 138
+    for index in 0..<512 {
+        let identity = recordTracer.serverSpanIdentity(remote: nil)
+        recordTracer.exportServerSpan(
+            identity, remote: nil, startNanos: UInt64(index), endNanos: UInt64(index) + 40_000, http: recordHTTP)
+    }
+    encoding("OTLP protobuf encoding of 512 fast-path request records (exporter side)", recordQueue.takeBatch())
 }

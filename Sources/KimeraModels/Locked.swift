@@ -1,7 +1,7 @@
 import CKimeraSanitizer
 import Synchronization
 
-extension Mutex {
+extension Mutex where Value: ~Copyable {
     /// `withLock`, with the critical section shown to ThreadSanitizer: the standard library's `Mutex` locks
     /// with futexes that TSan cannot see on Linux (the library is not built with it), so without this every
     /// state a `Mutex` protects is reported as raced (`scripts/test --sanitize thread`; docs/OPERATIONS.md

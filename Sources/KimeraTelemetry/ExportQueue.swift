@@ -12,12 +12,12 @@ import Synchronization
 /// The bound is `capacity` items in all, the ones being sent included, so memory stays within it however
 /// long a collector is away.
 package final class ExportQueue<Item: Sendable>: Sendable {
-    struct State {
-        var items: [Item] = []
+    struct State: ~Copyable {
+        var items: Ring<Item>
         /// Items taken by the exporter and not yet reported exported or failed.
         var inFlight = 0
         var counts = TelemetryStatus.SignalExport.zero
-        /// The exporter, suspended until a batch is full, its timer fires or the server stops.
+        /// The exporter, suspended until a batch is full, its schedule comes or the server stops.
         var waiter: CheckedContinuation<Void, Never>?
         var wakeRequested = false
         var stopping = false
@@ -33,8 +33,7 @@ package final class ExportQueue<Item: Sendable>: Sendable {
     package init(capacity: Int, batchSize: Int) {
         self.capacity = max(1, capacity)
         self.batchSize = max(1, min(batchSize, capacity))
-        var initial = State()
-        initial.items.reserveCapacity(self.capacity)
+        var initial = State(items: Ring(capacity: self.capacity))
         initial.counts.capacity = Int64(self.capacity)
         state = Mutex(initial)
     }
@@ -42,14 +41,16 @@ package final class ExportQueue<Item: Sendable>: Sendable {
     /// Appends `item`, or counts it dropped when the queue is full. Wakes the exporter when a batch is
     /// complete (once per batch, not per item).
     @inline(__always)
-    package func offer(_ item: Item) {
+    package func offer(_ item: consuming Item) {
+        // Moved into the queue's storage, not copied: the closure takes it out of this box.
+        var item = Optional(item)
         let waiter = state.locked { state -> CheckedContinuation<Void, Never>? in
             state.counts.offered += 1
             guard state.items.count + state.inFlight < capacity else {
                 state.counts.dropped += 1
                 return nil
             }
-            state.items.append(item)
+            state.items.append(item.take()!)
             guard state.items.count >= batchSize, let waiter = state.waiter else { return nil }
             state.waiter = nil
             return waiter
@@ -59,15 +60,14 @@ package final class ExportQueue<Item: Sendable>: Sendable {
 
     /// Up to `batchSize` of the oldest items, now in flight; empty when none wait, or when `fullOnly` and
     /// fewer than `batchSize` wait (the exporter then waits for a full batch or its schedule: a busy server
-    /// sends full batches, not a stream of small ones as fast as the collector answers).
+    /// sends full batches, not a stream of small ones as fast as the collector answers). The items are
+    /// moved out of the queue's storage, not copied.
     package func takeBatch(fullOnly: Bool = false) -> [Item] {
         state.locked { state in
             let count = min(batchSize, state.items.count)
             guard count > 0, !fullOnly || count == batchSize else { return [] }
-            let batch = Array(state.items[..<count])
-            state.items.removeFirst(count)
             state.inFlight += count
-            return batch
+            return state.items.removeFirst(count)
         }
     }
 
@@ -97,30 +97,28 @@ package final class ExportQueue<Item: Sendable>: Sendable {
 
     var isStopping: Bool { state.locked { $0.stopping } }
 
-    /// Suspends the exporter until a batch is complete, `delay` has passed, the server stops, or the task
-    /// is cancelled.
-    func waitForWork(upTo delay: Duration) async {
-        await withTaskGroup(of: Void.self) { group in
-            // The timer, and the way out for a cancelled exporter (a cancelled sleep ends at once).
-            group.addTask { [self] in
-                try? await Task.sleep(for: delay)
-                wake()
-            }
+    /// Suspends the exporter until a batch is complete, `wake` is called (its schedule, the server
+    /// stopping), or the task is cancelled. No task and no timer are made per wait: the exporter's schedule
+    /// is one long-lived timer task that calls `wake` (`OTLPExporter.run`).
+    func waitForWork() async {
+        await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
                 let ready = state.locked { state in
-                    guard !state.wakeRequested, !state.stopping, state.items.count < batchSize else { return true }
+                    if state.wakeRequested || state.stopping || state.items.count >= batchSize {
+                        state.wakeRequested = false
+                        return true
+                    }
                     state.waiter = continuation
                     return false
                 }
                 if ready { continuation.resume() }
             }
-            group.cancelAll()
+        } onCancel: {
+            wake()
         }
-        // The cancelled timer woke nobody but left its request: clear it for the next wait.
-        state.locked { $0.wakeRequested = false }
     }
 
-    /// Wakes the exporter now (its timer), or at its next wait.
+    /// Wakes the exporter now, or at its next wait.
     func wake() {
         let waiter = state.locked { state -> CheckedContinuation<Void, Never>? in
             guard let waiter = state.waiter else {
@@ -137,5 +135,51 @@ package final class ExportQueue<Item: Sendable>: Sendable {
     func stop() {
         state.locked { $0.stopping = true }
         wake()
+    }
+}
+
+/// First-in first-out storage of a fixed capacity, allocated once: items are moved in and moved out, so
+/// taking a batch neither copies an item nor shifts the ones left behind.
+struct Ring<Item>: ~Copyable {
+    private let base: UnsafeMutablePointer<Item>
+    let capacity: Int
+    private var head = 0
+    private(set) var count = 0
+
+    init(capacity: Int) {
+        self.capacity = max(1, capacity)
+        base = .allocate(capacity: self.capacity)
+    }
+
+    deinit {
+        let first = min(count, capacity - head)
+        (base + head).deinitialize(count: first)
+        base.deinitialize(count: count - first)
+        base.deallocate()
+    }
+
+    /// Appends `item`; the caller has checked that there is room.
+    mutating func append(_ item: consuming Item) {
+        precondition(count < capacity, "Ring.append past its capacity")
+        var slot = head + count
+        if slot >= capacity { slot -= capacity }
+        (base + slot).initialize(to: item)
+        count += 1
+    }
+
+    /// The `n` oldest items, moved out.
+    mutating func removeFirst(_ n: Int) -> [Item] {
+        precondition(n >= 0 && n <= count, "Ring.removeFirst of more than it holds")
+        let head = head
+        let taken = Array<Item>(unsafeUninitializedCapacity: n) { buffer, initialized in
+            guard let destination = buffer.baseAddress else { return }
+            let first = min(n, capacity - head)
+            destination.moveInitialize(from: base + head, count: first)
+            (destination + first).moveInitialize(from: base, count: n - first)
+            initialized = n
+        }
+        self.head = (head + n) % capacity
+        count -= n
+        return taken
     }
 }

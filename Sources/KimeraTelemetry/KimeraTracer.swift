@@ -182,7 +182,8 @@ public struct KimeraTracer: Tracer {
 
     /// Queues a server span made whole (sampled: `serverSpanIdentity`'s decision) as one record.
     package func exportServerSpan(
-        _ identity: SpanContext, remote: SpanContext?, startNanos: UInt64, endNanos: UInt64, http: HTTPServerFields
+        _ identity: SpanContext, remote: SpanContext?, startNanos: UInt64, endNanos: UInt64,
+        http: consuming HTTPServerFields
     ) {
         queue?.offer(
             .server(

@@ -36,7 +36,7 @@ package enum OTLPEncoding {
         request(spans, preamble: preamble, into: &writer) { writer, item in
             switch item {
             case .span(let span): span.withRecord { writer.span($0, previous: &previous) }
-            case .server(let record): writer.span(record.finished, previous: &previous)
+            case .server(let record): writer.serverSpan(record, previous: &previous)
             }
         }
     }
@@ -63,9 +63,10 @@ package enum OTLPEncoding {
     }
 }
 
-/// The HTTP attributes last encoded in a batch, and their bytes.
+/// The HTTP attributes last encoded in a batch, and their bytes (none yet while `bytes` is empty).
 struct HTTPAttributeBytes {
-    var fields: HTTPServerFields?
+    var fields = HTTPServerFields(
+        method: "", path: "", query: nil, serverAddress: "", serverPort: 0, userAgent: nil, requestBodySize: nil)
     var bytes: [UInt8] = []
 }
 
@@ -80,27 +81,14 @@ extension ProtobufWriter {
     /// `trace.v1.Span`.
     /// Its HTTP attributes are copied from `previous` when they are the same.
     mutating func span(_ span: FinishedSpan, previous: inout HTTPAttributeBytes) {
-        id(1, high: span.context.traceIDHigh, low: span.context.traceIDLow)  // trace_id
-        id(2, span.context.spanID)  // span_id
-        string(3, span.context.traceState ?? "")  // trace_state
-        id(4, span.parentSpanID)  // parent_span_id
+        spanHead(span.context, parentSpanID: span.parentSpanID)
         if let http = span.http, let route = http.route, span.name == http.method {
             string(5, http.method, " ", route)  // name: METHOD /route, without making the string
         } else {
             string(5, span.name)  // name
         }
-        uint(6, Self.kind(span.kind))  // kind
-        fixed64(7, span.startNanos)  // start_time_unix_nano
-        fixed64(8, span.endNanos)  // end_time_unix_nano
-        if let http = span.http {
-            if previous.fields == http {
-                previous.bytes.withUnsafeBufferPointer { appendRaw($0) }
-            } else {
-                let start = count
-                httpAttributes(http)
-                previous = HTTPAttributeBytes(fields: http, bytes: bytes(from: start))
-            }
-        }
+        spanTimes(kind: Self.kind(span.kind), start: span.startNanos, end: span.endNanos)
+        if let http = span.http { httpAttributes(http, previous: &previous) }
         span.attributes.forEach { key, value in
             message(9) { $0.keyValue(key, value) }  // attributes
         }
@@ -122,17 +110,65 @@ extension ProtobufWriter {
                 writer.fixed32(6, (linked.sampled ? 1 : 0) | 0x100 | (linked.isRemote ? 0x200 : 0))
             }
         }
-        if let status = span.status {
+        spanTail(span.status, sampled: span.context.sampled, parentIsRemote: span.parentIsRemote)
+    }
+
+    /// `trace.v1.Span` of a request the fast path answered, written from its record as `span` would
+    /// write the `FinishedSpan` the record stands for (`ServerSpanRecord.finished`), without making it.
+    mutating func serverSpan(_ record: ServerSpanRecord, previous: inout HTTPAttributeBytes) {
+        spanHead(record.context, parentSpanID: record.remoteParent?.spanID ?? 0)
+        if let route = record.http.route {
+            string(5, record.http.method, " ", route)  // name: METHOD /route
+        } else {
+            string(5, record.http.method)  // name
+        }
+        spanTimes(kind: Self.kind(.server), start: record.startNanos, end: record.endNanos)
+        httpAttributes(record.http, previous: &previous)
+        let failed = (record.http.status ?? 0) >= 500
+        spanTail(failed ? SpanStatus(code: .error) : nil, sampled: record.context.sampled,
+                 parentIsRemote: record.remoteParent != nil)
+    }
+
+    /// A span's ids (fields 1 to 4).
+    private mutating func spanHead(_ context: SpanContext, parentSpanID: UInt64) {
+        id(1, high: context.traceIDHigh, low: context.traceIDLow)  // trace_id
+        id(2, context.spanID)  // span_id
+        string(3, context.traceState ?? "")  // trace_state
+        id(4, parentSpanID)  // parent_span_id
+    }
+
+    /// A span's kind and times (fields 6 to 8).
+    private mutating func spanTimes(kind: UInt64, start: UInt64, end: UInt64) {
+        uint(6, kind)  // kind
+        fixed64(7, start)  // start_time_unix_nano
+        fixed64(8, end)  // end_time_unix_nano
+    }
+
+    /// A span's status and flags (fields 15 and 16).
+    private mutating func spanTail(_ status: SpanStatus?, sampled: Bool, parentIsRemote: Bool) {
+        if let status {
             message(15) { writer in  // status
                 writer.string(2, status.message ?? "")  // Status.message
                 writer.uint(3, status.code == .ok ? 1 : 2)  // Status.code: OK 1, ERROR 2
             }
         }
         // flags: the W3C trace flags (sampled) and whether the parent is remote (bits 8 and 9).
-        var flags: UInt32 = span.context.sampled ? 1 : 0
+        var flags: UInt32 = sampled ? 1 : 0
         flags |= 0x100
-        if span.parentIsRemote { flags |= 0x200 }
+        if parentIsRemote { flags |= 0x200 }
         fixed32(16, flags)
+    }
+
+    /// The HTTP attributes, copied from `previous` when its fields are the same.
+    private mutating func httpAttributes(_ http: HTTPServerFields, previous: inout HTTPAttributeBytes) {
+        if !previous.bytes.isEmpty && previous.fields == http {
+            previous.bytes.withUnsafeBufferPointer { appendRaw($0) }
+        } else {
+            let start = count
+            httpAttributes(http)
+            previous.fields = http
+            previous.bytes = bytes(from: start)
+        }
     }
 
     /// A server span's typed HTTP attributes, as `Span.attributes` (field 9) entries. Their keys are

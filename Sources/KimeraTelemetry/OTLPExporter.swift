@@ -96,26 +96,41 @@ final class OTLPExporter<Item: Sendable>: Service, Sendable {
     func run() async throws {
         // Made here, not at init: an exporter that never runs (tests) holds no client to shut down.
         let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        // Both kept for the exporter's life: the encoding, and the request body it is copied into (reused
+        // once a batch's request is done with it; a batch of 512 `/health` spans is about 130 KB).
         var writer = ProtobufWriter(capacity: 64 * 1024)
+        var payload = ByteBuffer()
         await withGracefulShutdownHandler {
-            while !queue.isStopping && !Task.isCancelled {
-                await queue.waitForWork(upTo: settings.scheduleDelay)
-                // Woken by a full batch or the schedule: what waits now goes, then only full batches.
-                await sendQueued(&writer, client, fullOnly: false)
+            await withTaskGroup(of: Void.self) { group in
+                // The schedule: one timer for the exporter's life, not one per wait. A batch smaller than
+                // the batch size waits at most `scheduleDelay`.
+                group.addTask { [queue, delay = settings.scheduleDelay] in
+                    while !Task.isCancelled {
+                        try? await Task.sleep(for: delay)
+                        queue.wake()
+                    }
+                }
+                while !queue.isStopping && !Task.isCancelled {
+                    await queue.waitForWork()
+                    // Woken by a full batch or the schedule: what waits now goes, then only full batches.
+                    await sendQueued(&writer, &payload, client, fullOnly: false)
+                }
+                group.cancelAll()
             }
         } onGracefulShutdown: { [queue] in
             queue.stop()
         }
         // The server has stopped: what is still queued goes out (cancelled after BoundedShutdown's limit,
         // when every remaining batch fails at once and is counted).
-        await sendQueued(&writer, client, fullOnly: false, untilEmpty: true)
+        await sendQueued(&writer, &payload, client, fullOnly: false, untilEmpty: true)
         try? await client.shutdown()
     }
 
     /// Sends one batch (a partial one unless `fullOnly`), then full batches while they wait, or every
     /// batch until the queue is empty when `untilEmpty` (the final flush).
     private func sendQueued(
-        _ writer: inout ProtobufWriter, _ client: HTTPClient, fullOnly: Bool, untilEmpty: Bool = false
+        _ writer: inout ProtobufWriter, _ payload: inout ByteBuffer, _ client: HTTPClient, fullOnly: Bool,
+        untilEmpty: Bool = false
     ) async {
         var fullOnly = fullOnly
         while true {
@@ -124,15 +139,22 @@ final class OTLPExporter<Item: Sendable>: Service, Sendable {
             fullOnly = !untilEmpty
             writer.reset()
             encode(batch, &writer)
-            let payload: ByteBuffer?
+            let count = batch.count
+            _ = consume batch
+            payload.clear()
+            var encoded = true
             if settings.gzip {
-                payload = (try? Gzip.compress(writer.bytes, level: 1)).map { ByteBuffer(bytes: $0) }
+                if let compressed = try? Gzip.compress(writer.bytes, level: 1) {
+                    payload.writeBytes(compressed)
+                } else {
+                    encoded = false
+                }
             } else {
-                payload = writer.withUnsafeBytes { ByteBuffer(bytes: $0) }
+                writer.withUnsafeBytes { _ = payload.writeBytes($0) }
             }
             let (exported, retries, error) =
-                if let payload { await send(payload, client) } else { (false, 0, "gzip compression failed") }
-            queue.complete(batch.count, exported: exported, retries: retries)
+                if encoded { await send(payload, client) } else { (false, 0, "gzip compression failed") }
+            queue.complete(count, exported: exported, retries: retries)
             if let error { failures.record("\(name): \(error)") }
         }
     }

@@ -103,7 +103,7 @@ struct ServerSpans: Sendable {
         let traceparent: String
         let traceID: String
         /// Nil when not sampled.
-        let fields: HTTPServerFields?
+        var fields: HTTPServerFields?
 
         /// The top-level context with this span current, for a log record written while it is answered.
         var context: InstrumentationContext {
@@ -129,8 +129,8 @@ struct ServerSpans: Sendable {
 
     /// Ends the fast path's span: its record, with the route, status and body size, goes into the export
     /// queue as one value (`ServerSpanRecord`).
-    func finish(_ answered: Answered, route: String, status: Int, bodySize: Int) {
-        guard var http = answered.fields else { return }
+    func finish(_ answered: consuming Answered, route: String, status: Int, bodySize: Int) {
+        guard var http = answered.fields.take() else { return }
         http.route = route
         http.status = status
         http.responseBodySize = bodySize
