@@ -108,8 +108,13 @@ struct PostgresVaultTests {
         let database = try server.createDatabase()
         let url = server.url(database: database)
         let pools = RunningPools()
-        let a = try await F.openPostgres(url, instance: "race-a", pools: pools)
-        let b = try await F.openPostgres(url, instance: "race-b", pools: pools)
+        // Eight writers serialise on the vault_state row: under a loaded CI machine one commit can wait
+        // behind the other seven for longer than the default 3 s. This test is about the invariants, not
+        // the timeout (the outage tests are), so its operations get 20 s.
+        var options = PostgresVaultOptions()
+        options.operationTimeout = .seconds(20)
+        let a = try await F.openPostgres(url, instance: "race-a", pools: pools, options: options)
+        let b = try await F.openPostgres(url, instance: "race-b", pools: pools, options: options)
         let runs = 40
         try await withThrowingTaskGroup(of: Void.self) { group in
             for (name, store) in [("a", a), ("b", b)] {
