@@ -147,7 +147,7 @@ let benchmarks: @Sendable () -> Void = {
             http.status = 200
             http.responseBodySize = 138
             tracer.exportServerSpan(
-                identity, remote: nil, startNanos: start, endNanos: DefaultTracerClock.now.nanosecondsSinceEpoch,
+                identity, parentSpanID: 0, startNanos: start, endNanos: DefaultTracerClock.now.nanosecondsSinceEpoch,
                 http: http)
             drain(spanQueue, at: index)
         }
@@ -203,7 +203,7 @@ let benchmarks: @Sendable () -> Void = {
     for index in 0..<512 {
         let identity = recordTracer.serverSpanIdentity(remote: nil)
         recordTracer.exportServerSpan(
-            identity, remote: nil, startNanos: UInt64(index), endNanos: UInt64(index) + 40_000, http: recordHTTP)
+            identity, parentSpanID: 0, startNanos: UInt64(index), endNanos: UInt64(index) + 40_000, http: recordHTTP)
     }
     encoding("OTLP protobuf encoding of 512 fast-path request records (exporter side)", recordQueue.takeBatch())
 }

@@ -115,22 +115,18 @@ package enum ExportedSpan: Sendable {
 }
 
 /// A request's server span made in one go by the fast path, which knows everything about its request
-/// when it answers: ids, times and HTTP fields, copied into the queue as they are.
+/// when it answers: ids, times and HTTP fields, moved into the queue as they are. The exporter writes it as
+/// it would write the `FinishedSpan` of a span object ended the same way (`KimeraSpan.finishHTTPServer`).
+/// Its parent is two plain fields, not a `SpanContext?`, whose copies go through the runtime's witnesses.
 package struct ServerSpanRecord: Sendable {
     var context: SpanContext
-    /// The caller's span, from `traceparent`.
-    var remoteParent: SpanContext?
+    /// The caller's span id, from `traceparent`; 0 for the root of a new trace.
+    var parentSpanID: UInt64
+    /// True when the parent came from a request's `traceparent`.
+    var parentIsRemote: Bool
     var startNanos: UInt64
     var endNanos: UInt64
     var http: HTTPServerFields
-
-    /// The record as a span object would have ended with it (`KimeraSpan.finishHTTPServer`).
-    var finished: FinishedSpan {
-        FinishedSpan(
-            context: context, parentSpanID: remoteParent?.spanID ?? 0, parentIsRemote: remoteParent != nil,
-            name: http.method, kind: .server, startNanos: startNanos, endNanos: endNanos, attributes: SpanAttributes(),
-            status: (http.status ?? 0) >= 500 ? SpanStatus(code: .error) : nil, events: [], links: [], http: http)
-    }
 }
 
 /// Kimera's OpenTelemetry tracer (swift-distributed-tracing's `Tracer`): W3C Trace Context propagation,
@@ -181,14 +177,16 @@ public struct KimeraTracer: Tracer {
     package func serverSpanIdentity(remote: SpanContext?) -> SpanContext { identity(parent: remote) }
 
     /// Queues a server span made whole (sampled: `serverSpanIdentity`'s decision) as one record.
+    /// `parentSpanID` is the caller's span (`traceparent`), 0 for a new trace.
     package func exportServerSpan(
-        _ identity: SpanContext, remote: SpanContext?, startNanos: UInt64, endNanos: UInt64,
+        _ identity: SpanContext, parentSpanID: UInt64, startNanos: UInt64, endNanos: UInt64,
         http: consuming HTTPServerFields
     ) {
         queue?.offer(
             .server(
                 ServerSpanRecord(
-                    context: identity, remoteParent: remote, startNanos: startNanos, endNanos: endNanos, http: http)))
+                    context: identity, parentSpanID: parentSpanID, parentIsRemote: parentSpanID != 0,
+                    startNanos: startNanos, endNanos: endNanos, http: http)))
     }
 
     /// A new span's ids: the parent's trace (else a new one), a new span id, and the sampler's decision.

@@ -114,9 +114,9 @@ extension ProtobufWriter {
     }
 
     /// `trace.v1.Span` of a request the fast path answered, written from its record as `span` would
-    /// write the `FinishedSpan` the record stands for (`ServerSpanRecord.finished`), without making it.
+    /// write the `FinishedSpan` of a span object ended the same way, without making one.
     mutating func serverSpan(_ record: ServerSpanRecord, previous: inout HTTPAttributeBytes) {
-        spanHead(record.context, parentSpanID: record.remoteParent?.spanID ?? 0)
+        spanHead(record.context, parentSpanID: record.parentSpanID)
         if let route = record.http.route {
             string(5, record.http.method, " ", route)  // name: METHOD /route
         } else {
@@ -126,7 +126,7 @@ extension ProtobufWriter {
         httpAttributes(record.http, previous: &previous)
         let failed = (record.http.status ?? 0) >= 500
         spanTail(failed ? SpanStatus(code: .error) : nil, sampled: record.context.sampled,
-                 parentIsRemote: record.remoteParent != nil)
+                 parentIsRemote: record.parentIsRemote)
     }
 
     /// A span's ids (fields 1 to 4).

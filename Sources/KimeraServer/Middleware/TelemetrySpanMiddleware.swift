@@ -98,7 +98,8 @@ struct ServerSpans: Sendable {
     /// nothing can change it between its start and its end (`finish(_:route:status:bodySize:)`).
     struct Answered {
         let identity: SpanContext
-        let remote: SpanContext?
+        /// The caller's span id (`traceparent`), 0 for a new trace.
+        let parentSpanID: UInt64
         let startNanos: UInt64
         let traceparent: String
         let traceID: String
@@ -120,7 +121,8 @@ struct ServerSpans: Sendable {
         let remote = remoteParent(headers)
         let identity = tracer.serverSpanIdentity(remote: remote)
         return Answered(
-            identity: identity, remote: remote, startNanos: DefaultTracerClock.now.nanosecondsSinceEpoch,
+            identity: identity, parentSpanID: remote?.spanID ?? 0,
+            startNanos: DefaultTracerClock.now.nanosecondsSinceEpoch,
             traceparent: identity.traceparent, traceID: identity.traceIDHex,
             fields: identity.sampled
                 ? fields(method: method.rawValue, path: path, query: query, headers: headers, authority: authority)
@@ -135,7 +137,7 @@ struct ServerSpans: Sendable {
         http.status = status
         http.responseBodySize = bodySize
         tracer.exportServerSpan(
-            answered.identity, remote: answered.remote, startNanos: answered.startNanos,
+            answered.identity, parentSpanID: answered.parentSpanID, startNanos: answered.startNanos,
             endNanos: DefaultTracerClock.now.nanosecondsSinceEpoch, http: http)
     }
 
